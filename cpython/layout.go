@@ -1,0 +1,44 @@
+package cpython
+
+// A layout describes some members of one C struct of CPython: where they are and
+// what type they have. Layouts come from two places and are turned into typesys
+// types by one function, so the walker never knows which source it is reading:
+//   - for 3.8-3.12, tables generated from the DWARF of real builds (layouts_gen.go,
+//     made by `go generate` from ./internal/genlayouts);
+//   - for 3.13+, the _Py_DebugOffsets table the interpreter carries in memory.
+//
+// Only x86-64 glibc layouts exist so far. Another architecture plugs in as another
+// set of generated tables keyed by (version, arch); the debug offsets are already
+// architecture independent.
+
+//go:generate go run ./internal/genlayouts -o layouts_gen.go
+
+// StructLayout is what is known of one struct.
+type StructLayout struct {
+	Name    string // CPython's name: a typedef name such as "PyThreadState", or "struct _gil_runtime_state"
+	Size    int64  // sizeof, 0 if unknown
+	Members []MemberLayout
+}
+
+// MemberLayout is one member, possibly nested in by-value struct or union
+// members of the outer struct.
+//
+// Type is spelled in a small grammar:
+//
+//	i8 i16 i32 i64 u8 u16 u32 u64 f64 bool   integers, float, bool
+//	ptr:T                                    pointer to T ("ptr:void" if unknown)
+//	arr:N:T                                  array of N elements of T
+//	Name                                     a struct layout of this version, by Name
+//	struct                                   a by-value struct or union whose members follow as Path.x
+type MemberLayout struct {
+	Path   string // dotted C member path from the outer struct, e.g. "threads.head"
+	Offset int64  // from the start of the outer struct
+	Type   string
+}
+
+// VersionLayouts are the layouts of one CPython build.
+type VersionLayouts struct {
+	Version string // exact version of the build the table came from, e.g. "3.12.1"
+	Source  string // what it was generated from, e.g. "DWARF of libpython3.12.so.1.0 (pyenv 3.12.1)"
+	Structs []StructLayout
+}
