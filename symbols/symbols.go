@@ -1,15 +1,32 @@
 // Package symbols reads the ELF files a process mapped: symbols, sections,
 // build IDs and load bias, and (lazily) their DWARF, from the file itself or
 // from a detached debug file found by build ID or .gnu_debuglink.
+//
+// Nothing is parsed at Load beyond ELF headers, the build ID note and the
+// debuglink: symbol tables, the debug file search and DWARF are each built
+// once, on first use, and are safe for concurrent use.
+//
+// The ELF bytes are the core package's memory-mapped copies, and detached
+// debug files are memory-mapped here. Everything a Table hands out (DWARF
+// included, whose uncompressed sections point into those mappings) stays
+// valid until both the Table and its core.Process are closed.
 package symbols
 
 import (
 	"debug/dwarf"
 	"debug/elf"
 	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
 
 	"github.com/pycore/pycore/core"
 )
+
+// DefaultDebugDirs is where detached debug files are looked for when
+// Options.DebugDirs is nil.
+var DefaultDebugDirs = []string{"/usr/lib/debug"}
 
 // Options says where detached debug files are looked for.
 type Options struct {
@@ -19,6 +36,10 @@ type Options struct {
 // Table is the set of modules of one process.
 type Table struct {
 	Modules []*Module // in address order
+
+	// Warnings are problems that did not stop the load, e.g. an ELF file
+	// that could not be parsed (its Module has ELF == nil and Err set).
+	Warnings []string
 }
 
 // Module is one mapped ELF file with its load bias.
@@ -31,6 +52,29 @@ type Module struct {
 	BuildID   []byte
 	DebugLink string // .gnu_debuglink name, "" if none
 	ELF       *elf.File
+
+	// Object is the core's record of the file this module was made from.
+	Object *core.Object
+	// Err says why ELF is nil: the file was not found, or could not be parsed.
+	Err error
+
+	debugLinkCRC uint32
+	hasDebugLink bool
+	data         []byte // the file's bytes (the core's mapping)
+	debugDirs    []string
+
+	symOnce sync.Once
+	syms    symtab
+	symErr  error
+
+	debugOnce sync.Once
+	debugDone atomic.Bool // set once the search has run
+	debug     *debugFile  // nil if none found
+	debugLog  []string    // candidates tried and why they were rejected
+
+	dwarfOnce sync.Once
+	dwarf     *dwarf.Data
+	dwarfErr  error
 }
 
 // Symbol is an ELF symbol at its runtime address.
@@ -49,33 +93,277 @@ type Section struct {
 	Size uint64
 }
 
-var errNotImplemented = errors.New("not implemented")
+// Load builds the module table for every ELF object of p. Objects that were
+// not found on this machine, or whose file cannot be parsed, are listed too,
+// with ELF == nil and Err saying why, so callers can say what is missing.
+func Load(p *core.Process, opts Options) (*Table, error) {
+	if p == nil {
+		return nil, errors.New("symbols: load: no process")
+	}
+	dirs := opts.DebugDirs
+	if dirs == nil {
+		dirs = DefaultDebugDirs
+	}
+	t := &Table{}
+	for _, o := range p.Objects {
+		if o == nil {
+			continue
+		}
+		start, end := o.Base, o.End
+		for _, mp := range p.Mappings {
+			if mp != nil && mp.Object == o {
+				if mp.Start < start {
+					start = mp.Start
+				}
+				if mp.End > end {
+					end = mp.End
+				}
+			}
+		}
+		m := newModule(o, start, end, dirs)
+		if m.Err != nil && o.Status == core.FileFound {
+			t.Warnings = append(t.Warnings, m.Err.Error())
+		}
+		if w := m.checkBase(); w != "" {
+			t.Warnings = append(t.Warnings, w)
+		}
+		t.Modules = append(t.Modules, m)
+	}
+	sort.SliceStable(t.Modules, func(i, j int) bool { return t.Modules[i].Start < t.Modules[j].Start })
+	return t, nil
+}
 
-// Load builds the module table for every ELF object of p that was found on this machine.
-func Load(p *core.Process, opts Options) (*Table, error) { return nil, errNotImplemented }
+// Close releases the detached debug files the table mapped. The core's own
+// file mappings are released by core.Process.Close.
+func (t *Table) Close() error {
+	var first error
+	for _, m := range t.Modules {
+		if err := m.close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
 
-// Lookup finds a symbol by exact name in any module (.dynsym first, then .symtab).
-func (t *Table) Lookup(name string) (Symbol, bool) { return Symbol{}, false }
+// Lookup finds a symbol by exact name in any module, in module order
+// (.dynsym first, then .symtab, in each).
+func (t *Table) Lookup(name string) (Symbol, bool) {
+	for _, m := range t.Modules {
+		if s, ok := m.Lookup(name); ok {
+			return s, true
+		}
+	}
+	return Symbol{}, false
+}
+
+// LookupAll finds every symbol of that name, in module order. A static
+// python and a libpython mapped in the same process both define _PyRuntime,
+// and a module may hold several local symbols of one name; the caller decides.
+func (t *Table) LookupAll(name string) []Symbol {
+	var all []Symbol
+	for _, m := range t.Modules {
+		all = append(all, m.LookupAll(name)...)
+	}
+	return all
+}
 
 // Module returns the module containing addr, or nil.
-func (t *Table) Module(addr core.Address) *Module { return nil }
+func (t *Table) Module(addr core.Address) *Module {
+	// A linear scan: there are tens of modules, and a corrupt core may make
+	// them overlap, which would defeat a binary search.
+	for _, m := range t.Modules {
+		if m.Start <= addr && addr < m.End {
+			return m
+		}
+	}
+	return nil
+}
 
 // Symbolize returns the symbol containing addr and the offset into it.
-func (t *Table) Symbolize(addr core.Address) (Symbol, uint64, bool) { return Symbol{}, 0, false }
+func (t *Table) Symbolize(addr core.Address) (Symbol, uint64, bool) {
+	m := t.Module(addr)
+	if m == nil {
+		return Symbol{}, 0, false
+	}
+	return m.Symbolize(addr)
+}
 
-// Lookup finds a symbol in this module only.
-func (m *Module) Lookup(name string) (Symbol, bool) { return Symbol{}, false }
+// Lookup finds a symbol in this module only (.dynsym first, then .symtab,
+// global symbols before local ones).
+func (m *Module) Lookup(name string) (Symbol, bool) {
+	if err := m.LoadSymbols(); err != nil && len(m.syms.all) == 0 {
+		return Symbol{}, false
+	}
+	i, ok := m.syms.first[name]
+	if !ok {
+		return Symbol{}, false
+	}
+	return m.syms.all[i], true
+}
 
-// Section returns a section by name at its runtime address.
-func (m *Module) Section(name string) (Section, bool) { return Section{}, false }
+// LookupAll finds every symbol of that name in this module, in Lookup's order.
+func (m *Module) LookupAll(name string) []Symbol {
+	m.LoadSymbols()
+	i, ok := m.syms.first[name]
+	if !ok {
+		return nil
+	}
+	var out []Symbol
+	for ; i >= 0; i = m.syms.next[i] {
+		out = append(out, m.syms.all[i])
+	}
+	return out
+}
+
+// Symbolize returns the function or object symbol of this module containing
+// addr and the offset into it: the nearest symbol at or below addr, if addr
+// is within its size (or, for a symbol of size 0, within the module).
+func (m *Module) Symbolize(addr core.Address) (Symbol, uint64, bool) {
+	m.LoadSymbols()
+	byAddr := m.syms.byAddr
+	i := sort.Search(len(byAddr), func(i int) bool { return m.syms.all[byAddr[i]].Addr > addr }) - 1
+	if i < 0 {
+		return Symbol{}, 0, false
+	}
+	s := m.syms.all[byAddr[i]]
+	off := uint64(addr - s.Addr)
+	if s.Size > 0 && off >= s.Size {
+		return Symbol{}, 0, false
+	}
+	if s.Size == 0 && (addr < m.Start || addr >= m.End) {
+		return Symbol{}, 0, false
+	}
+	return s, off, true
+}
+
+// Symbols returns every symbol of the module in Lookup's order, duplicates
+// between .dynsym and .symtab removed. The slice must not be modified.
+func (m *Module) Symbols() []Symbol {
+	m.LoadSymbols()
+	return m.syms.all
+}
+
+// LoadSymbols reads the symbol tables (once) and reports what went wrong
+// reading them. Symbols that could be read are used even when it returns an
+// error, e.g. .dynsym when .symtab is corrupt.
+func (m *Module) LoadSymbols() error {
+	m.symOnce.Do(func() {
+		if m.ELF == nil {
+			m.symErr = m.noELF()
+			return
+		}
+		m.syms, m.symErr = m.readSymbols()
+	})
+	return m.symErr
+}
+
+// Section returns an allocated section (one with a runtime address) by name
+// at its runtime address. A file with no section headers uses its detached
+// debug file's, which keeps them (as NOBITS) with their addresses.
+func (m *Module) Section(name string) (Section, bool) {
+	if m.ELF == nil {
+		return Section{}, false
+	}
+	f := m.ELF
+	if len(f.Sections) <= 1 {
+		if d := m.debugFile(); d != nil {
+			f = d.elf
+		}
+	}
+	for _, s := range f.Sections {
+		if s.Name == name && s.Flags&elf.SHF_ALLOC != 0 {
+			return Section{Name: s.Name, Addr: core.Address(s.Addr + m.Bias), Size: s.Size}, true
+		}
+	}
+	return Section{}, false
+}
 
 // HasDWARF reports, without parsing it, whether DWARF is available for the
 // module (in the file or a detached debug file).
-func (m *Module) HasDWARF() bool { return false }
+func (m *Module) HasDWARF() bool {
+	if m.ELF == nil {
+		return false
+	}
+	if hasDWARFSection(m.ELF) {
+		return true
+	}
+	d := m.debugFile()
+	return d != nil && hasDWARFSection(d.elf)
+}
 
 // DWARF parses (once) and returns the module's DWARF. The debug file used, if
 // detached, is named by DebugFile.
-func (m *Module) DWARF() (*dwarf.Data, error) { return nil, errNotImplemented }
+func (m *Module) DWARF() (*dwarf.Data, error) {
+	m.dwarfOnce.Do(func() {
+		if m.ELF == nil {
+			m.dwarfErr = m.noELF()
+			return
+		}
+		switch {
+		case hasDWARFSection(m.ELF):
+			m.dwarf, m.dwarfErr = loadDWARF(m.LocalPath, m.ELF, m.data)
+		case m.debugFile() != nil && hasDWARFSection(m.debug.elf):
+			m.dwarf, m.dwarfErr = loadDWARF(m.debug.path, m.debug.elf, m.debug.data)
+		default:
+			m.dwarfErr = m.noDWARFError()
+		}
+	})
+	return m.dwarf, m.dwarfErr
+}
 
 // DebugFile is the detached debug file used for DWARF, "" if none or not yet looked up.
-func (m *Module) DebugFile() string { return "" }
+func (m *Module) DebugFile() string {
+	if !m.debugDone.Load() || m.debug == nil {
+		return ""
+	}
+	return m.debug.path
+}
+
+// FindDebugFile looks (once) for the module's detached debug file and returns
+// its path, "" if none was found; DebugSearchLog says what was tried.
+func (m *Module) FindDebugFile() string {
+	if d := m.debugFile(); d != nil {
+		return d.path
+	}
+	return ""
+}
+
+// DebugSearchLog lists the detached debug file candidates that were tried
+// and why each was rejected (empty until the search has run).
+func (m *Module) DebugSearchLog() []string {
+	if !m.debugDone.Load() {
+		return nil
+	}
+	return m.debugLog
+}
+
+func (m *Module) String() string {
+	return fmt.Sprintf("%s [%s-%s] bias %#x", m.Path, m.Start, m.End, m.Bias)
+}
+
+func (m *Module) noELF() error {
+	if m.Err != nil {
+		return m.Err
+	}
+	return fmt.Errorf("%s: no ELF file", m.Path)
+}
+
+func (m *Module) noDWARFError() error {
+	msg := fmt.Sprintf("%s: no DWARF in the file and no detached debug file found", m.name())
+	if len(m.debugLog) > 0 {
+		msg += fmt.Sprintf(" (tried %d candidates: %s", len(m.debugLog), m.debugLog[0])
+		if len(m.debugLog) > 1 {
+			msg += "; ..."
+		}
+		msg += ")"
+	}
+	return errors.New(msg)
+}
+
+// name is the file to name in messages: the local file, else the recorded one.
+func (m *Module) name() string {
+	if m.LocalPath != "" {
+		return m.LocalPath
+	}
+	return m.Path
+}
