@@ -158,16 +158,21 @@ func sectionBytes(file string, data []byte, s *elf.Section) (b []byte, err error
 	if s.Type == elf.SHT_NOBITS {
 		return nil, fmt.Errorf("%s: section %s has no data in the file (NOBITS)", file, s.Name)
 	}
-	compressed := s.Flags&elf.SHF_COMPRESSED != 0 || (strings.HasPrefix(s.Name, ".zdebug_") && s.Size != s.FileSize)
-	if !compressed {
-		end := s.Offset + s.FileSize
-		if end < s.Offset || end > uint64(len(data)) {
-			return nil, fmt.Errorf("%s: section %s at offset %#x size %#x runs past the end of the file (%#x bytes)", file, s.Name, s.Offset, s.FileSize, len(data))
-		}
-		return data[s.Offset:end:end], nil
+	end := s.Offset + s.FileSize
+	if end < s.Offset || end > uint64(len(data)) {
+		return nil, fmt.Errorf("%s: section %s at offset %#x size %#x runs past the end of the file (%#x bytes)", file, s.Name, s.Offset, s.FileSize, len(data))
 	}
-	if s.Size > maxDecompressed || s.Size/maxDecompressedRatio > s.FileSize {
-		return nil, fmt.Errorf("%s: compressed section %s claims %#x bytes from %#x compressed: refusing", file, s.Name, s.Size, s.FileSize)
+	raw := data[s.Offset:end:end]
+	size := s.Size // SHF_COMPRESSED: debug/elf read it from the compression header
+	if s.Flags&elf.SHF_COMPRESSED == 0 {
+		// GNU-style .zdebug_*: "ZLIB" and a big-endian size before the zlib stream.
+		if !strings.HasPrefix(s.Name, ".zdebug_") || len(raw) < 12 || string(raw[:4]) != "ZLIB" {
+			return raw, nil
+		}
+		size = binary.BigEndian.Uint64(raw[4:12])
+	}
+	if size > maxDecompressed || size/maxDecompressedRatio > s.FileSize {
+		return nil, fmt.Errorf("%s: compressed section %s claims %#x bytes from %#x compressed: refusing", file, s.Name, size, s.FileSize)
 	}
 	defer func() {
 		if r := recover(); r != nil {
