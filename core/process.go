@@ -2,7 +2,7 @@ package core
 
 import (
 	"encoding/binary"
-	"errors"
+	"sync/atomic"
 )
 
 // Options says where to find the files the process had mapped.
@@ -29,6 +29,12 @@ type Process struct {
 	// Warnings are problems that did not stop the open, e.g. a file whose
 	// build ID does not match the core's.
 	Warnings []string
+
+	core    []byte      // the ELF core image (mapped; a slice of maps[i])
+	maps    [][]byte    // every region we mapped, released by Close
+	bundle  *bundleInfo // set when opened from a bundle
+	closed  atomic.Bool
+	exeUsed bool // whether Options.Executable backed some object
 }
 
 // Perm is a mapping's protection.
@@ -58,11 +64,12 @@ type Mapping struct {
 	FileOffset uint64  // offset in Path of Start
 	CoreSize   uint64  // bytes of the mapping present in the core, from Start (p_filesz)
 	Object     *Object // the ELF object this mapping belongs to, if any
-	// unexported: where the bytes live
-}
 
-// Source reports where the mapping's bytes come from.
-func (m *Mapping) Source() Source { return Missing }
+	coreOff   uint64 // offset in the core image of Start (valid for CoreSize bytes)
+	file      []byte // contents of the backing file, nil if none is usable
+	noFileWhy string // why file is nil, for ReadError reasons
+	permKnown bool   // Perm came from a PT_LOAD (else guessed)
+}
 
 // FileStatus is the outcome of looking for a mapped file on this machine.
 type FileStatus int
@@ -105,7 +112,11 @@ type SignalInfo struct {
 	Signo int
 	Code  int
 	Errno int
-	Addr  Address // fault address for SIGSEGV/SIGBUS/SIGILL/SIGFPE
+	Addr  Address // fault address for SIGSEGV/SIGBUS/SIGILL/SIGFPE/SIGTRAP raised by the kernel (Code > 0)
+
+	// For signals sent by a process (Code <= 0: kill, tgkill, abort, sigqueue).
+	SenderPID int
+	SenderUID int
 }
 
 // PsInfo is the NT_PRPSINFO note.
@@ -119,22 +130,6 @@ type PsInfo struct {
 
 // AuxvEntry is one entry of the auxiliary vector (NT_AUXV).
 type AuxvEntry struct{ Tag, Val uint64 }
-
-var errNotImplemented = errors.New("not implemented")
-
-// Open reads a core file (plain, .gz, .zst, .xz, .lz4 or a pycore bundle) and
-// finds the files it maps. Memory is mapped, not read.
-func Open(path string, opts Options) (*Process, error) { return nil, errNotImplemented }
-
-// Close releases the mapped files.
-func (p *Process) Close() error { return nil }
-
-// ReadAt implements Memory: core bytes win over file bytes; filtered ranges
-// with no file behind them and unmapped addresses fail with a *ReadError.
-func (p *Process) ReadAt(b []byte, addr Address) (int, error) { return 0, errNotImplemented }
-
-// FindMapping returns the mapping containing addr, or nil.
-func (p *Process) FindMapping(addr Address) *Mapping { return nil }
 
 // Reader returns a typed reader over the process's memory.
 func (p *Process) Reader() Reader { return Reader{Mem: p, Order: p.ByteOrder, PtrSize: p.PtrSize} }
