@@ -30,6 +30,7 @@ type StructLayout struct {
 //	arr:N:T                                  array of N elements of T
 //	Name                                     a struct layout of this version, by Name
 //	struct                                   a by-value struct or union whose members follow as Path.x
+//	bits:OFF:SIZE:T                          bit field: SIZE bits from bit OFF (LSB = 0) of the T stored at Offset
 type MemberLayout struct {
 	Path   string // dotted C member path from the outer struct, e.g. "threads.head"
 	Offset int64  // from the start of the outer struct
