@@ -60,7 +60,7 @@ func loadDWARF(file string, f *elf.File, data []byte) (d *dwarf.Data, err error)
 		}
 		b, err := sectionBytes(file, data, s)
 		if err != nil {
-			return nil, fmt.Errorf("DWARF: %w", err)
+			return nil, fmt.Errorf("reading DWARF: %w", err)
 		}
 		secs[suffix] = b
 	}
@@ -78,7 +78,7 @@ func loadDWARF(file string, f *elf.File, data []byte) (d *dwarf.Data, err error)
 	for i, s := range types {
 		b, err := sectionBytes(file, data, s)
 		if err != nil {
-			return nil, fmt.Errorf("DWARF: %w", err)
+			return nil, fmt.Errorf("reading DWARF: %w", err)
 		}
 		if err := d.AddTypes(fmt.Sprintf("types-%d", i), b); err != nil {
 			return nil, fmt.Errorf("%s: DWARF section %s: %w", file, s.Name, err)

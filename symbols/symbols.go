@@ -301,7 +301,7 @@ func (m *Module) DWARF() (*dwarf.Data, error) {
 		}
 		switch {
 		case hasDWARFSection(m.ELF):
-			m.dwarf, m.dwarfErr = loadDWARF(m.LocalPath, m.ELF, m.data)
+			m.dwarf, m.dwarfErr = loadDWARF(m.name(), m.ELF, m.data)
 		case m.debugFile() != nil && hasDWARFSection(m.debug.elf):
 			m.dwarf, m.dwarfErr = loadDWARF(m.debug.path, m.debug.elf, m.debug.data)
 		default:
