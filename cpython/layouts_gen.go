@@ -23,7 +23,7 @@ var generatedLayouts = []VersionLayouts{
 
 // layoutsV3_8_18Pyenv: DWARF of libpython3.8.so.1.0 (pyenv 3.8.18).
 var layoutsV3_8_18Pyenv = []StructLayout{
-	// _PyRuntimeState: 30 members deeper than 4 levels left out.
+	// _PyRuntimeState: members below level 4 left out (30 at level 5).
 	{Name: "_PyRuntimeState", Size: 1464, Members: []MemberLayout{
 		{"preinitializing", 0, "i32"},
 		{"preinitialized", 4, "i32"},
@@ -597,7 +597,7 @@ var layoutsV3_8_18Pyenv = []StructLayout{
 		{"cause", 48, "ptr:PyObject"},
 		{"suppress_context", 56, "i8"},
 	}},
-	// struct _gil_runtime_state: 8 members deeper than 4 levels left out.
+	// struct _gil_runtime_state: members below level 4 left out (8 at level 5).
 	{Name: "struct _gil_runtime_state", Size: 208, Members: []MemberLayout{
 		{"interval", 0, "u64"},
 		{"last_holder", 8, "struct"},
@@ -664,7 +664,7 @@ var layoutsV3_8_18Pyenv = []StructLayout{
 		{"switch_mutex.__data.__list.__prev", 192, "ptr:void"},
 		{"switch_mutex.__data.__list.__next", 200, "ptr:void"},
 	}},
-	// struct _ceval_runtime_state: 12 members deeper than 4 levels left out.
+	// struct _ceval_runtime_state: members below level 4 left out (12 at level 5).
 	{Name: "struct _ceval_runtime_state", Size: 776, Members: []MemberLayout{
 		{"recursion_limit", 0, "i32"},
 		{"tracing_possible", 4, "i32"},
@@ -871,7 +871,7 @@ var layoutsV3_8_18Pyenv = []StructLayout{
 
 // layoutsV3_9_18Pyenv: DWARF of libpython3.9.so.1.0 (pyenv 3.9.18).
 var layoutsV3_9_18Pyenv = []StructLayout{
-	// _PyRuntimeState: 30 members deeper than 4 levels left out.
+	// _PyRuntimeState: members below level 4 left out (30 at level 5).
 	{Name: "_PyRuntimeState", Size: 656, Members: []MemberLayout{
 		{"preinitializing", 0, "i32"},
 		{"preinitialized", 4, "i32"},
@@ -1456,7 +1456,7 @@ var layoutsV3_9_18Pyenv = []StructLayout{
 		{"cause", 48, "ptr:PyObject"},
 		{"suppress_context", 56, "i8"},
 	}},
-	// struct _gil_runtime_state: 8 members deeper than 4 levels left out.
+	// struct _gil_runtime_state: members below level 4 left out (8 at level 5).
 	{Name: "struct _gil_runtime_state", Size: 208, Members: []MemberLayout{
 		{"interval", 0, "u64"},
 		{"last_holder", 8, "struct"},
@@ -1523,7 +1523,7 @@ var layoutsV3_9_18Pyenv = []StructLayout{
 		{"switch_mutex.__data.__list.__prev", 192, "ptr:void"},
 		{"switch_mutex.__data.__list.__next", 200, "ptr:void"},
 	}},
-	// struct _ceval_runtime_state: 12 members deeper than 4 levels left out.
+	// struct _ceval_runtime_state: members below level 4 left out (12 at level 5).
 	{Name: "struct _ceval_runtime_state", Size: 216, Members: []MemberLayout{
 		{"signals_pending", 0, "struct"},
 		{"signals_pending._value", 0, "i32"},
@@ -1714,7 +1714,7 @@ var layoutsV3_9_18Pyenv = []StructLayout{
 
 // layoutsV3_10_13Pyenv: DWARF of libpython3.10.so.1.0 (pyenv 3.10.13).
 var layoutsV3_10_13Pyenv = []StructLayout{
-	// _PyRuntimeState: 30 members deeper than 4 levels left out.
+	// _PyRuntimeState: members below level 4 left out (30 at level 5).
 	{Name: "_PyRuntimeState", Size: 672, Members: []MemberLayout{
 		{"preinitializing", 0, "i32"},
 		{"preinitialized", 4, "i32"},
@@ -2577,7 +2577,7 @@ var layoutsV3_10_13Pyenv = []StructLayout{
 		{"cause", 48, "ptr:PyObject"},
 		{"suppress_context", 56, "i8"},
 	}},
-	// struct _gil_runtime_state: 8 members deeper than 4 levels left out.
+	// struct _gil_runtime_state: members below level 4 left out (8 at level 5).
 	{Name: "struct _gil_runtime_state", Size: 208, Members: []MemberLayout{
 		{"interval", 0, "u64"},
 		{"last_holder", 8, "struct"},
@@ -2644,7 +2644,7 @@ var layoutsV3_10_13Pyenv = []StructLayout{
 		{"switch_mutex.__data.__list.__prev", 192, "ptr:void"},
 		{"switch_mutex.__data.__list.__next", 200, "ptr:void"},
 	}},
-	// struct _ceval_runtime_state: 12 members deeper than 4 levels left out.
+	// struct _ceval_runtime_state: members below level 4 left out (12 at level 5).
 	{Name: "struct _ceval_runtime_state", Size: 216, Members: []MemberLayout{
 		{"signals_pending", 0, "struct"},
 		{"signals_pending._value", 0, "i32"},
@@ -2836,7 +2836,7 @@ var layoutsV3_10_13Pyenv = []StructLayout{
 
 // layoutsV3_11_7Pyenv: DWARF of libpython3.11.so.1.0 (pyenv 3.11.7).
 var layoutsV3_11_7Pyenv = []StructLayout{
-	// _PyRuntimeState: 366 members deeper than 4 levels left out.
+	// _PyRuntimeState: members below level 4 left out (366 at level 5).
 	{Name: "_PyRuntimeState", Size: 166688, Members: []MemberLayout{
 		{"_initialized", 0, "i32"},
 		{"preinitializing", 4, "i32"},
@@ -3407,7 +3407,7 @@ var layoutsV3_11_7Pyenv = []StructLayout{
 		{"_main_interpreter._initial_thread.root_cframe.current_frame", 166672, "ptr:_PyInterpreterFrame"},
 		{"_main_interpreter._initial_thread.root_cframe.previous", 166680, "ptr:_PyCFrame"},
 	}},
-	// PyInterpreterState: 3 members deeper than 4 levels left out.
+	// PyInterpreterState: members below level 4 left out (3 at level 5).
 	{Name: "PyInterpreterState", Size: 107752, Members: []MemberLayout{
 		{"next", 0, "ptr:PyInterpreterState"},
 		{"threads", 8, "struct"},
@@ -4296,7 +4296,7 @@ var layoutsV3_11_7Pyenv = []StructLayout{
 		{"cause", 56, "ptr:PyObject"},
 		{"suppress_context", 64, "i8"},
 	}},
-	// struct _gil_runtime_state: 8 members deeper than 4 levels left out.
+	// struct _gil_runtime_state: members below level 4 left out (8 at level 5).
 	{Name: "struct _gil_runtime_state", Size: 208, Members: []MemberLayout{
 		{"interval", 0, "u64"},
 		{"last_holder", 8, "struct"},
@@ -4363,7 +4363,7 @@ var layoutsV3_11_7Pyenv = []StructLayout{
 		{"switch_mutex.__data.__list.__prev", 192, "ptr:void"},
 		{"switch_mutex.__data.__list.__next", 200, "ptr:void"},
 	}},
-	// struct _ceval_runtime_state: 12 members deeper than 4 levels left out.
+	// struct _ceval_runtime_state: members below level 4 left out (12 at level 5).
 	{Name: "struct _ceval_runtime_state", Size: 216, Members: []MemberLayout{
 		{"signals_pending", 0, "struct"},
 		{"signals_pending._value", 0, "i32"},
@@ -4558,7 +4558,7 @@ var layoutsV3_11_7Pyenv = []StructLayout{
 
 // layoutsV3_12_1Pyenv: DWARF of libpython3.12.so.1.0 (pyenv 3.12.1).
 var layoutsV3_12_1Pyenv = []StructLayout{
-	// _PyRuntimeState: 706 members deeper than 2 levels left out (cap 600) except the walker's paths; 847 members deeper than 4 levels left out.
+	// _PyRuntimeState: 706 members deeper than 2 levels left out (cap 600) except the walker's paths; members below level 4 left out (847 at level 5).
 	{Name: "_PyRuntimeState", Size: 459944, Members: []MemberLayout{
 		{"_initialized", 0, "i32"},
 		{"preinitializing", 4, "i32"},
@@ -4758,7 +4758,7 @@ var layoutsV3_12_1Pyenv = []StructLayout{
 		{"_main_interpreter._finalizing_id", 459648, "struct"},
 		{"_main_interpreter._initial_thread", 459656, "struct"},
 	}},
-	// PyInterpreterState: 127 members deeper than 2 levels left out (cap 600) except the walker's paths; 18 members deeper than 4 levels left out.
+	// PyInterpreterState: 127 members deeper than 2 levels left out (cap 600) except the walker's paths; members below level 4 left out (18 at level 5).
 	{Name: "PyInterpreterState", Size: 383552, Members: []MemberLayout{
 		{"next", 0, "ptr:PyInterpreterState"},
 		{"id", 8, "i64"},
@@ -5703,7 +5703,7 @@ var layoutsV3_12_1Pyenv = []StructLayout{
 		{"cause", 56, "ptr:PyObject"},
 		{"suppress_context", 64, "i8"},
 	}},
-	// struct _gil_runtime_state: 8 members deeper than 4 levels left out.
+	// struct _gil_runtime_state: members below level 4 left out (8 at level 5).
 	{Name: "struct _gil_runtime_state", Size: 208, Members: []MemberLayout{
 		{"interval", 0, "u64"},
 		{"last_holder", 8, "struct"},
@@ -5934,7 +5934,7 @@ var layoutsV3_12_1Pyenv = []StructLayout{
 
 // layoutsV3_13_0Pyenv: DWARF of libpython3.13.so.1.0 (pyenv 3.13.0).
 var layoutsV3_13_0Pyenv = []StructLayout{
-	// _PyRuntimeState: 745 members deeper than 2 levels left out (cap 600) except the walker's paths; 900 members deeper than 4 levels left out.
+	// _PyRuntimeState: 745 members deeper than 2 levels left out (cap 600) except the walker's paths; members below level 4 left out (900 at level 5).
 	{Name: "_PyRuntimeState", Size: 283320, Members: []MemberLayout{
 		{"debug_offsets", 0, "struct"},
 		{"debug_offsets.cookie", 0, "arr:8:i8"},
@@ -6230,7 +6230,7 @@ var layoutsV3_13_0Pyenv = []StructLayout{
 		{"_main_interpreter._initial_thread", 282976, "struct"},
 		{"_main_interpreter._interactive_src_count", 283312, "i64"},
 	}},
-	// PyInterpreterState: 201 members deeper than 2 levels left out (cap 600) except the walker's paths; 18 members deeper than 4 levels left out.
+	// PyInterpreterState: 201 members deeper than 2 levels left out (cap 600) except the walker's paths; members below level 4 left out (18 at level 5).
 	{Name: "PyInterpreterState", Size: 194968, Members: []MemberLayout{
 		{"ceval", 0, "struct"},
 		{"ceval.instrumentation_version", 0, "u64"},
@@ -7151,7 +7151,7 @@ var layoutsV3_13_0Pyenv = []StructLayout{
 		{"cause", 56, "ptr:PyObject"},
 		{"suppress_context", 64, "i8"},
 	}},
-	// struct _gil_runtime_state: 8 members deeper than 4 levels left out.
+	// struct _gil_runtime_state: members below level 4 left out (8 at level 5).
 	{Name: "struct _gil_runtime_state", Size: 208, Members: []MemberLayout{
 		{"interval", 0, "u64"},
 		{"last_holder", 8, "ptr:PyThreadState"},
@@ -7386,7 +7386,7 @@ var layoutsV3_13_0Pyenv = []StructLayout{
 
 // layoutsV3_9_2DebianBullseye: detached DWARF of usr/bin/python3.9 (debian-bullseye 3.9.2).
 var layoutsV3_9_2DebianBullseye = []StructLayout{
-	// _PyRuntimeState: 34 members deeper than 4 levels left out.
+	// _PyRuntimeState: members below level 4 left out (34 at level 5).
 	{Name: "_PyRuntimeState", Size: 656, Members: []MemberLayout{
 		{"preinitializing", 0, "i32"},
 		{"preinitialized", 4, "i32"},
@@ -8040,7 +8040,7 @@ var layoutsV3_9_2DebianBullseye = []StructLayout{
 		{"switch_mutex.__data.__list.__prev", 192, "ptr:void"},
 		{"switch_mutex.__data.__list.__next", 200, "ptr:void"},
 	}},
-	// struct _ceval_runtime_state: 12 members deeper than 4 levels left out.
+	// struct _ceval_runtime_state: members below level 4 left out (12 at level 5).
 	{Name: "struct _ceval_runtime_state", Size: 216, Members: []MemberLayout{
 		{"signals_pending", 0, "struct"},
 		{"signals_pending._value", 0, "i32"},
@@ -8235,7 +8235,7 @@ var layoutsV3_9_2DebianBullseye = []StructLayout{
 
 // layoutsV3_13_5DebianTrixie: detached DWARF of usr/bin/python3.13 (debian-trixie 3.13.5).
 var layoutsV3_13_5DebianTrixie = []StructLayout{
-	// _PyRuntimeState: 745 members deeper than 2 levels left out (cap 600) except the walker's paths; 903 members deeper than 4 levels left out.
+	// _PyRuntimeState: 745 members deeper than 2 levels left out (cap 600) except the walker's paths; members below level 4 left out (903 at level 5).
 	{Name: "_PyRuntimeState", Size: 283376, Members: []MemberLayout{
 		{"debug_offsets", 0, "struct"},
 		{"debug_offsets.cookie", 0, "arr:8:i8"},
@@ -8532,7 +8532,7 @@ var layoutsV3_13_5DebianTrixie = []StructLayout{
 		{"_main_interpreter._interactive_src_count", 283360, "i64"},
 		{"_main_interpreter.threads_preallocated", 283368, "ptr:void"},
 	}},
-	// PyInterpreterState: 203 members deeper than 2 levels left out (cap 600) except the walker's paths; 18 members deeper than 4 levels left out.
+	// PyInterpreterState: 203 members deeper than 2 levels left out (cap 600) except the walker's paths; members below level 4 left out (18 at level 5).
 	{Name: "PyInterpreterState", Size: 194976, Members: []MemberLayout{
 		{"ceval", 0, "struct"},
 		{"ceval.instrumentation_version", 0, "u64"},
@@ -9454,7 +9454,7 @@ var layoutsV3_13_5DebianTrixie = []StructLayout{
 		{"cause", 56, "ptr:PyObject"},
 		{"suppress_context", 64, "i8"},
 	}},
-	// struct _gil_runtime_state: 8 members deeper than 4 levels left out.
+	// struct _gil_runtime_state: members below level 4 left out (8 at level 5).
 	{Name: "struct _gil_runtime_state", Size: 208, Members: []MemberLayout{
 		{"interval", 0, "u64"},
 		{"last_holder", 8, "ptr:PyThreadState"},

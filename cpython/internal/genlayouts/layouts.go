@@ -261,6 +261,9 @@ func (ix *indexer) root(name string) (*cType, error) {
 	if t.membersErr != nil {
 		return nil, t.membersErr
 	}
+	if t.size <= 0 {
+		return nil, fmt.Errorf("has no size")
+	}
 	return t, nil
 }
 
@@ -268,11 +271,14 @@ func (ix *indexer) root(name string) (*cType, error) {
 func (ix *indexer) layout(name string, t *cType) (structLayout, error) {
 	l := structLayout{Name: name, Size: t.size}
 	var all []member
-	deeper := 0 // members below maxDepth, left out
-	var walk func(s *cType, prefix string, base int64, depth int) error
-	walk = func(s *cType, prefix string, base int64, depth int) error {
+	deeper := 0 // members just below maxDepth, left out with all below them
+	var walk func(s *cType, prefix string, base int64, depth, anon int) error
+	walk = func(s *cType, prefix string, base int64, depth, anon int) error {
 		if s.membersErr != nil {
 			return s.membersErr
+		}
+		if anon > maxTypeChain {
+			return fmt.Errorf("%sanonymous members nest deeper than %d", prefix, maxTypeChain)
 		}
 		for _, m := range s.members {
 			mt, err := ix.r.strip(m.typeOff)
@@ -284,7 +290,7 @@ func (ix *indexer) layout(name string, t *cType) (structLayout, error) {
 				// An anonymous struct or union: C names its members as if
 				// they were the parent's.
 				if mt.kind == kindStruct || mt.kind == kindUnion {
-					if err := walk(mt, prefix, off, depth); err != nil {
+					if err := walk(mt, prefix, off, depth, anon+1); err != nil {
 						return err
 					}
 				}
@@ -301,14 +307,14 @@ func (ix *indexer) layout(name string, t *cType) (structLayout, error) {
 			}
 			all = append(all, member{Path: path, Offset: off, Type: typ, depth: depth + 1, order: len(all)})
 			if typ == "struct" {
-				if err := walk(mt, path+".", off, depth+1); err != nil {
+				if err := walk(mt, path+".", off, depth+1, 0); err != nil {
 					return err
 				}
 			}
 		}
 		return nil
 	}
-	if err := walk(t, "", 0, 0); err != nil {
+	if err := walk(t, "", 0, 0, 0); err != nil {
 		return l, err
 	}
 	for _, m := range all {
@@ -324,7 +330,7 @@ func (ix *indexer) layout(name string, t *cType) (structLayout, error) {
 		kept, l.Cut = capMembers(all, ix.roots.keep[name], ix.roots.maxMembers)
 	}
 	if deeper > 0 {
-		note := fmt.Sprintf("%d members deeper than %d levels left out", deeper, maxDepth)
+		note := fmt.Sprintf("members below level %d left out (%d at level %d)", maxDepth, deeper, maxDepth+1)
 		if l.Cut != "" {
 			l.Cut += "; "
 		}
