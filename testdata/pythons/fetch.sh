@@ -1,0 +1,241 @@
+#!/usr/bin/env bash
+# fetch.sh: fill ${PYCORE_CACHE:-$HOME/.cache/pycore}/pythons/ with Debian's release builds of
+# CPython plus their detached debug info, one root directory per version, without touching
+# the system: a private apt configuration per suite, `apt-get download`, `dpkg -x`.
+#
+# Each finished root holds pycore-python.json, which internal/pytest reads to run the
+# interpreter. The json is written last, so its presence marks a complete root and a second
+# run is a fast no-op. See README.md next to this script for what the packages contain.
+#
+# Usage: fetch.sh [MINOR...]   (default: all of 3.9 3.11 3.13 3.14 3.15)
+set -euo pipefail
+
+# version:suite pairs; every package is selected as pkg/suite, never by exact version.
+ALL="3.9:bullseye 3.11:bookworm 3.13:trixie 3.14:forky 3.15:sid"
+KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
+MIRROR=${PYCORE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+CACHE=${PYCORE_CACHE:-$HOME/.cache/pycore}/pythons
+ARCH_LIBS=x86_64-linux-gnu
+
+die() { echo "fetch.sh: $*" >&2; exit 1; }
+
+for tool in apt-get apt-cache dpkg readelf; do
+	command -v "$tool" >/dev/null || die "$tool not found (this script needs a Debian-like system)"
+done
+[ -r "$KEYRING" ] || die "$KEYRING missing: apt-get install debian-archive-keyring"
+[ "$(uname -m)" = x86_64 ] || die "only x86_64 is supported (got $(uname -m))"
+
+want=("$@")
+selected=()
+for pair in $ALL; do
+	minor=${pair%%:*}
+	take=$((${#want[@]} == 0))
+	for w in "${want[@]}"; do [ "$w" = "$minor" ] && take=1; done
+	[ $take = 1 ] && selected+=("$pair")
+done
+[ ${#selected[@]} -gt 0 ] || die "no known version in '$*' (known: $ALL)"
+
+mkdir -p "$CACHE"
+work=$(mktemp -d "$CACHE/.fetch.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+# root_of MINOR SUITE: the directory a version is extracted into.
+root_of() { echo "$CACHE/$1-$2"; }
+
+# summary ROOT: the one line printed per interpreter.
+summary() {
+	local json=$1/pycore-python.json
+	# The json is written by the script below with one key per line, so sed is enough.
+	local v s
+	v=$(sed -n 's/^ *"version": "\(.*\)",$/\1/p' "$json")
+	s=$(sed -n 's/^ *"suite": "\(.*\)",$/\1/p' "$json")
+	printf '%-6s %-9s %s\n' "$v" "$s" "$1"
+}
+
+# apt_opts SUITE: a private apt configuration, one per suite so that dependency resolution
+# picks that suite's candidates (with all suites in one list, apt would prefer sid's).
+apt_opts() {
+	local d=$work/apt/$1
+	echo "-o Dir::Etc::SourceList=$d/sources.list -o Dir::Etc::SourceParts=$d/none" \
+		"-o Dir::Etc::Preferences=$d/none -o Dir::Etc::PreferencesParts=$d/none" \
+		"-o Dir::State::Lists=$d/lists -o Dir::State::Status=$d/status -o Dir::Cache=$d/cache" \
+		"-o Debug::NoLocking=1 -o APT::Sandbox::User=root -o Acquire::Languages=none" \
+		"-o Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false" \
+		"-o Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled=false" \
+		"-o Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled=false" \
+		"-o Acquire::IndexTargets::deb::CNF::DefaultEnabled=false"
+}
+
+apt_setup() {
+	local suite=$1 d=$work/apt/$1
+	mkdir -p "$d/lists/partial" "$d/cache/archives/partial" "$d/none"
+	: >"$d/status"
+	echo "deb [signed-by=$KEYRING] $MIRROR $suite main" >"$d/sources.list"
+	# shellcheck disable=SC2046
+	apt-get -qq $(apt_opts "$suite") update >"$d/update.log" 2>&1 ||
+		die "apt-get update for $suite failed:
+$(cat "$d/update.log")"
+}
+
+# library_closure SUITE PKG...: the shared-library packages the given packages need,
+# recursively, in SUITE. Only lib* and zlib1g are kept: the rest of the closure (tzdata,
+# debconf, perl, ...) is data or tooling the interpreter does not load.
+library_closure() {
+	local suite=$1
+	shift
+	# shellcheck disable=SC2046
+	apt-cache $(apt_opts "$suite") depends --recurse --no-recommends --no-suggests \
+		--no-conflicts --no-breaks --no-replaces --no-enhances "$@" |
+		grep -v '^ ' | grep -v '^<' | sort -u |
+		grep -E '^(lib|zlib1g$)' |
+		grep -Ev '^(libpython|libperl|libdebian-installer|libnewt|libslang|libtextwrap|libselinux|libpcre|libacl|libstdc\+\+|libgdbm-compat|libc-gconv-modules-extra)'
+}
+
+# prune_debug_build ROOT MINOR: python3.X-dbg also ships the Py_DEBUG interpreter
+# (python3.Xd, *-3Xd-* extension modules), ~150 MB that pycore does not use.
+prune_debug_build() {
+	local root=$1 minor=$2 nodot=${2/./}
+	rm -f "$root/usr/bin/python${minor}d" "$root/usr/bin/python${minor}-dbg"
+	rm -f "$root"/usr/bin/*python${minor}d-config "$root"/usr/bin/*python${minor}-dbg-config
+	find "$root/usr/lib" -name "*-${nodot}d-*.so" -delete 2>/dev/null || true
+	rm -rf "$root/usr/lib/python${minor}/config-${minor}d-"* \
+		"$root/usr/lib/$ARCH_LIBS"/libpython${minor}d.* \
+		"$root/usr/include/python${minor}d" "$root/usr/share/doc" "$root/usr/share/man"
+}
+
+# build_id ELF: the GNU build ID of ELF in hex, or "" if it has none.
+# has_section ELF NAME: whether ELF has a section NAME. grep reads all of readelf's output
+# (no -q): an early exit would kill readelf with SIGPIPE and fail the pipeline.
+has_section() { readelf -S -W "$1" 2>/dev/null | grep -F " $2 " >/dev/null; }
+
+build_id() { readelf -n "$1" 2>/dev/null | sed -n 's/^ *Build ID: \([0-9a-f]*\)$/\1/p' | head -n1; }
+
+fetch_one() {
+	local minor=$1 suite=$2
+	local root tmp
+	root=$(root_of "$minor" "$suite")
+	if [ -s "$root/pycore-python.json" ]; then
+		summary "$root"
+		return
+	fi
+	[ -d "$work/apt/$suite" ] || apt_setup "$suite"
+
+	# The libraries come from the runtime packages only: python3.X-dbg's own dependencies
+	# (the Py_DEBUG build, tk, ...) are not needed for its detached debug files.
+	local runtime=(python$minor-minimal libpython$minor-minimal libpython$minor-stdlib)
+	local top=("${runtime[@]}" python$minor-dbg)
+	local libs
+	libs=$(library_closure "$suite" "${runtime[@]}") ||
+		die "$suite: resolving the libraries of ${runtime[*]} failed"
+	# The host (bookworm) libc runs bullseye and bookworm binaries; newer suites need their
+	# own libc and loader (their binaries reference newer GLIBC_2.x symbol versions).
+	case $suite in
+	bullseye | bookworm) libs=$(echo "$libs" | grep -Ev '^(libc6|libgcc-s1|libcrypt1)$' || true) ;;
+	esac
+	local pkgs=()
+	for p in "${top[@]}" $libs; do pkgs+=("$p/$suite"); done
+
+	local dl=$work/deb/$minor
+	mkdir -p "$dl"
+	# shellcheck disable=SC2046
+	(cd "$dl" && apt-get -qq $(apt_opts "$suite") download "${pkgs[@]}") >"$dl.log" 2>&1 ||
+		die "$suite: apt-get download ${pkgs[*]} failed:
+$(cat "$dl.log")"
+
+	tmp=$root.partial
+	rm -rf "$tmp"
+	mkdir -p "$tmp"
+	for deb in "$dl"/*.deb; do
+		dpkg -x "$deb" "$tmp" || die "$suite: dpkg -x $deb failed"
+	done
+	prune_debug_build "$tmp" "$minor"
+	rm -rf "$dl"
+
+	local exe=$tmp/usr/bin/python$minor
+	[ -x "$exe" ] || die "$suite: $exe missing after extracting ${top[*]}"
+
+	# The release binary's detached debug file must be in python3.X-dbg, found by build ID.
+	local id dbg
+	id=$(build_id "$exe")
+	[ -n "$id" ] || die "$suite: $exe has no build ID note"
+	dbg=$tmp/usr/lib/debug/.build-id/${id:0:2}/${id:2}.debug
+	[ -f "$dbg" ] || die "$suite: python$minor-dbg has no debug file for build ID $id (looked for $dbg)"
+	[ "$(build_id "$dbg")" = "$id" ] || die "$suite: $dbg has build ID $(build_id "$dbg"), want $id"
+	has_section "$dbg" .debug_info || die "$suite: $dbg has no .debug_info"
+
+	# How to run it, in the final location (the paths go into the json).
+	local libpath="$root/lib/$ARCH_LIBS:$root/usr/lib/$ARCH_LIBS"
+	local argv=() envs=()
+	local loader=""
+	for cand in "$tmp/usr/lib/$ARCH_LIBS/ld-linux-x86-64.so.2" "$tmp/lib/$ARCH_LIBS/ld-linux-x86-64.so.2" "$tmp/lib64/ld-linux-x86-64.so.2"; do
+		if [ -e "$cand" ]; then
+			loader=${cand/#$tmp/$root}
+			break
+		fi
+	done
+	case $suite in
+	bullseye | bookworm)
+		argv=("$root/usr/bin/python$minor")
+		envs=("LD_LIBRARY_PATH=$libpath")
+		;;
+	*)
+		[ -n "$loader" ] || die "$suite: no ld-linux-x86-64.so.2 in the extracted libc6"
+		argv=("$loader" --library-path "$libpath" "$root/usr/bin/python$minor")
+		;;
+	esac
+	local dwarf=false
+	has_section "$exe" .debug_info && dwarf=true
+	local pie=false
+	readelf -h "$exe" | grep 'DYN (' >/dev/null && pie=true
+	local libpython=""
+	libpython=$(readelf -d "$exe" | sed -n 's/.*Shared library: \[\(libpython[^]]*\)\].*/\1/p')
+
+	rm -rf "$root"
+	mv "$tmp" "$root"
+
+	# Run it once: this checks that it starts, finds its stdlib under ROOT and imports what
+	# the scenarios use, and it writes the json (so no jq is needed).
+	local out
+	out=$(env "${envs[@]}" PYCORE_ARGV="$(printf '%s\n' "${argv[@]}")" PYCORE_ENV="$(printf '%s\n' "${envs[@]}")" \
+		PYCORE_ROOT="$root" PYCORE_SUITE="$suite" PYCORE_EXE="$root/usr/bin/python$minor" \
+		PYCORE_DWARF=$dwarf PYCORE_PIE=$pie PYCORE_LIBPYTHON="$libpython" PYCORE_BUILD_ID="$id" \
+		"${argv[@]}" -c '
+import os, sys, json
+import threading, asyncio, ctypes, json, faulthandler, traceback, ssl, hashlib, lzma, bz2, zlib
+e = os.environ
+root = e["PYCORE_ROOT"]
+if not sys.prefix.startswith(root + "/"):
+    sys.exit("sys.prefix is %s, outside %s: it would use the wrong stdlib" % (sys.prefix, root))
+if not os.__file__.startswith(root + "/"):
+    sys.exit("os imported from %s, outside %s" % (os.__file__, root))
+env = {}
+for kv in e["PYCORE_ENV"].split("\n"):
+    if kv:
+        k, v = kv.split("=", 1)
+        env[k] = v
+info = {
+    "version": "%d.%d.%d" % sys.version_info[:3],
+    "suite": e["PYCORE_SUITE"],
+    "argv": [a for a in e["PYCORE_ARGV"].split("\n") if a],
+    "env": env,
+    "exe": e["PYCORE_EXE"],
+    "debug_dir": root + "/usr/lib/debug",
+    "dwarf_in_exe": e["PYCORE_DWARF"] == "true",
+    "pie": e["PYCORE_PIE"] == "true",
+    "libpython": e["PYCORE_LIBPYTHON"],
+    "build_id": e["PYCORE_BUILD_ID"],
+    "libc": os.confstr("CS_GNU_LIBC_VERSION"),
+}
+tmp = os.path.join(root, "pycore-python.json.tmp")
+with open(tmp, "w") as f:
+    json.dump(info, f, indent=1)
+    f.write("\n")
+os.rename(tmp, os.path.join(root, "pycore-python.json"))
+' 2>&1) || die "$suite: running ${argv[*]} failed (env ${envs[*]:-none}):
+$out"
+	summary "$root"
+}
+
+for pair in "${selected[@]}"; do
+	fetch_one "${pair%%:*}" "${pair##*:}"
+done
