@@ -131,6 +131,10 @@ func (r Reader) CString(addr Address, max int) (s []byte, truncated bool, err er
 			}
 		}
 		s = append(s, buf[:got]...)
+		if rerr == nil && got < n {
+			// A Memory that breaks its contract must not make us spin.
+			rerr = &ReadError{Addr: addr.Add(int64(got)), Size: n, Reason: "short read"}
+		}
 		if rerr != nil {
 			if len(s) > 0 {
 				return s, false, nil
