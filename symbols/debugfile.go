@@ -1,14 +1,12 @@
 package symbols
 
 import (
-	"bufio"
 	"bytes"
 	"debug/elf"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -83,11 +81,31 @@ func (m *Module) debugCandidates() []string {
 	return out
 }
 
-// TODO: let a pycore bundle supply debug files once core exposes a way to
-// read a bundle's extra files; for now only the file system is searched.
+// bundleKindDebug is the core.BundleFile kind of a detached debug file.
+const bundleKindDebug = "debug"
 
 func (m *Module) searchDebugFile() (*debugFile, []string) {
 	var log []string
+	// Debug files bundled with the core come first: they travelled with it.
+	for _, bf := range m.bundled {
+		if bf.Kind != bundleKindDebug || len(bf.Data) == 0 {
+			continue
+		}
+		byID := m.BuildID != nil && (bf.BuildID == nil || bytes.Equal(bf.BuildID, m.BuildID))
+		byLink := m.BuildID == nil && m.hasDebugLink && filepath.Base(bf.RecordedPath) == m.DebugLink
+		if !byID && !byLink {
+			continue
+		}
+		label := bf.LocalPath
+		if label == "" {
+			label = "bundled " + bf.RecordedPath
+		}
+		f, err := m.checkDebugData(label, bf.Data)
+		if err == nil {
+			return &debugFile{path: label, elf: f, data: bf.Data, unmap: func() error { return nil }}, log
+		}
+		log = append(log, err.Error())
+	}
 	tried := map[string]bool{}
 	for _, path := range m.debugCandidates() {
 		if tried[path] {
@@ -107,8 +125,7 @@ func (m *Module) searchDebugFile() (*debugFile, []string) {
 	return nil, log
 }
 
-// openDebugCandidate maps path and checks that it belongs to the module: by
-// build ID when the module has one, else by the debuglink CRC.
+// openDebugCandidate maps path and checks that it belongs to the module.
 func (m *Module) openDebugCandidate(path string) (d *debugFile, err error) {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -126,52 +143,40 @@ func (m *Module) openDebugCandidate(path string) (d *debugFile, err error) {
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if err != nil {
-			unmap()
-		}
-	}()
-	f, err := openELF(path, data)
+	f, err := m.checkDebugData(path, data)
+	if err != nil {
+		unmap()
+		return nil, err
+	}
+	return &debugFile{path: path, elf: f, data: data, unmap: unmap}, nil
+}
+
+// checkDebugData parses a candidate debug file and checks that it belongs
+// to the module: by build ID when the module has one, else by the CRC the
+// debuglink records.
+func (m *Module) checkDebugData(label string, data []byte) (*elf.File, error) {
+	f, err := openELF(label, data)
 	if err != nil {
 		return nil, err
 	}
 	if f.Class != m.ELF.Class || f.Machine != m.ELF.Machine {
-		return nil, fmt.Errorf("%s: %v %v file, the module is %v %v", path, f.Class, f.Machine, m.ELF.Class, m.ELF.Machine)
+		return nil, fmt.Errorf("%s: %v %v file, the module is %v %v", label, f.Class, f.Machine, m.ELF.Class, m.ELF.Machine)
 	}
 	switch {
 	case m.BuildID != nil:
 		id := fileBuildID(f, data)
 		if !bytes.Equal(id, m.BuildID) {
 			if id == nil {
-				return nil, fmt.Errorf("%s: has no build ID, the module's is %x", path, m.BuildID)
+				return nil, fmt.Errorf("%s: has no build ID, the module's is %x", label, m.BuildID)
 			}
-			return nil, fmt.Errorf("%s: build ID %x does not match the module's %x", path, id, m.BuildID)
+			return nil, fmt.Errorf("%s: build ID %x does not match the module's %x", label, id, m.BuildID)
 		}
 	case m.hasDebugLink:
-		crc, err := fileCRC(path)
-		if err != nil {
-			return nil, err
-		}
-		if crc != m.debugLinkCRC {
-			return nil, fmt.Errorf("%s: CRC %08x does not match the debuglink CRC %08x", path, crc, m.debugLinkCRC)
+		if crc := crc32.ChecksumIEEE(data); crc != m.debugLinkCRC {
+			return nil, fmt.Errorf("%s: CRC %08x does not match the debuglink CRC %08x", label, crc, m.debugLinkCRC)
 		}
 	default:
-		return nil, fmt.Errorf("%s: the module has neither build ID nor debuglink CRC to check it against", path)
+		return nil, fmt.Errorf("%s: the module has neither build ID nor debuglink CRC to check it against", label)
 	}
-	return &debugFile{path: path, elf: f, data: data, unmap: unmap}, nil
-}
-
-// fileCRC is the CRC-32 (IEEE, as .gnu_debuglink uses) of a whole file,
-// read in chunks so a large debug file costs no memory.
-func fileCRC(path string) (uint32, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	h := crc32.NewIEEE()
-	if _, err := io.Copy(h, bufio.NewReaderSize(f, 1<<20)); err != nil {
-		return 0, fmt.Errorf("%s: %w", path, err)
-	}
-	return h.Sum32(), nil
+	return f, nil
 }

@@ -231,7 +231,8 @@ func isELF(path string) bool {
 	return err == nil && bytes.Equal(magic[:], []byte("\x7fELF"))
 }
 
-// moduleByPath finds the module of a file, comparing real paths.
+// moduleByPath finds the module of a file by its recorded path or the
+// real path of its local file.
 func moduleByPath(t *testing.T, tab *Table, path string) *Module {
 	t.Helper()
 	want, err := filepath.EvalSymlinks(path)
@@ -243,7 +244,7 @@ func moduleByPath(t *testing.T, tab *Table, path string) *Module {
 		if err != nil {
 			got = m.LocalPath
 		}
-		if got == want {
+		if got == want || m.Path == want || m.Path == path {
 			return m
 		}
 	}

@@ -28,7 +28,9 @@ import (
 // Options.DebugDirs is nil.
 var DefaultDebugDirs = []string{"/usr/lib/debug"}
 
-// Options says where detached debug files are looked for.
+// Options says where detached debug files are looked for. Debug files in
+// the bundle a core was opened from (core.BundleFile of kind "debug") are
+// tried first.
 type Options struct {
 	DebugDirs []string // default: /usr/lib/debug; searched as DIR/.build-id/xx/rest.debug and by debuglink
 }
@@ -62,6 +64,7 @@ type Module struct {
 	hasDebugLink bool
 	data         []byte // the file's bytes (the core's mapping)
 	debugDirs    []string
+	bundled      []core.BundleFile // extra files of the bundle the core came from
 
 	symOnce sync.Once
 	syms    symtab
@@ -105,6 +108,7 @@ func Load(p *core.Process, opts Options) (*Table, error) {
 		dirs = DefaultDebugDirs
 	}
 	t := &Table{}
+	bundled := p.BundleFiles()
 	for _, o := range p.Objects {
 		if o == nil {
 			continue
@@ -121,6 +125,7 @@ func Load(p *core.Process, opts Options) (*Table, error) {
 			}
 		}
 		m := newModule(o, start, end, dirs)
+		m.bundled = bundled
 		if m.Err != nil && o.Status == core.FileFound {
 			t.Warnings = append(t.Warnings, m.Err.Error())
 		}
