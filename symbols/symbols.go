@@ -257,6 +257,12 @@ func (m *Module) LoadSymbols() error {
 			m.symErr = m.noELF()
 			return
 		}
+		defer func() {
+			// The package boundary: a bug must not take the caller down with it.
+			if r := recover(); r != nil {
+				m.syms, m.symErr = symtab{}, fmt.Errorf("%s: reading symbols: %v", m.name(), r)
+			}
+		}()
 		m.syms, m.symErr = m.readSymbols()
 	})
 	return m.symErr
