@@ -128,7 +128,10 @@ func readBundle(data []byte, path string) (*bundleInfo, []byte, error) {
 	for _, f := range man.Files {
 		body, ok := members[f.Member]
 		if !ok {
-			return nil, nil, fmt.Errorf("bundle: manifest names member %q (for %s), which the tar does not have", f.Member, f.RecordedPath)
+			return nil, nil, fmt.Errorf("bundle: manifest names member %q (%s %s), which the tar does not have", f.Member, f.Kind, f.RecordedPath)
+		}
+		if int64(len(body)) != f.Size {
+			return nil, nil, fmt.Errorf("bundle: member %q is %d bytes, the manifest says %d", f.Member, len(body), f.Size)
 		}
 		var id []byte
 		if f.BuildID != "" {
