@@ -300,3 +300,55 @@ func buildIDPath(dir string, id []byte) string {
 	h := hex.EncodeToString(id)
 	return filepath.Join(dir, ".build-id", h[:2], h[2:]+".debug")
 }
+
+// TestMiniDebugInfoSymbols reads the functions of a stripped program from
+// its .gnu_debugdata (built the way Fedora builds MiniDebugInfo).
+func TestMiniDebugInfoSymbols(t *testing.T) {
+	needTool(t, "gcc", "objcopy", "strip", "xz")
+	dir := t.TempDir()
+	src, err := filepath.Abs("testdata/prog.c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, dir, "gcc", "-g", "-O1", "-o", "prog", src)
+	run(t, dir, "objcopy", "--only-keep-debug", "prog", "mini")
+	if err := os.WriteFile(filepath.Join(dir, "keep"), []byte("helper\nmain\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run(t, dir, "objcopy", "-S", "--remove-section", ".comment", "--keep-symbols=keep", "mini", "mini.small")
+	run(t, dir, "xz", "mini.small")
+	run(t, dir, "strip", "--strip-all", "prog")
+	run(t, dir, "objcopy", "--add-section", ".gnu_debugdata=mini.small.xz", "prog")
+	exe := filepath.Join(dir, "prog")
+
+	lp, o := startProg(t, exe)
+	tab, err := Load(processFromMaps(t, liveMaps(t, lp.cmd.Process.Pid)), Options{DebugDirs: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tab.Close()
+	m := moduleByPath(t, tab, exe)
+	if m.ELF.Section(".symtab") != nil || m.ELF.Section(".gnu_debugdata") == nil {
+		t.Fatal("prog should have .gnu_debugdata and no .symtab")
+	}
+	if err := m.LoadSymbols(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		addr uint64
+	}{{"helper", o.helper}, {"main", o.main}} {
+		if s, ok := m.Lookup(c.name); !ok || uint64(s.Addr) != c.addr || !s.Func {
+			t.Errorf("Lookup(%s) = %s %v, prog printed %#x", c.name, s.Addr, ok, c.addr)
+		}
+	}
+	if s, off, ok := m.Symbolize(core.Address(o.helper + 2)); !ok || s.Name != "helper" || off != 2 {
+		t.Errorf("Symbolize(helper+2) = %q+%d %v", s.Name, off, ok)
+	}
+	if _, ok := m.Lookup("global_widget"); ok {
+		t.Error("found global_widget, which the MiniDebugInfo does not keep")
+	}
+	if m.HasDWARF() {
+		t.Error("HasDWARF true from MiniDebugInfo")
+	}
+}

@@ -315,9 +315,15 @@ func (m *Module) readSymbols() (symtab, error) {
 	}
 	read(m.name(), m.ELF, m.data, elf.SHT_DYNSYM)
 	if !read(m.name(), m.ELF, m.data, elf.SHT_SYMTAB) {
-		// Stripped: the detached debug file usually keeps the full .symtab.
-		if d := m.debugFile(); d != nil {
-			read(d.path, d.elf, d.data, elf.SHT_SYMTAB)
+		// Stripped: the detached debug file usually keeps the full .symtab,
+		// else MiniDebugInfo may have the functions .dynsym lacks.
+		d := m.debugFile()
+		if d == nil || !read(d.path, d.elf, d.data, elf.SHT_SYMTAB) {
+			syms, _, err := m.miniDebugSymbols()
+			if err != nil {
+				errs = append(errs, err)
+			}
+			raw = append(raw, syms...)
 		}
 	}
 	return buildSymtab(raw), errors.Join(errs...)

@@ -17,6 +17,9 @@ import (
 //	gcc -g -Os -Wl,-z,noseparate-code -Wl,-z,norelro -o tiny prog.c
 //	objcopy --add-gnu-debuglink=tiny.dbg tiny   # tiny.dbg: any file
 //	objcopy --compress-debug-sections=zstd tiny tiny-zstd
+//
+// tiny-mini.elf is the same build stripped, with MiniDebugInfo keeping
+// helper and main (see TestMiniDebugInfoSymbols for the recipe).
 
 const fuzzBase = core.Address(0x555555554000)
 
@@ -69,6 +72,7 @@ func readSeed(t testing.TB, name string) []byte {
 func FuzzModule(f *testing.F) {
 	f.Add(readSeed(f, "tiny.elf"))
 	f.Add(readSeed(f, "tiny-zstd.elf"))
+	f.Add(readSeed(f, "tiny-mini.elf"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		exercise(t, data)
 	})
@@ -94,6 +98,13 @@ func TestSeedELFsRead(t *testing.T) {
 			t.Fatalf("%s: %v", name, err)
 		}
 		checkWidgetType(t, d)
+	}
+	m := exercise(t, readSeed(t, "tiny-mini.elf"))
+	if m.ELF == nil || m.ELF.Section(".symtab") != nil {
+		t.Fatalf("tiny-mini.elf: %v (or has a .symtab)", m.Err)
+	}
+	if _, ok := m.Lookup("helper"); !ok {
+		t.Errorf("tiny-mini.elf: no helper symbol from MiniDebugInfo: %v", m.LoadSymbols())
 	}
 }
 
