@@ -46,8 +46,9 @@ type BundleFile struct {
 }
 
 type bundleInfo struct {
-	path  string
-	files []BundleFile
+	path     string
+	files    []BundleFile
+	warnings []string
 }
 
 type bundleManifest struct {
@@ -77,6 +78,7 @@ func readBundle(data []byte, path string) (*bundleInfo, []byte, error) {
 	tr := tar.NewReader(r)
 	members := map[string][]byte{}
 	var man bundleManifest
+	var truncated string
 	for i := 0; ; i++ {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -94,11 +96,21 @@ func readBundle(data []byte, path string) (*bundleInfo, []byte, error) {
 		// tar.Reader reads nothing ahead (and seeks over skipped data), so
 		// the reader's position is where this member's bytes start.
 		off := r.Size() - int64(r.Len())
-		if h.Size < 0 || h.Size > int64(len(data))-off {
-			return nil, nil, fmt.Errorf("bundle truncated: member %q at offset %d needs %d bytes, the file has %d", h.Name, off, h.Size, len(data))
+		if h.Size < 0 {
+			return nil, nil, fmt.Errorf("bundle: member %q has negative size %d", h.Name, h.Size)
 		}
 		if _, dup := members[h.Name]; dup {
 			return nil, nil, fmt.Errorf("bundle: member %q appears twice", h.Name)
+		}
+		if h.Size > int64(len(data))-off {
+			// A cut bundle: keep what there is of this member (a cut core
+			// is still worth reading) and stop, nothing follows it.
+			if i == 0 {
+				return nil, nil, fmt.Errorf("bundle truncated: manifest at offset %d needs %d bytes, the file has %d", off, h.Size, len(data))
+			}
+			truncated = fmt.Sprintf("bundle truncated: member %q at offset %d needs %d bytes, the file has %d", h.Name, off, h.Size, len(data))
+			members[h.Name] = data[off:]
+			break
 		}
 		body := data[off : off+h.Size]
 		members[h.Name] = body
@@ -125,10 +137,21 @@ func readBundle(data []byte, path string) (*bundleInfo, []byte, error) {
 		return nil, nil, fmt.Errorf("bundle: manifest names core member %q, which the tar does not have", man.Core)
 	}
 	b := &bundleInfo{path: path}
+	if truncated != "" {
+		b.warnings = append(b.warnings, truncated)
+	}
 	for _, f := range man.Files {
 		body, ok := members[f.Member]
+		if !ok && truncated != "" {
+			b.warnings = append(b.warnings, fmt.Sprintf("bundle: member %q (%s %s) is lost past the cut", f.Member, f.Kind, f.RecordedPath))
+			continue
+		}
 		if !ok {
 			return nil, nil, fmt.Errorf("bundle: manifest names member %q (%s %s), which the tar does not have", f.Member, f.Kind, f.RecordedPath)
+		}
+		if int64(len(body)) < f.Size && truncated != "" {
+			b.warnings = append(b.warnings, fmt.Sprintf("bundle: member %q (%s %s) is cut short; not used", f.Member, f.Kind, f.RecordedPath))
+			continue
 		}
 		if int64(len(body)) != f.Size {
 			return nil, nil, fmt.Errorf("bundle: member %q is %d bytes, the manifest says %d", f.Member, len(body), f.Size)

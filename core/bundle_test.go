@@ -41,7 +41,7 @@ func TestBadBundles(t *testing.T) {
 		{"wrong size", tarOf(t, bundleManifestName, `{"format":"pycore-bundle","version":1,"core":"core","files":[{"member":"f","kind":"debug","size":7}]}`, "core", core, "f", "abc"), `member "f" is 3 bytes, the manifest says 7`},
 		{"bad build ID", tarOf(t, bundleManifestName, `{"format":"pycore-bundle","version":1,"core":"core","files":[{"member":"f","kind":"debug","size":3,"build_id":"xyz"}]}`, "core", core, "f", "abc"), `build ID "xyz"`},
 		{"duplicate member", tarOf(t, bundleManifestName, `{"format":"pycore-bundle","version":1,"core":"core"}`, "core", core, "core", core), `member "core" appears twice`},
-		{"cut short", tarOf(t, bundleManifestName, `{"format":"pycore-bundle","version":1,"core":"core"}`, "core", core)[:4096], "bundle"},
+		{"cut in the manifest", tarOf(t, bundleManifestName, `{"format":"pycore-bundle","version":1,"core":"core"}`, "core", core)[:520], "bundle truncated: manifest at offset 512 needs 52 bytes, the file has 520"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			path := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "-"))
@@ -55,6 +55,17 @@ func TestBadBundles(t *testing.T) {
 				t.Errorf("error %q, want %q", err, c.want)
 			}
 		})
+	}
+
+	// A bundle cut in the core opens like a cut core, and says so.
+	cut := filepath.Join(dir, "cut")
+	os.WriteFile(cut, tarOf(t, bundleManifestName, `{"format":"pycore-bundle","version":1,"core":"core","files":[{"member":"f","kind":"debug","size":3}]}`, "core", core, "f", "abc")[:300000], 0o644)
+	pc := openT(t, cut, Options{})
+	if w := strings.Join(pc.Warnings, "\n"); !strings.Contains(w, `bundle truncated: member "core"`) || !strings.Contains(w, `member "f" (debug ) is lost`) || !strings.Contains(w, "core file truncated") {
+		t.Errorf("cut bundle warnings: %q", pc.Warnings)
+	}
+	if f.Crash.How == "kernel" && len(pc.Threads) != 4 {
+		t.Errorf("cut bundle: %d threads, want the 4 from the notes before the cut", len(pc.Threads))
 	}
 
 	// A minimal hand-made bundle of just the core opens like the core.

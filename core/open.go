@@ -54,6 +54,7 @@ func (p *Process) open(path string, opts Options) error {
 			return err
 		}
 		p.bundle = b
+		p.Warnings = append(p.Warnings, b.warnings...)
 		data = core
 	}
 	p.core = data
