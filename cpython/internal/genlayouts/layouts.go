@@ -98,6 +98,9 @@ func buildLayouts(path string) ([]structLayout, error) {
 		return nil, err
 	}
 	defer f.Close()
+	if sec := f.Section(".debug_info"); sec == nil || sec.Type == elf.SHT_NOBITS {
+		return nil, fmt.Errorf("%s has no DWARF (.debug_info): stripped, or debug info kept elsewhere", path)
+	}
 	d, err := f.DWARF()
 	if err != nil {
 		return nil, fmt.Errorf("%s: reading DWARF: %w", path, err)

@@ -91,14 +91,14 @@ func fatal(err error) {
 func discover(opt options) ([]input, []string, error) {
 	var ins []input
 	var notes []string
-	if opt.pyenvRoot != "" && opt.pyenvRoot != "none" {
+	if enabled(opt.pyenvRoot) {
 		p, n, err := pyenvInputs(opt.pyenvRoot)
 		if err != nil {
 			return nil, nil, err
 		}
 		ins, notes = append(ins, p...), append(notes, n...)
 	}
-	if opt.cacheDir != "" && opt.cacheDir != "none" {
+	if enabled(opt.cacheDir) {
 		d, n, err := debianInputs(opt.cacheDir)
 		if err != nil {
 			return nil, nil, err
@@ -132,12 +132,27 @@ func discover(opt options) ([]input, []string, error) {
 			}
 		}
 		if len(missing) > 0 {
-			return ins, notes, fmt.Errorf("no build with DWARF found for %s (looked in %s and %s); pass -allow-missing to write a table without them",
-				strings.Join(missing, ", "), filepath.Join(opt.pyenvRoot, "versions"), filepath.Join(opt.cacheDir, "pythons"))
+			var looked []string
+			if enabled(opt.pyenvRoot) {
+				looked = append(looked, filepath.Join(opt.pyenvRoot, "versions"))
+			}
+			if enabled(opt.cacheDir) {
+				looked = append(looked, filepath.Join(opt.cacheDir, "pythons"))
+			}
+			if len(opt.extra) > 0 {
+				looked = append(looked, "the -in flags")
+			}
+			if len(looked) == 0 {
+				looked = append(looked, "nowhere, -pyenv and -cache are off")
+			}
+			return ins, notes, fmt.Errorf("no build with DWARF found for %s (looked in: %s); pass -allow-missing to write a table without them",
+				strings.Join(missing, ", "), strings.Join(looked, ", "))
 		}
 	}
 	return ins, notes, nil
 }
+
+func enabled(dir string) bool { return dir != "" && dir != "none" }
 
 // generate reads every input's DWARF and renders the file.
 func generate(ins []input) ([]byte, error) {

@@ -50,15 +50,20 @@ func TestPyVersionOfBuildsMatchesTheirLabel(t *testing.T) {
 }
 
 func TestInFlagNeedsAPathAndAVersionLabel(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "x.debug")
-	if err := os.WriteFile(file, nil, 0o644); err != nil {
+	file, err := os.Executable() // any ELF file without Py_Version
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(t.TempDir(), "x.debug")
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	in, err := flagInput(file + "=3.11.2 debian-bookworm")
-	if err != nil || in.Version != "3.11.2" || in.Origin != "debian-bookworm" || in.Source != "DWARF of x.debug (3.11.2 debian-bookworm)" {
+	want := "DWARF of " + filepath.Base(file) + " (3.11.2 debian-bookworm)"
+	if err != nil || in.Version != "3.11.2" || in.Origin != "debian-bookworm" || in.Source != want {
 		t.Errorf("flagInput = %+v, %v", in, err)
 	}
-	for _, bad := range []string{file, file + "=", file + "=bookworm", "/no/such/file=3.11.2"} {
+	for _, bad := range []string{file, file + "=", file + "=bookworm", "/no/such/file=3.11.2", empty + "=3.11.2"} {
 		if _, err := flagInput(bad); err == nil {
 			t.Errorf("flagInput(%q) gave no error", bad)
 		}
