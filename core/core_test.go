@@ -24,8 +24,10 @@ func openT(t *testing.T, path string, opts Options) *Process {
 }
 
 // checkMemory compares the global, the .rodata string and the heap pattern
-// with what the target printed.
-func checkMemory(t *testing.T, p *Process, o oracle) {
+// with what the target printed. rodataFromFile says the dumper left .rodata
+// out (the kernel and gdb do for read-only file mappings, but gdb dumps
+// them when the file was deleted).
+func checkMemory(t *testing.T, p *Process, o oracle, rodataFromFile bool) {
 	t.Helper()
 	r := p.Reader()
 	if v, err := r.Uint64(o.GlobalAddr); err != nil || v != o.GlobalValue {
@@ -44,9 +46,7 @@ func checkMemory(t *testing.T, p *Process, o oracle) {
 			break
 		}
 	}
-	// The kernel dumps neither read-only file mappings nor gdb: .rodata
-	// must have come from the executable on disk.
-	if m := p.FindMapping(o.RodataAddr); m == nil || m.Source() != FromFile {
+	if m := p.FindMapping(o.RodataAddr); rodataFromFile && (m == nil || m.Source() != FromFile) {
 		t.Errorf("mapping of .rodata is %v, want one read from the file", m)
 	}
 	if m := p.FindMapping(o.GlobalAddr); m == nil || m.Source() != FromCore {
@@ -105,7 +105,7 @@ func checkCrash(t *testing.T, p *Process, s *scenario) {
 	if si.Signo != SIGSEGV || si.Name() != "SIGSEGV" || si.Code != 1 || si.CodeName() != "SEGV_MAPERR" || si.Addr != o.FaultAddr || !si.IsFatal() {
 		t.Errorf("signal %+v (%s), want SIGSEGV SEGV_MAPERR at %s", *si, si, o.FaultAddr)
 	}
-	checkMemory(t, p, o)
+	checkMemory(t, p, o, true)
 
 	var exe *Object
 	for _, obj := range p.Objects {
@@ -224,7 +224,7 @@ func TestGcoreOfLiveProcess(t *testing.T) {
 	p := openT(t, f.Wait.Core, Options{})
 	o := f.Wait.Oracle
 	checkThreads(t, p, f.Wait)
-	checkMemory(t, p, o)
+	checkMemory(t, p, o, true)
 	if p.Signal != nil && p.Signal.IsFatal() {
 		t.Errorf("gcore of a live process reports fatal signal %s", p.Signal)
 	}
@@ -236,6 +236,29 @@ func TestGcoreOfLiveProcess(t *testing.T) {
 	}
 	for _, w := range p.Warnings {
 		t.Errorf("unexpected warning: %s", w)
+	}
+}
+
+func TestBinaryDeletedBeforeDump(t *testing.T) {
+	f := getFixtures(t)
+	s := f.Deleted
+	recorded := s.Binary + " (deleted)"
+	p := openT(t, s.Core, Options{})
+	exe := p.ObjectByPath(recorded)
+	if exe == nil || exe.Status != FileMissing || !strings.Contains(exe.StatusMsg, s.Binary+" (not found)") {
+		t.Fatalf("object for %q: %+v", recorded, exe)
+	}
+	// The build ID in the core picks the file given by the user.
+	p = openT(t, s.Core, Options{Executable: f.Target})
+	checkThreads(t, p, s)
+	checkMemory(t, p, s.Oracle, false)
+	// gdb could not read the deleted file, so it dumped the text too; the
+	// file is still needed for nothing but the build ID check and symbols.
+	if m := p.FindMapping(s.Oracle.RodataAddr); m == nil || m.Source() != FromCore || m.Object == nil {
+		t.Errorf(".rodata of a deleted binary: %v", m)
+	}
+	if exe := p.ObjectByPath(recorded); exe == nil || exe.Status != FileFound || exe.LocalPath != f.Target {
+		t.Errorf("object for %q with --exe: %+v", recorded, exe)
 	}
 }
 

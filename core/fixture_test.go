@@ -71,6 +71,7 @@ type fixtures struct {
 	Wait    *scenario // gcore of a live process
 	Hidden  *scenario // crashed, then its binary deleted
 	Loader  *scenario // started as ld.so ./target crash
+	Deleted *scenario // gcore of a live process whose binary was deleted first
 }
 
 var (
@@ -120,7 +121,10 @@ func makeFixtures() (*fixtures, error) {
 	if f.Loader, err = crashScenario("loader", f.Target, true); err != nil {
 		return nil, err
 	}
-	if f.Wait, err = gcoreScenario("wait", f.Target); err != nil {
+	if f.Wait, err = gcoreScenario("wait", f.Target, false); err != nil {
+		return nil, err
+	}
+	if f.Deleted, err = gcoreScenario("deleted", f.Target, true); err != nil {
 		return nil, err
 	}
 	return f, nil
@@ -229,7 +233,7 @@ func crashScenario(name, target string, viaLoader bool) (*scenario, error) {
 	return s, nil
 }
 
-func gcoreScenario(name, target string) (*scenario, error) {
+func gcoreScenario(name, target string, deleteFirst bool) (*scenario, error) {
 	if _, err := exec.LookPath("gcore"); err != nil {
 		fixSkip = "gcore not found"
 		return nil, errors.New(fixSkip)
@@ -274,6 +278,11 @@ func gcoreScenario(name, target string) (*scenario, error) {
 	s := &scenario{Binary: bin, How: "gcore", Comm: "target"}
 	if s.Oracle, err = parseOracle(out); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if deleteFirst {
+		if err := os.Remove(bin); err != nil {
+			return nil, err
+		}
 	}
 	prefix := filepath.Join(dir, "gcore")
 	gc := exec.Command("gcore", "-o", prefix, strconv.Itoa(cmd.Process.Pid))
