@@ -20,7 +20,7 @@ func moduleFromFile(t *testing.T, path string, base core.Address) *Module {
 	}
 	t.Cleanup(func() { unmap() })
 	o := &core.Object{Path: path, LocalPath: path, Base: base, End: base + core.Address(len(data)), Status: core.FileFound, Data: data}
-	m := newModule(o, o.Base, o.End, []string{})
+	m := newModule(o, o.Base, o.End, 0, []string{})
 	if m.ELF == nil {
 		t.Fatal(m.Err)
 	}

@@ -20,15 +20,16 @@ const pageSize = 4096
 
 // newModule makes the module for one object of the core. It never fails:
 // what went wrong is in m.Err, with m.ELF nil.
-func newModule(o *core.Object, start, end core.Address, dirs []string) (m *Module) {
+func newModule(o *core.Object, start, end core.Address, baseOffset uint64, dirs []string) (m *Module) {
 	m = &Module{
-		Path:      o.Path,
-		LocalPath: o.LocalPath,
-		Start:     start,
-		End:       end,
-		BuildID:   o.BuildID,
-		Object:    o,
-		debugDirs: dirs,
+		baseOffset: baseOffset,
+		Path:       o.Path,
+		LocalPath:  o.LocalPath,
+		Start:      start,
+		End:        end,
+		BuildID:    o.BuildID,
+		Object:     o,
+		debugDirs:  dirs,
 	}
 	if o.Status != core.FileFound {
 		msg := o.StatusMsg
@@ -55,7 +56,7 @@ func newModule(o *core.Object, start, end core.Address, dirs []string) (m *Modul
 		m.Err = err
 		return m
 	}
-	bias, err := loadBias(f, o.Base)
+	bias, err := loadBias(f, o.Base, baseOffset)
 	if err != nil {
 		m.Err = fmt.Errorf("%s: %w", m.name(), err)
 		return m
@@ -97,27 +98,34 @@ func openELF(name string, data []byte) (f *elf.File, err error) {
 	return f, nil
 }
 
-// linkBase is the link-time address of file offset 0, from the first
-// PT_LOAD. ld.so maps that segment at alignDown(p_vaddr, page) from file
-// offset alignDown(p_offset, page); for the usual first segment (p_offset
-// 0) this is alignDown(p_vaddr, p_align).
-func linkBase(f *elf.File) (uint64, bool) {
-	for _, p := range f.Progs {
-		if p.Type != elf.PT_LOAD {
-			continue
+// linkAddr is the link-time address at which file offset off is mapped,
+// from the PT_LOAD holding it: ld.so maps each segment from
+// alignDown(p_offset, page) at alignDown(p_vaddr, page) + bias. For offset 0
+// and the usual first segment this is alignDown(p_vaddr, p_align).
+func linkAddr(f *elf.File, off uint64) (uint64, bool) {
+	// A page can hold the end of one segment and the start of the next: a
+	// segment starting on off's page is the one mapped there, else the one
+	// whose file range holds off.
+	for _, exact := range []bool{true, false} {
+		for _, p := range f.Progs {
+			if p.Type != elf.PT_LOAD {
+				continue
+			}
+			segOff, end := p.Off&^(pageSize-1), p.Off+p.Filesz
+			if end < p.Off {
+				continue // corrupt size
+			}
+			if (exact && off == segOff) || (!exact && segOff <= off && off < end) {
+				return p.Vaddr&^(pageSize-1) + (off - segOff), true
+			}
 		}
-		v, o := p.Vaddr&^(pageSize-1), p.Off&^(pageSize-1)
-		if o > v {
-			return 0, false
-		}
-		return v - o, true
 	}
 	return 0, false
 }
 
 // loadBias is what is added to link-time addresses to get runtime ones:
-// base is where file offset 0 was mapped.
-func loadBias(f *elf.File, base core.Address) (uint64, error) {
+// base is where file offset baseOffset was mapped.
+func loadBias(f *elf.File, base core.Address, baseOffset uint64) (uint64, error) {
 	switch f.Type {
 	case elf.ET_EXEC:
 		return 0, nil
@@ -125,11 +133,11 @@ func loadBias(f *elf.File, base core.Address) (uint64, error) {
 	default:
 		return 0, fmt.Errorf("ELF type %v is not an executable or shared object", f.Type)
 	}
-	lb, ok := linkBase(f)
+	la, ok := linkAddr(f, baseOffset)
 	if !ok {
-		return 0, errors.New("no usable PT_LOAD program header to compute the load bias from")
+		return 0, fmt.Errorf("no PT_LOAD program header maps file offset %#x (mapped at %s) to compute the load bias from", baseOffset, base)
 	}
-	return uint64(base) - lb, nil
+	return uint64(base) - la, nil
 }
 
 // checkBase returns a warning if a non-PIE executable is not mapped where it
@@ -138,9 +146,9 @@ func (m *Module) checkBase() string {
 	if m.ELF == nil || m.ELF.Type != elf.ET_EXEC || m.Object == nil {
 		return ""
 	}
-	lb, ok := linkBase(m.ELF)
-	if ok && core.Address(lb) != m.Object.Base {
-		return fmt.Sprintf("%s: executable linked at %#x but mapped at %s; its symbols will be wrong", m.name(), lb, m.Object.Base)
+	la, ok := linkAddr(m.ELF, m.baseOffset)
+	if ok && core.Address(la) != m.Object.Base {
+		return fmt.Sprintf("%s: executable links file offset %#x at %#x but it was mapped at %s; its symbols will be wrong", m.name(), m.baseOffset, la, m.Object.Base)
 	}
 	return ""
 }

@@ -26,7 +26,7 @@ const fuzzBase = core.Address(0x555555554000)
 // exercise runs every Module entry point over data, as the fuzzer does.
 func exercise(t *testing.T, data []byte) *Module {
 	o := &core.Object{Path: "fuzz.elf", Base: fuzzBase, End: fuzzBase + 0x10000, Status: core.FileFound, Data: data}
-	m := newModule(o, o.Base, o.End, []string{})
+	m := newModule(o, o.Base, o.End, 0, []string{})
 	if m.ELF == nil {
 		if m.Err == nil {
 			t.Fatal("no ELF and no error")

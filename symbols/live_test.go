@@ -152,6 +152,25 @@ func TestLoadPyenvPythonLiveProcess(t *testing.T) {
 		t.Error("DWARF() parsed twice")
 	}
 	checkLibcDebugFile(t, tab, o)
+
+	// A core whose first mapping of libpython is not at file offset 0 (the
+	// first page filtered out, say) still gives the right bias.
+	p2 := processFromMaps(t, o.Maps)
+	var moved *core.Object
+	for _, mp := range p2.Mappings {
+		if mp.Object != nil && mp.Object.Path == lib.Path && mp.FileOffset != 0 && moved == nil {
+			moved = mp.Object
+			moved.Base = mp.Start
+		}
+	}
+	tab2, err := Load(p2, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tab2.Close()
+	if m := moduleByPath(t, tab2, lib.Path); m.Bias != lib.Bias {
+		t.Errorf("libpython seen from a later mapping: bias %#x, want %#x", m.Bias, lib.Bias)
+	}
 }
 
 // TestLoadDebianPythonLiveProcess reads Debian's stripped, non-PIE python3.11.

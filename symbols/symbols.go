@@ -60,6 +60,7 @@ type Module struct {
 	// Err says why ELF is nil: the file was not found, or could not be parsed.
 	Err error
 
+	baseOffset   uint64 // file offset mapped at Object.Base (normally 0)
 	debugLinkCRC uint32
 	hasDebugLink bool
 	data         []byte // the file's bytes (the core's mapping)
@@ -114,17 +115,22 @@ func Load(p *core.Process, opts Options) (*Table, error) {
 			continue
 		}
 		start, end := o.Base, o.End
+		baseOffset := uint64(0) // Base is meant to map file offset 0; the mappings say for sure
 		for _, mp := range p.Mappings {
-			if mp != nil && mp.Object == o {
-				if mp.Start < start {
-					start = mp.Start
-				}
-				if mp.End > end {
-					end = mp.End
-				}
+			if mp == nil || mp.Object != o {
+				continue
+			}
+			if mp.Start < start || start == 0 {
+				start = mp.Start
+			}
+			if mp.End > end {
+				end = mp.End
+			}
+			if mp.Start == o.Base {
+				baseOffset = mp.FileOffset
 			}
 		}
-		m := newModule(o, start, end, dirs)
+		m := newModule(o, start, end, baseOffset, dirs)
 		m.bundled = bundled
 		if m.Err != nil && o.Status == core.FileFound {
 			t.Warnings = append(t.Warnings, m.Err.Error())

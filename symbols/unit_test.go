@@ -2,6 +2,7 @@ package symbols
 
 import (
 	"debug/dwarf"
+	"debug/elf"
 	"encoding/binary"
 	"strings"
 	"sync"
@@ -218,5 +219,45 @@ func TestConcurrentFirstUse(t *testing.T) {
 		if d == nil || d != results[0] {
 			t.Fatal("DWARF() gave different or nil results to concurrent callers")
 		}
+	}
+}
+
+func TestLoadBias(t *testing.T) {
+	load := func(off, vaddr, filesz uint64) *elf.Prog {
+		return &elf.Prog{ProgHeader: elf.ProgHeader{Type: elf.PT_LOAD, Off: off, Vaddr: vaddr, Filesz: filesz, Memsz: filesz, Align: 0x1000}}
+	}
+	pie := []*elf.Prog{load(0, 0, 0x2000), load(0x2000, 0x2000, 0x5123), load(0x7200, 0x8200, 0x300)}
+	prelinked := []*elf.Prog{load(0, 0x3a00000000, 0x1000), load(0x1000, 0x3a00201000, 0x800)}
+	for _, c := range []struct {
+		name       string
+		typ        elf.Type
+		progs      []*elf.Prog
+		base       core.Address
+		baseOffset uint64
+		want       uint64
+		err        string
+	}{
+		{"PIE mapped from offset 0", elf.ET_DYN, pie, 0x555555554000, 0, 0x555555554000, ""},
+		{"PIE seen from its second mapping", elf.ET_DYN, pie, 0x555555556000, 0x2000, 0x555555554000, ""},
+		{"PIE seen from the page shared by two segments", elf.ET_DYN, pie, 0x55555555c000, 0x7000, 0x555555554000, ""},
+		{"prelinked library moved", elf.ET_DYN, prelinked, 0x7f0000000000, 0, 0x7f0000000000 - 0x3a00000000, ""},
+		{"non-PIE executable", elf.ET_EXEC, prelinked, 0x3a00000000, 0, 0, ""},
+		{"no PT_LOAD", elf.ET_DYN, nil, 0x1000, 0, 0, "no PT_LOAD"},
+		{"offset no segment maps", elf.ET_DYN, pie, 0x1000, 0x900000, 0, "file offset 0x900000"},
+		{"relocatable object", elf.ET_REL, pie, 0x1000, 0, 0, "not an executable"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := &elf.File{FileHeader: elf.FileHeader{Type: c.typ}, Progs: c.progs}
+			got, err := loadBias(f, c.base, c.baseOffset)
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("error %v, want one saying %q", err, c.err)
+				}
+				return
+			}
+			if err != nil || got != c.want {
+				t.Errorf("bias %#x %v, want %#x", got, err, c.want)
+			}
+		})
 	}
 }
