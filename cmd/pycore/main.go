@@ -1,0 +1,97 @@
+// Command pycore reads core dumps of CPython processes: every thread's Python
+// stack, the crashed thread, the GIL holder.
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pycore/pycore/cpython"
+	"github.com/pycore/pycore/session"
+)
+
+// fileFlags are the flags every command that opens a core shares.
+type fileFlags struct {
+	sysroot   string
+	libPaths  []string
+	debugDirs []string
+	types     string
+}
+
+func (f *fileFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.sysroot, "sysroot", "", "look for the core's mapped files under `DIR` first")
+	fl.StringArrayVar(&f.libPaths, "lib-path", nil, "look for mapped files in `DIR` by file name (repeatable)")
+	fl.StringArrayVar(&f.debugDirs, "debug-dir", nil, "look for detached debug files under `DIR` (repeatable; default /usr/lib/debug)")
+	fl.StringVar(&f.types, "types", "auto", "where struct layouts come from: auto, dwarf or builtin")
+}
+
+func (f *fileFlags) options(executable string) (session.Options, error) {
+	mode := cpython.TypesMode(f.types)
+	switch mode {
+	case cpython.TypesAuto, cpython.TypesDWARF, cpython.TypesBuiltin:
+	default:
+		return session.Options{}, fmt.Errorf("--types %q: want auto, dwarf or builtin", f.types)
+	}
+	return session.Options{Executable: executable, Sysroot: f.sysroot, LibPaths: f.libPaths,
+		DebugDirs: f.debugDirs, Types: mode}, nil
+}
+
+func newRootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "pycore",
+		Short: "Read core dumps of CPython processes",
+		Long: `pycore opens a core dump of a crashed or hung CPython process and tells what
+Python was doing: every thread's Python stack, the thread that crashed and the
+one holding the GIL. It needs no Python and no debug info.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newThreadsCommand(), newPackCommand(), newVersionCommand())
+	return root
+}
+
+func newVersionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print pycore's version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			v := "(devel)"
+			if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+				v = bi.Main.Version
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "pycore", v)
+			return nil
+		},
+	}
+}
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+// run executes the command line and turns any panic into a bug report that
+// names the input, never a bare Go stack trace.
+func run(args []string) (code int) {
+	root := newRootCommand()
+	root.SetArgs(args)
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(os.Stderr, "pycore: internal error (a bug in pycore) while running %q: %v\n", args, r)
+			fmt.Fprintln(os.Stderr, "Please report it with the core if you can share it.")
+			if os.Getenv("PYCORE_DEBUG") != "" {
+				fmt.Fprintf(os.Stderr, "%s\n", debug.Stack())
+			}
+			code = 3
+		}
+	}()
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "pycore:", err)
+		return 1
+	}
+	return 0
+}

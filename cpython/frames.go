@@ -1,0 +1,286 @@
+package cpython
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/pycore/pycore/core"
+	"github.com/pycore/pycore/typesys"
+)
+
+// codeInfo is what a frame needs from its code object; code objects are
+// shared by many frames, so they are read once.
+type codeInfo struct {
+	name, file string
+	qualname   *string
+	firstLine  int
+	table      []byte // the line table in this version's format
+	// firstTraceable is the index of the first instruction a traceback may
+	// show (3.11+); frames stopped before it are still being set up.
+	firstTraceable int64
+	bytecode       core.Address // start of the bytecode (3.11+)
+}
+
+type codeCache struct {
+	mu sync.Mutex
+	m  map[core.Address]*codeInfo
+}
+
+// frames walks a thread's frames, innermost first.
+func (p *Process) frames(tsPtr typesys.Value) ([]Frame, error) {
+	first, err := tsPtr.Path(p.flavor.tstateFrame)
+	if err != nil {
+		return nil, err
+	}
+	if p.flavor.frames == frameObjects {
+		return p.frameObjectChain(first)
+	}
+	var base core.Address
+	if v, err := tsPtr.Member("base_frame"); err == nil && v.Type.Resolve().Kind == typesys.Pointer {
+		base, _ = v.Ptr()
+	}
+	return p.interpreterFrameChain(first, base)
+}
+
+// frameObjectChain follows PyFrameObject.f_back (3.8-3.10).
+func (p *Process) frameObjectChain(f typesys.Value) ([]Frame, error) {
+	var out []Frame
+	seen := map[core.Address]bool{}
+	for {
+		addr, err := f.Ptr()
+		if err != nil {
+			return out, fmt.Errorf("frame pointer: %w", err)
+		}
+		if addr == 0 {
+			return out, nil
+		}
+		if seen[addr] || len(seen) >= maxFrames {
+			return out, fmt.Errorf("frame chain loops or exceeds %d frames at %s", maxFrames, addr)
+		}
+		seen[addr] = true
+		code, err := f.Member("f_code")
+		if err != nil {
+			return out, fmt.Errorf("frame at %s: %w", addr, err)
+		}
+		codeAddr, err := code.Ptr()
+		if err != nil {
+			return out, fmt.Errorf("frame at %s: code: %w", addr, err)
+		}
+		ci, err := p.code(codeAddr)
+		if err != nil {
+			return out, fmt.Errorf("frame at %s: %w", addr, err)
+		}
+		lastiV, err := f.Member("f_lasti")
+		if err != nil {
+			return out, fmt.Errorf("frame at %s: %w", addr, err)
+		}
+		lasti, err := lastiV.Int()
+		if err != nil {
+			return out, fmt.Errorf("frame at %s: f_lasti: %w", addr, err)
+		}
+		out = append(out, Frame{Function: ci.name, Qualname: ci.qualname, File: ci.file,
+			Line: p.line(ci, lasti*int64(p.flavor.lastiBytes)), Code: codeAddr, Address: addr})
+		if f, err = f.Member("f_back"); err != nil {
+			return out, fmt.Errorf("frame at %s: %w", addr, err)
+		}
+	}
+}
+
+// interpreterFrameChain follows _PyInterpreterFrame.previous (3.11+),
+// skipping frames that are not Python code (C-stack shims, entry frames) and
+// frames still being set up, as CPython's own traceback code does.
+func (p *Process) interpreterFrameChain(f typesys.Value, base core.Address) ([]Frame, error) {
+	var out []Frame
+	seen := map[core.Address]bool{}
+	fl := &p.flavor
+	for {
+		addr, err := f.Ptr()
+		if err != nil {
+			return out, fmt.Errorf("frame pointer: %w", err)
+		}
+		if addr == 0 || addr == base {
+			return out, nil
+		}
+		if seen[addr] || len(seen) >= maxFrames {
+			return out, fmt.Errorf("frame chain loops or exceeds %d frames at %s", maxFrames, addr)
+		}
+		seen[addr] = true
+		frame, err := f.Deref()
+		if err != nil {
+			return out, err
+		}
+		fr, skip, err := p.interpreterFrame(frame, fl)
+		if err != nil {
+			return out, fmt.Errorf("frame at %s: %w", addr, err)
+		}
+		if !skip {
+			out = append(out, fr)
+		}
+		if f, err = frame.Member("previous"); err != nil {
+			return out, fmt.Errorf("frame at %s: %w", addr, err)
+		}
+	}
+}
+
+func (p *Process) interpreterFrame(frame typesys.Value, fl *flavor) (fr Frame, skip bool, err error) {
+	owner := int64(0)
+	if ov, err := frame.Member("owner"); err == nil {
+		if owner, err = ov.Int(); err != nil {
+			return fr, false, fmt.Errorf("owner: %w", err)
+		}
+	}
+	if fl.firstNonPythonOwner > 0 && owner >= fl.firstNonPythonOwner {
+		return fr, true, nil
+	}
+	ev, err := frame.Member(fl.execMember)
+	if err != nil {
+		return fr, false, err
+	}
+	raw, err := rawWord(ev)
+	if err != nil {
+		return fr, false, fmt.Errorf("%s: %w", fl.execMember, err)
+	}
+	codeAddr := core.Address(raw &^ fl.stackRefTagBits)
+	if codeAddr == 0 {
+		return fr, true, nil
+	}
+	if p.codeTyp != 0 {
+		// 3.13+ shim frames hold None rather than a code object.
+		tp, err := p.R.Ptr(codeAddr.Add(p.objs.layout.typeOff))
+		if err != nil {
+			return fr, false, fmt.Errorf("executable at %s: %w", codeAddr, err)
+		}
+		if tp != p.codeTyp {
+			return fr, true, nil
+		}
+	}
+	ci, err := p.code(codeAddr)
+	if err != nil {
+		return fr, false, err
+	}
+	iv, err := frame.Member(fl.instrMember)
+	if err != nil {
+		return fr, false, err
+	}
+	ip, err := iv.Ptr()
+	if err != nil {
+		return fr, false, fmt.Errorf("%s: %w", fl.instrMember, err)
+	}
+	index := (int64(ip) - int64(ci.bytecode)) / 2
+	if owner != fl.ownerGenerator && ci.firstTraceable > 0 && index < ci.firstTraceable {
+		return fr, true, nil // not yet started: CPython hides these frames too
+	}
+	fr = Frame{Function: ci.name, Qualname: ci.qualname, File: ci.file, Line: p.line(ci, index),
+		Generator: owner == fl.ownerGenerator, Code: codeAddr, Address: frame.Addr}
+	if ev, err := frame.Member("is_entry"); err == nil {
+		if e, err := ev.Int(); err == nil && e != 0 {
+			fr.Entry = true
+		}
+	}
+	return fr, false, nil
+}
+
+// line maps an instruction position to a line: a byte offset for frame
+// objects, a code-unit index for interpreter frames. 0 means no line.
+func (p *Process) line(ci *codeInfo, pos int64) int {
+	switch p.flavor.lines {
+	case lnotab:
+		return lineFromLnotab(ci.table, ci.firstLine, int(pos))
+	case linetable310:
+		l, _ := lineFromLinetable310(ci.table, ci.firstLine, int(pos))
+		return l
+	default:
+		l, _ := lineFromLocationTable(ci.table, ci.firstLine, int(pos))
+		return l
+	}
+}
+
+// code reads (once) what frames need from a code object.
+func (p *Process) code(addr core.Address) (*codeInfo, error) {
+	p.codes.mu.Lock()
+	defer p.codes.mu.Unlock()
+	if ci, ok := p.codes.m[addr]; ok {
+		return ci, nil
+	}
+	ci, err := p.readCode(addr)
+	if err != nil {
+		return nil, fmt.Errorf("code object at %s: %w", addr, err)
+	}
+	if p.codes.m == nil {
+		p.codes.m = map[core.Address]*codeInfo{}
+	}
+	p.codes.m[addr] = ci
+	return ci, nil
+}
+
+func (p *Process) readCode(addr core.Address) (*codeInfo, error) {
+	ct, err := p.Types.Struct("PyCodeObject")
+	if err != nil {
+		return nil, err
+	}
+	code := typesys.At(p.R, ct, addr)
+	ci := &codeInfo{}
+	strMember := func(name string) (string, error) {
+		v, err := code.Member(name)
+		if err != nil {
+			return "", err
+		}
+		a, err := v.Ptr()
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", name, err)
+		}
+		s, err := p.objs.str(a)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", name, err)
+		}
+		return s, nil
+	}
+	if ci.name, err = strMember("co_name"); err != nil {
+		return nil, err
+	}
+	if ci.file, err = strMember("co_filename"); err != nil {
+		return nil, err
+	}
+	if p.Version.AtLeast(3, 11) {
+		q, err := strMember("co_qualname")
+		if err != nil {
+			return nil, err
+		}
+		ci.qualname = &q
+	}
+	fv, err := code.Member("co_firstlineno")
+	if err != nil {
+		return nil, err
+	}
+	first, err := fv.Int()
+	if err != nil {
+		return nil, fmt.Errorf("co_firstlineno: %w", err)
+	}
+	ci.firstLine = int(first)
+	tableMember := "co_linetable"
+	if p.flavor.lines == lnotab {
+		tableMember = "co_lnotab"
+	}
+	tv, err := code.Member(tableMember)
+	if err != nil {
+		return nil, err
+	}
+	ta, err := tv.Ptr()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", tableMember, err)
+	}
+	if ci.table, err = p.objs.bytes(ta); err != nil {
+		return nil, fmt.Errorf("%s: %w", tableMember, err)
+	}
+	if p.flavor.frames == interpreterFrames {
+		bc, err := code.Member("co_code_adaptive")
+		if err != nil {
+			return nil, err
+		}
+		ci.bytecode = bc.Addr
+		if v, err := code.Member("_co_firsttraceable"); err == nil {
+			ci.firstTraceable, _ = v.Int()
+		}
+	}
+	return ci, nil
+}

@@ -1,0 +1,364 @@
+package cpython
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/pycore/pycore/core"
+	"github.com/pycore/pycore/symbols"
+	"github.com/pycore/pycore/typesys"
+)
+
+// TypesMode chooses where CPython's struct layouts come from.
+type TypesMode string
+
+const (
+	TypesAuto    TypesMode = "auto"    // debug offsets (3.13+) or generated tables, else DWARF
+	TypesDWARF   TypesMode = "dwarf"   // the interpreter's DWARF (fails without debug info)
+	TypesBuiltin TypesMode = "builtin" // never DWARF
+)
+
+// Options tune how a CPython process is read.
+type Options struct {
+	Types TypesMode
+}
+
+// Process is a CPython process image: where its runtime is, which version it
+// runs, and its structs as types.
+type Process struct {
+	Core    *core.Process
+	Syms    *symbols.Table
+	R       core.Reader
+	Version Version
+	// FreeThreaded is true for a --disable-gil build.
+	FreeThreaded bool
+	// Evidence says how the runtime and version were found.
+	Evidence []string
+	// Runtime is _PyRuntime as a typed value.
+	Runtime      typesys.Value
+	RuntimeAddr  core.Address
+	Module       *symbols.Module // the module whose _PyRuntime this is; nil if found by scanning memory
+	Types        TypeSource
+	DebugOffsets *DebugOffsets // 3.13+
+
+	objs    *objects
+	flavor  flavor
+	codeTyp core.Address // &PyCode_Type, 0 if unknown
+	codes   codeCache
+}
+
+// ErrNotPython is returned (wrapped) when the process shows no sign of CPython.
+var ErrNotPython = errors.New("not a CPython process")
+
+// runtimeCandidate is one place _PyRuntime may be.
+type runtimeCandidate struct {
+	addr   core.Address
+	module *symbols.Module
+	how    string
+}
+
+// Open finds CPython's runtime in a process image and prepares to read it.
+func Open(c *core.Process, syms *symbols.Table, opts Options) (*Process, error) {
+	if opts.Types == "" {
+		opts.Types = TypesAuto
+	}
+	p := &Process{Core: c, Syms: syms, R: c.Reader()}
+	cands := findRuntimeCandidates(c, syms)
+	if len(cands) == 0 {
+		return nil, fmt.Errorf("%s: %w: no _PyRuntime symbol or .PyRuntime section in any mapped file, and no _Py_DebugOffsets in memory%s",
+			c.Path, ErrNotPython, missingFilesHint(c))
+	}
+	var errs []string
+	for _, cand := range cands {
+		err := p.tryRuntime(cand, opts)
+		if err == nil {
+			return p, nil
+		}
+		errs = append(errs, err.Error())
+	}
+	return nil, fmt.Errorf("%s: cannot read the CPython runtime: %s", c.Path, strings.Join(errs, "; "))
+}
+
+// missingFilesHint names files the core maps that could not be found, which
+// is the usual reason symbols are missing.
+func missingFilesHint(c *core.Process) string {
+	var missing []string
+	for _, o := range c.Objects {
+		if o.Status != core.FileFound && strings.Contains(filepath.Base(o.Path), "python") {
+			missing = append(missing, o.Path)
+		}
+	}
+	if len(missing) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (not found on this machine: %s; try --sysroot, --lib-path or the executable argument)", strings.Join(missing, ", "))
+}
+
+func findRuntimeCandidates(c *core.Process, syms *symbols.Table) []runtimeCandidate {
+	var cands []runtimeCandidate
+	seen := map[core.Address]bool{}
+	add := func(rc runtimeCandidate) {
+		if rc.addr != 0 && !seen[rc.addr] {
+			seen[rc.addr] = true
+			cands = append(cands, rc)
+		}
+	}
+	if syms != nil {
+		for _, m := range syms.Modules {
+			if m.ELF == nil {
+				continue
+			}
+			if s, ok := m.Section(".PyRuntime"); ok {
+				add(runtimeCandidate{s.Addr, m, fmt.Sprintf("section .PyRuntime of %s", m.Path)})
+			}
+			if s, ok := m.Lookup("_PyRuntime"); ok {
+				add(runtimeCandidate{s.Addr, m, fmt.Sprintf("symbol _PyRuntime of %s", m.Path)})
+			}
+		}
+	}
+	for _, addr := range scanForDebugCookie(c) {
+		add(runtimeCandidate{addr, nil, fmt.Sprintf("_Py_DebugOffsets cookie found in memory at %s", addr)})
+	}
+	return cands
+}
+
+// scanForDebugCookie looks for 3.13+'s _Py_DebugOffsets in the dumped writable
+// memory of python mappings, for cores whose ELF files are not at hand.
+func scanForDebugCookie(c *core.Process) []core.Address {
+	var found []core.Address
+	const window = 1 << 16
+	buf := make([]byte, window)
+	for _, m := range c.Mappings {
+		if m.Perm&core.PermWrite == 0 || !strings.Contains(filepath.Base(m.Path), "python") {
+			continue
+		}
+		if m.Object != nil && m.Object.Status == core.FileFound {
+			continue // symbols already cover this file
+		}
+		for a := m.Start; a < m.End; a = a.Add(window - 8) {
+			n := int(m.End.Sub(a))
+			if n > window {
+				n = window
+			}
+			got, _ := c.ReadAt(buf[:n], a)
+			for i := 0; i+24 <= got; i += 8 {
+				if bytes.Equal(buf[i:i+8], []byte(debugCookie)) {
+					if _, err := VersionFromHex(c.ByteOrder.Uint64(buf[i+8:])); err == nil {
+						found = append(found, a.Add(int64(i)))
+					}
+				}
+			}
+			if len(found) > 8 {
+				return found
+			}
+		}
+	}
+	return found
+}
+
+// tryRuntime checks one candidate and, if it is a live runtime, sets p up.
+func (p *Process) tryRuntime(cand runtimeCandidate, opts Options) error {
+	p.RuntimeAddr, p.Module = cand.addr, cand.module
+	p.Evidence = []string{"runtime: " + cand.how}
+	if err := p.detectVersion(cand); err != nil {
+		return err
+	}
+	fl, err := flavorFor(p.Version, p.FreeThreaded)
+	if err != nil {
+		return err
+	}
+	p.flavor = fl
+	if err := p.chooseTypes(opts.Types); err != nil {
+		return err
+	}
+	rt, err := p.Types.Struct("_PyRuntimeState")
+	if err != nil {
+		return err
+	}
+	p.Runtime = typesys.At(p.R, rt, cand.addr)
+	if p.objs.layout, err = newStrLayout(p.Types, p.Version, p.FreeThreaded); err != nil {
+		return fmt.Errorf("str layout: %w", err)
+	}
+	if p.Syms != nil {
+		if s, ok := p.Syms.Lookup("PyCode_Type"); ok {
+			p.codeTyp = s.Addr
+		}
+	}
+	head, err := p.Runtime.Path("interpreters.head")
+	if err != nil {
+		return err
+	}
+	if null, err := head.IsNull(); err != nil {
+		return fmt.Errorf("_PyRuntime at %s: %w", cand.addr, err)
+	} else if null {
+		return fmt.Errorf("_PyRuntime at %s has no interpreters (not initialized, or already finalized)", cand.addr)
+	}
+	return nil
+}
+
+var pyNameRE = regexp.MustCompile(`python(\d)\.(\d+)`)
+
+// detectVersion reads the version from the strongest evidence available.
+func (p *Process) detectVersion(cand runtimeCandidate) error {
+	p.objs = &objects{r: p.R}
+	if d, err := readDebugOffsets(p.R, cand.addr); err == nil {
+		p.DebugOffsets = d
+		p.Version, p.FreeThreaded = d.Version, d.FreeThreaded
+		p.Evidence = append(p.Evidence, fmt.Sprintf("version: _Py_DebugOffsets.version %#x", d.VersionHex))
+		if !d.Known {
+			p.Evidence = append(p.Evidence, fmt.Sprintf("warning: the debug offsets layout of %s is not known to this pycore; reading it as %s", d.Version.MinorString(), "3.15"))
+		}
+		return nil
+	}
+	if p.Syms != nil {
+		if s, ok := p.lookupNear("Py_Version", cand); ok {
+			if h, err := p.R.Uint32(s.Addr); err == nil {
+				if v, err := VersionFromHex(uint64(h)); err == nil {
+					p.Version = v
+					p.Evidence = append(p.Evidence, fmt.Sprintf("version: Py_Version %#x in %s", h, s.Module.Path))
+					return nil
+				}
+			}
+		}
+	}
+	// 3.8-3.10: the minor from the file name, the exact version from the
+	// PY_VERSION string in the file's read-only data.
+	if cand.module == nil {
+		return fmt.Errorf("cannot tell the CPython version: no debug offsets, and the runtime was not found in a file")
+	}
+	m := pyNameRE.FindStringSubmatch(filepath.Base(cand.module.Path))
+	if m == nil {
+		return fmt.Errorf("cannot tell the CPython version of %s: no Py_Version symbol and no version in its name", cand.module.Path)
+	}
+	major, _ := strconv.Atoi(m[1])
+	minor, _ := strconv.Atoi(m[2])
+	p.Version = Version{Major: major, Minor: minor, Micro: -1}
+	p.Evidence = append(p.Evidence, fmt.Sprintf("version: %d.%d from the file name %s", major, minor, filepath.Base(cand.module.Path)))
+	if exact, ok := rodataVersion(cand.module, major, minor); ok {
+		p.Version = exact
+		p.Evidence = append(p.Evidence, fmt.Sprintf("version: PY_VERSION string %q in .rodata", exact.String()))
+	}
+	return nil
+}
+
+// lookupNear finds a symbol, preferring the module that holds the runtime.
+func (p *Process) lookupNear(name string, cand runtimeCandidate) (symbols.Symbol, bool) {
+	if cand.module != nil {
+		if s, ok := cand.module.Lookup(name); ok {
+			return s, true
+		}
+	}
+	return p.Syms.Lookup(name)
+}
+
+// rodataVersion finds the NUL-terminated PY_VERSION literal ("3.9.18") in a
+// module's .rodata, read from the file.
+func rodataVersion(m *symbols.Module, major, minor int) (Version, bool) {
+	sec := m.ELF.Section(".rodata")
+	if sec == nil || sec.Size > 64<<20 {
+		return Version{}, false
+	}
+	data, err := sec.Data()
+	if err != nil {
+		return Version{}, false
+	}
+	// The linker may merge the literal into the tail of a longer string (a
+	// pyenv prefix "/root/.pyenv/versions/3.8.18"), so any non-version byte may precede it.
+	re := regexp.MustCompile(fmt.Sprintf(`[^0-9.](%d\.%d\.\d+(?:(?:a|b|rc)\d+)?)\+?\x00`, major, minor))
+	if mm := re.FindSubmatch(data); mm != nil {
+		if v, err := ParseVersion(string(mm[1])); err == nil {
+			return v, true
+		}
+	}
+	return Version{}, false
+}
+
+// chooseTypes picks where struct layouts come from.
+func (p *Process) chooseTypes(mode TypesMode) error {
+	dwarfSrc := func() (TypeSource, error) {
+		m := p.Module
+		if m == nil {
+			return nil, fmt.Errorf("no debug info: the runtime was not found in a file")
+		}
+		if !m.HasDWARF() {
+			return nil, fmt.Errorf("no debug info for %s (install its debug symbols or pass --debug-dir)", m.Path)
+		}
+		d, err := m.DWARF()
+		if err != nil {
+			return nil, fmt.Errorf("debug info of %s: %w", m.Path, err)
+		}
+		src := "the DWARF of " + m.Path
+		if f := m.DebugFile(); f != "" {
+			src = "the DWARF of " + f
+		}
+		return &dwarfTypes{dt: typesys.NewDWARFTypes(d, p.R.PtrSize, src), source: src}, nil
+	}
+	builtin := func() (TypeSource, error) {
+		if p.DebugOffsets != nil {
+			vl, err := p.DebugOffsets.layouts()
+			if err != nil {
+				return nil, err
+			}
+			return newLayoutTypes(vl, p.R.PtrSize)
+		}
+		vl := tableFor(p.Version)
+		if vl == nil {
+			return nil, fmt.Errorf("no layout table for CPython %s in this pycore", p.Version)
+		}
+		return newLayoutTypes(vl, p.R.PtrSize)
+	}
+	var ts TypeSource
+	var err error
+	switch mode {
+	case TypesDWARF:
+		ts, err = dwarfSrc()
+	case TypesBuiltin:
+		ts, err = builtin()
+	default:
+		if ts, err = builtin(); err != nil {
+			var derr error
+			if ts, derr = dwarfSrc(); derr != nil {
+				err = fmt.Errorf("%v, and %v", err, derr)
+			} else {
+				p.Evidence = append(p.Evidence, fmt.Sprintf("built-in layouts unusable (%v)", err))
+				err = nil
+			}
+		}
+	}
+	if err != nil {
+		return err
+	}
+	p.Types = ts
+	p.Evidence = append(p.Evidence, "types: "+ts.Describe())
+	return nil
+}
+
+// tableFor picks the generated layout table for a version: the same build if
+// there is one, else the newest table of the same minor at or below it, else
+// any table of the same minor (layouts rarely change within a minor).
+func tableFor(v Version) *VersionLayouts {
+	var best *VersionLayouts
+	var bestV Version
+	for i := range generatedLayouts {
+		vl := &generatedLayouts[i]
+		tv, err := ParseVersion(vl.Version)
+		if err != nil || !tv.Is(v.Major, v.Minor) {
+			continue
+		}
+		if tv == v {
+			return vl
+		}
+		better := best == nil ||
+			(tv.Micro <= v.Micro && (bestV.Micro > v.Micro || tv.Micro > bestV.Micro)) ||
+			(tv.Micro > v.Micro && bestV.Micro > v.Micro && tv.Micro < bestV.Micro)
+		if better {
+			best, bestV = vl, tv
+		}
+	}
+	return best
+}

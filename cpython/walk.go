@@ -1,0 +1,286 @@
+package cpython
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/pycore/pycore/core"
+	"github.com/pycore/pycore/typesys"
+)
+
+// Bounds on walks through lists in memory: a cycle or corrupt pointer ends
+// the walk with a note, never a hang.
+const (
+	maxInterpreters = 1024
+	maxThreads      = 1 << 16
+	maxFrames       = 1 << 16
+)
+
+// Snapshot is what Python was doing when the core was made.
+type Snapshot struct {
+	Python     PythonInfo  `json:"python"`
+	Signal     *SignalInfo `json:"signal"`
+	Finalizing bool        `json:"finalizing"`
+	Threads    []*Thread   `json:"threads"`
+	Notes      []string    `json:"notes,omitempty"`
+}
+
+// PythonInfo says which CPython this is and how pycore knows.
+type PythonInfo struct {
+	Version      string `json:"version"`
+	FreeThreaded bool   `json:"free_threaded"`
+	Evidence     string `json:"evidence"`
+}
+
+// SignalInfo is the signal that ended the process, if the core says.
+type SignalInfo struct {
+	Number  int    `json:"number"`
+	Name    string `json:"name"`
+	Code    int    `json:"code"`
+	Address uint64 `json:"address"`
+	Thread  int    `json:"thread"` // TID of the thread that received it
+	Fatal   bool   `json:"fatal"`
+}
+
+// Thread is one Python thread state and its stack.
+type Thread struct {
+	ThreadID       uint64  `json:"thread_id"`        // threading.get_ident()
+	NativeThreadID *int64  `json:"native_thread_id"` // gettid(); null before 3.11
+	LWP            *int64  `json:"lwp"`              // the kernel thread matched in the core, on every version
+	InterpreterID  int64   `json:"interpreter_id"`
+	Name           *string `json:"name"`
+	Crashed        bool    `json:"crashed"`
+	HoldsGIL       bool    `json:"holds_gil"`
+	Main           bool    `json:"main"`
+	Frames         []Frame `json:"frames"` // innermost first
+	// Error says why the stack is incomplete, if it is.
+	Error  string       `json:"error,omitempty"`
+	TState core.Address `json:"tstate"`
+}
+
+// Frame is one Python frame.
+type Frame struct {
+	Function string  `json:"function"`
+	Qualname *string `json:"qualname"`
+	File     string  `json:"file"`
+	Line     int     `json:"line"`
+	// Generator is set for frames owned by a generator or coroutine (3.11+).
+	Generator bool         `json:"generator,omitempty"`
+	Entry     bool         `json:"entry,omitempty"` // first frame of a C->Python call (3.11)
+	Code      core.Address `json:"code"`
+	Address   core.Address `json:"address"` // the frame object or interpreter frame
+}
+
+// Snapshot walks every interpreter, thread and frame.
+func (p *Process) Snapshot() (*Snapshot, error) {
+	s := &Snapshot{Python: PythonInfo{Version: p.Version.String(), FreeThreaded: p.FreeThreaded, Evidence: joinEvidence(p.Evidence)}}
+	c := p.Core
+	crashTID := 0
+	if si := c.Signal; si != nil {
+		s.Signal = &SignalInfo{Number: si.Signo, Name: si.Name(), Code: si.Code, Address: uint64(si.Addr), Fatal: si.IsFatal()}
+		if len(c.Threads) > 0 {
+			s.Signal.Thread = c.Threads[0].TID
+			if si.IsFatal() {
+				crashTID = c.Threads[0].TID
+			}
+		}
+	}
+	s.Finalizing = p.finalizing()
+	byFS := map[uint64]int{}
+	for _, t := range c.Threads {
+		byFS[t.Regs.FSBase] = t.TID
+	}
+	pid := 0
+	if c.PsInfo != nil {
+		pid = c.PsInfo.PID
+	}
+	interp, err := p.Runtime.Path("interpreters.head")
+	if err != nil {
+		return nil, err
+	}
+	seenInterp := map[core.Address]bool{}
+	for n := 0; ; n++ {
+		addr, err := interp.Ptr()
+		if err != nil {
+			s.Notes = append(s.Notes, fmt.Sprintf("interpreter list: %v", err))
+			break
+		}
+		if addr == 0 {
+			break
+		}
+		if seenInterp[addr] || n >= maxInterpreters {
+			s.Notes = append(s.Notes, fmt.Sprintf("interpreter list: cycle or more than %d interpreters at %s; stopped", maxInterpreters, addr))
+			break
+		}
+		seenInterp[addr] = true
+		threads, notes := p.interpreterThreads(interp)
+		s.Notes = append(s.Notes, notes...)
+		for _, t := range threads {
+			if p.flavor.nativeThreadID && t.NativeThreadID != nil {
+				lwp := *t.NativeThreadID
+				t.LWP = &lwp
+			} else if tid, ok := byFS[t.ThreadID]; ok {
+				lwp := int64(tid)
+				t.LWP = &lwp
+			}
+			if t.LWP != nil {
+				t.Crashed = crashTID != 0 && *t.LWP == int64(crashTID)
+				t.Main = pid != 0 && *t.LWP == int64(pid)
+			}
+		}
+		s.Threads = append(s.Threads, threads...)
+		if interp, err = interp.Member("next"); err != nil {
+			s.Notes = append(s.Notes, fmt.Sprintf("interpreter list: %v", err))
+			break
+		}
+	}
+	return s, nil
+}
+
+func joinEvidence(ev []string) string {
+	out := ""
+	for i, e := range ev {
+		if i > 0 {
+			out += "; "
+		}
+		out += e
+	}
+	return out
+}
+
+// finalizing reports whether the runtime was shutting down.
+func (p *Process) finalizing() bool {
+	for _, name := range []string{"_finalizing", "finalizing"} {
+		v, err := p.Runtime.Member(name)
+		if err != nil {
+			continue
+		}
+		if u, err := rawWord(v); err == nil {
+			return u != 0
+		}
+	}
+	return false
+}
+
+// rawWord reads the pointer-sized word where v is, whatever its type (atomic
+// wrappers and stack-ref unions hide plain pointers in structs).
+func rawWord(v typesys.Value) (uint64, error) {
+	if !v.InMemory {
+		return v.Uint()
+	}
+	r := v.Reader()
+	a, err := r.Ptr(v.Addr)
+	return uint64(a), err
+}
+
+// interpreterThreads walks one interpreter's thread states.
+func (p *Process) interpreterThreads(interpPtr typesys.Value) ([]*Thread, []string) {
+	var notes []string
+	id := int64(0)
+	if v, err := interpPtr.Member("id"); err == nil {
+		id, _ = v.Int()
+	}
+	holder := p.gilHolder(interpPtr)
+	ts, err := interpPtr.Path(p.flavor.threadsHead)
+	if err != nil {
+		return nil, []string{fmt.Sprintf("interpreter %d: %v", id, err)}
+	}
+	var threads []*Thread
+	seen := map[core.Address]bool{}
+	for {
+		addr, err := ts.Ptr()
+		if err != nil {
+			notes = append(notes, fmt.Sprintf("interpreter %d: thread list: %v", id, err))
+			break
+		}
+		if addr == 0 {
+			break
+		}
+		if seen[addr] || len(seen) >= maxThreads {
+			notes = append(notes, fmt.Sprintf("interpreter %d: thread list loops or exceeds %d threads at %s; stopped", id, maxThreads, addr))
+			break
+		}
+		seen[addr] = true
+		t := p.thread(ts, addr, id)
+		t.HoldsGIL = holder != 0 && holder == addr
+		threads = append(threads, t)
+		if ts, err = ts.Member("next"); err != nil {
+			notes = append(notes, fmt.Sprintf("interpreter %d: thread list: %v", id, err))
+			break
+		}
+	}
+	return threads, notes
+}
+
+// gilHolder returns the thread state holding the GIL that serves interp, or 0.
+func (p *Process) gilHolder(interp typesys.Value) core.Address {
+	var gil typesys.Value
+	var err error
+	switch p.flavor.gil {
+	case gilInRuntime:
+		gil, err = p.Runtime.Path("ceval.gil")
+	case gilPerInterp:
+		gil, err = interp.Path("ceval.gil")
+		if err == nil {
+			gil, err = gil.Deref()
+		}
+	}
+	if err != nil {
+		return 0
+	}
+	if en, err := gil.Member("enabled"); err == nil {
+		if on, err := en.Int(); err == nil && on == 0 {
+			return 0 // free-threaded build with the GIL disabled: nobody holds it
+		}
+	}
+	locked, err := gil.Member("locked")
+	if err != nil {
+		return 0
+	}
+	l, err := rawInt(locked)
+	if err != nil || l == 0 {
+		return 0 // last_holder stays set after release: only a locked GIL has a holder
+	}
+	h, err := gil.Member("last_holder")
+	if err != nil {
+		return 0
+	}
+	u, err := rawWord(h)
+	if err != nil {
+		return 0
+	}
+	return core.Address(u)
+}
+
+// rawInt reads an int that may be wrapped in an atomic struct.
+func rawInt(v typesys.Value) (int64, error) {
+	if i, err := v.Int(); err == nil {
+		return i, nil
+	}
+	if !v.InMemory {
+		return 0, errors.New("not an integer")
+	}
+	u, err := v.Reader().Uint32(v.Addr)
+	return int64(int32(u)), err
+}
+
+// thread reads one thread state and walks its frames.
+func (p *Process) thread(tsPtr typesys.Value, addr core.Address, interpID int64) *Thread {
+	t := &Thread{InterpreterID: interpID, TState: addr, Frames: []Frame{}}
+	if v, err := tsPtr.Member("thread_id"); err == nil {
+		t.ThreadID, _ = v.Uint()
+	}
+	if p.flavor.nativeThreadID {
+		if v, err := tsPtr.Member("native_thread_id"); err == nil {
+			if n, err := v.Int(); err == nil {
+				t.NativeThreadID = &n
+			}
+		}
+	}
+	frames, err := p.frames(tsPtr)
+	t.Frames = append(t.Frames, frames...)
+	if err != nil {
+		t.Error = err.Error()
+	}
+	return t
+}

@@ -1,0 +1,230 @@
+package typesys
+
+import (
+	"debug/dwarf"
+	"fmt"
+	"sync"
+)
+
+// DWARFTypes converts the types of one module's DWARF into Types, lazily:
+// a lookup by name scans compile units only until it finds the name, so asking
+// for a handful of CPython structs does not parse all of libpython's DWARF.
+type DWARFTypes struct {
+	mu      sync.Mutex
+	d       *dwarf.Data
+	ptrSize int64
+	source  string // for error messages: the file the DWARF came from
+
+	reader  *dwarf.Reader // resumable scan over top-level DIEs
+	done    bool
+	byName  map[string]dwarf.Offset // typedef, base type, "struct x", "union x", "enum x"
+	conv    map[dwarf.Type]*Type
+	scanned int
+}
+
+// NewDWARFTypes wraps parsed DWARF. source names the file, for errors.
+func NewDWARFTypes(d *dwarf.Data, ptrSize int, source string) *DWARFTypes {
+	return &DWARFTypes{d: d, ptrSize: int64(ptrSize), source: source,
+		byName: map[string]dwarf.Offset{}, conv: map[dwarf.Type]*Type{}}
+}
+
+// maxDIEs bounds the scan of a corrupt or hostile DWARF section.
+const maxDIEs = 50_000_000
+
+// Lookup finds a type by C name: a typedef or base type ("PyThreadState",
+// "int"), or a tagged type ("struct _ts", "union u", "enum e"). Declarations
+// without a body are skipped in favour of a complete definition.
+func (dt *DWARFTypes) Lookup(name string) (*Type, error) {
+	dt.mu.Lock()
+	defer dt.mu.Unlock()
+	off, err := dt.find(name)
+	if err != nil {
+		return nil, err
+	}
+	t, err := dt.d.Type(off)
+	if err != nil {
+		return nil, fmt.Errorf("type %q in %s: %w", name, dt.source, err)
+	}
+	return dt.convert(t, 0), nil
+}
+
+// find returns the offset of the first complete definition of name,
+// scanning further only as needed. Callers hold dt.mu.
+func (dt *DWARFTypes) find(name string) (dwarf.Offset, error) {
+	off, ok := dt.byName[name]
+	for !ok && !dt.done {
+		if err := dt.scanSome(); err != nil {
+			return 0, err
+		}
+		off, ok = dt.byName[name]
+	}
+	if !ok {
+		return 0, fmt.Errorf("no type %q in the DWARF of %s", name, dt.source)
+	}
+	return off, nil
+}
+
+// scanSome reads the next batch of top-level DIEs into the name index.
+func (dt *DWARFTypes) scanSome() error {
+	if dt.reader == nil {
+		dt.reader = dt.d.Reader()
+	}
+	for i := 0; i < 4096; i++ {
+		e, err := dt.reader.Next()
+		if err != nil {
+			dt.done = true
+			return fmt.Errorf("reading DWARF of %s: %w", dt.source, err)
+		}
+		dt.scanned++
+		if e == nil || dt.scanned > maxDIEs {
+			dt.done = true
+			return nil
+		}
+		if e.Tag == dwarf.TagCompileUnit || e.Tag == dwarf.TagPartialUnit {
+			continue // descend into the unit's top-level DIEs
+		}
+		var prefix string
+		switch e.Tag {
+		case dwarf.TagTypedef, dwarf.TagBaseType:
+		case dwarf.TagStructType:
+			prefix = "struct "
+		case dwarf.TagUnionType:
+			prefix = "union "
+		case dwarf.TagEnumerationType:
+			prefix = "enum "
+		}
+		if e.Tag == dwarf.TagTypedef || e.Tag == dwarf.TagBaseType || prefix != "" {
+			name, _ := e.Val(dwarf.AttrName).(string)
+			decl, _ := e.Val(dwarf.AttrDeclaration).(bool)
+			if name != "" && !decl {
+				if _, seen := dt.byName[prefix+name]; !seen {
+					dt.byName[prefix+name] = e.Offset
+				}
+			}
+		}
+		if e.Children {
+			dt.reader.SkipChildren()
+		}
+	}
+	return nil
+}
+
+// Convert turns a parsed DWARF type into a Type (memoized, cycle safe).
+func (dt *DWARFTypes) Convert(t dwarf.Type) *Type {
+	dt.mu.Lock()
+	defer dt.mu.Unlock()
+	return dt.convert(t, 0)
+}
+
+func (dt *DWARFTypes) convert(t dwarf.Type, depth int) *Type {
+	if t == nil {
+		return VoidType
+	}
+	if c, ok := dt.conv[t]; ok {
+		return c
+	}
+	if depth > 200 {
+		return &Type{Kind: Void, Name: "<type nesting too deep>"}
+	}
+	if q, ok := t.(*dwarf.QualType); ok {
+		// const/volatile do not change how a value is read.
+		u := dt.convert(q.Type, depth+1)
+		dt.conv[t] = u
+		return u
+	}
+	out := &Type{Size: t.Size()}
+	dt.conv[t] = out // before recursing: struct types refer to themselves through pointers
+	switch t := t.(type) {
+	case *dwarf.VoidType:
+		out.Kind, out.Name, out.Size = Void, "void", 0
+	case *dwarf.IntType:
+		out.Kind, out.Name, out.Signed = Int, t.Name, true
+	case *dwarf.CharType:
+		out.Kind, out.Name, out.Signed = Int, t.Name, true
+	case *dwarf.UcharType:
+		out.Kind, out.Name = Int, t.Name
+	case *dwarf.UintType:
+		out.Kind, out.Name = Int, t.Name
+	case *dwarf.BoolType:
+		out.Kind, out.Name = Bool, t.Name
+	case *dwarf.FloatType:
+		out.Kind, out.Name = Float, t.Name
+	case *dwarf.ComplexType:
+		out.Kind, out.Name = Float, t.Name
+	case *dwarf.AddrType:
+		out.Kind, out.Name = Int, t.Name
+	case *dwarf.UnspecifiedType:
+		out.Kind, out.Name = Void, t.Name
+	case *dwarf.PtrType:
+		out.Kind, out.Size = Pointer, dt.ptrSize
+		out.Elem = dt.convert(t.Type, depth+1)
+	case *dwarf.TypedefType:
+		out.Kind, out.Name = Typedef, t.Name
+		out.Elem = dt.convert(t.Type, depth+1)
+		if out.Size <= 0 {
+			out.Size = out.Elem.Resolve().sizeOr(0)
+		}
+	case *dwarf.ArrayType:
+		out.Kind, out.Len = Array, t.Count
+		out.Elem = dt.convert(t.Type, depth+1)
+		if t.Count < 0 {
+			out.Len = -1
+		}
+	case *dwarf.StructType:
+		if t.Incomplete && t.StructName != "" {
+			// A compile unit that only declares the struct (PyInterpreterState in
+			// most of libpython): use a unit that defines it.
+			if off, err := dt.find(t.Kind + " " + t.StructName); err == nil {
+				if full, err := dt.d.Type(off); err == nil {
+					if st, ok := full.(*dwarf.StructType); ok && !st.Incomplete {
+						delete(dt.conv, t)
+						c := dt.convert(full, depth+1)
+						dt.conv[t] = c
+						return c
+					}
+				}
+			}
+		}
+		switch t.Kind {
+		case "union":
+			out.Kind = Union
+		default:
+			out.Kind = Struct
+		}
+		if t.StructName != "" {
+			out.Name = t.Kind + " " + t.StructName
+		}
+		for _, f := range t.Field {
+			m := &Member{Name: f.Name, Offset: f.ByteOffset, Type: dt.convert(f.Type, depth+1)}
+			if f.BitSize > 0 {
+				m.BitSize = int(f.BitSize)
+				if f.DataBitOffset > 0 || f.BitOffset == 0 {
+					// DWARF 4+: bit offset from the start of the struct.
+					m.Offset = f.DataBitOffset / 8
+					m.BitOffset = int(f.DataBitOffset % 8)
+				} else {
+					// DWARF 2/3: offset of the MSB within the storage unit at ByteOffset.
+					storage := f.ByteSize
+					if storage <= 0 {
+						storage = m.Type.sizeOr(4)
+					}
+					m.BitOffset = int(storage*8 - f.BitOffset - f.BitSize)
+				}
+			}
+			out.Members = append(out.Members, m)
+		}
+	case *dwarf.EnumType:
+		out.Kind, out.Signed = Enum, true
+		if t.EnumName != "" {
+			out.Name = "enum " + t.EnumName
+		}
+		for _, v := range t.Val {
+			out.Enumerators = append(out.Enumerators, Enumerator{Name: v.Name, Value: v.Val})
+		}
+	case *dwarf.FuncType:
+		out.Kind, out.Name, out.Size = Func, t.String(), 0
+	default:
+		out.Kind, out.Name = Void, t.String()
+	}
+	return out
+}
