@@ -315,23 +315,25 @@ func tagKey(k typeKind, name string) string {
 
 // resolveSize is the sizeof of the type at off.
 func (r *typeReader) resolveSize(off dwarf.Offset) (int64, error) {
-	t, err := r.strip(off)
-	if err != nil {
-		return 0, err
-	}
-	if t.kind == kindArray {
-		n := int64(1)
-		for _, d := range t.dims {
-			n *= d
-		}
-		es, err := r.resolveSize(t.target)
+	n := int64(1)
+	for i := 0; i < maxTypeChain; i++ {
+		t, err := r.strip(off)
 		if err != nil {
 			return 0, err
 		}
-		return n * es, nil
+		if t.kind != kindArray {
+			if t.size < 0 {
+				return 0, fmt.Errorf("type at 0x%x has no size", t.off)
+			}
+			return n * t.size, nil
+		}
+		for _, d := range t.dims {
+			if d > 1<<32 || n > 1<<32 {
+				return 0, fmt.Errorf("array at 0x%x is implausibly large", t.off)
+			}
+			n *= d
+		}
+		off = t.target
 	}
-	if t.size < 0 {
-		return 0, fmt.Errorf("type at 0x%x has no size", t.off)
-	}
-	return t.size, nil
+	return 0, fmt.Errorf("array nesting at 0x%x deeper than %d", off, maxTypeChain)
 }
