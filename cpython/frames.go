@@ -142,7 +142,9 @@ func (p *Process) interpreterFrame(frame typesys.Value, fl *flavor) (fr Frame, s
 	}
 	codeAddr := core.Address(raw &^ fl.stackRefTagBits)
 	if codeAddr == 0 {
-		return fr, true, nil
+		// Python frames always have code; a NULL here means the frame's memory is
+		// not what the process had (gdb's gcore zero-fills pages it failed to read).
+		return fr, false, fmt.Errorf("%s is NULL (the core's memory there may be zero-filled)", fl.execMember)
 	}
 	if p.codeTyp != 0 {
 		// 3.13+ shim frames hold None rather than a code object.
