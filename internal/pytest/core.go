@@ -319,9 +319,13 @@ func runGcore(c *Core, oraclePath string) error {
 	defer cancel()
 	gc := exec.CommandContext(ctx, "gcore", "-o", prefix, strconv.Itoa(pid))
 	gc.Env = childEnv() // no DEBUGINFOD_URLS: gdb must not go to the network
-	var gout bytes.Buffer
+	var gout syncBuffer
 	gc.Stdout, gc.Stderr = &gout, &gout
-	gc.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// gcore is a shell script around gdb: on timeout kill its whole process group, or gdb
+	// would stay attached to the program.
+	gc.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	gc.Cancel = func() error { return syscall.Kill(-gc.Process.Pid, syscall.SIGKILL) }
+	gc.WaitDelay = 5 * time.Second
 	gerr := gc.Run()
 	kill()
 	c.Stderr = stderr.String() + "\n--- gcore:\n" + gout.String()
@@ -406,9 +410,7 @@ func findKernelCore(cwd, pattern string, usesPID bool, pid int) (string, error) 
 		case 'p', 'P', 'i', 'I':
 			b.WriteString(strconv.Itoa(pid))
 			hasPID = true
-		case 's':
-			b.WriteString("*")
-		default:
+		default: // %e %E %t %s %h %u %g %c %d %f ...
 			b.WriteString("*")
 		}
 	}

@@ -105,14 +105,28 @@ func TestMakeCoreReportsBrokenScenarios(t *testing.T) {
 			continue
 		}
 		_, err := makeCore(t.TempDir(), src, i, c.scenario, c.kind)
-		if err == nil {
-			t.Errorf("%s %s: no error", c.scenario, c.kind)
-			continue
-		}
-		for _, w := range c.want {
-			if !strings.Contains(err.Error(), w) {
-				t.Errorf("%s %s: error does not say %q:\n%v", c.scenario, c.kind, w, err)
-			}
+		checkErr(t, c.scenario+" "+string(c.kind), err, c.want)
+	}
+}
+
+func TestMakeCoreKillsGcoreOnTimeout(t *testing.T) {
+	i := Select(interpreters(t))[0]
+	saved := gcoreTimeout
+	gcoreTimeout = 50 * time.Millisecond
+	defer func() { gcoreTimeout = saved }()
+	_, err := makeCore(t.TempDir(), ScenarioDir(), i, "stacks", Gcore)
+	checkErr(t, "gcore with a 50ms timeout", err, []string{"gcore -o", "killed"})
+}
+
+func checkErr(t *testing.T, what string, err error, want []string) {
+	t.Helper()
+	if err == nil {
+		t.Errorf("%s: no error", what)
+		return
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("%s: error does not say %q:\n%v", what, w, err)
 		}
 	}
 }

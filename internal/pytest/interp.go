@@ -7,6 +7,20 @@
 // libpython), the system (/usr/bin/python3.*, Debian's stripped non-PIE build) and the
 // cache that testdata/pythons/fetch.sh fills with Debian's release builds and their
 // detached debug files.
+//
+// Typical use in an end-to-end test:
+//
+//	all, err := pytest.Discover()
+//	...
+//	for _, i := range pytest.Select(all) { // all of them when PYCORE_FULL=1 (CI)
+//		c := pytest.MakeCore(t, i, "stacks", pytest.Kernel)
+//		// analyse c.Path (with c.Interp.DebugDir, or --sysroot pytest.StrippedSysroot(i))
+//		// and compare with c.Oracle: threads by Ident, frames innermost first.
+//	}
+//
+// Scenario programs (testdata/scenarios) park their threads at lines marked "# PARK" and
+// record the oracle through pycore_oracle.py; see that file for how the oracle is made
+// exact. At most 2 scenario programs run at once in a test process (PYCORE_JOBS).
 package pytest
 
 import (

@@ -19,8 +19,8 @@ ARCH_LIBS=x86_64-linux-gnu
 
 die() { echo "fetch.sh: $*" >&2; exit 1; }
 
-for tool in apt-get apt-cache dpkg readelf; do
-	command -v "$tool" >/dev/null || die "$tool not found (this script needs a Debian-like system)"
+for tool in apt-get:apt apt-cache:apt dpkg:dpkg readelf:binutils flock:util-linux; do
+	command -v "${tool%%:*}" >/dev/null || die "${tool%%:*} not found (apt-get install ${tool##*:}; this script needs a Debian-like system)"
 done
 [ -r "$KEYRING" ] || die "$KEYRING missing: apt-get install debian-archive-keyring"
 [ "$(uname -m)" = x86_64 ] || die "only x86_64 is supported (got $(uname -m))"
@@ -36,6 +36,9 @@ done
 [ ${#selected[@]} -gt 0 ] || die "no known version in '$*' (known: $ALL)"
 
 mkdir -p "$CACHE"
+# Two runs at once (parallel CI jobs) would extract into the same ROOT.partial.
+exec 9>"$CACHE/.fetch.lock"
+flock 9
 work=$(mktemp -d "$CACHE/.fetch.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
@@ -74,6 +77,10 @@ apt_setup() {
 	# shellcheck disable=SC2046
 	apt-get -qq $(apt_opts "$suite") update >"$d/update.log" 2>&1 ||
 		die "apt-get update for $suite failed:
+$(cat "$d/update.log")"
+	# apt-get update exits 0 when a fetch fails (only warns), so look for the index.
+	compgen -G "$d/lists/*_${suite}_main_binary-amd64_Packages*" >/dev/null ||
+		die "apt-get update for $suite fetched no package index from $MIRROR:
 $(cat "$d/update.log")"
 }
 
