@@ -317,7 +317,7 @@ func runGcore(c *Core, oraclePath string) error {
 	prefix := filepath.Join(c.Dir, "core")
 	ctx, cancel := context.WithTimeout(context.Background(), gcoreTimeout)
 	defer cancel()
-	gc := exec.CommandContext(ctx, "gcore", "-o", prefix, strconv.Itoa(pid))
+	gc := gcoreCommand(ctx, prefix, pid)
 	gc.Env = childEnv() // no DEBUGINFOD_URLS: gdb must not go to the network
 	var gout syncBuffer
 	gc.Stdout, gc.Stderr = &gout, &gout
@@ -330,13 +330,34 @@ func runGcore(c *Core, oraclePath string) error {
 	kill()
 	c.Stderr = stderr.String() + "\n--- gcore:\n" + gout.String()
 	if gerr != nil {
-		return fmt.Errorf("gcore -o %s %d: %w\n%s", prefix, pid, gerr, c.Stderr)
+		return fmt.Errorf("%s: %w\n%s", strings.Join(gc.Args, " "), gerr, c.Stderr)
 	}
 	c.Path = fmt.Sprintf("%s.%d", prefix, pid)
 	if !fileExists(c.Path) {
 		return fmt.Errorf("gcore succeeded but wrote no %s\n%s", c.Path, c.Stderr)
 	}
 	return nil
+}
+
+// GdbPath is the gdb that makes gcore cores: sid's, from the cache (fetch.sh), when it is
+// there, else "" and the system's gcore script is used. The host's gdb 13 zero-fills
+// thread-stack pages of processes on glibc 2.42+ (madvise guard regions next to them), so
+// cores of Debian's 3.14 and 3.15 made with it lose the frames on those pages.
+func GdbPath() string {
+	p := filepath.Join(CacheDir(), "pythons", "gdb-sid", "gdb")
+	if fi, err := os.Stat(p); err == nil && fi.Mode()&0o111 != 0 {
+		return p
+	}
+	return ""
+}
+
+// gcoreCommand dumps process pid to PREFIX.PID, as gdb's gcore script does.
+func gcoreCommand(ctx context.Context, prefix string, pid int) *exec.Cmd {
+	if gdb := GdbPath(); gdb != "" {
+		return exec.CommandContext(ctx, gdb, "-batch", "-p", strconv.Itoa(pid),
+			"-ex", fmt.Sprintf("gcore %s.%d", prefix, pid))
+	}
+	return exec.CommandContext(ctx, "gcore", "-o", prefix, strconv.Itoa(pid))
 }
 
 var rlimitOnce sync.Once

@@ -7,7 +7,7 @@
 # interpreter. The json is written last, so its presence marks a complete root and a second
 # run is a fast no-op. See README.md next to this script for what the packages contain.
 #
-# Usage: fetch.sh [MINOR...]   (default: all of 3.9 3.11 3.13 3.14 3.15)
+# Usage: fetch.sh [MINOR...]   (default: all of 3.9 3.11 3.13 3.14 3.15, and sid's gdb)
 set -euo pipefail
 
 # version:suite pairs; every package is selected as pkg/suite, never by exact version.
@@ -243,6 +243,60 @@ $out"
 	summary "$root"
 }
 
+# fetch_gdb: sid's gdb, run through sid's loader like the interpreters. The host's gdb 13
+# cannot gcore a process on glibc 2.42+ (forky, sid): it zero-fills the thread-stack pages
+# it fails to read next to the new madvise guard regions, losing the frames stored there.
+# Tests make every gcore with this gdb; `ROOT/gdb` is a wrapper script around it.
+fetch_gdb() {
+	local suite=sid root=$CACHE/gdb-sid tmp
+	if [ -x "$root/gdb" ]; then
+		printf '%-6s %-9s %s\n' gdb "$suite" "$root/gdb"
+		return
+	fi
+	[ -d "$work/apt/$suite" ] || apt_setup "$suite"
+	local pkgs=() p
+	# shellcheck disable=SC2046
+	for p in $(apt-cache $(apt_opts "$suite") depends --recurse --no-recommends --no-suggests \
+		--no-conflicts --no-breaks --no-replaces --no-enhances gdb |
+		grep -v '^ ' | grep -v '^<' | sort -u | grep -E '^(gdb$|lib|zlib1g$)'); do
+		pkgs+=("$p/$suite")
+	done
+	local dl=$work/deb/gdb
+	mkdir -p "$dl"
+	# shellcheck disable=SC2046
+	(cd "$dl" && apt-get -qq $(apt_opts "$suite") download "${pkgs[@]}") >"$dl.log" 2>&1 ||
+		die "gdb: apt-get download failed:
+$(cat "$dl.log")"
+	tmp=$root.partial
+	rm -rf "$tmp"
+	mkdir -p "$tmp"
+	for deb in "$dl"/*.deb; do
+		dpkg -x "$deb" "$tmp" || die "gdb: dpkg -x $deb failed"
+	done
+	rm -rf "$dl" "$tmp/usr/share/doc" "$tmp/usr/share/man"
+	local loader="" cand
+	for cand in usr/lib/$ARCH_LIBS/ld-linux-x86-64.so.2 lib/$ARCH_LIBS/ld-linux-x86-64.so.2; do
+		if [ -e "$tmp/$cand" ]; then
+			loader=$cand
+			break
+		fi
+	done
+	[ -n "$loader" ] || die "gdb: no ld-linux-x86-64.so.2 in sid's libc6"
+	local pyhome
+	pyhome=$(cd "$tmp/usr/lib" && compgen -G 'python3.*' | head -n1 || true)
+	cat >"$tmp/gdb" <<WRAPPER
+#!/bin/sh
+# sid's gdb under sid's loader (made by testdata/pythons/fetch.sh).
+PYTHONHOME=$root/usr exec $root/$loader --library-path $root/lib/$ARCH_LIBS:$root/usr/lib/$ARCH_LIBS $root/usr/bin/gdb -nx "\$@"
+WRAPPER
+	chmod +x "$tmp/gdb"
+	rm -rf "$root"
+	mv "$tmp" "$root"
+	"$root/gdb" --version >/dev/null 2>&1 || { rm -rf "$root"; die "gdb: $root/gdb does not run (python home ${pyhome:-none})"; }
+	printf '%-6s %-9s %s\n' gdb "$suite" "$root/gdb"
+}
+
 for pair in "${selected[@]}"; do
 	fetch_one "${pair%%:*}" "${pair##*:}"
 done
+[ ${#want[@]} -eq 0 ] && fetch_gdb
