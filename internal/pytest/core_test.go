@@ -115,7 +115,7 @@ func TestMakeCoreKillsGcoreOnTimeout(t *testing.T) {
 	gcoreTimeout = 50 * time.Millisecond
 	defer func() { gcoreTimeout = saved }()
 	_, err := makeCore(t.TempDir(), ScenarioDir(), i, "stacks", Gcore)
-	checkErr(t, "gcore with a 50ms timeout", err, []string{"gcore -o", "killed"})
+	checkErr(t, "gcore with a 50ms timeout", err, []string{"gcore", "killed"})
 }
 
 func checkErr(t *testing.T, what string, err error, want []string) {
