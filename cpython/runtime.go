@@ -310,7 +310,9 @@ func (p *Process) chooseTypes(mode TypesMode) error {
 		if vl == nil {
 			return nil, fmt.Errorf("no layout table for CPython %s in this pycore", p.Version)
 		}
-		return newLayoutTypes(vl, p.R.PtrSize)
+		named := *vl
+		named.Source = fmt.Sprintf("pycore's layout table for %s (generated from the %s)", vl.Version, vl.Source)
+		return newLayoutTypes(&named, p.R.PtrSize)
 	}
 	var ts TypeSource
 	var err error

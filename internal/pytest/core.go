@@ -51,8 +51,9 @@ var (
 	gcoreTimeout = 180 * time.Second // one gcore run
 )
 
-// scenarioDirName is deliberately non-ASCII so that frames' file paths are non-ASCII too.
-const scenarioDirName = "dír-ü"
+// scenarioDirName is deliberately non-ASCII, with a character outside the BMP, so that
+// frames' file names are stored as 1-, 2- and 4-byte str objects across the scenarios.
+const scenarioDirName = "dír-ü-🐍"
 
 // jobs bounds the scenario programs that run at once, over all tests of the process: each
 // one starts 5-100 threads and gcore is CPU-heavy. PYCORE_JOBS overrides the default 2.

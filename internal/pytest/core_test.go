@@ -286,6 +286,8 @@ var stacksWant = map[string]threadWant{
 	"recursion":        {append(repeat("recurse", 151), "run_recursion"), nil},
 	"unicode-function": {[]string{"naïve_función_ß"}, nil},
 	"unicode-class":    {[]string{"método", "run_unicode_class"}, []string{"Ünïcödé.método", "run_unicode_class"}},
+	"ucs2-function":    {[]string{"函数_ucs2"}, nil},
+	"ucs4-function":    {[]string{"𠀀_ucs4"}, nil},
 	"custom nâme ✓":    {[]string{"custom"}, nil},
 }
 
@@ -314,7 +316,7 @@ func checkScenario(t *testing.T, c *Core) {
 	var nThreads int
 	switch c.Scenario {
 	case "stacks":
-		want, nThreads = stacksWant, 34
+		want, nThreads = stacksWant, 36
 		for n := 0; n < 20; n++ {
 			if o.ThreadNamed(fmt.Sprintf("extra-%02d", n)) == nil {
 				t.Errorf("thread extra-%02d missing", n)

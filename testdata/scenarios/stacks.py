@@ -148,6 +148,17 @@ def run_unicode_class(ev):
     Ünïcödé().método(ev)
 
 
+# Identifiers whose str objects use 2 and 4 bytes per character (UCS2, UCS4).
+def 函数_ucs2(ev):
+    ev.set()
+    time.sleep(3600)  # PARK
+
+
+def 𠀀_ucs4(ev):
+    ev.set()
+    time.sleep(3600)  # PARK
+
+
 def custom(ev):
     ev.set()
     time.sleep(3600)  # PARK
@@ -184,6 +195,8 @@ def main():
         ("recursion", run_recursion, ()),
         ("unicode-function", naïve_función_ß, ()),
         ("unicode-class", run_unicode_class, ()),
+        ("ucs2-function", 函数_ucs2, ()),
+        ("ucs4-function", 𠀀_ucs4, ()),
         ("custom nâme ✓", custom, ()),
     ]
     for i in range(EXTRA_THREADS):
