@@ -34,13 +34,16 @@ const (
 // KindObject is the BundleFile kind of an ELF file the core maps.
 const KindObject = "object"
 
+// KindDebug is the BundleFile kind of a detached debug file (symbols/ finds them).
+const KindDebug = "debug"
+
 // BundleFile is one file of a bundle besides the core.
 type BundleFile struct {
 	RecordedPath string // the path the process knew it by ("" if it was not mapped)
 	// LocalPath: for WriteBundle, the file to copy in (unless Data is set);
 	// for a file read from a bundle, "<bundle path>#<member name>".
 	LocalPath string
-	Kind      string // KindObject, or e.g. "debug" for a detached debug file
+	Kind      string // KindObject or KindDebug
 	BuildID   []byte
 	Data      []byte // contents; set for files of an open bundle (valid until Close)
 }

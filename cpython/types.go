@@ -76,59 +76,59 @@ var baseTypes = map[string]*typesys.Type{
 
 // parseLayoutType reads the type grammar documented on MemberLayout.
 func parseLayoutType(s string, shell func(string) *typesys.Type, ptrSize int64) (t *typesys.Type, bitOff, bitSize int, err error) {
-	for depth := 0; depth < 16; depth++ {
-		switch {
-		case strings.HasPrefix(s, "ptr:"):
-			elem, _, _, err := parseLayoutType(s[4:], shell, ptrSize)
-			if err != nil {
-				return nil, 0, 0, err
-			}
-			return typesys.PointerTo(elem, ptrSize), 0, 0, nil
-		case strings.HasPrefix(s, "arr:"):
-			parts := strings.SplitN(s[4:], ":", 2)
-			if len(parts) != 2 {
-				return nil, 0, 0, fmt.Errorf("bad array type %q", s)
-			}
-			n, err := strconv.ParseInt(parts[0], 10, 64)
-			if err != nil || n < -1 || n > 1<<24 {
-				return nil, 0, 0, fmt.Errorf("bad array length in %q", s)
-			}
-			var elem *typesys.Type
-			if parts[1] == "struct" {
-				elem = &typesys.Type{Kind: typesys.Struct}
-			} else if elem, _, _, err = parseLayoutType(parts[1], shell, ptrSize); err != nil {
-				return nil, 0, 0, err
-			}
-			size := int64(0)
-			if n > 0 && elem.Size > 0 {
-				size = n * elem.Size
-			}
-			return &typesys.Type{Kind: typesys.Array, Len: n, Elem: elem, Size: size}, 0, 0, nil
-		case strings.HasPrefix(s, "bits:"):
-			parts := strings.SplitN(s[5:], ":", 3)
-			if len(parts) != 3 {
-				return nil, 0, 0, fmt.Errorf("bad bitfield type %q", s)
-			}
-			off, err1 := strconv.Atoi(parts[0])
-			size, err2 := strconv.Atoi(parts[1])
-			if err1 != nil || err2 != nil || off < 0 || size <= 0 || off+size > 64 {
-				return nil, 0, 0, fmt.Errorf("bad bitfield type %q", s)
-			}
-			inner, _, _, err := parseLayoutType(parts[2], shell, ptrSize)
-			if err != nil {
-				return nil, 0, 0, err
-			}
-			return inner, off, size, nil
-		}
-		if b, ok := baseTypes[s]; ok {
-			return b, 0, 0, nil
-		}
-		if s == "" || s == "struct" {
-			return nil, 0, 0, fmt.Errorf("bad type %q", s)
-		}
-		return shell(s), 0, 0, nil
+	if len(s) > 256 {
+		return nil, 0, 0, fmt.Errorf("type %q is too long", s[:64])
 	}
-	return nil, 0, 0, fmt.Errorf("type %q nests too deeply", s)
+	switch {
+	case strings.HasPrefix(s, "ptr:"):
+		elem, _, _, err := parseLayoutType(s[4:], shell, ptrSize)
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		return typesys.PointerTo(elem, ptrSize), 0, 0, nil
+	case strings.HasPrefix(s, "arr:"):
+		parts := strings.SplitN(s[4:], ":", 2)
+		if len(parts) != 2 {
+			return nil, 0, 0, fmt.Errorf("bad array type %q", s)
+		}
+		n, err := strconv.ParseInt(parts[0], 10, 64)
+		if err != nil || n < -1 || n > 1<<24 {
+			return nil, 0, 0, fmt.Errorf("bad array length in %q", s)
+		}
+		var elem *typesys.Type
+		if parts[1] == "struct" {
+			elem = &typesys.Type{Kind: typesys.Struct}
+		} else if elem, _, _, err = parseLayoutType(parts[1], shell, ptrSize); err != nil {
+			return nil, 0, 0, err
+		}
+		size := int64(0)
+		if n > 0 && elem.Size > 0 {
+			size = n * elem.Size
+		}
+		return &typesys.Type{Kind: typesys.Array, Len: n, Elem: elem, Size: size}, 0, 0, nil
+	case strings.HasPrefix(s, "bits:"):
+		parts := strings.SplitN(s[5:], ":", 3)
+		if len(parts) != 3 {
+			return nil, 0, 0, fmt.Errorf("bad bitfield type %q", s)
+		}
+		off, err1 := strconv.Atoi(parts[0])
+		size, err2 := strconv.Atoi(parts[1])
+		if err1 != nil || err2 != nil || off < 0 || size <= 0 || off+size > 64 {
+			return nil, 0, 0, fmt.Errorf("bad bitfield type %q", s)
+		}
+		inner, _, _, err := parseLayoutType(parts[2], shell, ptrSize)
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		return inner, off, size, nil
+	}
+	if b, ok := baseTypes[s]; ok {
+		return b, 0, 0, nil
+	}
+	if s == "" || s == "struct" {
+		return nil, 0, 0, fmt.Errorf("bad type %q", s)
+	}
+	return shell(s), 0, 0, nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -95,6 +95,11 @@ func TestThreadsMatchOracle(t *testing.T) {
 					t.Run(sc+"/"+string(kind), func(t *testing.T) {
 						row := interp.Version + " " + interp.Origin
 						c := pytest.MakeCore(t, interp, sc, kind)
+						if kind == pytest.Kernel {
+							t.Run("bundle", func(t *testing.T) {
+								checkBundle(t, c, interp, row)
+							})
+						}
 						for _, a := range analyses(t, interp) {
 							col := string(kind) + "/" + a.name
 							t.Run(a.name, func(t *testing.T) {
@@ -238,4 +243,32 @@ func ptrVal(p *int64) string {
 		return "null"
 	}
 	return fmt.Sprint(*p)
+}
+
+// checkBundle packs the core with its files (and detached debug files) and
+// reads the bundle with no debug directory: the answer must not change, and
+// DWARF must come from inside the bundle when the interpreter has any.
+func checkBundle(t *testing.T, c *pytest.Core, interp pytest.Interpreter, row string) {
+	bundle := c.Path + ".pycore"
+	args := []string{"pack", c.Path, "-o", bundle}
+	if interp.DebugDir != "" {
+		args = append(args, "--debug-dir", interp.DebugDir)
+	}
+	if out, err := exec.Command(pycoreBin, args...).CombinedOutput(); err != nil {
+		t.Fatalf("pycore %v: %v\n%s", args, err, out)
+	}
+	types := "builtin"
+	if interp.DWARF || interp.DebugDir != "" {
+		types = "dwarf"
+	}
+	snap := runThreads(t, bundle, "--debug-dir", t.TempDir(), "--types", types)
+	col := "kernel/bundle"
+	if errs := compare(c.Oracle, snap, interp); len(errs) > 0 {
+		matrix.record(row, col, "FAIL")
+		for _, e := range errs {
+			t.Error(e)
+		}
+		return
+	}
+	matrix.record(row, col, "pass")
 }

@@ -10,6 +10,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/pycore/pycore/core"
 )
 
 // debugFile is a detached debug file: DWARF and often .symtab, with the
@@ -82,7 +84,7 @@ func (m *Module) debugCandidates() []string {
 }
 
 // bundleKindDebug is the core.BundleFile kind of a detached debug file.
-const bundleKindDebug = "debug"
+const bundleKindDebug = core.KindDebug
 
 func (m *Module) searchDebugFile() (*debugFile, []string) {
 	var log []string

@@ -2,15 +2,28 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/pycore/pycore/core"
+	"github.com/pycore/pycore/symbols"
 )
+
+func countFound(c *core.Process) int {
+	n := 0
+	for _, o := range c.Objects {
+		if o.Status == core.FileFound {
+			n++
+		}
+	}
+	return n
+}
 
 func newPackCommand() *cobra.Command {
 	var ff fileFlags
 	var out string
+	var noDebug bool
 	cmd := &cobra.Command{
 		Use:   "pack CORE [EXECUTABLE] -o FILE",
 		Short: "Bundle a core with the files it maps, to read it on another machine",
@@ -31,10 +44,27 @@ wherever it accepts a core, with no Python or libraries installed.`,
 				return err
 			}
 			defer c.Close()
-			if err := core.WriteBundle(c, out, nil); err != nil {
+			var extra []core.BundleFile
+			if !noDebug {
+				// Detached debug files travel too, so eval and ptype have DWARF elsewhere.
+				syms, err := symbols.Load(c, symbols.Options{DebugDirs: ff.debugDirs})
+				if err != nil {
+					return err
+				}
+				defer syms.Close()
+				for _, m := range syms.Modules {
+					if m.ELF == nil {
+						continue
+					}
+					if f := m.FindDebugFile(); f != "" && !strings.Contains(f, "#") {
+						extra = append(extra, core.BundleFile{Kind: core.KindDebug, LocalPath: f, BuildID: m.BuildID})
+					}
+				}
+			}
+			if err := core.WriteBundle(c, out, extra); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s\n", out)
+			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s (%d mapped files, %d debug files)\n", out, countFound(c), len(extra))
 			for _, w := range c.Warnings {
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", w)
 			}
@@ -43,5 +73,6 @@ wherever it accepts a core, with no Python or libraries installed.`,
 	}
 	ff.register(cmd)
 	cmd.Flags().StringVarP(&out, "output", "o", "", "write the bundle to `FILE`")
+	cmd.Flags().BoolVar(&noDebug, "no-debug-files", false, "leave detached debug files out of the bundle")
 	return cmd
 }
