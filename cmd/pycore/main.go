@@ -50,9 +50,19 @@ one holding the GIL. It needs no Python and no debug info.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newThreadsCommand(), newPackCommand(), newVersionCommand())
+	for _, newCmd := range commands {
+		root.AddCommand(newCmd())
+	}
 	return root
 }
+
+// commands are the subcommands; each command's file registers itself in an
+// init function, so adding a command touches only its own file.
+var commands []func() *cobra.Command
+
+func register(newCmd func() *cobra.Command) { commands = append(commands, newCmd) }
+
+func init() { register(newVersionCommand) }
 
 func newVersionCommand() *cobra.Command {
 	return &cobra.Command{

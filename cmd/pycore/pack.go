@@ -20,6 +20,8 @@ func countFound(c *core.Process) int {
 	return n
 }
 
+func init() { register(newPackCommand) }
+
 func newPackCommand() *cobra.Command {
 	var ff fileFlags
 	var out string

@@ -13,6 +13,8 @@ import (
 	"github.com/pycore/pycore/session"
 )
 
+func init() { register(newThreadsCommand) }
+
 func newThreadsCommand() *cobra.Command {
 	var ff fileFlags
 	var asJSON bool
