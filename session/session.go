@@ -5,6 +5,8 @@ package session
 
 import (
 	"fmt"
+	"path/filepath"
+	"strings"
 
 	"github.com/pycore/pycore/core"
 	"github.com/pycore/pycore/cpython"
@@ -33,6 +35,12 @@ func Open(path string, opts Options) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.Executable != "" {
+		if err := checkExecutableUsed(c, opts.Executable); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
 	s := &Session{Core: c}
 	if s.Syms, err = symbols.Load(c, symbols.Options{DebugDirs: opts.DebugDirs}); err != nil {
 		c.Close()
@@ -43,6 +51,31 @@ func Open(path string, opts Options) (*Session, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// checkExecutableUsed fails when the user named an executable that matches no
+// file of the core: analysing the core with other files would answer a
+// question the user did not ask.
+func checkExecutableUsed(c *core.Process, exe string) error {
+	abs, err := filepath.Abs(exe)
+	if err != nil {
+		abs = exe
+	}
+	for _, o := range c.Objects {
+		if o.LocalPath == exe || o.LocalPath == abs {
+			return nil
+		}
+	}
+	var why []string
+	for _, w := range c.Warnings {
+		if strings.Contains(w, exe) || strings.Contains(w, abs) {
+			why = append(why, w)
+		}
+	}
+	if len(why) == 0 {
+		why = append(why, fmt.Sprintf("executable %s matches no file the core maps", exe))
+	}
+	return fmt.Errorf("%s: %s", c.Path, strings.Join(why, "; "))
 }
 
 // Close releases the core and its files.

@@ -1,0 +1,204 @@
+package e2e
+
+import (
+	"archive/tar"
+	"bytes"
+	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/pycore/pycore/internal/pytest"
+)
+
+// sampleCore extracts the plain core from the shipped sample bundle.
+func sampleCore(t *testing.T) string {
+	t.Helper()
+	f, err := os.Open(sampleBundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := zstd.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	tr := tar.NewReader(zr)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			t.Fatalf("no core in %s: %v", sampleBundle, err)
+		}
+		if h.Name == "core" {
+			path := filepath.Join(t.TempDir(), "core")
+			out, err := os.Create(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.Copy(out, tr); err != nil {
+				t.Fatal(err)
+			}
+			out.Close()
+			return path
+		}
+	}
+}
+
+// runFail runs pycore expecting failure: a non-zero exit and exactly one line
+// on stderr that contains every want.
+func runFail(t *testing.T, want []string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(pycoreBin, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err == nil {
+		t.Fatalf("pycore %v succeeded; stdout:\n%s", args, stdout.String())
+	}
+	msg := strings.TrimRight(stderr.String(), "\n")
+	if strings.Contains(msg, "\n") || msg == "" {
+		t.Errorf("pycore %v: want one line on stderr, got:\n%s", args, msg)
+	}
+	if strings.Contains(msg, "goroutine") || strings.Contains(msg, "panic") {
+		t.Errorf("pycore %v: Go panic:\n%s", args, msg)
+	}
+	for _, w := range want {
+		if !strings.Contains(msg, w) {
+			t.Errorf("pycore %v: stderr %q lacks %q", args, msg, w)
+		}
+	}
+}
+
+func TestUnusableInputsFailWithOneClearLine(t *testing.T) {
+	dir := t.TempDir()
+	text := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(text, []byte("not a core at all\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	core := sampleCore(t)
+	data, err := os.ReadFile(core)
+	if err != nil {
+		t.Fatal(err)
+	}
+	truncated := func(n int) string {
+		p := filepath.Join(dir, "core.cut")
+		if err := os.WriteFile(p, data[:n], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	t.Run("text file", func(t *testing.T) { runFail(t, []string{text, "not an ELF file"}, "threads", text) })
+	t.Run("missing file", func(t *testing.T) {
+		runFail(t, []string{"no-such-core"}, "threads", filepath.Join(dir, "no-such-core"))
+	})
+	t.Run("executable, not a core", func(t *testing.T) {
+		runFail(t, []string{pycoreBin, "not a core"}, "threads", pycoreBin)
+	})
+	t.Run("cut in the ELF header", func(t *testing.T) {
+		runFail(t, []string{"core.cut"}, "threads", truncated(40))
+	})
+	t.Run("cut in the program headers", func(t *testing.T) {
+		runFail(t, []string{"core.cut", "truncated"}, "threads", truncated(2000))
+	})
+	t.Run("cut before the runtime's memory", func(t *testing.T) {
+		runFail(t, []string{"core.cut", "truncated"}, "threads", truncated(len(data)/8))
+	})
+	t.Run("executable that does not match", func(t *testing.T) {
+		runFail(t, []string{core, pycoreBin, "matches no file the core maps"}, "threads", core, pycoreBin)
+	})
+	t.Run("bad --types", func(t *testing.T) {
+		runFail(t, []string{"--types"}, "threads", "--types", "guess", core)
+	})
+}
+
+// A core of a program that is not Python says so.
+func TestNonPythonCoreIsNamedAsSuch(t *testing.T) {
+	if _, err := exec.LookPath("gcore"); err != nil {
+		t.Skip("gcore not found (apt-get install gdb)")
+	}
+	sleep := exec.Command("sleep", "60")
+	if err := sleep.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sleep.Process.Kill(); _ = sleep.Wait() }()
+	time.Sleep(100 * time.Millisecond)
+	prefix := filepath.Join(t.TempDir(), "core")
+	if out, err := exec.Command("gcore", "-o", prefix, itoa(sleep.Process.Pid)).CombinedOutput(); err != nil {
+		t.Fatalf("gcore: %v\n%s", err, out)
+	}
+	runFail(t, []string{"not a CPython process"}, "threads", prefix+"."+itoa(sleep.Process.Pid))
+}
+
+func itoa(n int) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}
+
+// Without the ELF files (here libpython was deleted after the process
+// started), 3.13+ is still found through the _Py_DebugOffsets cookie in
+// memory, and every stack is right.
+func TestRuntimeFoundWithoutItsFiles(t *testing.T) {
+	var interp *pytest.Interpreter
+	all, err := pytest.Discover()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range all {
+		if all[i].Origin == "pyenv" && all[i].AtLeast(3, 13) {
+			interp = &all[i]
+		}
+	}
+	if interp == nil {
+		t.Skip("no pyenv CPython 3.13+ on this machine")
+	}
+	files, err := interp.Files()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var libpython string
+	for _, f := range files {
+		if strings.Contains(filepath.Base(f), "libpython") {
+			libpython = f
+		}
+	}
+	if libpython == "" {
+		t.Skipf("%s has no shared libpython", interp.Name())
+	}
+	// Run the interpreter on a copy of libpython that is gone when the core is read.
+	libdir := filepath.Join(t.TempDir(), "lib")
+	if err := os.MkdirAll(libdir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, libpython, filepath.Join(libdir, filepath.Base(libpython)))
+	moved := *interp
+	moved.Env = append(append([]string{}, interp.Env...), "LD_LIBRARY_PATH="+libdir)
+	c := pytest.MakeCore(t, moved, "stacks", pytest.Kernel)
+	if err := os.RemoveAll(libdir); err != nil {
+		t.Fatal(err)
+	}
+	snap := runThreads(t, c.Path, "--debug-dir", t.TempDir())
+	if !strings.Contains(snap.Python.Evidence, "cookie") {
+		t.Errorf("evidence %q does not say the runtime was found by its cookie", snap.Python.Evidence)
+	}
+	for _, e := range compare(c.Oracle, snap, *interp) {
+		t.Error(e)
+	}
+}
+
+func copyFile(t *testing.T, src, dst string) {
+	t.Helper()
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
