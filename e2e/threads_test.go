@@ -152,6 +152,9 @@ func compare(o *pytest.Oracle, s *cpython.Snapshot, interp pytest.Interpreter) [
 	if len(s.Threads) != len(o.Threads) {
 		errs = append(errs, fmt.Sprintf("%d threads, the oracle has %d", len(s.Threads), len(o.Threads)))
 	}
+	if s.Finalizing != o.Finalizing {
+		errs = append(errs, fmt.Sprintf("finalizing=%v, want %v", s.Finalizing, o.Finalizing))
+	}
 	if o.Signal != 0 {
 		if s.Signal == nil || s.Signal.Number != o.Signal {
 			errs = append(errs, fmt.Sprintf("signal: pycore says %+v, want %d", s.Signal, o.Signal))

@@ -97,7 +97,7 @@ func Scenarios() ([]string, error) {
 }
 
 // KernelOnly lists the scenarios that crash by themselves and so make kernel cores only.
-var KernelOnly = map[string]bool{"crash_worker": true}
+var KernelOnly = map[string]bool{"crash_worker": true, "finalizing": true}
 
 // MakeCore runs scenario (a name from Scenarios, e.g. "stacks") under interpreter i and
 // makes a core of kind: Kernel (the program ends by os.abort() or a segfault) or Gcore (the

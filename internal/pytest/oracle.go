@@ -10,13 +10,15 @@ import (
 // Oracle is what a scenario program recorded about itself just before its core was taken
 // (testdata/scenarios/pycore_oracle.py writes it).
 type Oracle struct {
-	Version  string         `json:"version"`  // sys.version_info as "3.12.1"
-	PID      int            `json:"pid"`      // os.getpid()
-	Crashed  uint64         `json:"crashed"`  // threading.get_ident() of the thread that crashed, 0 for none
-	Mode     string         `json:"mode"`     // "abort" (the program kills itself) or "wait" (gcore)
-	Signal   int            `json:"signal"`   // the signal that ends the process: 6 SIGABRT, 11 SIGSEGV, 0 for gcore
-	Scenario string         `json:"scenario"` // the scenario file name, "stacks.py"
-	Threads  []OracleThread `json:"threads"`  // in threading.enumerate() order
+	Version  string `json:"version"`  // sys.version_info as "3.12.1"
+	PID      int    `json:"pid"`      // os.getpid()
+	Crashed  uint64 `json:"crashed"`  // threading.get_ident() of the thread that crashed, 0 for none
+	Mode     string `json:"mode"`     // "abort" (the program kills itself) or "wait" (gcore)
+	Signal   int    `json:"signal"`   // the signal that ends the process: 6 SIGABRT, 11 SIGSEGV, 0 for gcore
+	Scenario string `json:"scenario"` // the scenario file name, "stacks.py"
+	// Finalizing: the core is made while the interpreter shuts down (finalizing.py).
+	Finalizing bool           `json:"finalizing"`
+	Threads    []OracleThread `json:"threads"` // in threading.enumerate() order
 }
 
 // OracleThread is one Python thread of an oracle.
