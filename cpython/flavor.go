@@ -40,17 +40,44 @@ const (
 type gilModel int
 
 const (
-	gilInRuntime gilModel = iota // _PyRuntime.ceval.gil (<= 3.11)
-	gilPerInterp                 // *interp->ceval.gil (3.12+)
+	gilInRuntime     gilModel = iota // _PyRuntime.ceval.gil (3.7-3.11)
+	gilPerInterp                     // *interp->ceval.gil (3.12+)
+	gilTStateCurrent                 // 3.6: the GIL's state is static; _PyThreadState_Current is its holder
 )
+
+// Versions before 3.8:
+//
+// 3.7 keeps its runtime in _PyRuntime like 3.8 (interpreters.head, ceval.gil,
+// finalizing) and walks the same: frame objects, co_lnotab, byte f_lasti.
+//
+// 3.6 has no _PyRuntime. The interpreter list starts at `interp_head`, a static
+// of pystate.c (in .symtab only; stripped builds give it away through the
+// exported one-instruction PyInterpreterState_Head), `_Py_Finalizing` and
+// `_PyThreadState_Current` are exported, and the GIL's own state is static. So
+// legacyRuntime (runtime36.go) gathers these globals into a synthesized
+// _PyRuntimeState (interpreters.head, finalizing, gilstate.tstate_current) and
+// the walker reads it like any other; the GIL holder is the current thread
+// state, which 3.6 sets exactly while a thread holds the GIL. Frames, code
+// objects and str objects are as in 3.7.
+//
+// 2.7 is not supported, although its threads and frames are found as in 3.6:
+//   - its names and file names are PyStringObject (bytes-like, no kind/state
+//     bits), so every str read in the walker and the object renderer would need a
+//     second string model;
+//   - the test harness runs Python 3 scenarios only (async def, the oracle
+//     writer), so nothing could check a 2.7 stack against an oracle, and the
+//     project does not ship features it cannot test on real cores.
 
 func flavorFor(v Version, freeThreaded bool) (flavor, error) {
 	switch {
-	case v.Major != 3 || v.Minor < 8:
-		return flavor{}, fmt.Errorf("CPython %s is not supported (3.8 and newer are)", v)
+	case v.Major != 3 || v.Minor < 6:
+		return flavor{}, fmt.Errorf("CPython %s is not supported (3.6 and newer are)", v)
 	case v.Minor <= 10:
 		f := flavor{frames: frameObjects, lines: lnotab, lastiBytes: 1, threadsHead: "tstate_head",
 			tstateFrame: "frame", gil: gilInRuntime}
+		if v.Minor == 6 {
+			f.gil = gilTStateCurrent
+		}
 		if v.Minor == 10 {
 			f.lines, f.lastiBytes = linetable310, 2
 		}

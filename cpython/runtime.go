@@ -60,6 +60,9 @@ type runtimeCandidate struct {
 	addr   core.Address
 	module *symbols.Module
 	how    string
+	// legacy: a 3.6 libpython, whose runtime is separate globals; addr is
+	// its _PyThreadState_Current (see runtime36.go).
+	legacy bool
 }
 
 // Open finds CPython's runtime in a process image and prepares to read it.
@@ -114,15 +117,17 @@ func findRuntimeCandidates(c *core.Process, syms *symbols.Table) []runtimeCandid
 				continue
 			}
 			if s, ok := m.Section(".PyRuntime"); ok {
-				add(runtimeCandidate{s.Addr, m, fmt.Sprintf("section .PyRuntime of %s", m.Path)})
+				add(runtimeCandidate{addr: s.Addr, module: m, how: fmt.Sprintf("section .PyRuntime of %s", m.Path)})
 			}
 			if s, ok := m.Lookup("_PyRuntime"); ok {
-				add(runtimeCandidate{s.Addr, m, fmt.Sprintf("symbol _PyRuntime of %s", m.Path)})
+				add(runtimeCandidate{addr: s.Addr, module: m, how: fmt.Sprintf("symbol _PyRuntime of %s", m.Path)})
+			} else if s, ok := m.Lookup(legacyCurrentSymbol); ok && !s.Func {
+				add(runtimeCandidate{addr: s.Addr, module: m, how: fmt.Sprintf("symbol %s of %s (no _PyRuntime: CPython 3.6 or older)", legacyCurrentSymbol, m.Path), legacy: true})
 			}
 		}
 	}
 	for _, addr := range scanForDebugCookie(c) {
-		add(runtimeCandidate{addr, nil, fmt.Sprintf("_Py_DebugOffsets cookie found in memory at %s", addr)})
+		add(runtimeCandidate{addr: addr, how: fmt.Sprintf("_Py_DebugOffsets cookie found in memory at %s", addr)})
 	}
 	return cands
 }
@@ -176,11 +181,20 @@ func (p *Process) tryRuntime(cand runtimeCandidate, opts Options) error {
 	if err := p.chooseTypes(opts.Types); err != nil {
 		return err
 	}
-	rt, err := p.Types.Struct("_PyRuntimeState")
-	if err != nil {
-		return err
+	if cand.legacy {
+		if !p.Version.Is(3, 6) {
+			return fmt.Errorf("%s: a runtime without _PyRuntime, but CPython %s has one", cand.module.Path, p.Version)
+		}
+		if p.Runtime, err = p.legacyRuntime(cand); err != nil {
+			return err
+		}
+	} else {
+		rt, err := p.Types.Struct("_PyRuntimeState")
+		if err != nil {
+			return err
+		}
+		p.Runtime = typesys.At(p.R, rt, cand.addr)
 	}
-	p.Runtime = typesys.At(p.R, rt, cand.addr)
 	if p.objs.layout, err = newStrLayout(p.Types, p.Version, p.FreeThreaded); err != nil {
 		return fmt.Errorf("str layout: %w", err)
 	}
@@ -196,7 +210,7 @@ func (p *Process) tryRuntime(cand runtimeCandidate, opts Options) error {
 	if null, err := head.IsNull(); err != nil {
 		return fmt.Errorf("_PyRuntime at %s: %w", cand.addr, err)
 	} else if null {
-		return fmt.Errorf("_PyRuntime at %s has no interpreters (not initialized, or already finalized)", cand.addr)
+		return fmt.Errorf("_PyRuntime at %s has no interpreters (not initialized, or already finalized)", p.RuntimeAddr)
 	}
 	return nil
 }

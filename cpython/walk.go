@@ -224,6 +224,16 @@ func (p *Process) gilHolder(interp typesys.Value) core.Address {
 		if err == nil {
 			gil, err = gil.Deref()
 		}
+	case gilTStateCurrent:
+		cur, err := p.Runtime.Path("gilstate.tstate_current")
+		if err != nil {
+			return 0
+		}
+		u, err := rawWord(cur)
+		if err != nil {
+			return 0
+		}
+		return core.Address(u)
 	}
 	if err != nil {
 		return 0
