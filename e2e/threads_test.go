@@ -59,7 +59,7 @@ func interpreters(t *testing.T) []pytest.Interpreter {
 	have := map[string]bool{}
 	var supported []pytest.Interpreter
 	for _, i := range all {
-		if i.AtLeast(3, 8) {
+		if i.AtLeast(3, 6) {
 			supported = append(supported, i)
 			have[i.Minor] = true
 		}
@@ -70,7 +70,7 @@ func interpreters(t *testing.T) []pytest.Interpreter {
 		}
 	}
 	if len(supported) == 0 {
-		t.Skip("no CPython 3.8+ interpreter on this machine; the sample bundle test still runs")
+		t.Skip("no CPython 3.6+ interpreter on this machine; the sample bundle test still runs")
 	}
 	return pytest.Select(supported)
 }
@@ -145,9 +145,14 @@ func compare(o *pytest.Oracle, s *cpython.Snapshot, interp pytest.Interpreter) [
 	if s.Python.Version != o.Version {
 		errs = append(errs, fmt.Sprintf("version: pycore says %s, the interpreter %s", s.Python.Version, o.Version))
 	}
-	byID := map[uint64]*cpython.Thread{}
+	// A thread that runs code in a subinterpreter has a thread state in each.
+	type key struct {
+		interp int64
+		ident  uint64
+	}
+	byID := map[key]*cpython.Thread{}
 	for _, t := range s.Threads {
-		byID[t.ThreadID] = t
+		byID[key{t.InterpreterID, t.ThreadID}] = t
 	}
 	if len(s.Threads) != len(o.Threads) {
 		errs = append(errs, fmt.Sprintf("%d threads, the oracle has %d", len(s.Threads), len(o.Threads)))
@@ -161,15 +166,19 @@ func compare(o *pytest.Oracle, s *cpython.Snapshot, interp pytest.Interpreter) [
 		}
 	}
 	for _, ot := range o.Threads {
-		pt := byID[ot.Ident]
+		pt := byID[key{ot.Interp, ot.Ident}]
+		where := fmt.Sprintf("thread %#x (%s)", ot.Ident, ot.Name)
+		if ot.Interp != 0 {
+			where = fmt.Sprintf("thread %#x in interpreter %d", ot.Ident, ot.Interp)
+		}
 		if pt == nil {
-			errs = append(errs, fmt.Sprintf("thread %#x (%s) missing", ot.Ident, ot.Name))
+			errs = append(errs, where+" missing")
 			continue
 		}
-		where := fmt.Sprintf("thread %#x (%s)", ot.Ident, ot.Name)
 		if pt.Error != "" {
 			errs = append(errs, fmt.Sprintf("%s: %s", where, pt.Error))
 		}
+		// Crashing is a property of the OS thread: all its thread states share it.
 		if want := o.Crashed != 0 && o.Crashed == ot.Ident; pt.Crashed != want {
 			errs = append(errs, fmt.Sprintf("%s: crashed=%v, want %v", where, pt.Crashed, want))
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 
 	"github.com/olekukonko/tablewriter"
@@ -83,9 +84,17 @@ func printThreads(w io.Writer, s *cpython.Snapshot) error {
 	}
 	fmt.Fprintln(w)
 
+	interps := map[int64]bool{}
+	for _, t := range s.Threads {
+		interps[t.InterpreterID] = true
+	}
+	// Threads grouped by interpreter, in the order CPython lists them.
+	threads := append([]*cpython.Thread(nil), s.Threads...)
+	sort.SliceStable(threads, func(i, j int) bool { return threads[i].InterpreterID < threads[j].InterpreterID })
+
 	table := tablewriter.NewWriter(w)
 	table.Header("Thread ID", "LWP", "Interp", "Name", "State", "Depth")
-	for _, t := range s.Threads {
+	for _, t := range threads {
 		if err := table.Append(fmt.Sprintf("%#x", t.ThreadID), optInt(t.LWP), fmt.Sprint(t.InterpreterID),
 			optString(t.Name), threadState(t), fmt.Sprint(len(t.Frames))); err != nil {
 			return err
@@ -94,7 +103,12 @@ func printThreads(w io.Writer, s *cpython.Snapshot) error {
 	if err := table.Render(); err != nil {
 		return err
 	}
-	for _, t := range s.Threads {
+	lastInterp := int64(-1)
+	for _, t := range threads {
+		if len(interps) > 1 && t.InterpreterID != lastInterp {
+			fmt.Fprintf(w, "\n=== Interpreter %d ===\n", t.InterpreterID)
+			lastInterp = t.InterpreterID
+		}
 		fmt.Fprintln(w)
 		fmt.Fprintf(w, "Thread %#x", t.ThreadID)
 		var tags []string

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -111,11 +112,32 @@ func MakeCore(t testing.TB, i Interpreter, scenario string, kind CoreKind) *Core
 			t.Skipf("kernel cores: %v", err)
 		}
 	}
+	if major, minor, ok := scenarioRequires(ScenarioDir(), scenario); ok && !i.AtLeast(major, minor) {
+		t.Skipf("scenario %s needs CPython %d.%d or newer (# pycore-requires); %s is older", scenario, major, minor, i.Name())
+	}
 	c, err := makeCore(t.TempDir(), ScenarioDir(), i, scenario, kind)
 	if err != nil {
 		t.Fatalf("%s %s %s core: %v", i.Name(), scenario, kind, err)
 	}
 	return c
+}
+
+var requiresRE = regexp.MustCompile(`(?m)^# pycore-requires: (\d+)\.(\d+)\s*$`)
+
+// scenarioRequires reads a scenario's "# pycore-requires: 3.8" line: the oldest CPython
+// that has what the scenario uses (subinterpreter modules, for instance).
+func scenarioRequires(dir, scenario string) (major, minor int, ok bool) {
+	data, err := os.ReadFile(filepath.Join(dir, scenario+".py"))
+	if err != nil {
+		return 0, 0, false
+	}
+	m := requiresRE.FindSubmatch(data)
+	if m == nil {
+		return 0, 0, false
+	}
+	major, _ = strconv.Atoi(string(m[1]))
+	minor, _ = strconv.Atoi(string(m[2]))
+	return major, minor, true
 }
 
 // makeCore is MakeCore with the scenarios taken from srcDir.
@@ -136,8 +158,13 @@ func makeCore(tmp, srcDir string, i Interpreter, scenario string, kind CoreKind)
 		return nil, err
 	}
 	script := filepath.Join(dir, scenario+".py")
-	for _, name := range []string{scenario + ".py", oracleModule} {
-		if err := copyFile(filepath.Join(srcDir, name), filepath.Join(dir, name)); err != nil {
+	// Scenarios kept in other directories (MakeCoreIn) share ScenarioDir's oracle module.
+	oracleSrc := filepath.Join(srcDir, oracleModule)
+	if !fileExists(oracleSrc) {
+		oracleSrc = filepath.Join(ScenarioDir(), oracleModule)
+	}
+	for src, name := range map[string]string{filepath.Join(srcDir, scenario+".py"): scenario + ".py", oracleSrc: oracleModule} {
+		if err := copyFile(src, filepath.Join(dir, name)); err != nil {
 			return nil, fmt.Errorf("copying scenario: %w", err)
 		}
 	}

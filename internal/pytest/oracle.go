@@ -28,6 +28,7 @@ type OracleThread struct {
 	Name     string        `json:"name"`      // threading name
 	Main     bool          `json:"main"`
 	HoldsGIL bool          `json:"holds_gil"` // as far as the scenario knows (the thread that aborts / crashes holds it)
+	Interp   int64         `json:"interp"`    // the interpreter's id: 0 for the main one
 	Frames   []OracleFrame `json:"frames"`    // innermost first
 }
 
@@ -85,15 +86,21 @@ func (o *Oracle) Validate() error {
 		return errors.New("no threads")
 	}
 	mains, holders := 0, 0
-	seen := map[uint64]bool{}
+	// A thread running code in a subinterpreter has one thread state per interpreter.
+	type key struct {
+		interp int64
+		ident  uint64
+	}
+	seen := map[key]bool{}
 	for n, t := range o.Threads {
 		if t.Ident == 0 {
 			return fmt.Errorf("thread %d (%q): ident 0", n, t.Name)
 		}
-		if seen[t.Ident] {
-			return fmt.Errorf("thread %d (%q): ident %#x listed twice", n, t.Name, t.Ident)
+		k := key{t.Interp, t.Ident}
+		if seen[k] {
+			return fmt.Errorf("thread %d (%q): ident %#x listed twice in interpreter %d", n, t.Name, t.Ident, t.Interp)
 		}
-		seen[t.Ident] = true
+		seen[k] = true
 		if t.Main {
 			mains++
 		}
@@ -115,7 +122,7 @@ func (o *Oracle) Validate() error {
 	if holders > 1 {
 		return fmt.Errorf("%d threads hold the GIL", holders)
 	}
-	if o.Crashed != 0 && !seen[o.Crashed] {
+	if o.Crashed != 0 && !seen[key{0, o.Crashed}] {
 		return fmt.Errorf("crashed thread %#x is not among the threads", o.Crashed)
 	}
 	return nil

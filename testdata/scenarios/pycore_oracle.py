@@ -140,7 +140,7 @@ def core_point_line(frame):
     return line
 
 
-def write_oracle(path, mode, signal=0, crashed=False, holds_gil=False, inner=None):
+def write_oracle(path, mode, signal=0, crashed=False, holds_gil=False, inner=None, extra=None):
     """Write the oracle for a core taken at the caller's next CORE-POINT line.
 
     mode, signal: recorded as is (what kind of core this is, which signal ends the process).
@@ -148,6 +148,8 @@ def write_oracle(path, mode, signal=0, crashed=False, holds_gil=False, inner=Non
     holds_gil: the calling thread holds the GIL when the core is taken.
     inner: frame records innermost of the caller's (Python functions the CORE-POINT line
     calls into, such as ctypes.string_at), innermost first.
+    extra: thread records of other interpreters (with their "interp" id), which
+    sys._current_frames() of this one cannot tell apart from its own threads.
     """
     me = threading.current_thread()
     caller = sys._getframe(1)
@@ -171,8 +173,10 @@ def write_oracle(path, mode, signal=0, crashed=False, holds_gil=False, inner=Non
             "name": t.name,
             "main": t.ident == main_ident,
             "holds_gil": holds_gil and t.ident == me.ident,
+            "interp": 0,
             "frames": snap[t.ident],
         })
+    threads.extend(extra or [])
     oracle = {
         "version": "%d.%d.%d" % sys.version_info[:3],
         "pid": os.getpid(),
