@@ -167,7 +167,9 @@ func (dt *DWARFTypes) convert(t dwarf.Type, depth int) *Type {
 	case *dwarf.ArrayType:
 		out.Kind, out.Len = Array, t.Count
 		out.Elem = dt.convert(t.Type, depth+1)
-		if t.Count < 0 {
+		if t.Count <= 0 {
+			// debug/dwarf gives a flexible array member ("long items[]") a count
+			// of 0; it is indexed past its declared length.
 			out.Len = -1
 		}
 	case *dwarf.StructType:
@@ -198,7 +200,10 @@ func (dt *DWARFTypes) convert(t dwarf.Type, depth int) *Type {
 			m := &Member{Name: f.Name, Offset: f.ByteOffset, Type: dt.convert(f.Type, depth+1)}
 			if f.BitSize > 0 {
 				m.BitSize = int(f.BitSize)
-				if f.DataBitOffset > 0 || f.BitOffset == 0 {
+				// debug/dwarf does not say which attribute it read, and both are 0
+				// for a DWARF 2/3 bitfield that fills the top bits of its unit.
+				// Compilers give DW_AT_bit_offset a DW_AT_byte_size beside it.
+				if f.BitOffset == 0 && f.ByteSize == 0 {
 					// DWARF 4+: bit offset from the start of the struct.
 					m.Offset = f.DataBitOffset / 8
 					m.BitOffset = int(f.DataBitOffset % 8)
@@ -211,18 +216,42 @@ func (dt *DWARFTypes) convert(t dwarf.Type, depth int) *Type {
 					m.BitOffset = int(storage*8 - f.BitOffset - f.BitSize)
 				}
 			}
+			if m.BitOffset < 0 || m.BitOffset >= 8 {
+				// Keep the bit offset within the first byte read (DWARF 2/3
+				// offsets count from the storage unit, which may start earlier).
+				q := int64(m.BitOffset) >> 3 // floor, also for negative offsets
+				m.Offset += q
+				m.BitOffset -= int(q * 8)
+			}
 			out.Members = append(out.Members, m)
 		}
+		nameAnonymous(out, 0)
 	case *dwarf.EnumType:
-		out.Kind, out.Signed = Enum, true
+		out.Kind = Enum
 		if t.EnumName != "" {
 			out.Name = "enum " + t.EnumName
 		}
 		for _, v := range t.Val {
 			out.Enumerators = append(out.Enumerators, Enumerator{Name: v.Name, Value: v.Val})
+			// C compilers pick an unsigned underlying type unless an enumerator
+			// is negative (debug/dwarf does not expose DW_AT_type of enums).
+			if v.Val < 0 {
+				out.Signed = true
+			}
 		}
 	case *dwarf.FuncType:
-		out.Kind, out.Name, out.Size = Func, t.String(), 0
+		out.Kind, out.Size = Func, 0
+		if _, void := t.ReturnType.(*dwarf.VoidType); t.ReturnType != nil && !void {
+			out.Elem = dt.convert(t.ReturnType, depth+1)
+		}
+		out.Params = []*Type{}
+		for _, p := range t.ParamType {
+			if _, dots := p.(*dwarf.DotDotDotType); dots {
+				out.Variadic = true
+				continue
+			}
+			out.Params = append(out.Params, dt.convert(p, depth+1))
+		}
 	default:
 		out.Kind, out.Name = Void, t.String()
 	}

@@ -44,8 +44,11 @@ type Type struct {
 	Size   int64  // in bytes; 0 when unknown (void, function, incomplete struct)
 	Signed bool   // Int and Enum
 
-	Elem *Type // Pointer: target; Array: element; Typedef: the aliased type; Enum: underlying int (may be nil)
+	Elem *Type // Pointer: target; Array: element; Typedef: the aliased type; Enum: underlying int (may be nil); Func: return type (nil for void)
 	Len  int64 // Array: element count; -1 for a flexible or unknown length
+
+	Params   []*Type // Func: parameter types
+	Variadic bool    // Func: takes "..." after Params
 
 	Members     []*Member    // Struct and Union, in offset order
 	Enumerators []Enumerator // Enum
@@ -56,6 +59,9 @@ type Type struct {
 
 	once  sync.Once
 	index map[string]memberRef
+	// anon marks a name made up for an anonymous struct or union from where
+	// it sits in its parent, which the parent may still rename.
+	anon bool
 }
 
 // Member is a member of a struct or union.
@@ -94,41 +100,92 @@ func (t *Type) IsStructLike() bool {
 	return r != nil && (r.Kind == Struct || r.Kind == Union)
 }
 
-// String spells the type as C would: "struct _ts *", "char [16]", "PyObject *".
-func (t *Type) String() string {
+// String spells the type as C would: "struct _ts *", "char [16]",
+// "long [2][3]", "int (*)(int, int)", "PyObject *".
+func (t *Type) String() string { return t.declare("", 0) }
+
+// declare spells t around the declarator inner, C's inside-out way: a
+// pointer to an array or function needs parentheses, arrays list their
+// dimensions outermost first.
+func (t *Type) declare(inner string, depth int) string {
 	if t == nil {
-		return "void"
+		return join("void", inner)
+	}
+	if depth > 32 {
+		return join("...", inner)
 	}
 	switch t.Kind {
 	case Pointer:
-		if t.Elem != nil && t.Elem.Resolve() != nil && t.Elem.Resolve().Kind == Func {
-			return t.Elem.String() // function pointers print as their function type
+		if t.Elem != nil && (t.Elem.Kind == Array || t.Elem.Kind == Func) {
+			return t.Elem.declare("(*"+inner+")", depth+1)
 		}
-		s := t.Elem.String()
-		if strings.HasSuffix(s, "*") {
-			return s + "*"
-		}
-		return s + " *"
+		return t.Elem.declare("*"+inner, depth+1)
 	case Array:
-		if t.Len < 0 {
-			return t.Elem.String() + " []"
+		dim := "[]"
+		if t.Len >= 0 {
+			dim = fmt.Sprintf("[%d]", t.Len)
 		}
-		return fmt.Sprintf("%s [%d]", t.Elem.String(), t.Len)
+		return t.Elem.declare(inner+dim, depth+1)
+	case Func:
+		if t.Name != "" && t.Params == nil && t.Elem == nil {
+			return join(t.Name, inner) // a function type known only by name
+		}
+		params := make([]string, 0, len(t.Params)+1)
+		for _, p := range t.Params {
+			params = append(params, p.declare("", depth+1))
+		}
+		if t.Variadic {
+			params = append(params, "...")
+		}
+		if len(params) == 0 {
+			params = append(params, "void")
+		}
+		return t.Elem.declare(inner+"("+strings.Join(params, ", ")+")", depth+1)
 	case Struct, Union, Enum:
 		if t.Name != "" {
-			return t.Name
+			return join(t.Name, inner)
 		}
-		return t.Kind.String() + " {...}"
-	case Func:
-		if t.Name != "" {
-			return t.Name
-		}
-		return "function"
+		return join(t.Kind.String()+" {...}", inner)
 	}
 	if t.Name == "" {
-		return t.Kind.String()
+		return join(t.Kind.String(), inner)
 	}
-	return t.Name
+	return join(t.Name, inner)
+}
+
+// join puts a base type and a declarator together: "char *", "int [4]".
+func join(base, inner string) string {
+	if inner == "" {
+		return base
+	}
+	return base + " " + inner
+}
+
+// nameAnonymous gives the anonymous struct and union types inside t stable
+// readable names from where they sit: "struct node:8->union" is the union
+// at offset 8 of struct node, and a second one at the same place gets "#2".
+// It is called again when t itself is renamed, so names follow the parents.
+func nameAnonymous(t *Type, depth int) {
+	if t.Name == "" || depth > 16 {
+		return
+	}
+	seen := map[string]int{}
+	for _, m := range t.Members {
+		mt := m.Type
+		for i := 0; mt != nil && mt.Kind == Array && i < 8; i++ {
+			mt = mt.Elem
+		}
+		if mt == nil || (mt.Kind != Struct && mt.Kind != Union) || (mt.Name != "" && !mt.anon) {
+			continue
+		}
+		name := fmt.Sprintf("%s:%d->%s", t.Name, m.Offset, mt.Kind)
+		seen[name]++
+		if n := seen[name]; n > 1 {
+			name = fmt.Sprintf("%s#%d", name, n)
+		}
+		mt.Name, mt.anon = name, true
+		nameAnonymous(mt, depth+1)
+	}
 }
 
 // Member finds a member by name. Members of anonymous struct and union members

@@ -92,21 +92,43 @@ func (v Value) Uint() (uint64, error) {
 	default:
 		return 0, fmt.Errorf("%s is not an integer or pointer", v.Type)
 	}
-	size := int(r.sizeOr(int64(v.mem.PtrSize)))
-	var u uint64
-	if !v.InMemory {
-		u = decodeUint(v.mem, v.buf, size)
-	} else {
-		var err error
-		if u, err = v.mem.Uint(v.Addr, size); err != nil {
-			return 0, err
-		}
-	}
 	if v.bitSize > 0 {
-		u >>= uint(v.bitOffset)
-		if v.bitSize < 64 {
-			u &= 1<<uint(v.bitSize) - 1
-		}
+		return v.bits()
+	}
+	size := int(r.sizeOr(int64(v.mem.PtrSize)))
+	if !v.InMemory {
+		return decodeUint(v.mem, v.buf, size), nil
+	}
+	return v.mem.Uint(v.Addr, size)
+}
+
+// bits reads a bitfield from the bytes that hold it, which need not be the
+// bytes of its declared type: a packed struct may spread a 62-bit field over
+// nine bytes, and a field near the end of a struct must not be read past it.
+func (v Value) bits() (uint64, error) {
+	if v.bitSize > 64 || v.bitOffset < 0 || v.bitOffset+v.bitSize > 128 {
+		return 0, fmt.Errorf("bitfield of %d bits at bit %d of %s is not readable", v.bitSize, v.bitOffset, v.Type)
+	}
+	var b [16]byte
+	n := (v.bitOffset + v.bitSize + 7) / 8
+	if !v.InMemory {
+		copy(b[:n], v.buf)
+	} else if err := v.mem.Read(b[:n], v.Addr); err != nil {
+		return 0, err
+	}
+	lo, hi := v.mem.Order.Uint64(b[:8]), v.mem.Order.Uint64(b[8:])
+	off := uint(v.bitOffset)
+	var u uint64
+	switch {
+	case off == 0:
+		u = lo
+	case off < 64:
+		u = lo>>off | hi<<(64-off)
+	default:
+		u = hi >> (off - 64)
+	}
+	if v.bitSize < 64 {
+		u &= 1<<uint(v.bitSize) - 1
 	}
 	return u, nil
 }
