@@ -19,6 +19,29 @@ type codeInfo struct {
 	// show (3.11+); frames stopped before it are still being set up.
 	firstTraceable int64
 	bytecode       core.Address // start of the bytecode (3.11+)
+	flags          int64        // co_flags, -1 when the layout does not say where it is
+}
+
+// co_flags bits that tell generators, coroutines and async generators apart.
+const (
+	coGenerator      = 0x20
+	coCoroutine      = 0x80
+	coAsyncGenerator = 0x200
+)
+
+// kind names what kind of frame this is: "coroutine", "async generator" or
+// "generator" for frames owned by one (from co_flags when known), else "".
+func (ci *codeInfo) kind(owned bool) string {
+	switch {
+	case !owned:
+		return ""
+	case ci.flags >= 0 && ci.flags&coCoroutine != 0:
+		return "coroutine"
+	case ci.flags >= 0 && ci.flags&coAsyncGenerator != 0:
+		return "async generator"
+	default:
+		return "generator"
+	}
 }
 
 type codeCache struct {
@@ -78,8 +101,16 @@ func (p *Process) frameObjectChain(f typesys.Value) ([]Frame, error) {
 		if err != nil {
 			return out, fmt.Errorf("frame at %s: f_lasti: %w", addr, err)
 		}
-		out = append(out, Frame{Function: ci.name, Qualname: ci.qualname, File: ci.file,
-			Line: p.line(ci, lasti*int64(p.flavor.lastiBytes)), Code: codeAddr, Address: addr})
+		fr := Frame{Function: ci.name, Qualname: ci.qualname, File: ci.file,
+			Line: p.line(ci, lasti*int64(p.flavor.lastiBytes)), Code: codeAddr, Address: addr}
+		// A frame object that belongs to a generator or coroutine points back at it.
+		if gv, err := f.Member("f_gen"); err == nil {
+			if g, err := gv.Ptr(); err == nil && g != 0 {
+				fr.Generator = true
+			}
+		}
+		fr.Kind = ci.kind(fr.Generator)
+		out = append(out, fr)
 		if f, err = f.Member("f_back"); err != nil {
 			return out, fmt.Errorf("frame at %s: %w", addr, err)
 		}
@@ -174,6 +205,7 @@ func (p *Process) interpreterFrame(frame typesys.Value, fl *flavor) (fr Frame, s
 	}
 	fr = Frame{Function: ci.name, Qualname: ci.qualname, File: ci.file, Line: p.line(ci, index),
 		Generator: owner == fl.ownerGenerator, Code: codeAddr, Address: frame.Addr}
+	fr.Kind = ci.kind(fr.Generator)
 	if ev, err := frame.Member("is_entry"); err == nil {
 		if e, err := ev.Int(); err == nil && e != 0 {
 			fr.Entry = true
@@ -259,6 +291,12 @@ func (p *Process) readCode(addr core.Address) (*codeInfo, error) {
 		return nil, fmt.Errorf("co_firstlineno: %w", err)
 	}
 	ci.firstLine = int(first)
+	ci.flags = -1
+	if v, err := code.Member("co_flags"); err == nil {
+		if f, err := v.Int(); err == nil {
+			ci.flags = f
+		}
+	}
 	tableMember := "co_linetable"
 	if p.flavor.lines == lnotab {
 		tableMember = "co_lnotab"

@@ -64,8 +64,10 @@ type Frame struct {
 	Qualname *string `json:"qualname"`
 	File     string  `json:"file"`
 	Line     int     `json:"line"`
-	// Generator is set for frames owned by a generator or coroutine (3.11+).
+	// Generator is set for frames owned by a generator or coroutine; Kind says
+	// which ("generator", "coroutine", "async generator") when co_flags is known.
 	Generator bool         `json:"generator,omitempty"`
+	Kind      string       `json:"kind,omitempty"`
 	Entry     bool         `json:"entry,omitempty"` // first frame of a C->Python call (3.11)
 	Code      core.Address `json:"code"`
 	Address   core.Address `json:"address"` // the frame object or interpreter frame

@@ -216,6 +216,12 @@ func compareFrames(where string, want []pytest.OracleFrame, got []cpython.Frame,
 		if g.File != w.File || g.Function != w.Function || g.Line != w.Line || q != w.Qualname {
 			return []string{fmt.Sprintf("%s: frame %d differs\n%s", where, i, sideBySide(want, got))}
 		}
+		if g.Generator != (w.Kind != "") {
+			return []string{fmt.Sprintf("%s: frame %d (%s): generator=%v, the code is a %q", where, i, w, g.Generator, w.Kind)}
+		}
+		if g.Kind != "" && g.Kind != w.Kind && g.Kind != "generator" {
+			return []string{fmt.Sprintf("%s: frame %d (%s): kind %q, want %q", where, i, w, g.Kind, w.Kind)}
+		}
 		if !interp.AtLeast(3, 11) && g.Qualname != nil {
 			return []string{fmt.Sprintf("%s: frame %d has a qualname before 3.11", where, i)}
 		}

@@ -137,8 +137,8 @@ func printThreads(w io.Writer, s *cpython.Snapshot) error {
 				name = *f.Qualname
 			}
 			fmt.Fprintf(w, "  File \"%s\", line %d, in %s", f.File, f.Line, name)
-			if f.Generator {
-				fmt.Fprint(w, " (generator/coroutine)")
+			if f.Kind != "" {
+				fmt.Fprintf(w, " (%s)", f.Kind)
 			}
 			fmt.Fprintln(w)
 		}

@@ -38,6 +38,7 @@ type OracleFrame struct {
 	Function string `json:"function"` // co_name
 	Qualname string `json:"qualname"` // co_qualname, "" before 3.11
 	Line     int    `json:"line"`
+	Kind     string `json:"kind"` // "generator", "coroutine", "async generator" or "" (from co_flags)
 }
 
 func (f OracleFrame) String() string {

@@ -53,14 +53,20 @@ def marked_lines(filename, marker):
     return _marker_cache[key]
 
 
+# A frame running the code of a generator, coroutine or async generator function
+# belongs to such an object.
+_KINDS = ((0x80, "coroutine"), (0x200, "async generator"), (0x20, "generator"))
+
+
+def code_kind(code):
+    for flag, kind in _KINDS:
+        if code.co_flags & flag:
+            return kind
+    return ""
+
+
 def frame_record(frame, line=None):
-    code = frame.f_code
-    return {
-        "file": code.co_filename,
-        "function": code.co_name,
-        "qualname": getattr(code, "co_qualname", ""),
-        "line": frame.f_lineno if line is None else line,
-    }
+    return code_record(frame.f_code, frame.f_lineno if line is None else line)
 
 
 def code_record(code, line):
@@ -69,6 +75,7 @@ def code_record(code, line):
         "function": code.co_name,
         "qualname": getattr(code, "co_qualname", ""),
         "line": line,
+        "kind": code_kind(code),
     }
 
 
