@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	"github.com/pycore/pycore/report"
+)
+
+func init() { register(newReportCommand) }
+
+// reportFormats are the --format values and what writes them.
+var reportFormats = map[string]func(io.Writer, *report.Report) error{
+	"table":    report.WriteTable,
+	"json":     report.WriteJSON,
+	"markdown": report.WriteMarkdown,
+	"html":     report.WriteHTML,
+	"jsonl":    nil, // written core by core while the run goes
+}
+
+func newReportCommand() *cobra.Command {
+	var ff fileFlags
+	var (
+		format, output, glob, baseline string
+		jobs, depth                    int
+		withLines, noProgress          bool
+	)
+	cmd := &cobra.Command{
+		Use:   "report PATH...",
+		Short: "Group many cores by crash signature: how many distinct crashes, how often, where",
+		Long: `Read many cores (or bundles from 'pycore pack', or compressed cores; directories
+are searched recursively) and group them by crash signature: a table of groups
+by count with the Python versions, first and last core time (file modification
+time, UTC) and an example core of each, then each group's stack.
+
+` + report.Rule(report.SignatureOptions{}) + `
+
+--signature-depth sets how many frames count, --with-lines adds line numbers.
+Each group shows its signature in full and which thread it came from.
+
+Cores are read in parallel (-j), one open core per worker, closed before the
+next, so memory stays flat however many there are. A file that cannot be read
+is listed under "unreadable" with the reason; it never stops the batch, and
+pycore exits 0 once the report is written. With -o the report is written to a
+temporary file and renamed into place, so an interrupted run leaves none.
+A progress bar is drawn on stderr when stderr is a terminal.
+
+Formats: table (default), json (one document; --baseline reads it back),
+jsonl (one line per core, in input order, as they are done), markdown, html
+(one self-contained file: bar chart of counts, expandable stacks).
+--baseline OLD.json marks the groups that OLD.json does not have as new.`,
+		Example: `  pycore report /var/crash/cores
+  pycore report --glob 'core.*' -j 4 dumps/ -o report.html --format html
+  pycore report cores/ --format json -o today.json --baseline yesterday.json`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			write, ok := reportFormats[format]
+			if !ok {
+				return fmt.Errorf("--format %q: want table, json, jsonl, markdown or html", format)
+			}
+			if depth < 1 {
+				return fmt.Errorf("--signature-depth %d: want 1 or more", depth)
+			}
+			if jobs < 1 {
+				return fmt.Errorf("--jobs %d: want 1 or more", jobs)
+			}
+			sopts, err := ff.options("")
+			if err != nil {
+				return err
+			}
+			opts := report.Options{Session: sopts, Jobs: jobs,
+				Signature: report.SignatureOptions{Depth: depth, WithLines: withLines}}
+			if baseline != "" {
+				if opts.Baseline, err = report.LoadBaseline(baseline); err != nil {
+					return err
+				}
+				if err := opts.Baseline.Comparable(opts.Signature); err != nil {
+					return err
+				}
+			}
+			inputs, err := report.Collect(args, glob)
+			if err != nil {
+				return err
+			}
+			if len(inputs) == 0 {
+				return fmt.Errorf("no files found in %q (--glob %q)", args, glob)
+			}
+
+			out := cmd.OutOrStdout()
+			var file *report.AtomicFile
+			if output != "" {
+				if file, err = report.CreateAtomic(output); err != nil {
+					return err
+				}
+				defer file.Abort() // no-op once committed
+				out = file
+			}
+			if format == "jsonl" {
+				lines := report.NewJSONLines(out)
+				opts.OnCore = lines.Write
+			}
+			if f, ok := cmd.ErrOrStderr().(*os.File); ok && !noProgress && isTerminal(f) {
+				bar := report.NewProgress(f)
+				opts.Progress = bar.Update
+				defer bar.Finish()
+			}
+
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			rep, err := report.Run(ctx, inputs, opts)
+			if err != nil {
+				if errors.Is(err, context.Canceled) {
+					return errors.New("interrupted: no report written")
+				}
+				return err
+			}
+			if write != nil {
+				if err := write(out, rep); err != nil {
+					return err
+				}
+			}
+			if file != nil {
+				return file.Commit()
+			}
+			return nil
+		},
+	}
+	ff.register(cmd)
+	fl := cmd.Flags()
+	fl.StringVar(&format, "format", "table", "output `FORMAT`: table, json, jsonl, markdown or html")
+	fl.StringVarP(&output, "output", "o", "", "write the report to `FILE` (atomically) instead of stdout")
+	fl.IntVarP(&jobs, "jobs", "j", runtime.NumCPU(), "read `N` cores at once")
+	fl.StringVar(&glob, "glob", "", "in directories, read only files whose name matches `PATTERN` (e.g. 'core*')")
+	fl.IntVar(&depth, "signature-depth", report.DefaultDepth, "innermost Python frames in a signature")
+	fl.BoolVar(&withLines, "with-lines", false, "put line numbers in signatures")
+	fl.StringVar(&baseline, "baseline", "", "mark groups not in `OLD.json` (an earlier --format json report) as new")
+	fl.BoolVar(&noProgress, "no-progress", false, "draw no progress bar, even on a terminal")
+	return cmd
+}
+
+// isTerminal reports whether f is a terminal.
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}

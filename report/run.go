@@ -1,0 +1,446 @@
+package report
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pycore/pycore/cpython"
+	"github.com/pycore/pycore/session"
+)
+
+// maxStackFrames bounds the representative stack kept per group: a runaway
+// recursion must not make a report of megabytes.
+const maxStackFrames = 200
+
+// Options say how to read the cores and how to group them.
+type Options struct {
+	Session   session.Options
+	Signature SignatureOptions
+	Jobs      int // cores analysed at once; runtime.NumCPU() if 0
+	// Progress, if set, is called after each core with the counts so far.
+	Progress func(done, total, unreadable int)
+	// OnCore, if set, receives every core's result in input order, as soon as
+	// it and all cores before it are done (for JSON lines). An error stops the run.
+	OnCore func(*CoreResult) error
+	// Baseline, if set, is an earlier report: groups not in it are marked New.
+	Baseline *Report
+	// Now stamps the report (time.Now if nil).
+	Now func() time.Time
+}
+
+// ThreadInfo describes the thread a signature was taken from.
+type ThreadInfo struct {
+	ThreadID uint64  `json:"thread_id"`
+	LWP      *int64  `json:"lwp"`
+	Name     *string `json:"name"`
+	Main     bool    `json:"main"`
+	Crashed  bool    `json:"crashed"`
+	HoldsGIL bool    `json:"holds_gil"`
+	Depth    int     `json:"depth"` // frames in its whole stack
+}
+
+// String is a short description: "LWP 1234, main, crashed".
+func (t *ThreadInfo) String() string {
+	if t == nil {
+		return "no thread"
+	}
+	var parts []string
+	if t.LWP != nil {
+		parts = append(parts, "LWP "+strconv.FormatInt(*t.LWP, 10))
+	} else {
+		parts = append(parts, fmt.Sprintf("thread %#x", t.ThreadID))
+	}
+	if t.Name != nil {
+		parts = append(parts, strconv.Quote(*t.Name))
+	}
+	for _, f := range []struct {
+		on   bool
+		name string
+	}{{t.Main, "main"}, {t.Crashed, "crashed"}, {t.HoldsGIL, "holds GIL"}} {
+		if f.on {
+			parts = append(parts, f.name)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// StackFrame is one frame of a representative stack, as it is in the core.
+type StackFrame struct {
+	Function  string `json:"function"`
+	Qualname  string `json:"qualname,omitempty"`
+	File      string `json:"file"`
+	Line      int    `json:"line"`
+	Generator bool   `json:"generator,omitempty"`
+}
+
+// Name is the qualified name when the core has it, else the function name.
+func (f StackFrame) Name() string {
+	if f.Qualname != "" {
+		return f.Qualname
+	}
+	return f.Function
+}
+
+// CoreResult is what one file gave: a signature, or the reason it could not be
+// read. It is one line of --format jsonl.
+type CoreResult struct {
+	Path      string              `json:"path"`
+	Time      time.Time           `json:"time,omitzero"` // the file's modification time
+	Size      int64               `json:"size"`
+	Python    string              `json:"python,omitempty"`
+	Signal    *cpython.SignalInfo `json:"signal_info,omitempty"`
+	Signature *Signature          `json:"signature,omitempty"`
+	Thread    *ThreadInfo         `json:"thread,omitempty"`
+	Notes     []string            `json:"notes,omitempty"`
+	Error     string              `json:"error,omitempty"`
+
+	stack        []StackFrame // the signature thread's stack, for group examples
+	stackOmitted int
+}
+
+// Unreadable is a file that could not be analysed, and why.
+type Unreadable struct {
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
+}
+
+// Group is the cores that share a signature.
+type Group struct {
+	Rank      int       `json:"rank"` // 1 is the most frequent
+	Count     int       `json:"count"`
+	Signature Signature `json:"signature"`
+	Versions  []string  `json:"python_versions"` // sorted by version
+	First     time.Time `json:"first"`
+	Last      time.Time `json:"last"`
+	// Example is the group's newest core (by time, then path); Stack is the
+	// whole stack (innermost first, at most 200 frames) of its signature thread.
+	Example      string       `json:"example"`
+	Thread       *ThreadInfo  `json:"thread"`
+	Stack        []StackFrame `json:"stack"`
+	StackOmitted int          `json:"stack_omitted,omitempty"` // outer frames left out
+	// New is set when a baseline was given and has no group of this signature.
+	New bool `json:"new,omitempty"`
+
+	versions  map[string]bool
+	exampleAt time.Time
+}
+
+// CoreEntry places one readable core in its group.
+type CoreEntry struct {
+	Path   string    `json:"path"`
+	Group  string    `json:"group"` // Signature.ID
+	Python string    `json:"python"`
+	Time   time.Time `json:"time,omitzero"`
+}
+
+// ReportFormat names the JSON document so a baseline can be recognised.
+const ReportFormat = "pycore-report"
+
+// ReportVersion changes when signatures stop being comparable with earlier reports.
+const ReportVersion = 1
+
+// Report is the result of a run.
+type Report struct {
+	Format         string       `json:"format"`
+	Version        int          `json:"version"`
+	Generated      time.Time    `json:"generated"`
+	Rule           string       `json:"rule"`
+	SignatureDepth int          `json:"signature_depth"`
+	WithLines      bool         `json:"with_lines"`
+	Total          int          `json:"total"` // files looked at
+	Readable       int          `json:"readable"`
+	Groups         []*Group     `json:"groups"`
+	Unreadable     []Unreadable `json:"unreadable"`
+	// Baseline is the earlier report's path when one was given; Gone are its
+	// groups that no core of this run has.
+	Baseline string      `json:"baseline,omitempty"`
+	Gone     []*Group    `json:"gone,omitempty"`
+	Cores    []CoreEntry `json:"cores"`
+}
+
+// NewCount is how many groups are new since the baseline.
+func (r *Report) NewCount() int {
+	n := 0
+	for _, g := range r.Groups {
+		if g.New {
+			n++
+		}
+	}
+	return n
+}
+
+// Analyze reads one core and computes its signature. It never panics and
+// never fails: problems are in the result's Error.
+func Analyze(path string, o Options) (r *CoreResult) {
+	r = &CoreResult{Path: path}
+	defer func() {
+		if p := recover(); p != nil {
+			r.Error = fmt.Sprintf("internal error (a bug in pycore, please report it): %v", p)
+			r.Signature, r.Thread, r.stack = nil, nil, nil
+		}
+	}()
+	fi, err := os.Stat(path)
+	if err != nil {
+		r.Error = reason(path, err)
+		return r
+	}
+	r.Time, r.Size = fi.ModTime(), fi.Size()
+	if !fi.Mode().IsRegular() {
+		r.Error = fmt.Sprintf("not a regular file (%s)", fi.Mode().Type())
+		return r
+	}
+	s, err := session.Open(path, o.Session)
+	if err != nil {
+		r.Error = reason(path, err)
+		return r
+	}
+	// Closing the core releases its mappings; the symbol table's detached
+	// debug files are released separately.
+	defer s.Close()
+	defer s.Syms.Close()
+	snap, err := s.Python.Snapshot()
+	if err != nil {
+		r.Error = reason(path, err)
+		return r
+	}
+	r.Python = snap.Python.Version
+	r.Signal = snap.Signal
+	sig, t := SignatureOf(snap, o.Signature)
+	r.Signature = &sig
+	r.Notes = append(append(r.Notes, s.Core.Warnings...), snap.Notes...)
+	if t != nil {
+		r.Thread = &ThreadInfo{ThreadID: t.ThreadID, LWP: t.LWP, Name: t.Name, Main: t.Main,
+			Crashed: t.Crashed, HoldsGIL: t.HoldsGIL, Depth: len(t.Frames)}
+		if t.Error != "" {
+			r.Notes = append(r.Notes, "signature thread's stack incomplete: "+t.Error)
+		}
+		n := min(len(t.Frames), maxStackFrames)
+		r.stack = make([]StackFrame, n)
+		for i, f := range t.Frames[:n] {
+			sf := StackFrame{Function: f.Function, File: f.File, Line: f.Line, Generator: f.Generator}
+			if f.Qualname != nil {
+				sf.Qualname = *f.Qualname
+			}
+			r.stack[i] = sf
+		}
+		r.stackOmitted = len(t.Frames) - n
+	}
+	return r
+}
+
+// reason is err's text without the path it usually starts with (the report
+// shows the path beside it).
+func reason(path string, err error) string {
+	msg := err.Error()
+	for _, p := range []string{path + ": ", "open " + path + ": "} {
+		msg = strings.TrimPrefix(msg, p)
+	}
+	return msg
+}
+
+// Run analyses every input and groups the cores. It returns early only when
+// ctx is cancelled or OnCore fails; unreadable cores are part of the report.
+func Run(ctx context.Context, inputs []Input, o Options) (*Report, error) {
+	jobs := o.Jobs
+	if jobs <= 0 {
+		jobs = runtime.NumCPU()
+	}
+	jobs = min(jobs, max(len(inputs), 1))
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+
+	type done struct {
+		idx int
+		res *CoreResult
+	}
+	work := make(chan int)
+	results := make(chan done)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	for w := 0; w < jobs; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				in := inputs[i]
+				var r *CoreResult
+				if in.Err != nil {
+					r = &CoreResult{Path: in.Path, Error: reason(in.Path, in.Err)}
+				} else {
+					r = Analyze(in.Path, o)
+				}
+				select {
+				case results <- done{i, r}:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	go func() {
+		defer close(work)
+		for i := range inputs {
+			select {
+			case work <- i:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	go func() { wg.Wait(); close(results) }()
+
+	agg := newAggregator(o)
+	pending := map[int]*CoreResult{}
+	next, finished, unreadable := 0, 0, 0
+	var runErr error
+	for d := range results {
+		if runErr != nil {
+			continue // drain so the workers can exit
+		}
+		finished++
+		if d.res.Error != "" {
+			unreadable++
+		}
+		if o.Progress != nil {
+			o.Progress(finished, len(inputs), unreadable)
+		}
+		// Results are consumed in input order, so reports and JSON lines do
+		// not depend on which worker was faster.
+		pending[d.idx] = d.res
+		for pending[next] != nil {
+			r := pending[next]
+			delete(pending, next)
+			next++
+			if o.OnCore != nil {
+				if err := o.OnCore(r); err != nil {
+					runErr = err
+					cancel()
+					break
+				}
+			}
+			agg.add(r)
+		}
+	}
+	if runErr != nil {
+		return nil, runErr
+	}
+	if err := ctx.Err(); err != nil || next < len(inputs) {
+		if err == nil {
+			err = errors.New("report: not every core was analysed")
+		}
+		return nil, err
+	}
+	return agg.report(now()), nil
+}
+
+// aggregator folds core results into groups, keeping per core only what the
+// report lists.
+type aggregator struct {
+	o      Options
+	groups map[string]*Group
+	rep    *Report
+}
+
+func newAggregator(o Options) *aggregator {
+	depth := o.Signature.Depth
+	if depth <= 0 {
+		depth = DefaultDepth
+	}
+	return &aggregator{o: o, groups: map[string]*Group{}, rep: &Report{
+		Format: ReportFormat, Version: ReportVersion, Rule: Rule(o.Signature),
+		SignatureDepth: depth, WithLines: o.Signature.WithLines,
+		Groups: []*Group{}, Unreadable: []Unreadable{}, Cores: []CoreEntry{},
+	}}
+}
+
+func (a *aggregator) add(r *CoreResult) {
+	a.rep.Total++
+	if r.Error != "" || r.Signature == nil {
+		why := r.Error
+		if why == "" {
+			why = "no signature"
+		}
+		a.rep.Unreadable = append(a.rep.Unreadable, Unreadable{Path: r.Path, Reason: why})
+		return
+	}
+	a.rep.Readable++
+	sig := *r.Signature
+	g := a.groups[sig.Text]
+	if g == nil {
+		g = &Group{Signature: sig, versions: map[string]bool{}, First: r.Time, Last: r.Time}
+		a.groups[sig.Text] = g
+	}
+	g.Count++
+	if r.Python != "" {
+		g.versions[r.Python] = true
+	}
+	if r.Time.Before(g.First) {
+		g.First = r.Time
+	}
+	if r.Time.After(g.Last) {
+		g.Last = r.Time
+	}
+	if g.Example == "" || r.Time.After(g.exampleAt) || r.Time.Equal(g.exampleAt) && r.Path < g.Example {
+		g.Example, g.exampleAt, g.Thread, g.Stack, g.StackOmitted = r.Path, r.Time, r.Thread, r.stack, r.stackOmitted
+	}
+	a.rep.Cores = append(a.rep.Cores, CoreEntry{Path: r.Path, Group: sig.ID, Python: r.Python, Time: r.Time})
+}
+
+func (a *aggregator) report(now time.Time) *Report {
+	rep := a.rep
+	rep.Generated = now
+	for _, g := range a.groups {
+		for v := range g.versions {
+			g.Versions = append(g.Versions, v)
+		}
+		sort.Slice(g.Versions, func(i, j int) bool { return versionLess(g.Versions[i], g.Versions[j]) })
+		if g.Stack == nil {
+			g.Stack = []StackFrame{}
+		}
+		rep.Groups = append(rep.Groups, g)
+	}
+	sort.Slice(rep.Groups, func(i, j int) bool {
+		gi, gj := rep.Groups[i], rep.Groups[j]
+		if gi.Count != gj.Count {
+			return gi.Count > gj.Count
+		}
+		return gi.Signature.Text < gj.Signature.Text
+	})
+	for i, g := range rep.Groups {
+		g.Rank = i + 1
+	}
+	if a.o.Baseline != nil {
+		markNew(rep, a.o.Baseline)
+	}
+	return rep
+}
+
+// versionLess orders "3.9.18" before "3.10.13"; non-numeric parts compare as text.
+func versionLess(a, b string) bool {
+	pa, pb := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < len(pa) && i < len(pb); i++ {
+		x, errx := strconv.Atoi(pa[i])
+		y, erry := strconv.Atoi(pb[i])
+		if errx == nil && erry == nil {
+			if x != y {
+				return x < y
+			}
+			continue
+		}
+		if pa[i] != pb[i] {
+			return pa[i] < pb[i]
+		}
+	}
+	return len(pa) < len(pb)
+}

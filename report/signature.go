@@ -1,0 +1,174 @@
+package report
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/pycore/pycore/cpython"
+)
+
+// DefaultDepth is how many of the signature thread's innermost Python frames a
+// signature holds unless --signature-depth says otherwise.
+const DefaultDepth = 5
+
+// Basis says which thread a signature's frames come from.
+type Basis string
+
+// The thread a signature is taken from, in the order the rule tries them.
+const (
+	BasisCrashed  Basis = "crashed thread"   // the thread the fatal signal was delivered to
+	BasisGIL      Basis = "GIL holder"       // no Python thread crashed (a hang dump)
+	BasisMain     Basis = "main thread"      // nobody holds the GIL either
+	BasisFirst    Basis = "first thread"     // no thread is known to be the main one
+	BasisNoThread Basis = "no Python thread" // the interpreter has no thread states
+)
+
+// SigFrame is one frame of a signature: a file named so that the same code has
+// the same name on every machine and Python version, and a function name.
+type SigFrame struct {
+	File     string `json:"file"`
+	Function string `json:"function"`
+	Line     int    `json:"line,omitempty"` // only with --with-lines
+}
+
+func (f SigFrame) String() string {
+	if f.Line > 0 {
+		return fmt.Sprintf("%s (%s:%d)", f.Function, f.File, f.Line)
+	}
+	return fmt.Sprintf("%s (%s)", f.Function, f.File)
+}
+
+// Signature identifies a crash: cores with equal signatures are one group.
+type Signature struct {
+	// Signal is the fatal signal's name ("SIGSEGV"), or "" when the core was
+	// not made by one (gcore of a live process, whose SIGSTOP is not fatal).
+	Signal string     `json:"signal"`
+	Basis  Basis      `json:"basis"`
+	Frames []SigFrame `json:"frames"` // innermost first
+	// Text is the canonical one-line form, the grouping key; ID a short hash of it.
+	Text string `json:"text"`
+	ID   string `json:"id"`
+}
+
+// SignalText is the signal as shown: its name, or "no signal".
+func (s Signature) SignalText() string {
+	if s.Signal == "" {
+		return "no signal"
+	}
+	return s.Signal
+}
+
+// Head is the signature without its frames: "SIGSEGV in the crashed thread".
+func (s Signature) Head() string {
+	return fmt.Sprintf("%s, %s", s.SignalText(), s.Basis)
+}
+
+// FramesText is the frames innermost first, joined by " ← " (called from).
+func (s Signature) FramesText() string {
+	if len(s.Frames) == 0 {
+		return "(no Python frames)"
+	}
+	parts := make([]string, len(s.Frames))
+	for i, f := range s.Frames {
+		parts[i] = f.String()
+	}
+	return strings.Join(parts, " ← ")
+}
+
+func newSignature(signal string, basis Basis, frames []SigFrame) Signature {
+	s := Signature{Signal: signal, Basis: basis, Frames: frames}
+	if s.Frames == nil {
+		s.Frames = []SigFrame{}
+	}
+	s.Text = s.Head() + ": " + s.FramesText()
+	sum := sha256.Sum256([]byte(s.Text))
+	s.ID = hex.EncodeToString(sum[:6])
+	return s
+}
+
+// SignatureOptions say how much of a stack goes into a signature.
+type SignatureOptions struct {
+	Depth     int  // innermost frames kept (DefaultDepth if 0)
+	WithLines bool // keep line numbers (splits groups across Python versions)
+}
+
+// SignatureOf computes the signature of a snapshot and returns the thread it was
+// taken from (nil when the interpreter has no threads). The rule is Rule.
+func SignatureOf(s *cpython.Snapshot, o SignatureOptions) (Signature, *cpython.Thread) {
+	depth := o.Depth
+	if depth <= 0 {
+		depth = DefaultDepth
+	}
+	signal := ""
+	if s.Signal != nil && s.Signal.Fatal {
+		signal = s.Signal.Name
+	}
+	t, basis := signatureThread(s.Threads)
+	if t == nil {
+		return newSignature(signal, basis, nil), nil
+	}
+	var frames []SigFrame
+	for i := 0; i < len(t.Frames) && i < depth; i++ {
+		f := t.Frames[i]
+		sf := SigFrame{File: ModulePath(f.File), Function: f.Function}
+		if o.WithLines {
+			sf.Line = f.Line
+		}
+		frames = append(frames, sf)
+	}
+	return newSignature(signal, basis, frames), t
+}
+
+// signatureThread picks the thread whose stack identifies the core.
+func signatureThread(threads []*cpython.Thread) (*cpython.Thread, Basis) {
+	for _, want := range []struct {
+		basis Basis
+		is    func(*cpython.Thread) bool
+	}{
+		{BasisCrashed, func(t *cpython.Thread) bool { return t.Crashed }},
+		{BasisGIL, func(t *cpython.Thread) bool { return t.HoldsGIL }},
+		{BasisMain, func(t *cpython.Thread) bool { return t.Main }},
+	} {
+		for _, t := range threads {
+			if want.is(t) {
+				return t, want.basis
+			}
+		}
+	}
+	if len(threads) > 0 {
+		return threads[0], BasisFirst
+	}
+	return nil, BasisNoThread
+}
+
+// libPrefix matches the part of a path up to the standard library directory:
+// ".../lib/python3.12/", ".../lib/python3.13t/", ".../lib/python312.zip/".
+var libPrefix = regexp.MustCompile(`^.*/lib(?:64)?/python[0-9]+(?:\.[0-9]+)?t?(?:\.zip)?/`)
+
+// ModulePath names a source file the same way on every machine and Python
+// version: the path below site-packages/ or dist-packages/ for installed
+// packages, below lib/pythonX.Y/ for the standard library ("ctypes/__init__.py"),
+// else the file name, with its directory kept for a package's __init__.py and
+// __main__.py. Names that are not paths ("<frozen runpy>", "<string>") stay.
+func ModulePath(file string) string {
+	if !strings.Contains(file, "/") {
+		return file
+	}
+	for _, dir := range []string{"/site-packages/", "/dist-packages/"} {
+		if i := strings.LastIndex(file, dir); i >= 0 && i+len(dir) < len(file) {
+			return file[i+len(dir):]
+		}
+	}
+	if m := libPrefix.FindStringIndex(file); m != nil && m[1] < len(file) {
+		return file[m[1]:]
+	}
+	parts := strings.Split(strings.TrimRight(file, "/"), "/")
+	base := parts[len(parts)-1]
+	if (base == "__init__.py" || base == "__main__.py") && len(parts) >= 2 && parts[len(parts)-2] != "" {
+		return parts[len(parts)-2] + "/" + base
+	}
+	return base
+}

@@ -1,0 +1,137 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/tw"
+)
+
+// timeLayout shows core times in UTC, to the second.
+const timeLayout = "2006-01-02 15:04:05"
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(timeLayout)
+}
+
+// Summary is the report's first line: "27 files: 24 cores in 4 groups, 3 unreadable".
+func (r *Report) Summary() string {
+	s := fmt.Sprintf("%d %s: %d %s in %d %s, %d unreadable", r.Total, plural(r.Total, "file", "files"),
+		r.Readable, plural(r.Readable, "core", "cores"), len(r.Groups), plural(len(r.Groups), "group", "groups"), len(r.Unreadable))
+	if r.Baseline != "" {
+		s += fmt.Sprintf("; %d new since %s, %d gone", r.NewCount(), r.Baseline, len(r.Gone))
+	}
+	return s
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// frameLines is the signature's frames one per line, "← " marking callers.
+func frameLines(s Signature) []string {
+	if len(s.Frames) == 0 {
+		return []string{"(no Python frames)"}
+	}
+	out := make([]string, len(s.Frames))
+	for i, f := range s.Frames {
+		if i == 0 {
+			out[i] = f.String()
+		} else {
+			out[i] = "← " + f.String()
+		}
+	}
+	return out
+}
+
+// Traceback writes a stack the way Python prints one: outermost call first.
+func Traceback(w io.Writer, indent string, stack []StackFrame, omitted int) {
+	if len(stack) == 0 {
+		fmt.Fprintf(w, "%s(no Python frames)\n", indent)
+		return
+	}
+	fmt.Fprintf(w, "%sTraceback (most recent call last):\n", indent)
+	if omitted > 0 {
+		fmt.Fprintf(w, "%s  ... %d outer %s not shown\n", indent, omitted, plural(omitted, "frame", "frames"))
+	}
+	for i := len(stack) - 1; i >= 0; i-- {
+		f := stack[i]
+		gen := ""
+		if f.Generator {
+			gen = " (generator/coroutine)"
+		}
+		fmt.Fprintf(w, "%s  File %s, line %d, in %s%s\n", indent, strconv.Quote(f.File), f.Line, f.Name(), gen)
+	}
+}
+
+// WriteTable writes the human report: a summary, the rule, a table of groups
+// by count, each group's representative stack, then the unreadable files.
+func WriteTable(w io.Writer, r *Report) error {
+	fmt.Fprintf(w, "pycore report: %s\n", r.Summary())
+	fmt.Fprintf(w, "Signature rule: %s\n\n", r.Rule)
+	if len(r.Groups) > 0 {
+		header := []any{"#", "Count", "Signature", "Python", "First (UTC)", "Last (UTC)", "Example"}
+		if r.Baseline != "" {
+			header = append(header, "New")
+		}
+		align := []tw.Align{tw.AlignRight, tw.AlignRight}
+		for range header[2:] {
+			align = append(align, tw.AlignLeft)
+		}
+		table := tablewriter.NewTable(w,
+			tablewriter.WithHeaderAutoFormat(tw.Off),
+			tablewriter.WithHeaderAlignment(tw.AlignLeft),
+			tablewriter.WithRowAlignmentConfig(tw.CellAlignment{PerColumn: align}))
+		table.Header(header...)
+		for _, g := range r.Groups {
+			sig := g.Signature.Head() + "\n" + strings.Join(frameLines(g.Signature), "\n")
+			row := []any{g.Rank, g.Count, sig, strings.Join(g.Versions, "\n"), fmtTime(g.First), fmtTime(g.Last), g.Example}
+			if r.Baseline != "" {
+				row = append(row, yesNo(g.New, "NEW", ""))
+			}
+			if err := table.Append(row...); err != nil {
+				return err
+			}
+		}
+		if err := table.Render(); err != nil {
+			return err
+		}
+	}
+	for _, g := range r.Groups {
+		fmt.Fprintf(w, "\nGroup %d: %d %s, %s%s\n", g.Rank, g.Count, plural(g.Count, "core", "cores"), g.Signature.Head(), yesNo(g.New, " [NEW]", ""))
+		fmt.Fprintf(w, "  signature %s: %s\n", g.Signature.ID, g.Signature.FramesText())
+		fmt.Fprintf(w, "  Python %s; first %s, last %s (UTC)\n", strings.Join(g.Versions, ", "), fmtTime(g.First), fmtTime(g.Last))
+		fmt.Fprintf(w, "  example %s (%s)\n", g.Example, g.Thread)
+		Traceback(w, "  ", g.Stack, g.StackOmitted)
+	}
+	if len(r.Unreadable) > 0 {
+		fmt.Fprintf(w, "\nUnreadable (%d):\n", len(r.Unreadable))
+		for _, u := range r.Unreadable {
+			fmt.Fprintf(w, "  %s: %s\n", u.Path, u.Reason)
+		}
+	}
+	if len(r.Gone) > 0 {
+		fmt.Fprintf(w, "\nGone since %s (%d):\n", r.Baseline, len(r.Gone))
+		for _, g := range r.Gone {
+			fmt.Fprintf(w, "  %s (%d %s then)\n", g.Signature.Text, g.Count, plural(g.Count, "core", "cores"))
+		}
+	}
+	return nil
+}
+
+func yesNo(b bool, yes, no string) string {
+	if b {
+		return yes
+	}
+	return no
+}
