@@ -40,6 +40,11 @@ type MemberLayout struct {
 // VersionLayouts are the layouts of one CPython build.
 type VersionLayouts struct {
 	Version string // exact version of the build the table came from, e.g. "3.12.1"
+	// FreeThreaded (ABI flag "t", --disable-gil) and Debug ("d", Py_DEBUG)
+	// builds lay out their structs differently: a table serves only builds
+	// of the same kind.
+	FreeThreaded bool
+	Debug        bool
 	Source  string // what it was generated from, e.g. "DWARF of libpython3.12.so.1.0 (pyenv 3.12.1)"
 	Structs []StructLayout
 }

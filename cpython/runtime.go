@@ -37,6 +37,10 @@ type Process struct {
 	Version Version
 	// FreeThreaded is true for a --disable-gil build.
 	FreeThreaded bool
+	// Debug is true for a Py_DEBUG build (python3.Xd), whose structs differ
+	// from the release build's; TraceRefs for one with Py_TRACE_REFS, whose
+	// objects start with two more pointers. See detectBuild.
+	Debug, TraceRefs bool
 	// Evidence says how the runtime and version were found.
 	Evidence []string
 	// Runtime is _PyRuntime as a typed value.
@@ -173,6 +177,7 @@ func (p *Process) tryRuntime(cand runtimeCandidate, opts Options) error {
 	if err := p.detectVersion(cand); err != nil {
 		return err
 	}
+	p.detectBuild(cand)
 	fl, err := flavorFor(p.Version, p.FreeThreaded)
 	if err != nil {
 		return err
@@ -260,6 +265,40 @@ func (p *Process) detectVersion(cand runtimeCandidate) error {
 	return nil
 }
 
+// buildNameRE reads the ABI flags off a CPython file name: python3.11d,
+// libpython3.7dm.so.1.0, python3.13td.
+var buildNameRE = regexp.MustCompile(`python\d\.\d+(t?)(d?)m?(?:\.so|$|-)`)
+
+// detectBuild tells a Py_DEBUG build from a release build, which matters to
+// the generated tables: Py_DEBUG changes struct layouts (3.6-3.12 have no debug
+// offsets to say so). The evidence, any one of which is enough:
+//   - _Py_NegativeRefcount, exported only under Py_REF_DEBUG, which Py_DEBUG
+//     implies (3.6-3.15; checked absent from every release build here);
+//   - the "d" ABI flag in the file name (python3.11d, libpython3.7dm.so).
+//
+// Py_TRACE_REFS (not implied by Py_DEBUG since 3.8) exports _Py_PrintReferences.
+func (p *Process) detectBuild(cand runtimeCandidate) {
+	m := cand.module
+	if m == nil {
+		return // found by scanning memory: the debug offsets describe the build
+	}
+	var why []string
+	if s, ok := m.Lookup("_Py_NegativeRefcount"); ok && s.Func {
+		why = append(why, "symbol _Py_NegativeRefcount")
+	}
+	if f := buildNameRE.FindStringSubmatch(filepath.Base(m.Path)); f != nil && f[2] == "d" {
+		why = append(why, "the d ABI flag in "+filepath.Base(m.Path))
+	}
+	if len(why) > 0 {
+		p.Debug = true
+		p.Evidence = append(p.Evidence, "build: Py_DEBUG ("+strings.Join(why, ", ")+")")
+	}
+	if s, ok := m.Lookup("_Py_PrintReferences"); ok && s.Func {
+		p.TraceRefs = true
+		p.Evidence = append(p.Evidence, "build: Py_TRACE_REFS (symbol _Py_PrintReferences)")
+	}
+}
+
 // lookupNear finds a symbol, preferring the module that holds the runtime.
 func (p *Process) lookupNear(name string, cand runtimeCandidate) (symbols.Symbol, bool) {
 	if cand.module != nil {
@@ -320,12 +359,15 @@ func (p *Process) chooseTypes(mode TypesMode) error {
 			}
 			return newLayoutTypes(vl, p.R.PtrSize)
 		}
-		vl := tableFor(p.Version)
+		if p.TraceRefs {
+			return nil, fmt.Errorf("a Py_TRACE_REFS build of CPython %s: its objects carry two more pointers and pycore has no layout table for it (give it the build's DWARF)", p.Version)
+		}
+		vl := tableFor(p.Version, p.FreeThreaded, p.Debug)
 		if vl == nil {
-			return nil, fmt.Errorf("no layout table for CPython %s in this pycore", p.Version)
+			return nil, fmt.Errorf("no layout table for CPython %s%s in this pycore", p.Version, buildKind(p.FreeThreaded, p.Debug))
 		}
 		named := *vl
-		named.Source = fmt.Sprintf("pycore's layout table for %s (generated from the %s)", vl.Version, vl.Source)
+		named.Source = fmt.Sprintf("pycore's layout table for %s%s (generated from the %s)", vl.Version, buildKind(vl.FreeThreaded, vl.Debug), vl.Source)
 		return newLayoutTypes(&named, p.R.PtrSize)
 	}
 	var ts TypeSource
@@ -354,14 +396,31 @@ func (p *Process) chooseTypes(mode TypesMode) error {
 	return nil
 }
 
-// tableFor picks the generated layout table for a version: the same build if
-// there is one, else the newest table of the same minor at or below it, else
-// any table of the same minor (layouts rarely change within a minor).
-func tableFor(v Version) *VersionLayouts {
+// buildKind names a build kind for messages: "", " (free-threaded)", " (Py_DEBUG)".
+func buildKind(freeThreaded, debug bool) string {
+	switch {
+	case freeThreaded && debug:
+		return " (free-threaded, Py_DEBUG)"
+	case freeThreaded:
+		return " (free-threaded)"
+	case debug:
+		return " (Py_DEBUG)"
+	}
+	return ""
+}
+
+// tableFor picks the generated layout table for a version and build kind
+// (free-threaded and Py_DEBUG builds only use tables of their own kind): the
+// same build if there is one, else the newest table of the same minor at or
+// below it, else any table of the same minor (layouts rarely change within a minor).
+func tableFor(v Version, freeThreaded, debug bool) *VersionLayouts {
 	var best *VersionLayouts
 	var bestV Version
 	for i := range generatedLayouts {
 		vl := &generatedLayouts[i]
+		if vl.FreeThreaded != freeThreaded || vl.Debug != debug {
+			continue
+		}
 		tv, err := ParseVersion(vl.Version)
 		if err != nil || !tv.Is(v.Major, v.Minor) {
 			continue

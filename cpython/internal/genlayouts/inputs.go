@@ -20,17 +20,35 @@ type input struct {
 	Path    string // ELF file with DWARF (a libpython, or a detached debug file)
 	Data    string // ELF file with the build's code and data ("" if unknown)
 	Version string // exact CPython version, e.g. "3.12.1"
-	Origin  string // "pyenv", "debian-bookworm", or a -in label's words after the version
-	Source  string // machine-independent description, written into the table
+	// Flags are the build's ABI flags that change struct layouts: "t"
+	// (free-threaded, --disable-gil), "d" (Py_DEBUG), "td", or "" (release).
+	Flags  string
+	Origin string // "pyenv", "debian-bookworm", or a -in label's words after the version
+	Source string // machine-independent description, written into the table
+}
+
+// key is what the tables are chosen by: the minor and the flags ("3.13t").
+func (in input) key() string {
+	m, _ := minorOf(in.Version)
+	return fmt.Sprintf("3.%d%s", m, in.Flags)
 }
 
 // Minors the default discovery tabulates; 3.14+ carry _Py_DebugOffsets.
 const (
-	firstMinor = 8
+	firstMinor = 6
 	lastMinor  = 13
 )
 
+// requiredFlavors are the non-release builds the default discovery must find
+// (testdata/pythons/fetch.sh keeps Debian's Py_DEBUG interpreters of these,
+// build-ft.sh builds the free-threaded one), besides a release build of every
+// minor firstMinor..lastMinor.
+var requiredFlavors = []string{"3.11d", "3.13d", "3.13t"}
+
 var versionRE = regexp.MustCompile(`^3\.(\d+)\.(\d+)((a|b|rc)(\d+))?$`)
+
+// flagsRE: ABI flags this generator tabulates.
+var flagsRE = regexp.MustCompile(`^(t?d?)$`)
 
 // minorOf is the minor of a version string such as "3.12.1" or "3.13.0rc2".
 func minorOf(v string) (int, bool) {
@@ -42,7 +60,11 @@ func minorOf(v string) (int, bool) {
 	return n, err == nil
 }
 
-// pyenvInputs finds pyenv's shared libpython builds of 3.8-3.13 under root.
+// pyenvDirRE is a pyenv version directory: "3.12.1", or "3.13.0t" for a
+// free-threaded build.
+var pyenvDirRE = regexp.MustCompile(`^(3\.\d+\.\d+(?:(?:a|b|rc)\d+)?)(t?)$`)
+
+// pyenvInputs finds pyenv's shared libpython builds of 3.6-3.13 under root.
 func pyenvInputs(root string) ([]input, []string, error) {
 	dirs, err := filepath.Glob(filepath.Join(root, "versions", "3.*"))
 	if err != nil {
@@ -51,7 +73,12 @@ func pyenvInputs(root string) ([]input, []string, error) {
 	var ins []input
 	var notes []string
 	for _, dir := range dirs {
-		v := filepath.Base(dir)
+		dm := pyenvDirRE.FindStringSubmatch(filepath.Base(dir))
+		if dm == nil {
+			notes = append(notes, fmt.Sprintf("skipping %s: not a plain release version", dir))
+			continue
+		}
+		v, flags := dm[1], dm[2]
 		minor, ok := minorOf(v)
 		if !ok {
 			notes = append(notes, fmt.Sprintf("skipping %s: not a plain release version", dir))
@@ -60,9 +87,19 @@ func pyenvInputs(root string) ([]input, []string, error) {
 		if minor < firstMinor || minor > lastMinor {
 			continue
 		}
-		lib := filepath.Join(dir, "lib", fmt.Sprintf("libpython3.%d.so.1.0", minor))
-		if _, err := os.Stat(lib); err != nil {
-			notes = append(notes, fmt.Sprintf("skipping %s: no %s (not a shared build?)", dir, filepath.Base(lib)))
+		// 3.6 and 3.7 name the library with their "m" (pymalloc) ABI flag.
+		var lib string
+		var tried []string
+		for _, name := range []string{fmt.Sprintf("libpython3.%d%s.so.1.0", minor, flags), fmt.Sprintf("libpython3.%d%sm.so.1.0", minor, flags)} {
+			p := filepath.Join(dir, "lib", name)
+			tried = append(tried, name)
+			if _, err := os.Stat(p); err == nil {
+				lib = p
+				break
+			}
+		}
+		if lib == "" {
+			notes = append(notes, fmt.Sprintf("skipping %s: no %s (not a shared build?)", dir, strings.Join(tried, " or ")))
 			continue
 		}
 		if err := checkPyVersion(lib, v); err != nil {
@@ -72,24 +109,31 @@ func pyenvInputs(root string) ([]input, []string, error) {
 			Path:    lib,
 			Data:    lib,
 			Version: v,
+			Flags:   flags,
 			Origin:  "pyenv",
-			Source:  fmt.Sprintf("DWARF of %s (pyenv %s)", filepath.Base(lib), v),
+			Source:  fmt.Sprintf("DWARF of %s (pyenv %s%s)", filepath.Base(lib), v, flags),
 		})
 	}
 	return ins, notes, nil
 }
 
-// debianMeta is the part of testdata/pythons/fetch.sh's pycore-python.json used here.
+// debianMeta is the part of the pycore-python*.json files of
+// testdata/pythons/fetch.sh and build-ft.sh used here.
 type debianMeta struct {
-	Version string `json:"version"`
-	Suite   string `json:"suite"`
-	Exe     string `json:"exe"`
+	Version    string `json:"version"`
+	Suite      string `json:"suite"`
+	Origin     string `json:"origin"`   // when not "debian-SUITE" (build-ft.sh's builds)
+	ABIFlags   string `json:"abiflags"` // "t", "d", or "" (release)
+	Exe        string `json:"exe"`
+	DWARFInExe bool   `json:"dwarf_in_exe"`
 }
 
-// debianInputs finds Debian release builds unpacked by testdata/pythons/fetch.sh
-// under cache/pythons/*, each with its executable's detached debug file.
+// debianInputs finds the builds under cache/pythons/*: Debian release builds
+// unpacked by testdata/pythons/fetch.sh with their executable's detached debug
+// file, Debian's Py_DEBUG interpreters it keeps (pycore-python-d.json, DWARF in
+// the executable), and build-ft.sh's free-threaded builds (DWARF in the executable).
 func debianInputs(cache string) ([]input, []string, error) {
-	metas, err := filepath.Glob(filepath.Join(cache, "pythons", "*", "pycore-python.json"))
+	metas, err := filepath.Glob(filepath.Join(cache, "pythons", "*", "pycore-python*.json"))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -112,29 +156,40 @@ func debianInputs(cache string) ([]input, []string, error) {
 		if minor < firstMinor || minor > lastMinor {
 			continue
 		}
+		if !flagsRE.MatchString(meta.ABIFlags) {
+			return nil, nil, fmt.Errorf("%s: abiflags %q: want \"\", \"t\", \"d\" or \"td\"", mf, meta.ABIFlags)
+		}
 		exe := meta.Exe
 		if !filepath.IsAbs(exe) {
 			exe = filepath.Join(root, exe)
 		}
-		id, err := buildID(exe)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", mf, err)
-		}
-		if len(id) < 2 {
-			notes = append(notes, fmt.Sprintf("skipping %s: no build ID", exe))
-			continue
-		}
-		dbg := filepath.Join(root, "usr", "lib", "debug", ".build-id", id[:2], id[2:]+".debug")
-		if _, err := os.Stat(dbg); err != nil {
-			notes = append(notes, fmt.Sprintf("skipping %s: no detached debug file %s", exe, dbg))
-			continue
+		dbg := exe
+		what := "DWARF"
+		if !meta.DWARFInExe {
+			id, err := buildID(exe)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", mf, err)
+			}
+			if len(id) < 2 {
+				notes = append(notes, fmt.Sprintf("skipping %s: no build ID", exe))
+				continue
+			}
+			dbg = filepath.Join(root, "usr", "lib", "debug", ".build-id", id[:2], id[2:]+".debug")
+			if _, err := os.Stat(dbg); err != nil {
+				notes = append(notes, fmt.Sprintf("skipping %s: no detached debug file %s", exe, dbg))
+				continue
+			}
+			what = "detached DWARF"
 		}
 		if err := checkPyVersion(exe, meta.Version); err != nil {
 			return nil, nil, err
 		}
-		origin := "debian"
-		if meta.Suite != "" {
-			origin = "debian-" + meta.Suite
+		origin := meta.Origin
+		if origin == "" {
+			origin = "debian"
+			if meta.Suite != "" {
+				origin = "debian-" + meta.Suite
+			}
 		}
 		relExe, err := filepath.Rel(root, exe)
 		if err != nil || strings.HasPrefix(relExe, "..") {
@@ -144,12 +199,16 @@ func debianInputs(cache string) ([]input, []string, error) {
 			Path:    dbg,
 			Data:    exe,
 			Version: meta.Version,
+			Flags:   meta.ABIFlags,
 			Origin:  origin,
-			Source:  fmt.Sprintf("detached DWARF of %s (%s %s)", relExe, origin, meta.Version),
+			Source:  fmt.Sprintf("%s of %s (%s %s%s)", what, relExe, origin, meta.Version, meta.ABIFlags),
 		})
 	}
 	return ins, notes, nil
 }
+
+// labelVersionRE splits a -in label's version from its ABI flags.
+var labelVersionRE = regexp.MustCompile(`^(\d+\.\d+\.\d+(?:(?:a|b|rc)\d+)?)(t?d?)$`)
 
 // flagInput parses -in PATH=LABEL, LABEL being "VERSION" or "VERSION ORIGIN...".
 func flagInput(s string) (input, error) {
@@ -159,18 +218,23 @@ func flagInput(s string) (input, error) {
 	}
 	path, label := s[:i], strings.TrimSpace(s[i+1:])
 	fields := strings.Fields(label)
-	if _, ok := minorOf(fields[0]); !ok {
+	vm := labelVersionRE.FindStringSubmatch(fields[0])
+	if vm == nil {
+		return input{}, fmt.Errorf("-in %q: label must start with a version such as 3.11.2 (3.13.5t free-threaded, 3.11.2d Py_DEBUG), not %q", s, fields[0])
+	}
+	if _, ok := minorOf(vm[1]); !ok {
 		return input{}, fmt.Errorf("-in %q: label must start with a version such as 3.11.2, not %q", s, fields[0])
 	}
 	if _, err := os.Stat(path); err != nil {
 		return input{}, fmt.Errorf("-in %q: %w", s, err)
 	}
-	if err := checkPyVersion(path, fields[0]); err != nil {
+	if err := checkPyVersion(path, vm[1]); err != nil {
 		return input{}, fmt.Errorf("-in %q: %w", s, err)
 	}
 	return input{
 		Path:    path,
-		Version: fields[0],
+		Version: vm[1],
+		Flags:   vm[2],
 		Origin:  strings.Join(fields[1:], " "),
 		Source:  fmt.Sprintf("DWARF of %s (%s)", filepath.Base(path), label),
 	}, nil
@@ -182,6 +246,9 @@ func sortInputs(ins []input) {
 		a, b := ins[i], ins[j]
 		if c := compareVersions(a.Version, b.Version); c != 0 {
 			return c < 0
+		}
+		if a.Flags != b.Flags {
+			return a.Flags < b.Flags
 		}
 		if (a.Origin == "pyenv") != (b.Origin == "pyenv") {
 			return a.Origin == "pyenv"

@@ -91,8 +91,9 @@ type structLayout struct {
 	Cut string
 }
 
-// buildLayouts reads the roots from one ELF file's DWARF.
-func buildLayouts(path string) ([]structLayout, error) {
+// buildLayouts reads the roots from one input's DWARF.
+func buildLayouts(in input) ([]structLayout, error) {
+	path := in.Path
 	f, err := elf.Open(path)
 	if err != nil {
 		return nil, err
@@ -105,11 +106,27 @@ func buildLayouts(path string) ([]structLayout, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: reading DWARF: %w", path, err)
 	}
-	ls, err := layoutsFromDWARF(d, cpythonRoots)
+	rs := cpythonRoots
+	if m, ok := minorOf(in.Version); ok && m < 7 {
+		rs = withoutRequired(rs, "_PyRuntimeState") // 3.6 keeps its runtime in separate globals
+	}
+	ls, err := layoutsFromDWARF(d, rs)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return ls, nil
+}
+
+// withoutRequired is rs with name no longer required.
+func withoutRequired(rs rootSet, name string) rootSet {
+	var req []string
+	for _, r := range rs.required {
+		if r != name {
+			req = append(req, r)
+		}
+	}
+	rs.required = req
+	return rs
 }
 
 type indexer struct {

@@ -2,7 +2,7 @@
 // runtime structs (offsets and types of their members) for each CPython build
 // it is given, read from the DWARF of those builds.
 //
-// Inputs are found by default: pyenv's shared builds of 3.8-3.13 under
+// Inputs are found by default: pyenv's shared builds of 3.6-3.13 under
 // $PYENV_ROOT (or ~/.pyenv), and Debian release builds unpacked by
 // testdata/pythons/fetch.sh under $PYCORE_CACHE/pythons (or
 // ~/.cache/pycore/pythons) whose executable has a detached debug file. More
@@ -10,9 +10,13 @@
 //
 //	go run ./internal/genlayouts -o layouts_gen.go -in /x/abcd.debug="3.11.2 debian-bookworm"
 //
-// The run fails rather than write a table missing one of the minors 3.8-3.13,
-// so that regenerating on a machine without the builds cannot silently drop
-// versions; -allow-missing overrides that.
+// Free-threaded and Py_DEBUG builds get tables of their own (their structs
+// differ), labelled by ABI flags: the json of build-ft.sh's builds and of the
+// Debian debug interpreters says so, -in takes "3.13.5t" or "3.11.2d".
+//
+// The run fails rather than write a table missing one of the minors 3.6-3.13,
+// or one of requiredFlavors, so that regenerating on a machine without the
+// builds cannot silently drop versions; -allow-missing overrides that.
 package main
 
 import (
@@ -48,7 +52,7 @@ func main() {
 	flag.StringVar(&opt.pyenvRoot, "pyenv", defaultDir("PYENV_ROOT", ".pyenv"), "pyenv root to search for builds (\"none\" to skip)")
 	flag.StringVar(&opt.cacheDir, "cache", defaultDir("PYCORE_CACHE", filepath.Join(".cache", "pycore")), "pycore cache with Debian builds under pythons/ (\"none\" to skip)")
 	flag.Var(&extra, "in", "another build: PATH=LABEL, LABEL = \"VERSION [ORIGIN]\" (repeatable)")
-	flag.BoolVar(&opt.allowMissing, "allow-missing", false, "write the table even if some of 3.8-3.13 have no build")
+	flag.BoolVar(&opt.allowMissing, "allow-missing", false, "write the table even if some of 3.6-3.13 (or the required free-threaded and debug builds) have no build")
 	flag.BoolVar(&verbose, "v", false, "say which inputs were used or skipped")
 	flag.Parse()
 	opt.extra = extra
@@ -114,21 +118,24 @@ func discover(opt options) ([]input, []string, error) {
 	}
 	sortInputs(ins)
 	seen := map[string]bool{}
-	have := map[int]bool{}
+	have := map[string]bool{}
 	for _, in := range ins {
 		if seen[in.Source] {
 			return nil, nil, fmt.Errorf("two inputs are both described as %q (%s)", in.Source, in.Path)
 		}
 		seen[in.Source] = true
-		if m, ok := minorOf(in.Version); ok {
-			have[m] = true
-		}
+		have[in.key()] = true
 	}
 	if !opt.allowMissing {
 		var missing []string
 		for m := firstMinor; m <= lastMinor; m++ {
-			if !have[m] {
+			if !have[fmt.Sprintf("3.%d", m)] {
 				missing = append(missing, fmt.Sprintf("3.%d", m))
+			}
+		}
+		for _, k := range requiredFlavors {
+			if !have[k] {
+				missing = append(missing, k)
 			}
 		}
 		if len(missing) > 0 {
@@ -178,7 +185,7 @@ func buildTables(ins []input) ([]versionTable, error) {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			ls, err := buildLayouts(in.Path)
+			ls, err := buildLayouts(in)
 			if err != nil {
 				errs[i] = fmt.Errorf("%s (%s): %w", in.Version, in.Origin, err)
 				return

@@ -27,7 +27,8 @@ package cpython
 
 // generatedLayouts are CPython struct layouts read from the DWARF of real
 // x86-64 glibc builds by ./internal/genlayouts: one entry per build, in version
-// order. Members are listed through by-value structs and unions (anonymous ones
+// order; free-threaded (--disable-gil) and Py_DEBUG builds have entries of
+// their own, marked FreeThreaded and Debug. Members are listed through by-value structs and unions (anonymous ones
 // flattened into their parent, as C names them) to 4 levels of nesting; arrays
 // of structs are listed without their elements. _PyRuntimeState and
 // PyInterpreterState are capped at %d members, dropping the deepest levels
@@ -73,7 +74,14 @@ var generatedLayouts = []VersionLayouts{
 		entryVar[i] = name
 	}
 	for i, t := range tables {
-		fmt.Fprintf(&b, "\t{Version: %q, Source: %q, Structs: %s},%s\n", t.in.Version, t.in.Source, entryVar[i], entryNote[i])
+		flags := ""
+		if strings.Contains(t.in.Flags, "t") {
+			flags += " FreeThreaded: true,"
+		}
+		if strings.Contains(t.in.Flags, "d") {
+			flags += " Debug: true,"
+		}
+		fmt.Fprintf(&b, "\t{Version: %q,%s Source: %q, Structs: %s},%s\n", t.in.Version, flags, t.in.Source, entryVar[i], entryNote[i])
 	}
 	b.WriteString("}\n")
 	for _, v := range vars {
@@ -105,7 +113,7 @@ func renderStructs(ls []structLayout) string {
 func varName(in input, used map[string]bool) string {
 	var b strings.Builder
 	b.WriteString("layoutsV")
-	for _, r := range in.Version {
+	for _, r := range in.Version + in.Flags {
 		if r == '.' {
 			b.WriteByte('_')
 		} else if r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r)) {
