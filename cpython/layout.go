@@ -45,6 +45,6 @@ type VersionLayouts struct {
 	// of the same kind.
 	FreeThreaded bool
 	Debug        bool
-	Source  string // what it was generated from, e.g. "DWARF of libpython3.12.so.1.0 (pyenv 3.12.1)"
-	Structs []StructLayout
+	Source       string // what it was generated from, e.g. "DWARF of libpython3.12.so.1.0 (pyenv 3.12.1)"
+	Structs      []StructLayout
 }
