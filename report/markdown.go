@@ -21,7 +21,7 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 			var sig []string
 			head := "**" + mdCell(g.Signature.Head()) + "**"
 			if g.New {
-				head += " 🆕 **new**"
+				head += " **new**"
 			}
 			sig = append(sig, head)
 			for _, l := range frameLines(g.Signature) {
