@@ -376,6 +376,19 @@ type converter struct {
 	err error
 }
 
+// sp makes a span from participle positions. EndPos is where the next token
+// starts, so whitespace before it is trimmed off.
+func (c *converter) sp(pos, end lexer.Position) span {
+	e := end.Offset
+	if e > len(c.src) {
+		e = len(c.src)
+	}
+	for e > pos.Offset && strings.IndexByte(" \t\r\n", c.src[e-1]) >= 0 {
+		e--
+	}
+	return span{pos.Offset, e}
+}
+
 func (c *converter) fail(pos, end int, format string, args ...any) {
 	if c.err == nil {
 		c.err = &Error{Src: c.src, Pos: pos, End: end, Msg: fmt.Sprintf(format, args...)}
@@ -388,7 +401,7 @@ func (c *converter) expr(g *gExpr) Node {
 		return x
 	}
 	y, z := c.expr(g.Then), c.expr(g.Else)
-	return &Cond{span: span{g.Pos.Offset, g.EndPos.Offset}, X: x, Y: y, Z: z}
+	return &Cond{span: c.sp(g.Pos, g.EndPos), X: x, Y: y, Z: z}
 }
 
 var precedence = map[string]int{
@@ -425,7 +438,7 @@ func (c *converter) binary(g *gBinary) Node {
 }
 
 func (c *converter) unary(g *gUnary) Node {
-	sp := span{g.Pos.Offset, g.EndPos.Offset}
+	sp := c.sp(g.Pos, g.EndPos)
 	switch {
 	case g.Operand != nil:
 		return &Unary{span: sp, Op: g.Op, X: c.unary(g.Operand)}
@@ -447,7 +460,7 @@ func (c *converter) postfix(g *gPostfix) Node {
 	x := c.primary(g.Primary)
 	start, _ := x.Span()
 	for _, op := range g.Ops {
-		sp := span{start, op.EndPos.Offset}
+		sp := span{start, c.sp(op.Pos, op.EndPos).End}
 		if op.Index != nil {
 			x = &Index{span: sp, X: x, I: c.expr(op.Index)}
 			continue
@@ -456,14 +469,14 @@ func (c *converter) postfix(g *gPostfix) Node {
 		if strings.HasPrefix(name, "`") {
 			name = strings.Trim(name, "`")
 		}
-		namePos := op.EndPos.Offset - len(op.Name)
+		namePos := sp.End - len(op.Name)
 		x = &Member{span: sp, X: x, Name: name, Arrow: op.Arrow == "->", NamePos: namePos}
 	}
 	return x
 }
 
 func (c *converter) primary(g *gPrimary) Node {
-	sp := span{g.Pos.Offset, g.EndPos.Offset}
+	sp := c.sp(g.Pos, g.EndPos)
 	switch {
 	case g.Call != nil:
 		call := &Call{span: sp, Name: g.Call.Name}
@@ -569,7 +582,7 @@ func (c *converter) number(sp span, text string) Node {
 }
 
 func (c *converter) typeName(g *gType) *TypeName {
-	t := &TypeName{span: span{g.Pos.Offset, g.EndPos.Offset}, Stars: len(g.Stars)}
+	t := &TypeName{span: c.sp(g.Pos, g.EndPos), Stars: len(g.Stars)}
 	switch {
 	case g.Tag != "":
 		t.Base = g.Tag + " " + g.TagName

@@ -20,6 +20,7 @@ type DWARFTypes struct {
 	byName  map[string]dwarf.Offset // typedef, base type, "struct x", "union x", "enum x"
 	conv    map[dwarf.Type]*Type
 	scanned int
+	vars    *varIndex // global variables seen by the scan (dwarfvars.go)
 }
 
 // NewDWARFTypes wraps parsed DWARF. source names the file, for errors.
@@ -102,6 +103,7 @@ func (dt *DWARFTypes) scanSome() error {
 				}
 			}
 		}
+		dt.indexVariable(e)
 		if e.Children {
 			dt.reader.SkipChildren()
 		}

@@ -403,3 +403,9 @@ func (v Value) CString(max int) (string, error) {
 	}
 	return "", fmt.Errorf("%s is not a string", v.Type)
 }
+
+// FromBytes returns a computed value of type t held in b (e.g. a string
+// literal's char array). b is used as is, not copied.
+func FromBytes(mem core.Reader, t *Type, b []byte) Value {
+	return Value{Type: t, buf: b, mem: mem}
+}
