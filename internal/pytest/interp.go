@@ -43,19 +43,36 @@ import (
 
 // Interpreter is one CPython build that tests can run.
 type Interpreter struct {
-	Version  string   // exact, from running it: "3.12.1"
-	Minor    string   // "3.12"
-	Origin   string   // "pyenv", "debian-trixie", "system"
+	Version string // exact, from running it: "3.12.1"
+	Minor   string // "3.12"
+	// ABIFlags are the build's flags that change struct layouts, from running it:
+	// "t" (free-threaded, --disable-gil), "d" (Py_DEBUG), "td", or "" for a release
+	// build. (3.6/3.7's "m", pymalloc, is left out: every build here has it.)
+	ABIFlags string
+	Origin   string   // "pyenv", "debian-trixie", "system", "source-trixie" (build-ft.sh)
 	Argv     []string // prefix that runs it (exe, or loader + flags + exe)
 	Env      []string // extra environment
 	Exe      string   // the python executable file itself
 	DWARF    bool     // its own ELF files (exe, libpython) carry .debug_info
 	DebugDir string   // a dir with .build-id/ detached debug files for it ("" if none)
+
+	jsonFlags *string // the ABI flags its pycore-python*.json claims, checked against the probe
 }
 
 // Name identifies the interpreter in test names and logs: "pyenv-3.12.1",
-// "debian-trixie-3.13.5", "system-3.11.2".
-func (i Interpreter) Name() string { return i.Origin + "-" + i.Version }
+// "debian-trixie-3.13.5", "system-3.11.2", "debian-bookworm-3.11.2d",
+// "source-trixie-3.13.5t".
+func (i Interpreter) Name() string { return i.Origin + "-" + i.Version + i.ABIFlags }
+
+// Kind is the minor with the ABI flags, as PYCORE_REQUIRE names builds: "3.12",
+// "3.13t", "3.11d".
+func (i Interpreter) Kind() string { return i.Minor + i.ABIFlags }
+
+// FreeThreaded reports a --disable-gil build.
+func (i Interpreter) FreeThreaded() bool { return strings.Contains(i.ABIFlags, "t") }
+
+// Debug reports a Py_DEBUG build.
+func (i Interpreter) Debug() bool { return strings.Contains(i.ABIFlags, "d") }
 
 // AtLeast reports whether the interpreter's version is at least major.minor.
 func (i Interpreter) AtLeast(major, minor int) bool {
@@ -142,13 +159,17 @@ func DiscoverAll() ([]Interpreter, error) {
 		go func(n int) {
 			defer wg.Done()
 			i := uniq[n]
-			v, err := probeVersion(i)
+			v, flags, err := probeVersion(i)
 			if err != nil {
 				errv[n] = err
 				return
 			}
-			i.Version = v
+			i.Version, i.ABIFlags = v, flags
 			i.Minor = minorOf(v)
+			if i.jsonFlags != nil && *i.jsonFlags != flags {
+				errv[n] = fmt.Errorf("%s: its json says ABI flags %q, running it says %q", strings.Join(i.Argv, " "), *i.jsonFlags, flags)
+				return
+			}
 			if i.DWARF, err = hasOwnDWARF(i); err != nil {
 				errv[n] = err
 				return
@@ -173,7 +194,10 @@ func DiscoverAll() ([]Interpreter, error) {
 		if oa, ob := originRank(res[a].Origin), originRank(res[b].Origin); oa != ob {
 			return oa < ob
 		}
-		return versionLess(res[a].Version, res[b].Version)
+		if res[a].Version != res[b].Version {
+			return versionLess(res[a].Version, res[b].Version)
+		}
+		return res[a].ABIFlags < res[b].ABIFlags
 	})
 	return res, errors.Join(errs...)
 }
@@ -244,10 +268,14 @@ func systemCandidates() []Interpreter {
 	return out
 }
 
-// debianInfo is ROOT/pycore-python.json as written by testdata/pythons/fetch.sh.
+// debianInfo is ROOT/pycore-python*.json as written by testdata/pythons/fetch.sh (Debian's
+// release builds, and their Py_DEBUG interpreters in pycore-python-d.json) and build-ft.sh
+// (free-threaded builds from Debian's source).
 type debianInfo struct {
 	Version    string            `json:"version"`
 	Suite      string            `json:"suite"`
+	Origin     string            `json:"origin"`   // "" means debian-SUITE
+	ABIFlags   *string           `json:"abiflags"` // sys.abiflags; absent in older caches
 	Argv       []string          `json:"argv"`
 	Env        map[string]string `json:"env"`
 	Exe        string            `json:"exe"`
@@ -255,9 +283,9 @@ type debianInfo struct {
 	DWARFInExe bool              `json:"dwarf_in_exe"`
 }
 
-// debianCandidates reads CacheDir()/pythons/*/pycore-python.json.
+// debianCandidates reads CacheDir()/pythons/*/pycore-python*.json.
 func debianCandidates() ([]Interpreter, error) {
-	files, _ := filepath.Glob(filepath.Join(CacheDir(), "pythons", "*", "pycore-python.json"))
+	files, _ := filepath.Glob(filepath.Join(CacheDir(), "pythons", "*", "pycore-python*.json"))
 	sort.Strings(files)
 	var out []Interpreter
 	var errs []error
@@ -281,57 +309,78 @@ func debianCandidates() ([]Interpreter, error) {
 			env = append(env, k+"="+v)
 		}
 		sort.Strings(env)
+		origin := info.Origin
+		if origin == "" {
+			origin = "debian-" + info.Suite
+		}
 		out = append(out, Interpreter{
-			Origin:   "debian-" + info.Suite,
-			Argv:     info.Argv,
-			Env:      env,
-			Exe:      info.Exe,
-			DebugDir: info.DebugDir,
+			Origin:    origin,
+			Argv:      info.Argv,
+			Env:       env,
+			Exe:       info.Exe,
+			DebugDir:  info.DebugDir,
+			jsonFlags: info.ABIFlags,
 		})
 	}
 	return out, errors.Join(errs...)
 }
 
 type probeResult struct {
-	version string
-	err     error
+	version, flags string
+	err            error
 }
 
 var probeCache sync.Map // key string -> *probeResult (after once)
 
 var probeOnce sync.Map // key string -> *sync.Once
 
-// probeVersion runs the interpreter once per process to learn its exact version.
-func probeVersion(i Interpreter) (string, error) {
+// probeVersion runs the interpreter once per process to learn its exact version and
+// ABI flags.
+func probeVersion(i Interpreter) (version, flags string, err error) {
 	key := strings.Join(i.Argv, "\x00") + "\x01" + strings.Join(i.Env, "\x00")
 	once, _ := probeOnce.LoadOrStore(key, new(sync.Once))
 	once.(*sync.Once).Do(func() {
-		v, err := runProbe(i)
-		probeCache.Store(key, &probeResult{v, err})
+		v, f, err := runProbe(i)
+		probeCache.Store(key, &probeResult{v, f, err})
 	})
 	r, _ := probeCache.Load(key)
 	res := r.(*probeResult)
-	return res.version, res.err
+	return res.version, res.flags, res.err
 }
 
 var versionRE = regexp.MustCompile(`^([0-9]+)\.([0-9]+)\.([0-9]+)$`)
 
-func runProbe(i Interpreter) (string, error) {
+// probeScript prints "X.Y.Z FLAGS": FLAGS has t for a free-threaded build
+// (sys.abiflags), d for Py_DEBUG (sys.gettotalrefcount exists only under
+// Py_REF_DEBUG, which Py_DEBUG implies; 3.6/3.7 abiflags say "dm"), "-" for none.
+// Python 2 and 3 syntax alike, so 2.7 stays findable.
+const probeScript = `import sys
+a = getattr(sys, "abiflags", "")
+f = ("t" if "t" in a else "") + ("d" if hasattr(sys, "gettotalrefcount") else "")
+sys.stdout.write("%d.%d.%d %s\n" % (sys.version_info[:3] + (f or "-",)))
+`
+
+func runProbe(i Interpreter) (string, string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	// Python 2 and 3 syntax alike, so 2.7 stays findable.
-	cmd := i.Command(ctx, childEnv(), "-c", `import sys; sys.stdout.write("%d.%d.%d\n" % sys.version_info[:3])`)
+	cmd := i.Command(ctx, childEnv(), "-c", probeScript)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("running %s to learn its version: %w: %s", strings.Join(i.Argv, " "), err, strings.TrimSpace(stderr.String()))
+		return "", "", fmt.Errorf("running %s to learn its version: %w: %s", strings.Join(i.Argv, " "), err, strings.TrimSpace(stderr.String()))
 	}
-	v := strings.TrimSpace(stdout.String())
-	if !versionRE.MatchString(v) {
-		return "", fmt.Errorf("running %s: version %q does not look like X.Y.Z", strings.Join(i.Argv, " "), v)
+	out := strings.TrimSpace(stdout.String())
+	v, flags, _ := strings.Cut(out, " ")
+	if flags == "-" {
+		flags = ""
 	}
-	return v, nil
+	if !versionRE.MatchString(v) || !probeFlagsRE.MatchString(flags) {
+		return "", "", fmt.Errorf("running %s: %q does not look like X.Y.Z and ABI flags", strings.Join(i.Argv, " "), out)
+	}
+	return v, flags, nil
 }
+
+var probeFlagsRE = regexp.MustCompile(`^t?d?$`)
 
 func minorOf(v string) string {
 	m := versionRE.FindStringSubmatch(v)
@@ -525,7 +574,7 @@ func Full() bool { return os.Getenv("PYCORE_FULL") == "1" }
 
 // Select returns the interpreters a test should cover: all of them when Full(), else a
 // representative subset: the newest pyenv build (DWARF, PIE, shared libpython) and the
-// newest Debian build (stripped, non-PIE, detached debug files).
+// newest Debian build (stripped, non-PIE, detached debug files), release builds both.
 func Select(all []Interpreter) []Interpreter {
 	if Full() {
 		return all
@@ -535,6 +584,7 @@ func Select(all []Interpreter) []Interpreter {
 	for n := range all {
 		i := &all[n]
 		switch {
+		case i.ABIFlags != "":
 		case i.Origin == "pyenv":
 			if pyenv == nil || versionLess(pyenv.Version, i.Version) {
 				pyenv = i

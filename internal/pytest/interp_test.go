@@ -34,11 +34,12 @@ func interpreters(t *testing.T) []Interpreter {
 
 // expected lists the interpreters this machine is meant to have; the missing ones are
 // logged, not failed, so that a machine without the Debian cache still runs the rest.
-var expected = []struct{ origin, minor string }{
+var expected = []struct{ origin, kind string }{
 	{"pyenv", "3.6"}, {"pyenv", "3.7"}, {"pyenv", "3.8"}, {"pyenv", "3.9"}, {"pyenv", "3.10"},
 	{"pyenv", "3.11"}, {"pyenv", "3.12"}, {"pyenv", "3.13"},
 	{"debian-bullseye", "3.9"}, {"debian-bookworm", "3.11"}, {"debian-trixie", "3.13"},
 	{"debian-forky", "3.14"}, {"debian-sid", "3.15"},
+	{"debian-bookworm", "3.11d"}, {"debian-trixie", "3.13d"}, {"source-trixie", "3.13t"},
 }
 
 func TestDiscoverFindsRunnableInterpreters(t *testing.T) {
@@ -46,14 +47,14 @@ func TestDiscoverFindsRunnableInterpreters(t *testing.T) {
 	for _, e := range expected {
 		found := false
 		for _, i := range all {
-			found = found || i.Origin == e.origin && i.Minor == e.minor
+			found = found || i.Origin == e.origin && i.Kind() == e.kind
 		}
 		if !found {
 			hint := ""
-			if strings.HasPrefix(e.origin, "debian-") {
+			if !strings.HasPrefix(e.origin, "pyenv") {
 				hint = " (run testdata/pythons/fetch.sh)"
 			}
-			t.Logf("missing: %s %s%s", e.origin, e.minor, hint)
+			t.Logf("missing: %s %s%s", e.origin, e.kind, hint)
 		}
 	}
 	exes := map[string]bool{}
@@ -69,10 +70,21 @@ func TestDiscoverFindsRunnableInterpreters(t *testing.T) {
 		if !i.AtLeast(3, 6) {
 			t.Errorf("%s: Discover returned %s, older than 3.6", i.Exe, i.Version)
 		}
+		if i.Origin == "system" && i.ABIFlags != "" {
+			t.Errorf("%s: the system's interpreter has ABI flags %q", i.Name(), i.ABIFlags)
+		}
 		switch {
-		case i.Origin == "pyenv":
+		case i.Origin == "pyenv", strings.HasPrefix(i.Origin, "source-"):
 			if !i.DWARF {
-				t.Errorf("%s: pyenv build without DWARF", i.Name())
+				t.Errorf("%s: %s build without DWARF", i.Name(), i.Origin)
+			}
+			if strings.HasPrefix(i.Origin, "source-") && !i.FreeThreaded() {
+				t.Errorf("%s: build-ft.sh's build is not free-threaded (ABI flags %q)", i.Name(), i.ABIFlags)
+			}
+		case strings.HasPrefix(i.Origin, "debian-") && i.Debug():
+			// Debian's python3.Xd keeps its DWARF in the executable.
+			if !i.DWARF || !strings.HasSuffix(i.Exe, "d") {
+				t.Errorf("%s: Py_DEBUG build %s without DWARF, or not named python3.Xd", i.Name(), i.Exe)
 			}
 		case strings.HasPrefix(i.Origin, "debian-"):
 			if i.DWARF {

@@ -7,11 +7,19 @@
 # interpreter. The json is written last, so its presence marks a complete root and a second
 # run is a fast no-op. See README.md next to this script for what the packages contain.
 #
-# Usage: fetch.sh [MINOR...]   (default: all of 3.9 3.11 3.13 3.14 3.15, and sid's gdb)
+# For the minors in KEEP_DEBUG the root also keeps Debian's Py_DEBUG interpreter python3.Xd
+# (from python3.X-dbg, with its *-3Xd-* extension modules), described by
+# pycore-python-d.json next to the release build's json.
+#
+# Usage: fetch.sh [MINOR...]   (default: all of 3.9 3.11 3.13 3.14 3.15, sid's gdb, and the
+#                               free-threaded builds of build-ft.sh)
 set -euo pipefail
 
 # version:suite pairs; every package is selected as pkg/suite, never by exact version.
 ALL="3.9:bullseye 3.11:bookworm 3.13:trixie 3.14:forky 3.15:sid"
+# Minors whose Py_DEBUG interpreter is kept: one before the debug offsets (3.11: pycore's
+# tables must be the debug build's) and one with them (3.13).
+KEEP_DEBUG="3.11 3.13"
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 MIRROR=${PYCORE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 CACHE=${PYCORE_CACHE:-$HOME/.cache/pycore}/pythons
@@ -45,14 +53,16 @@ trap 'rm -rf "$work"' EXIT
 # root_of MINOR SUITE: the directory a version is extracted into.
 root_of() { echo "$CACHE/$1-$2"; }
 
-# summary ROOT: the one line printed per interpreter.
+# summary ROOT: the one line printed per interpreter of ROOT.
 summary() {
-	local json=$1/pycore-python.json
-	# The json is written by the script below with one key per line, so sed is enough.
-	local v s
-	v=$(sed -n 's/^ *"version": "\(.*\)",$/\1/p' "$json")
-	s=$(sed -n 's/^ *"suite": "\(.*\)",$/\1/p' "$json")
-	printf '%-6s %-9s %s\n' "$v" "$s" "$1"
+	local json v s a
+	for json in "$1"/pycore-python*.json; do
+		# The json is written by describe with one key per line, so sed is enough.
+		v=$(sed -n 's/^ *"version": "\(.*\)",$/\1/p' "$json")
+		s=$(sed -n 's/^ *"suite": "\(.*\)",$/\1/p' "$json")
+		a=$(sed -n 's/^ *"abiflags": "\(.*\)",$/\1/p' "$json")
+		printf '%-7s %-9s %s\n' "$v$a" "$s" "$1"
+	done
 }
 
 # apt_opts SUITE: a private apt configuration, one per suite so that dependency resolution
@@ -98,13 +108,22 @@ library_closure() {
 		grep -Ev '^(libpython|libperl|libdebian-installer|libnewt|libslang|libtextwrap|libselinux|libpcre|libacl|libstdc\+\+|libgdbm-compat|libc-gconv-modules-extra)'
 }
 
+# keeps_debug MINOR: whether the Py_DEBUG interpreter of MINOR is kept.
+keeps_debug() {
+	local m
+	for m in $KEEP_DEBUG; do [ "$m" = "$1" ] && return 0; done
+	return 1
+}
+
 # prune_debug_build ROOT MINOR: python3.X-dbg also ships the Py_DEBUG interpreter
-# (python3.Xd, *-3Xd-* extension modules), ~150 MB that pycore does not use.
+# (python3.Xd, *-3Xd-* extension modules), ~150 MB; it is kept only for KEEP_DEBUG.
 prune_debug_build() {
 	local root=$1 minor=$2 nodot=${2/./}
-	rm -f "$root/usr/bin/python${minor}d" "$root/usr/bin/python${minor}-dbg"
+	if ! keeps_debug "$minor"; then
+		rm -f "$root/usr/bin/python${minor}d" "$root/usr/bin/python${minor}-dbg"
+		find "$root/usr/lib" -name "*-${nodot}d-*.so" -delete 2>/dev/null || true
+	fi
 	rm -f "$root"/usr/bin/*python${minor}d-config "$root"/usr/bin/*python${minor}-dbg-config
-	find "$root/usr/lib" -name "*-${nodot}d-*.so" -delete 2>/dev/null || true
 	rm -rf "$root/usr/lib/python${minor}/config-${minor}d-"* \
 		"$root/usr/lib/$ARCH_LIBS"/libpython${minor}d.* \
 		"$root/usr/include/python${minor}d" "$root/usr/share/doc" "$root/usr/share/man"
@@ -121,7 +140,7 @@ fetch_one() {
 	local minor=$1 suite=$2
 	local root tmp
 	root=$(root_of "$minor" "$suite")
-	if [ -s "$root/pycore-python.json" ]; then
+	if [ -s "$root/pycore-python.json" ] && { ! keeps_debug "$minor" || [ -s "$root/pycore-python-d.json" ]; }; then
 		summary "$root"
 		return
 	fi
@@ -131,6 +150,9 @@ fetch_one() {
 	# (the Py_DEBUG build, tk, ...) are not needed for its detached debug files.
 	local runtime=(python$minor-minimal libpython$minor-minimal libpython$minor-stdlib)
 	local top=("${runtime[@]}" python$minor-dbg)
+	# The Py_DEBUG interpreter's extension modules are in python3.X-dbg up to bookworm,
+	# in libpython3.X-dbg from trixie on.
+	keeps_debug "$minor" && top+=(libpython$minor-dbg)
 	local libs
 	libs=$(library_closure "$suite" "${runtime[@]}") ||
 		die "$suite: resolving the libraries of ${runtime[*]} failed"
@@ -197,16 +219,48 @@ $(cat "$dl.log")"
 	local libpython=""
 	libpython=$(readelf -d "$exe" | sed -n 's/.*Shared library: \[\(libpython[^]]*\)\].*/\1/p')
 
+	if keeps_debug "$minor"; then
+		[ -x "$tmp/usr/bin/python${minor}d" ] || die "$suite: python$minor-dbg has no usr/bin/python${minor}d"
+		compgen -G "$tmp/usr/lib/python$minor/lib-dynload/_ctypes.cpython-${minor/./}d-*.so" >/dev/null ||
+			die "$suite: no Py_DEBUG extension modules (_ctypes.cpython-${minor/./}d-*.so) in ${top[*]}"
+		has_section "$tmp/usr/bin/python${minor}d" .debug_info || die "$suite: python${minor}d has no .debug_info"
+	fi
+
 	rm -rf "$root"
 	mv "$tmp" "$root"
 
-	# Run it once: this checks that it starts, finds its stdlib under ROOT and imports what
-	# the scenarios use, and it writes the json (so no jq is needed).
+	describe "$root" "$suite" "" "$root/usr/bin/python$minor" "$dwarf" "$pie" "$libpython" "$id" "${envs[@]}" -- "${argv[@]}"
+	if keeps_debug "$minor"; then
+		# The Py_DEBUG interpreter: run the same way, DWARF in the executable itself.
+		local dexe=$root/usr/bin/python${minor}d dargv=("${argv[@]}")
+		dargv[${#dargv[@]} - 1]=$dexe
+		local dpie=false
+		readelf -h "$dexe" | grep 'DYN (' >/dev/null && dpie=true
+		describe "$root" "$suite" d "$dexe" true "$dpie" "" "$(build_id "$dexe")" "${envs[@]}" -- "${dargv[@]}"
+	fi
+	summary "$root"
+}
+
+# describe ROOT SUITE ABIFLAGS EXE DWARF PIE LIBPYTHON BUILD_ID [ENV...] -- ARGV...: run the
+# interpreter once and let it write ROOT/pycore-python.json (pycore-python-d.json for
+# ABIFLAGS d). This checks that it starts, finds its stdlib under ROOT and imports what the
+# scenarios use; writing the json from Python means no jq is needed.
+describe() {
+	local root=$1 suite=$2 abiflags=$3 exe=$4 dwarf=$5 pie=$6 libpython=$7 id=$8
+	shift 8
+	local envs=()
+	while [ "$1" != -- ]; do
+		envs+=("$1")
+		shift
+	done
+	shift
+	local argv=("$@") json=pycore-python.json
+	[ -n "$abiflags" ] && json=pycore-python-$abiflags.json
 	local out
 	out=$(env "${envs[@]}" PYCORE_ARGV="$(printf '%s\n' "${argv[@]}")" PYCORE_ENV="$(printf '%s\n' "${envs[@]}")" \
-		PYCORE_ROOT="$root" PYCORE_SUITE="$suite" PYCORE_EXE="$root/usr/bin/python$minor" \
+		PYCORE_ROOT="$root" PYCORE_SUITE="$suite" PYCORE_EXE="$exe" PYCORE_ABIFLAGS="$abiflags" \
 		PYCORE_DWARF=$dwarf PYCORE_PIE=$pie PYCORE_LIBPYTHON="$libpython" PYCORE_BUILD_ID="$id" \
-		"${argv[@]}" -c '
+		PYCORE_JSON="$json" "${argv[@]}" -c '
 import os, sys, json
 import threading, asyncio, ctypes, json, faulthandler, traceback, ssl, hashlib, lzma, bz2, zlib
 e = os.environ
@@ -215,6 +269,8 @@ if not sys.prefix.startswith(root + "/"):
     sys.exit("sys.prefix is %s, outside %s: it would use the wrong stdlib" % (sys.prefix, root))
 if not os.__file__.startswith(root + "/"):
     sys.exit("os imported from %s, outside %s" % (os.__file__, root))
+if sys.abiflags != e["PYCORE_ABIFLAGS"]:
+    sys.exit("sys.abiflags is %r, want %r" % (sys.abiflags, e["PYCORE_ABIFLAGS"]))
 env = {}
 for kv in e["PYCORE_ENV"].split("\n"):
     if kv:
@@ -223,6 +279,7 @@ for kv in e["PYCORE_ENV"].split("\n"):
 info = {
     "version": "%d.%d.%d" % sys.version_info[:3],
     "suite": e["PYCORE_SUITE"],
+    "abiflags": sys.abiflags,
     "argv": [a for a in e["PYCORE_ARGV"].split("\n") if a],
     "env": env,
     "exe": e["PYCORE_EXE"],
@@ -233,14 +290,13 @@ info = {
     "build_id": e["PYCORE_BUILD_ID"],
     "libc": os.confstr("CS_GNU_LIBC_VERSION"),
 }
-tmp = os.path.join(root, "pycore-python.json.tmp")
-with open(tmp, "w") as f:
+path = os.path.join(root, e["PYCORE_JSON"])
+with open(path + ".tmp", "w") as f:
     json.dump(info, f, indent=1)
     f.write("\n")
-os.rename(tmp, os.path.join(root, "pycore-python.json"))
+os.rename(path + ".tmp", path)
 ' 2>&1) || die "$suite: running ${argv[*]} failed (env ${envs[*]:-none}):
 $out"
-	summary "$root"
 }
 
 # fetch_gdb: sid's gdb, run through sid's loader like the interpreters. The host's gdb 13
@@ -299,4 +355,7 @@ WRAPPER
 for pair in "${selected[@]}"; do
 	fetch_one "${pair%%:*}" "${pair##*:}"
 done
-[ ${#want[@]} -eq 0 ] && fetch_gdb
+if [ ${#want[@]} -eq 0 ]; then
+	fetch_gdb
+	"$(dirname "$0")/build-ft.sh"
+fi
