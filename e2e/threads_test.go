@@ -62,6 +62,7 @@ func interpreters(t *testing.T) []pytest.Interpreter {
 		if i.AtLeast(3, 6) {
 			supported = append(supported, i)
 			have[i.Minor] = true
+			have[i.Kind()] = true // "3.13t", "3.11d"
 		}
 	}
 	for _, want := range requiredVersions() {
@@ -93,7 +94,7 @@ func TestThreadsMatchOracle(t *testing.T) {
 					}
 					sc, kind := sc, kind
 					t.Run(sc+"/"+string(kind), func(t *testing.T) {
-						row := interp.Version + " " + interp.Origin
+						row := interp.Version + interp.ABIFlags + " " + interp.Origin
 						c := pytest.MakeCore(t, interp, sc, kind)
 						if kind == pytest.Kernel {
 							t.Run("bundle", func(t *testing.T) {

@@ -147,12 +147,18 @@ def core_point_line(frame):
     return line
 
 
+def gil_enabled():
+    """False in a free-threaded build running without the GIL (nobody holds one)."""
+    return getattr(sys, "_is_gil_enabled", lambda: True)()
+
+
 def write_oracle(path, mode, signal=0, crashed=False, holds_gil=False, inner=None, extra=None):
     """Write the oracle for a core taken at the caller's next CORE-POINT line.
 
     mode, signal: recorded as is (what kind of core this is, which signal ends the process).
     crashed: the calling thread is the one that crashes (its ident goes to "crashed").
-    holds_gil: the calling thread holds the GIL when the core is taken.
+    holds_gil: the calling thread holds the GIL when the core is taken (ignored when the
+    process runs without a GIL: free-threaded builds).
     inner: frame records innermost of the caller's (Python functions the CORE-POINT line
     calls into, such as ctypes.string_at), innermost first.
     extra: thread records of other interpreters (with their "interp" id), which
@@ -179,7 +185,7 @@ def write_oracle(path, mode, signal=0, crashed=False, holds_gil=False, inner=Non
             "native_id": getattr(t, "native_id", 0) or 0,
             "name": t.name,
             "main": t.ident == main_ident,
-            "holds_gil": holds_gil and t.ident == me.ident,
+            "holds_gil": holds_gil and gil_enabled() and t.ident == me.ident,
             "interp": 0,
             "frames": snap[t.ident],
         })
