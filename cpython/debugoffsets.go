@@ -320,8 +320,9 @@ func (d *DebugOffsets) layouts() (*VersionLayouts, error) {
 				g.Members = append(g.Members, MemberLayout{Path: path, Offset: int64(off - base), Type: typ})
 			}
 		}
-		// gil_runtime_state_enabled is relative to the GIL struct itself, and 0 in GIL builds.
-		if off := d.Fields["interpreter_state.gil_runtime_state_enabled"]; off != 0 && off < 4096 {
+		// gil_runtime_state_enabled is relative to the GIL struct itself, and 0 in GIL
+		// builds; in 3.13t it is 0 too, enabled being the struct's first member.
+		if off := d.Fields["interpreter_state.gil_runtime_state_enabled"]; (off != 0 || d.FreeThreaded) && off < 4096 {
 			g.Members = append(g.Members, MemberLayout{Path: "enabled", Offset: int64(off), Type: "i32"})
 			if err := add("interpreter_state.gil_runtime_state_enabled",
 				doTarget{"PyInterpreterState", "_gil.enabled", "i32"}, base+off); err != nil {
