@@ -1,0 +1,2076 @@
+package cpython
+
+// Python objects rendered as Python's repr() shows them, read from the
+// process's memory: what `threads --locals`, `eval pyobj(x)` and thread names
+// are built on.
+//
+// Struct offsets come from the TypeSource (DWARF, generated tables, or 3.13+'s
+// debug offsets). Where the source lacks a member the renderer needs, the
+// offset is derived from CPython's public headers the way CPython's own
+// out-of-process readers do it (Modules/_remote_debugging compiles against the
+// headers and takes offsetof of whatever _Py_DebugOffsets does not carry):
+// every such derivation is anchored on a member the source does give (the
+// object header's size, tp_name, sizeof(PyTypeObject)), checked against
+// another where one exists, and written down in objLayout's constructor.
+// Type identity is the type object's address, compared with the exported
+// type objects (PyLong_Type, PyDict_Type, ...) and singletons (_Py_NoneStruct,
+// ...); tp_flags subclass bits and tp_name are the fallbacks when symbols
+// are missing.
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/pycore/pycore/core"
+	"github.com/pycore/pycore/typesys"
+)
+
+// ReprOptions bound what rendering one object reads and writes. A zero field
+// takes its default (DefaultReprOptions).
+type ReprOptions struct {
+	MaxDepth  int // containers nested deeper than this print as [...]
+	MaxLength int // items shown per container, then ...
+	MaxString int // characters of a str, bytes of a bytes, digits of an int, then ...
+	MaxTotal  int // characters of the whole rendering, then ...
+}
+
+// DefaultReprOptions keep one object's rendering to a few lines.
+var DefaultReprOptions = ReprOptions{MaxDepth: 6, MaxLength: 50, MaxString: 200, MaxTotal: 2000}
+
+// Hard limits, whatever the options say: a corrupt length or a cyclic
+// structure must not make pycore read or allocate without bound.
+const (
+	hardMaxItems   = 1 << 20 // items of one container looked at
+	hardMaxDepth   = 64
+	hardMaxObjects = 1 << 18 // objects visited by one rendering
+	maxLongDigits  = 1 << 14 // 30-bit digits of an int (~150,000 decimal digits)
+	maxTypeChain   = 32      // tp_base links followed
+	maxEntryChunk  = 256     // hash table entries read at once
+)
+
+func (o ReprOptions) withDefaults() ReprOptions {
+	d := DefaultReprOptions
+	if o.MaxDepth > 0 {
+		d.MaxDepth = min(o.MaxDepth, hardMaxDepth)
+	}
+	if o.MaxLength > 0 {
+		d.MaxLength = min(o.MaxLength, hardMaxItems)
+	}
+	if o.MaxString > 0 {
+		d.MaxString = min(o.MaxString, maxStringChars)
+	}
+	if o.MaxTotal > 0 {
+		d.MaxTotal = o.MaxTotal
+	}
+	return d
+}
+
+// Object is a Python object as read from the core: its type, Python's repr
+// of it, and its value as Go data for JSON.
+//
+// Value is nil for None and for objects without a plain value (instances,
+// functions, ...); bool; int64, or a decimal string for ints beyond 64 bits;
+// float64, or "inf", "-inf", "nan"; [2]float64 for complex; string for str
+// (lone surrogates become U+FFFD); []byte for bytes; []Object for tuples,
+// lists, sets and an exception's args; []DictItem for dicts; the qualified
+// name for classes, functions and modules; CodeValue for code objects.
+type Object struct {
+	Address   core.Address `json:"address"`
+	Type      string       `json:"type"`
+	Repr      string       `json:"repr"`
+	Value     any          `json:"value,omitempty"`
+	Truncated bool         `json:"truncated,omitempty"` // limits cut the value or its repr
+	Error     string       `json:"error,omitempty"`     // why the object could not be read (in full)
+}
+
+// DictItem is one key and value of a dict.
+type DictItem struct {
+	Key   Object `json:"key"`
+	Value Object `json:"value"`
+}
+
+// CodeValue is what a code object's Value holds.
+type CodeValue struct {
+	Name      string `json:"name"`
+	File      string `json:"file"`
+	FirstLine int    `json:"first_line"`
+}
+
+// Repr renders the object at obj as Python's repr() would, within opts.
+// It fails only if obj itself cannot be read; unreadable objects inside it
+// render as <unreadable object at 0x...: why>.
+func (p *Process) Repr(obj core.Address, opts ReprOptions) (string, error) {
+	o := p.Object(obj, opts)
+	if o.Error != "" && o.Type == "" {
+		return "", errors.New(o.Error)
+	}
+	return o.Repr, nil
+}
+
+// Object reads the object at obj, within opts.
+func (p *Process) Object(obj core.Address, opts ReprOptions) Object {
+	l, err := p.objLayout()
+	if err != nil {
+		return Object{Address: obj, Repr: unreadable(obj, err), Error: err.Error()}
+	}
+	opts = opts.withDefaults()
+	r := &renderer{p: p, l: l, opts: opts, left: opts.MaxTotal, active: map[core.Address]bool{}}
+	o := r.object(obj, 0)
+	if len(o.Repr) > opts.MaxTotal {
+		cut := opts.MaxTotal
+		for cut > 0 && !utf8.RuneStart(o.Repr[cut]) {
+			cut--
+		}
+		o.Repr, o.Truncated = o.Repr[:cut]+"...", true
+	}
+	return o
+}
+
+// ReadStr reads a str object as Go text (lone surrogates become U+FFFD).
+// Strings longer than maxChars (or the package bound) are cut, with ok false.
+func (p *Process) ReadStr(obj core.Address, maxChars int) (s string, complete bool, err error) {
+	l, err := p.objLayout()
+	if err != nil {
+		return "", false, err
+	}
+	r := &renderer{p: p, l: l}
+	cps, total, err := r.strCodepoints(obj, maxChars)
+	if err != nil {
+		return "", false, err
+	}
+	return codepointsToString(cps), int64(len(cps)) == total, nil
+}
+
+// ReadBytes reads a bytes object's contents, at most max bytes (complete
+// says whether that was all of it).
+func (p *Process) ReadBytes(obj core.Address, max int) (b []byte, complete bool, err error) {
+	l, err := p.objLayout()
+	if err != nil {
+		return nil, false, err
+	}
+	r := &renderer{p: p, l: l}
+	b, total, err := r.bytesValue(obj, max)
+	return b, int64(len(b)) == total, err
+}
+
+// ReadInt reads an int (or bool, or int subclass) object of any size.
+func (p *Process) ReadInt(obj core.Address) (*big.Int, error) {
+	l, err := p.objLayout()
+	if err != nil {
+		return nil, err
+	}
+	r := &renderer{p: p, l: l}
+	return r.intValue(obj)
+}
+
+func unreadable(obj core.Address, err error) string {
+	return fmt.Sprintf("<unreadable object at %#x: %v>", uint64(obj), err)
+}
+
+// objKind is what the renderer knows how to show.
+type objKind int
+
+const (
+	kindObject objKind = iota // anything else: <Foo object at 0x...>
+	kindNone
+	kindBool
+	kindInt
+	kindFloat
+	kindComplex
+	kindStr
+	kindBytes
+	kindTuple
+	kindList
+	kindDict
+	kindSet
+	kindFrozenSet
+	kindType
+	kindCode
+	kindFunction
+	kindModule
+	kindEllipsis
+	kindNotImplemented
+	kindException
+)
+
+// builtinTypes are the exported type objects the renderer tells apart, with
+// their tp_name for when the symbols are missing.
+var builtinTypes = []struct {
+	sym, name string
+	kind      objKind
+}{
+	{"_PyNone_Type", "NoneType", kindNone},
+	{"PyBool_Type", "bool", kindBool},
+	{"PyLong_Type", "int", kindInt},
+	{"PyFloat_Type", "float", kindFloat},
+	{"PyComplex_Type", "complex", kindComplex},
+	{"PyUnicode_Type", "str", kindStr},
+	{"PyBytes_Type", "bytes", kindBytes},
+	{"PyTuple_Type", "tuple", kindTuple},
+	{"PyList_Type", "list", kindList},
+	{"PyDict_Type", "dict", kindDict},
+	{"PySet_Type", "set", kindSet},
+	{"PyFrozenSet_Type", "frozenset", kindFrozenSet},
+	{"PyType_Type", "type", kindType},
+	{"PyCode_Type", "code", kindCode},
+	{"PyFunction_Type", "function", kindFunction},
+	{"PyModule_Type", "module", kindModule},
+	{"PyEllipsis_Type", "ellipsis", kindEllipsis},
+	{"_PyNotImplemented_Type", "NotImplementedType", kindNotImplemented},
+	{"PyBaseObject_Type", "object", kindObject},
+}
+
+// Singleton objects, by their exported symbols.
+var singletonSymbols = []struct {
+	sym  string
+	kind objKind
+	repr string
+}{
+	{"_Py_NoneStruct", kindNone, "None"},
+	{"_Py_TrueStruct", kindBool, "True"},
+	{"_Py_FalseStruct", kindBool, "False"},
+	{"_Py_EllipsisObject", kindEllipsis, "Ellipsis"},
+	{"_Py_NotImplementedStruct", kindNotImplemented, "NotImplemented"},
+}
+
+// tp_flags bits (Include/object.h; the subclass bits are in objects.go too).
+const (
+	tpflagsInlineValues  = 1 << 2 // 3.13+: instance attributes inline after the object
+	tpflagsManagedDict   = 1 << 4 // 3.11+: the instance dict sits before the object
+	tpflagsHeapType      = 1 << 9
+	tpflagsLongSubclass  = 1 << 24
+	tpflagsListSubclass  = 1 << 25
+	tpflagsTupleSubclass = 1 << 26
+	tpflagsDictSubclass  = 1 << 29
+	tpflagsBaseExcSubcl  = 1 << 30
+	tpflagsTypeSubclass  = 1 << 31
+	pySetDummyHash       = -1 // hash of a set entry whose key was removed
+	dictKeysGeneral      = 0  // dk_kind: entries are {hash, key, value}
+	longSignMask         = 3  // 3.12+ lv_tag: 0 positive, 1 zero, 2 negative
+	longNonSizeBits      = 3
+)
+
+// dictModel is how a version lays out dict keys and split values.
+type dictModel int
+
+const (
+	dictV36  dictModel = iota // 3.6-3.10: dk_size; split values are a PyObject* array
+	dictV311                  // 3.11-3.12: dk_log2_size, dk_kind; values with an order prefix before them
+	dictV313                  // 3.13+: values behind a {capacity, size, embedded, valid} header, order after them
+)
+
+// instModel is where a version keeps an instance's attributes.
+type instModel int
+
+const (
+	instDictOffset instModel = iota // <= 3.10: a dict at tp_dictoffset
+	instValues311                   // 3.11: values at -4 words, else the dict at -3 words
+	instDorv312                     // 3.12: -3 words holds the dict, or the values tagged with bit 0
+	instInline313                   // 3.13+: values inline at tp_basicsize, else the managed dict
+)
+
+// objLayout is every offset the renderer reads, for one process.
+type objLayout struct {
+	ptr                          int64
+	header                       int64 // sizeof(PyObject)
+	obType, obSize               int64
+	tpName, tpBasicsize, tpRepr  int64
+	tpFlags, tpBase, tpDict      int64
+	tpDictoffset, tpItemsize     int64
+	htQualname, htCachedKeys     int64 // -1 when unknown
+	longTagged                   bool  // 3.12+: lv_tag instead of a signed ob_size
+	longSize, longDigits         int64
+	digitBits, digitBytes        int
+	floatVal, complexVal         int64
+	tupleItems, listItems        int64
+	dictUsed, dictKeys, dictVals int64
+	dict                         dictModel
+	dkSize, dkLog2Size           int64 // keys header: dk_size (<=3.10) or dk_log2_size
+	dkLog2IndexBytes, dkKind     int64
+	dkNentries, dkIndices        int64
+	valuesData                   int64 // 3.13+: offset of values[] in PyDictValues
+	setMask, setTable            int64
+	funcQualname, modDict        int64
+	excArgs                      int64
+	codeName, codeFile           int64
+	codeFirstLine                int64
+	inst                         instModel
+	managedDict                  int64 // offset of the managed dict pointer from the object (negative)
+	notes                        []string
+
+	singletons map[core.Address]int // address -> index in singletonSymbols
+	types      map[core.Address]objKind
+	reprOf     map[objKind]core.Address // tp_repr of the builtin types found
+	baseExc    core.Address
+
+	mu        sync.Mutex
+	typeCache map[core.Address]*typeInfo
+}
+
+// The layouts of the processes opened so far, so that many renderings share
+// one. Bounded: a long session opening many cores drops old entries.
+var (
+	layoutsMu sync.Mutex
+	layouts   = map[*Process]*objLayout{}
+)
+
+const maxCachedLayouts = 16
+
+func (p *Process) objLayout() (*objLayout, error) {
+	layoutsMu.Lock()
+	l := layouts[p]
+	layoutsMu.Unlock()
+	if l != nil {
+		return l, nil
+	}
+	l, err := newObjLayout(p)
+	if err != nil {
+		return nil, err
+	}
+	layoutsMu.Lock()
+	defer layoutsMu.Unlock()
+	if len(layouts) >= maxCachedLayouts {
+		for k := range layouts {
+			delete(layouts, k)
+			break
+		}
+	}
+	layouts[p] = l
+	return l, nil
+}
+
+func newObjLayout(p *Process) (*objLayout, error) {
+	if p.objs == nil || p.objs.layout == nil {
+		return nil, errors.New("the process's object layout is not known")
+	}
+	ts := p.Types
+	ptr := int64(p.R.PtrSize)
+	l := &objLayout{ptr: ptr, typeCache: map[core.Address]*typeInfo{}}
+	// off is the offset of a member from the type source, or def when the
+	// source does not describe it.
+	off := func(strct, path string, def int64) int64 {
+		if t, err := ts.Struct(strct); err == nil {
+			if o, err := memberPathOffset(t, path); err == nil {
+				return o
+			}
+		}
+		return def
+	}
+	size := func(strct string) int64 {
+		if t, err := ts.Struct(strct); err == nil && t.Resolve() != nil {
+			return t.Resolve().Size
+		}
+		return 0
+	}
+	sl := p.objs.layout
+	l.obType = sl.typeOff
+	l.header = size("PyObject")
+	if l.header <= 0 {
+		l.header = l.obType + ptr
+	}
+	H := l.header
+	l.obSize = off("PyVarObject", "ob_size", off("PyTupleObject", "ob_base.ob_size", H))
+
+	// PyTypeObject is public API whose first fields have kept their order
+	// since 3.0: tp_name follows the variable header and every field up to
+	// tp_dictoffset is pointer-sized. Fields the source lacks are counted
+	// from tp_name, which every source gives, and the count is checked on
+	// tp_repr and tp_flags, which the debug offsets give too.
+	l.tpName, l.tpFlags = sl.tpNameOff, sl.tpFlagsOff
+	fromName := func(field string, index int64) int64 { return off("PyTypeObject", field, l.tpName+index*ptr) }
+	l.tpBasicsize = fromName("tp_basicsize", 1)
+	l.tpItemsize = fromName("tp_itemsize", 2)
+	l.tpRepr = fromName("tp_repr", 8)
+	l.tpBase = fromName("tp_base", 29)
+	l.tpDict = fromName("tp_dict", 30)
+	l.tpDictoffset = fromName("tp_dictoffset", 33)
+	if l.tpRepr != l.tpName+8*ptr || l.tpFlags != l.tpName+18*ptr {
+		l.notes = append(l.notes, fmt.Sprintf("PyTypeObject does not have the public layout (tp_name %d, tp_repr %d, tp_flags %d): fields counted from tp_name may be wrong", l.tpName, l.tpRepr, l.tpFlags))
+	}
+	// PyHeapTypeObject: the type, then the slot tables as_async (3 slots
+	// before 3.10, then 4), as_number (36), as_mapping (3), as_sequence (10),
+	// as_buffer (2), then ht_name, ht_slots, ht_qualname, ht_cached_keys.
+	// Anchored on sizeof(PyTypeObject); 3.15's debug offsets give
+	// ht_cached_keys, which checks the count.
+	l.htQualname, l.htCachedKeys = -1, -1
+	if ts := size("PyTypeObject"); ts > 0 {
+		async := int64(4)
+		if !p.Version.AtLeast(3, 10) {
+			async = 3
+		}
+		slots := async + 36 + 3 + 10 + 2
+		l.htQualname = off("PyHeapTypeObject", "ht_qualname", ts+(slots+2)*ptr)
+		l.htCachedKeys = off("PyHeapTypeObject", "ht_cached_keys", ts+(slots+3)*ptr)
+	}
+	if l.htCachedKeys >= 0 && l.htQualname != l.htCachedKeys-ptr {
+		l.notes = append(l.notes, fmt.Sprintf("PyHeapTypeObject: ht_qualname %d is not right before ht_cached_keys %d", l.htQualname, l.htCachedKeys))
+	}
+
+	// int: 3.12 replaced the signed ob_size by lv_tag; digits follow it.
+	l.longTagged = p.Version.AtLeast(3, 12)
+	if l.longTagged {
+		l.longSize = off("PyLongObject", "long_value.lv_tag", H)
+		l.longDigits = off("PyLongObject", "long_value.ob_digit", H+8)
+	} else {
+		l.longSize = l.obSize
+		l.longDigits = off("PyLongObject", "ob_digit", l.obSize+8)
+	}
+	l.digitBits, l.digitBytes = 30, 4
+	if t, err := ts.Struct("PyLongObject"); err == nil {
+		for _, path := range []string{"long_value.ob_digit", "ob_digit"} {
+			if m, _, ok := t.Member(strings.Split(path, ".")[0]); ok {
+				at := m.Type
+				if path != "ob_digit" {
+					if mm, _, ok := at.Member("ob_digit"); ok {
+						at = mm.Type
+					} else {
+						continue
+					}
+				}
+				if r := at.Resolve(); r != nil && r.Elem != nil && r.Elem.Resolve() != nil && r.Elem.Resolve().Size == 2 {
+					l.digitBits, l.digitBytes = 15, 2
+				}
+				break
+			}
+		}
+	}
+	l.floatVal = off("PyFloatObject", "ob_fval", H)
+	l.complexVal = off("PyComplexObject", "cval", H)
+	l.tupleItems = off("PyTupleObject", "ob_item", l.obSize+ptr)
+	l.listItems = off("PyListObject", "ob_item", l.obSize+ptr)
+
+	// dict: {ma_used, ma_version_tag, ma_keys, ma_values} after the header
+	// in every version; the debug offsets give ma_keys and ma_values.
+	l.dictUsed = off("PyDictObject", "ma_used", H)
+	l.dictKeys = off("PyDictObject", "ma_keys", H+2*ptr)
+	l.dictVals = off("PyDictObject", "ma_values", H+3*ptr)
+	switch {
+	case !p.Version.AtLeast(3, 11):
+		// struct _dictkeysobject {refcnt, dk_size, dk_lookup, dk_usable, dk_nentries, dk_indices[]}
+		l.dict = dictV36
+		l.dkSize = off("PyDictKeysObject", "dk_size", ptr)
+		l.dkNentries = off("PyDictKeysObject", "dk_nentries", 4*ptr)
+		l.dkIndices = off("PyDictKeysObject", "dk_indices", 5*ptr)
+	default:
+		// {refcnt; u8 dk_log2_size, dk_log2_index_bytes, dk_kind; (free-threaded:
+		// a one-byte mutex); u32 dk_version; dk_usable; dk_nentries; dk_indices[]}
+		// (Include/internal/pycore_dict.h, unchanged 3.11-3.15).
+		l.dict = dictV311
+		if p.Version.AtLeast(3, 13) {
+			l.dict = dictV313
+		}
+		l.dkLog2Size = off("PyDictKeysObject", "dk_log2_size", ptr)
+		l.dkLog2IndexBytes = off("PyDictKeysObject", "dk_log2_index_bytes", ptr+1)
+		l.dkKind = off("PyDictKeysObject", "dk_kind", ptr+2)
+		l.dkNentries = off("PyDictKeysObject", "dk_nentries", 3*ptr)
+		l.dkIndices = off("PyDictKeysObject", "dk_indices", 4*ptr)
+		// 3.13+: struct _dictvalues {u8 capacity, size, embedded, valid; PyObject *values[]}.
+		l.valuesData = off("PyDictValues", "values", ptr)
+		if l.valuesData == ptr {
+			l.valuesData = off("struct _dictvalues", "values", ptr)
+		}
+	}
+	// set: {header; fill; used; mask; table; ...} (Include/cpython/setobject.h, 3.6-3.15).
+	l.setMask = off("PySetObject", "mask", H+2*ptr)
+	l.setTable = off("PySetObject", "table", H+3*ptr)
+	// Functions since 3.10 begin with COMMON_FIELDS(func_): globals,
+	// builtins, name, qualname; the tables describe older layouts.
+	l.funcQualname = off("PyFunctionObject", "func_qualname", H+3*ptr)
+	l.modDict = off("PyModuleObject", "md_dict", H)
+	l.excArgs = off("PyBaseExceptionObject", "args", H+ptr)
+	l.codeName = off("PyCodeObject", "co_name", -1)
+	l.codeFile = off("PyCodeObject", "co_filename", -1)
+	l.codeFirstLine = off("PyCodeObject", "co_firstlineno", -1)
+
+	// Instance attributes (Include/internal/pycore_object.h): the managed
+	// dict pointer is 3 words before the object (1 in free-threaded builds,
+	// whose GC pre-header is smaller).
+	l.managedDict = -3 * ptr
+	switch {
+	case !p.Version.AtLeast(3, 11):
+		l.inst = instDictOffset
+	case p.Version.Is(3, 11):
+		l.inst = instValues311
+	case p.Version.Is(3, 12):
+		l.inst = instDorv312
+	default:
+		l.inst = instInline313
+		if p.FreeThreaded {
+			l.managedDict = -1 * ptr
+		}
+	}
+
+	l.singletons = map[core.Address]int{}
+	l.types = map[core.Address]objKind{}
+	l.reprOf = map[objKind]core.Address{}
+	if p.Syms != nil {
+		for i, s := range singletonSymbols {
+			if sym, ok := p.Syms.Lookup(s.sym); ok {
+				l.singletons[sym.Addr] = i
+			}
+		}
+		for _, bt := range builtinTypes {
+			sym, ok := p.Syms.Lookup(bt.sym)
+			if !ok {
+				continue
+			}
+			l.types[sym.Addr] = bt.kind
+			if rp, err := p.R.Ptr(sym.Addr.Add(l.tpRepr)); err == nil {
+				l.reprOf[bt.kind] = rp
+			}
+		}
+		// PyExc_BaseException is a pointer to the (static) type.
+		if sym, ok := p.Syms.Lookup("PyExc_BaseException"); ok {
+			if tp, err := p.R.Ptr(sym.Addr); err == nil && tp != 0 {
+				l.baseExc = tp
+				l.types[tp] = kindException
+				if rp, err := p.R.Ptr(tp.Add(l.tpRepr)); err == nil {
+					l.reprOf[kindException] = rp
+				}
+			}
+		}
+	}
+	return l, nil
+}
+
+// typeInfo is what the renderer needs of one type object.
+type typeInfo struct {
+	name     string // tp_name
+	flags    uint64
+	kind     objKind
+	exact    bool // the type is the builtin type itself, not a subclass
+	heap     bool
+	err      error
+	basename string // tp_name after the last dot: type(x).__name__
+}
+
+// renderer renders one object tree.
+type renderer struct {
+	p      *Process
+	l      *objLayout
+	opts   ReprOptions
+	left   int                   // characters of output still allowed
+	active map[core.Address]bool // containers being rendered: Python's Py_ReprEnter
+	visits int
+}
+
+func (r *renderer) ptr(a core.Address) (core.Address, error) { return r.p.R.Ptr(a) }
+
+func (r *renderer) i64(a core.Address) (int64, error) {
+	u, err := r.p.R.Uint(a, int(r.l.ptr))
+	if r.l.ptr == 4 {
+		return int64(int32(u)), err
+	}
+	return int64(u), err
+}
+
+func (r *renderer) u8(a core.Address) (uint8, error) { return r.p.R.Uint8(a) }
+
+// typeOf reads (once per type) what kind of object a type makes.
+func (r *renderer) typeOf(tp core.Address) *typeInfo {
+	l := r.l
+	l.mu.Lock()
+	ti, ok := l.typeCache[tp]
+	l.mu.Unlock()
+	if ok {
+		return ti
+	}
+	ti = r.readType(tp)
+	l.mu.Lock()
+	if len(l.typeCache) < 1<<14 {
+		l.typeCache[tp] = ti
+	}
+	l.mu.Unlock()
+	return ti
+}
+
+func (r *renderer) readType(tp core.Address) *typeInfo {
+	l := r.l
+	ti := &typeInfo{}
+	if tp == 0 {
+		ti.err = errors.New("NULL type")
+		return ti
+	}
+	flags, err := r.p.R.Uint64(tp.Add(l.tpFlags))
+	if err != nil {
+		ti.err = fmt.Errorf("type at %#x: tp_flags: %w", uint64(tp), err)
+		return ti
+	}
+	ti.flags = flags
+	ti.heap = flags&tpflagsHeapType != 0
+	if np, err := r.ptr(tp.Add(l.tpName)); err == nil && np != 0 {
+		if b, _, err := r.p.R.CString(np, 256); err == nil {
+			ti.name = string(b)
+		}
+	}
+	if ti.name == "" {
+		ti.name = fmt.Sprintf("<type at %#x>", uint64(tp))
+	}
+	ti.basename = ti.name
+	if i := strings.LastIndexByte(ti.name, '.'); i >= 0 {
+		ti.basename = ti.name[i+1:]
+	}
+	if k, ok := l.types[tp]; ok {
+		ti.kind, ti.exact = k, true
+		return ti
+	}
+	// A subclass renders like its nearest builtin base if it keeps the
+	// base's tp_repr (Python would call an overriding __repr__, which a core
+	// cannot run). Classes render as classes whatever their metaclass.
+	myRepr, _ := r.ptr(tp.Add(l.tpRepr))
+	inherits := func(k objKind) objKind {
+		if k == kindType {
+			return k
+		}
+		if base, ok := l.reprOf[k]; ok && myRepr != 0 && base != myRepr {
+			return kindObject
+		}
+		return k
+	}
+	cur := tp
+	for i := 0; i < maxTypeChain; i++ {
+		b, err := r.ptr(cur.Add(l.tpBase))
+		if err != nil || b == 0 {
+			break
+		}
+		if k, ok := l.types[b]; ok {
+			ti.kind = inherits(k)
+			return ti
+		}
+		cur = b
+	}
+	// No symbols: the subclass bits, then the names of builtin static types.
+	switch {
+	case flags&tpflagsTypeSubclass != 0:
+		ti.kind = kindType
+	case flags&tpflagsLongSubclass != 0:
+		ti.kind = inherits(kindInt)
+		if !ti.heap && ti.name == "bool" {
+			ti.kind = kindBool
+		}
+	case flags&tpflagsListSubclass != 0:
+		ti.kind = inherits(kindList)
+	case flags&tpflagsTupleSubclass != 0:
+		ti.kind = inherits(kindTuple)
+	case flags&tpflagsBytesSubclass != 0:
+		ti.kind = inherits(kindBytes)
+	case flags&tpflagsUnicodeSubclass != 0:
+		ti.kind = inherits(kindStr)
+	case flags&tpflagsDictSubclass != 0:
+		ti.kind = inherits(kindDict)
+	case flags&tpflagsBaseExcSubcl != 0:
+		ti.kind = inherits(kindException)
+	case !ti.heap:
+		for _, bt := range builtinTypes {
+			if bt.name == ti.name {
+				ti.kind, ti.exact = bt.kind, true
+			}
+		}
+	}
+	return ti
+}
+
+// object renders the object at a, depth levels below the root.
+func (r *renderer) object(a core.Address, depth int) Object {
+	o := Object{Address: a}
+	if a == 0 {
+		o.Repr, o.Error = "<NULL>", "NULL object pointer"
+		return o
+	}
+	r.visits++
+	if r.visits > hardMaxObjects {
+		o.Repr, o.Truncated = "...", true
+		return o
+	}
+	if i, ok := r.l.singletons[a]; ok {
+		s := singletonSymbols[i]
+		o.Repr = s.repr
+		switch s.kind {
+		case kindNone:
+			o.Type = "NoneType"
+		case kindBool:
+			o.Type, o.Value = "bool", s.repr == "True"
+		case kindEllipsis:
+			o.Type = "ellipsis"
+		case kindNotImplemented:
+			o.Type = "NotImplementedType"
+		}
+		r.spend(len(o.Repr))
+		return o
+	}
+	tp, err := r.ptr(a.Add(r.l.obType))
+	if err != nil {
+		return r.fail(o, fmt.Errorf("object at %#x: ob_type: %w", uint64(a), err))
+	}
+	ti := r.typeOf(tp)
+	if ti.err != nil {
+		return r.fail(o, ti.err)
+	}
+	o.Type = ti.basename
+	switch ti.kind {
+	case kindNone:
+		o.Repr = "None"
+	case kindEllipsis:
+		o.Repr = "Ellipsis"
+	case kindNotImplemented:
+		o.Repr = "NotImplemented"
+	case kindBool, kindInt:
+		err = r.renderInt(&o, a, ti)
+	case kindFloat:
+		err = r.renderFloat(&o, a)
+	case kindComplex:
+		err = r.renderComplex(&o, a)
+	case kindStr:
+		err = r.renderStr(&o, a)
+	case kindBytes:
+		err = r.renderBytes(&o, a)
+	case kindTuple, kindList:
+		err = r.renderSequence(&o, a, ti, depth)
+	case kindDict:
+		err = r.renderDict(&o, a, depth)
+	case kindSet, kindFrozenSet:
+		err = r.renderSet(&o, a, ti, depth)
+	case kindType:
+		err = r.renderType(&o, a)
+	case kindCode:
+		err = r.renderCode(&o, a)
+	case kindFunction:
+		err = r.renderFunction(&o, a)
+	case kindModule:
+		err = r.renderModule(&o, a)
+	case kindException:
+		err = r.renderException(&o, a, ti, depth)
+	default:
+		err = r.renderInstance(&o, a, ti)
+	}
+	if err != nil {
+		return r.fail(o, err)
+	}
+	r.spend(len(o.Repr))
+	return o
+}
+
+func (r *renderer) fail(o Object, err error) Object {
+	o.Error = err.Error()
+	o.Repr = unreadable(o.Address, err)
+	o.Value = nil
+	r.spend(len(o.Repr))
+	return o
+}
+
+// spend counts characters against MaxTotal (leaves only: containers
+// consist of their items' characters).
+func (r *renderer) spend(n int) { r.left -= n }
+
+// --- numbers ---
+
+func (r *renderer) renderInt(o *Object, a core.Address, ti *typeInfo) error {
+	v, err := r.intValue(a)
+	if err != nil {
+		return err
+	}
+	if ti.kind == kindBool {
+		o.Value = v.Sign() != 0
+		o.Repr = "False"
+		if v.Sign() != 0 {
+			o.Repr = "True"
+		}
+		return nil
+	}
+	if v.IsInt64() {
+		o.Value = v.Int64()
+		o.Repr = strconv.FormatInt(v.Int64(), 10)
+		return nil
+	}
+	s := v.String()
+	o.Value = s
+	o.Repr = s
+	if r.opts.MaxString > 0 && len(s) > r.opts.MaxString+1 {
+		o.Repr, o.Truncated = s[:r.opts.MaxString]+"...", true
+	}
+	return nil
+}
+
+// intValue reads an int of any size: 30-bit digits (15-bit on some
+// builds), least significant first, sign and count from ob_size (<= 3.11)
+// or lv_tag (3.12+).
+func (r *renderer) intValue(a core.Address) (*big.Int, error) {
+	l := r.l
+	var n int64
+	neg := false
+	if l.longTagged {
+		tag, err := r.p.R.Uint64(a.Add(l.longSize))
+		if err != nil {
+			return nil, fmt.Errorf("int at %#x: lv_tag: %w", uint64(a), err)
+		}
+		switch tag & longSignMask {
+		case 0:
+		case 1:
+			return new(big.Int), nil
+		case 2:
+			neg = true
+		default:
+			return nil, fmt.Errorf("int at %#x: lv_tag %#x has sign bits 3", uint64(a), tag)
+		}
+		n = int64(tag >> longNonSizeBits)
+	} else {
+		size, err := r.i64(a.Add(l.longSize))
+		if err != nil {
+			return nil, fmt.Errorf("int at %#x: ob_size: %w", uint64(a), err)
+		}
+		n, neg = size, size < 0
+		if neg {
+			n = -size
+		}
+	}
+	if n < 0 || n > maxLongDigits {
+		return nil, fmt.Errorf("int at %#x: %d digits is not plausible", uint64(a), n)
+	}
+	buf := make([]byte, n*int64(l.digitBytes))
+	if err := r.p.R.Read(buf, a.Add(l.longDigits)); err != nil {
+		return nil, fmt.Errorf("int at %#x: %d digits: %w", uint64(a), n, err)
+	}
+	v := new(big.Int)
+	d := new(big.Int)
+	for i := n - 1; i >= 0; i-- {
+		var digit uint64
+		if l.digitBytes == 2 {
+			digit = uint64(r.p.R.Order.Uint16(buf[2*i:]))
+		} else {
+			digit = uint64(r.p.R.Order.Uint32(buf[4*i:]))
+		}
+		if digit>>uint(l.digitBits) != 0 {
+			return nil, fmt.Errorf("int at %#x: digit %d is %#x, wider than %d bits", uint64(a), i, digit, l.digitBits)
+		}
+		v.Lsh(v, uint(l.digitBits))
+		v.Or(v, d.SetUint64(digit))
+	}
+	if neg {
+		v.Neg(v)
+	}
+	return v, nil
+}
+
+func (r *renderer) float64At(a core.Address) (float64, error) {
+	u, err := r.p.R.Uint64(a)
+	return math.Float64frombits(u), err
+}
+
+func (r *renderer) renderFloat(o *Object, a core.Address) error {
+	f, err := r.float64At(a.Add(r.l.floatVal))
+	if err != nil {
+		return fmt.Errorf("float at %#x: %w", uint64(a), err)
+	}
+	o.Repr = floatRepr(f, true, false)
+	o.Value = jsonFloat(f)
+	return nil
+}
+
+func jsonFloat(f float64) any {
+	switch {
+	case math.IsNaN(f):
+		return "nan"
+	case math.IsInf(f, 1):
+		return "inf"
+	case math.IsInf(f, -1):
+		return "-inf"
+	}
+	return f
+}
+
+func (r *renderer) renderComplex(o *Object, a core.Address) error {
+	re, err := r.float64At(a.Add(r.l.complexVal))
+	if err != nil {
+		return fmt.Errorf("complex at %#x: %w", uint64(a), err)
+	}
+	im, err := r.float64At(a.Add(r.l.complexVal + 8))
+	if err != nil {
+		return fmt.Errorf("complex at %#x: %w", uint64(a), err)
+	}
+	// complex_repr: a +0 real part is left out, with the parentheses.
+	if re == 0 && !math.Signbit(re) {
+		o.Repr = floatRepr(im, false, false) + "j"
+	} else {
+		o.Repr = "(" + floatRepr(re, false, false) + floatRepr(im, false, true) + "j)"
+	}
+	o.Value = [2]any{jsonFloat(re), jsonFloat(im)}
+	return nil
+}
+
+// floatRepr is Python's repr of a float (format code 'r'): the shortest
+// digits that read back the same, in positional notation when the decimal
+// exponent is in -4..15 and in scientific notation (two exponent digits at
+// least) otherwise. addDot0 appends ".0" to integral positional values (float
+// repr does, complex parts do not); sign forces a leading + on non-negatives.
+func floatRepr(f float64, addDot0, sign bool) string {
+	var s string
+	switch {
+	case math.IsNaN(f):
+		s = "nan"
+	case math.IsInf(f, 0):
+		s = "inf"
+		if f < 0 {
+			s = "-inf"
+		}
+	default:
+		e := strconv.FormatFloat(math.Abs(f), 'e', -1, 64) // "d.ddde±XX"
+		mant, exp, _ := strings.Cut(e, "e")
+		x, _ := strconv.Atoi(exp)
+		digits := strings.Replace(mant, ".", "", 1)
+		decpt := x + 1 // digits are 0.DIGITS * 10**decpt
+		var b strings.Builder
+		if math.Signbit(f) {
+			b.WriteByte('-')
+		}
+		if decpt <= -4 || decpt > 16 {
+			b.WriteString(digits[:1])
+			if len(digits) > 1 {
+				b.WriteString("." + digits[1:])
+			}
+			fmt.Fprintf(&b, "e%c%02d", "+-"[boolInt(x < 0)], abs(x))
+		} else if decpt <= 0 {
+			b.WriteString("0." + strings.Repeat("0", -decpt) + digits)
+		} else if decpt >= len(digits) {
+			b.WriteString(digits + strings.Repeat("0", decpt-len(digits)))
+			if addDot0 {
+				b.WriteString(".0")
+			}
+		} else {
+			b.WriteString(digits[:decpt] + "." + digits[decpt:])
+		}
+		s = b.String()
+	}
+	if sign && !strings.HasPrefix(s, "-") {
+		s = "+" + s
+	}
+	return s
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// --- str and bytes ---
+
+// strCodepoints reads up to max code points of a str (all if max <= 0, up
+// to the package bound), surrogates kept, and the str's length.
+func (r *renderer) strCodepoints(a core.Address, max int) ([]rune, int64, error) {
+	if a == 0 {
+		return nil, 0, errors.New("NULL str")
+	}
+	sl := r.p.objs.layout
+	tp, err := r.ptr(a.Add(r.l.obType))
+	if err != nil {
+		return nil, 0, fmt.Errorf("str at %#x: %w", uint64(a), err)
+	}
+	ti := r.typeOf(tp)
+	if ti.err != nil {
+		return nil, 0, fmt.Errorf("str at %#x: %w", uint64(a), ti.err)
+	}
+	if ti.flags&tpflagsUnicodeSubclass == 0 {
+		return nil, 0, fmt.Errorf("object at %#x is a %q, not a str", uint64(a), ti.name)
+	}
+	length, err := r.i64(a.Add(sl.lengthOff))
+	if err != nil {
+		return nil, 0, fmt.Errorf("str at %#x: length: %w", uint64(a), err)
+	}
+	if length < 0 || length > 1<<40 {
+		return nil, 0, fmt.Errorf("str at %#x: length %d is not plausible", uint64(a), length)
+	}
+	state, err := r.p.R.Uint32(a.Add(sl.stateOff))
+	if err != nil {
+		return nil, 0, fmt.Errorf("str at %#x: state: %w", uint64(a), err)
+	}
+	kind := int(state>>sl.kindShift) & 7
+	compact := state>>sl.compactBit&1 == 1
+	ascii := state>>sl.asciiBit&1 == 1
+	if kind != 1 && kind != 2 && kind != 4 {
+		return nil, 0, fmt.Errorf("str at %#x: kind %d in state %#x is not 1, 2 or 4 (a string not made ready?)", uint64(a), kind, state)
+	}
+	n := length
+	if max <= 0 || max > maxStringChars {
+		max = maxStringChars
+	}
+	if n > int64(max) {
+		n = int64(max)
+	}
+	var data core.Address
+	switch {
+	case compact && ascii:
+		data = a.Add(sl.asciiSize)
+	case compact:
+		data = a.Add(sl.compactSize)
+	default:
+		if data, err = r.ptr(a.Add(sl.dataOff)); err != nil {
+			return nil, 0, fmt.Errorf("str at %#x: data pointer: %w", uint64(a), err)
+		}
+	}
+	buf := make([]byte, int(n)*kind)
+	if err := r.p.R.Read(buf, data); err != nil {
+		return nil, 0, fmt.Errorf("str at %#x: %d characters: %w", uint64(a), n, err)
+	}
+	cps := make([]rune, n)
+	for i := range cps {
+		switch kind {
+		case 1:
+			cps[i] = rune(buf[i])
+		case 2:
+			cps[i] = rune(r.p.R.Order.Uint16(buf[2*i:]))
+		default:
+			cps[i] = rune(r.p.R.Order.Uint32(buf[4*i:]))
+		}
+	}
+	return cps, length, nil
+}
+
+func codepointsToString(cps []rune) string {
+	var b strings.Builder
+	for _, c := range cps {
+		if !utf8.ValidRune(c) {
+			c = utf8.RuneError
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+func (r *renderer) renderStr(o *Object, a core.Address) error {
+	cps, total, err := r.strCodepoints(a, r.opts.MaxString)
+	if err != nil {
+		return err
+	}
+	o.Value = codepointsToString(cps)
+	o.Repr = strRepr(cps)
+	if int64(len(cps)) < total {
+		o.Repr += "..."
+		o.Truncated = true
+	}
+	return nil
+}
+
+// strRepr is unicode_repr: single quotes unless the text has single quotes
+// and no double ones; backslash escapes for the quote, backslash, \t \n \r,
+// other control characters and characters Python does not print.
+func strRepr(cps []rune) string {
+	quote := '\''
+	if containsRune(cps, '\'') && !containsRune(cps, '"') {
+		quote = '"'
+	}
+	var b strings.Builder
+	b.WriteRune(quote)
+	for _, c := range cps {
+		switch {
+		case c == quote || c == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(c)
+		case c == '\t':
+			b.WriteString(`\t`)
+		case c == '\n':
+			b.WriteString(`\n`)
+		case c == '\r':
+			b.WriteString(`\r`)
+		case c < ' ' || c == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, c)
+		case c < 0x7f:
+			b.WriteRune(c)
+		case utf8.ValidRune(c) && unicode.IsPrint(c):
+			b.WriteRune(c)
+		case c <= 0xff:
+			fmt.Fprintf(&b, `\x%02x`, c)
+		case c <= 0xffff:
+			fmt.Fprintf(&b, `\u%04x`, c)
+		default:
+			fmt.Fprintf(&b, `\U%08x`, uint32(c))
+		}
+	}
+	b.WriteRune(quote)
+	return b.String()
+}
+
+func containsRune(cps []rune, c rune) bool {
+	for _, x := range cps {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+// bytesValue reads up to max bytes of a bytes object, and its size.
+func (r *renderer) bytesValue(a core.Address, max int) ([]byte, int64, error) {
+	if a == 0 {
+		return nil, 0, errors.New("NULL bytes")
+	}
+	sl := r.p.objs.layout
+	n, err := r.i64(a.Add(sl.bytesSizeOff))
+	if err != nil {
+		return nil, 0, fmt.Errorf("bytes at %#x: size: %w", uint64(a), err)
+	}
+	if n < 0 || n > 1<<40 {
+		return nil, 0, fmt.Errorf("bytes at %#x: size %d is not plausible", uint64(a), n)
+	}
+	want := n
+	if max <= 0 || max > maxBytesLen {
+		max = maxBytesLen
+	}
+	if want > int64(max) {
+		want = int64(max)
+	}
+	b := make([]byte, want)
+	if err := r.p.R.Read(b, a.Add(sl.bytesDataOff)); err != nil {
+		return nil, 0, fmt.Errorf("bytes at %#x: %w", uint64(a), err)
+	}
+	return b, n, nil
+}
+
+func (r *renderer) renderBytes(o *Object, a core.Address) error {
+	b, total, err := r.bytesValue(a, r.opts.MaxString)
+	if err != nil {
+		return err
+	}
+	o.Value = b
+	o.Repr = bytesRepr(b)
+	if int64(len(b)) < total {
+		o.Repr += "..."
+		o.Truncated = true
+	}
+	return nil
+}
+
+// bytesRepr is bytes_repr: b'...' with the same choice of quotes as str.
+func bytesRepr(b []byte) string {
+	quote := byte('\'')
+	if strings.IndexByte(string(b), '\'') >= 0 && strings.IndexByte(string(b), '"') < 0 {
+		quote = '"'
+	}
+	var s strings.Builder
+	s.WriteByte('b')
+	s.WriteByte(quote)
+	for _, c := range b {
+		switch {
+		case c == quote || c == '\\':
+			s.WriteByte('\\')
+			s.WriteByte(c)
+		case c == '\t':
+			s.WriteString(`\t`)
+		case c == '\n':
+			s.WriteString(`\n`)
+		case c == '\r':
+			s.WriteString(`\r`)
+		case c < ' ' || c >= 0x7f:
+			fmt.Fprintf(&s, `\x%02x`, c)
+		default:
+			s.WriteByte(c)
+		}
+	}
+	s.WriteByte(quote)
+	return s.String()
+}
+
+// --- containers ---
+
+// enter marks a container as being rendered; Python prints a container
+// already on the stack as [...] (Py_ReprEnter), and so does the depth limit.
+func (r *renderer) enter(a core.Address, depth int) (ok, cut bool) {
+	if r.active[a] {
+		return false, false
+	}
+	if depth >= r.opts.MaxDepth {
+		return false, true
+	}
+	r.active[a] = true
+	return true, false
+}
+
+func (r *renderer) leave(a core.Address) { delete(r.active, a) }
+
+// room says whether another item fits in the output and the item limit.
+func (r *renderer) room(shown int) bool {
+	return shown < r.opts.MaxLength && r.left > 0
+}
+
+func (r *renderer) renderSequence(o *Object, a core.Address, ti *typeInfo, depth int) error {
+	l := r.l
+	n, err := r.i64(a.Add(l.obSize))
+	if err != nil {
+		return fmt.Errorf("%s at %#x: ob_size: %w", ti.basename, uint64(a), err)
+	}
+	if n < 0 || n > 1<<40 {
+		return fmt.Errorf("%s at %#x: size %d is not plausible", ti.basename, uint64(a), n)
+	}
+	open, closing := "(", ")"
+	items := a.Add(l.tupleItems)
+	if ti.kind == kindList {
+		open, closing = "[", "]"
+		if items, err = r.ptr(a.Add(l.listItems)); err != nil {
+			return fmt.Errorf("list at %#x: ob_item: %w", uint64(a), err)
+		}
+		if items == 0 && n > 0 {
+			return fmt.Errorf("list at %#x: %d items but a NULL ob_item", uint64(a), n)
+		}
+	}
+	ok, cut := r.enter(a, depth)
+	if !ok {
+		o.Repr, o.Truncated = open+"..."+closing, cut
+		return nil
+	}
+	defer r.leave(a)
+	want := min(n, int64(r.opts.MaxLength))
+	ptrs := make([]byte, want*l.ptr)
+	if err := r.p.R.Read(ptrs, items); err != nil {
+		return fmt.Errorf("%s at %#x: items: %w", ti.basename, uint64(a), err)
+	}
+	var b strings.Builder
+	b.WriteString(open)
+	vals := []Object{}
+	for i := int64(0); i < want; i++ {
+		if !r.room(len(vals)) {
+			break
+		}
+		item := r.object(core.Address(r.word(ptrs[i*l.ptr:])), depth+1)
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(item.Repr)
+		vals = append(vals, item)
+		o.Truncated = o.Truncated || item.Truncated
+	}
+	if int64(len(vals)) < n {
+		if len(vals) > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("...")
+		o.Truncated = true
+	} else if n == 1 && ti.kind == kindTuple {
+		b.WriteString(",")
+	}
+	b.WriteString(closing)
+	o.Repr, o.Value = b.String(), vals
+	return nil
+}
+
+func (r *renderer) word(b []byte) uint64 {
+	if r.l.ptr == 4 {
+		return uint64(r.p.R.Order.Uint32(b))
+	}
+	return r.p.R.Order.Uint64(b)
+}
+
+// dictEntry is one live item of a dict or of an object's split values.
+type dictEntry struct{ key, value core.Address }
+
+// dictItems lists the live items of the dict at a in iteration order,
+// stopping after limit items; more says whether there were others.
+func (r *renderer) dictItems(a core.Address, limit int) (items []dictEntry, more bool, err error) {
+	keys, err := r.ptr(a.Add(r.l.dictKeys))
+	if err != nil {
+		return nil, false, fmt.Errorf("dict at %#x: ma_keys: %w", uint64(a), err)
+	}
+	values, err := r.ptr(a.Add(r.l.dictVals))
+	if err != nil {
+		return nil, false, fmt.Errorf("dict at %#x: ma_values: %w", uint64(a), err)
+	}
+	if keys == 0 {
+		return nil, false, fmt.Errorf("dict at %#x: NULL ma_keys", uint64(a))
+	}
+	items, more, err = r.tableItems(keys, values, limit)
+	if err != nil {
+		return nil, false, fmt.Errorf("dict at %#x: %w", uint64(a), err)
+	}
+	return items, more, nil
+}
+
+// keysTable is a PyDictKeysObject's entry table.
+type keysTable struct {
+	entries           core.Address
+	nentries          int64
+	entrySize, keyOff int64
+	valueOff          int64
+	general           bool
+}
+
+func (r *renderer) readKeys(keys core.Address) (keysTable, error) {
+	l := r.l
+	var t keysTable
+	var slots int64
+	var indexBytes int64
+	var err error
+	if l.dict == dictV36 {
+		size, err := r.i64(keys.Add(l.dkSize))
+		if err != nil {
+			return t, fmt.Errorf("keys at %#x: dk_size: %w", uint64(keys), err)
+		}
+		if size <= 0 || size > 1<<32 || size&(size-1) != 0 {
+			return t, fmt.Errorf("keys at %#x: dk_size %d is not a power of two", uint64(keys), size)
+		}
+		slots = size
+		switch {
+		case size <= 0xff:
+			indexBytes = size
+		case size <= 0xffff:
+			indexBytes = 2 * size
+		case size <= 0xffffffff:
+			indexBytes = 4 * size
+		default:
+			indexBytes = 8 * size
+		}
+		t.general = true
+	} else {
+		log2, err := r.u8(keys.Add(l.dkLog2Size))
+		if err != nil {
+			return t, fmt.Errorf("keys at %#x: dk_log2_size: %w", uint64(keys), err)
+		}
+		log2ib, err := r.u8(keys.Add(l.dkLog2IndexBytes))
+		if err != nil {
+			return t, fmt.Errorf("keys at %#x: dk_log2_index_bytes: %w", uint64(keys), err)
+		}
+		kind, err := r.u8(keys.Add(l.dkKind))
+		if err != nil {
+			return t, fmt.Errorf("keys at %#x: dk_kind: %w", uint64(keys), err)
+		}
+		if log2 > 32 || log2ib > 35 || kind > 2 {
+			return t, fmt.Errorf("keys at %#x: dk_log2_size %d, dk_log2_index_bytes %d, dk_kind %d are not plausible", uint64(keys), log2, log2ib, kind)
+		}
+		slots, indexBytes = int64(1)<<log2, int64(1)<<log2ib
+		t.general = kind == dictKeysGeneral
+	}
+	if t.nentries, err = r.i64(keys.Add(l.dkNentries)); err != nil {
+		return t, fmt.Errorf("keys at %#x: dk_nentries: %w", uint64(keys), err)
+	}
+	if t.nentries < 0 || t.nentries > slots {
+		return t, fmt.Errorf("keys at %#x: dk_nentries %d outside 0..%d", uint64(keys), t.nentries, slots)
+	}
+	t.entries = keys.Add(l.dkIndices + indexBytes)
+	if t.general {
+		t.entrySize, t.keyOff, t.valueOff = 3*l.ptr, l.ptr, 2*l.ptr // {me_hash, me_key, me_value}
+	} else {
+		t.entrySize, t.keyOff, t.valueOff = 2*l.ptr, 0, l.ptr // {me_key, me_value}
+	}
+	return t, nil
+}
+
+// splitOrder gives, for each value of a split table in insertion order,
+// the index of its key in the shared keys.
+func (r *renderer) splitOrder(values core.Address, nentries int64) (order []int64, err error) {
+	l := r.l
+	switch l.dict {
+	case dictV36:
+		order = make([]int64, nentries)
+		for i := range order {
+			order[i] = int64(i)
+		}
+		return order, nil
+	case dictV311:
+		// The bytes before values[]: [-1] prefix size, [-2] values used,
+		// [-3-i] the index of the i-th value inserted.
+		used, err := r.u8(values.Add(-2))
+		if err != nil {
+			return nil, fmt.Errorf("split values at %#x: used count: %w", uint64(values), err)
+		}
+		buf := make([]byte, used)
+		if used > 0 {
+			if err := r.p.R.Read(buf, values.Add(-2-int64(used))); err != nil {
+				return nil, fmt.Errorf("split values at %#x: insertion order: %w", uint64(values), err)
+			}
+		}
+		order = make([]int64, used)
+		for i := range order {
+			order[i] = int64(buf[len(buf)-1-i])
+		}
+		return order, nil
+	default:
+		var hdr [2]byte
+		if err := r.p.R.Read(hdr[:], values); err != nil {
+			return nil, fmt.Errorf("split values at %#x: header: %w", uint64(values), err)
+		}
+		capacity, size := int64(hdr[0]), int64(hdr[1])
+		if size > capacity {
+			return nil, fmt.Errorf("split values at %#x: size %d above capacity %d", uint64(values), size, capacity)
+		}
+		buf := make([]byte, size)
+		if size > 0 {
+			if err := r.p.R.Read(buf, values.Add(l.valuesData+capacity*l.ptr)); err != nil {
+				return nil, fmt.Errorf("split values at %#x: insertion order: %w", uint64(values), err)
+			}
+		}
+		order = make([]int64, size)
+		for i := range order {
+			order[i] = int64(buf[i])
+		}
+		return order, nil
+	}
+}
+
+// tableItems lists live items of a keys table, with split values if values
+// is not 0.
+func (r *renderer) tableItems(keys, values core.Address, limit int) ([]dictEntry, bool, error) {
+	l := r.l
+	t, err := r.readKeys(keys)
+	if err != nil {
+		return nil, false, err
+	}
+	var items []dictEntry
+	if values == 0 {
+		// Combined table: entries in insertion order, deleted ones with a NULL value.
+		buf := make([]byte, min(t.nentries, maxEntryChunk)*t.entrySize)
+		for start := int64(0); start < t.nentries && start < hardMaxItems; start += maxEntryChunk {
+			n := min(t.nentries-start, maxEntryChunk)
+			chunk := buf[:n*t.entrySize]
+			if err := r.p.R.Read(chunk, t.entries.Add(start*t.entrySize)); err != nil {
+				return items, false, fmt.Errorf("entries %d..%d: %w", start, start+n, err)
+			}
+			for i := int64(0); i < n; i++ {
+				e := chunk[i*t.entrySize:]
+				v := core.Address(r.word(e[t.valueOff:]))
+				if v == 0 {
+					continue
+				}
+				if len(items) >= limit {
+					return items, true, nil
+				}
+				items = append(items, dictEntry{core.Address(r.word(e[t.keyOff:])), v})
+			}
+		}
+		return items, false, nil
+	}
+	order, err := r.splitOrder(values, t.nentries)
+	if err != nil {
+		return nil, false, err
+	}
+	data := values
+	if l.dict == dictV313 {
+		data = values.Add(l.valuesData)
+	}
+	for _, ix := range order {
+		if ix < 0 || ix >= t.nentries {
+			return items, false, fmt.Errorf("split values at %#x: key index %d outside 0..%d", uint64(values), ix, t.nentries)
+		}
+		v, err := r.ptr(data.Add(ix * l.ptr))
+		if err != nil {
+			return items, false, fmt.Errorf("split values at %#x: value %d: %w", uint64(values), ix, err)
+		}
+		if v == 0 {
+			continue
+		}
+		k, err := r.ptr(t.entries.Add(ix*t.entrySize + t.keyOff))
+		if err != nil {
+			return items, false, fmt.Errorf("shared keys at %#x: key %d: %w", uint64(keys), ix, err)
+		}
+		if len(items) >= limit {
+			return items, true, nil
+		}
+		items = append(items, dictEntry{k, v})
+	}
+	return items, false, nil
+}
+
+func (r *renderer) renderDict(o *Object, a core.Address, depth int) error {
+	ok, cut := r.enter(a, depth)
+	if !ok {
+		o.Repr, o.Truncated = "{...}", cut
+		return nil
+	}
+	defer r.leave(a)
+	items, more, err := r.dictItems(a, r.opts.MaxLength)
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	b.WriteString("{")
+	vals := []DictItem{}
+	for i, it := range items {
+		if !r.room(len(vals)) {
+			more = true
+			break
+		}
+		k := r.object(it.key, depth+1)
+		r.spend(2)
+		v := r.object(it.value, depth+1)
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(k.Repr + ": " + v.Repr)
+		vals = append(vals, DictItem{k, v})
+		o.Truncated = o.Truncated || k.Truncated || v.Truncated
+	}
+	if more {
+		if len(vals) > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("...")
+		o.Truncated = true
+	}
+	b.WriteString("}")
+	o.Repr, o.Value = b.String(), vals
+	return nil
+}
+
+func (r *renderer) renderSet(o *Object, a core.Address, ti *typeInfo, depth int) error {
+	l := r.l
+	mask, err := r.i64(a.Add(l.setMask))
+	if err != nil {
+		return fmt.Errorf("set at %#x: mask: %w", uint64(a), err)
+	}
+	if mask < 0 || mask > 1<<32 || (mask+1)&mask != 0 {
+		return fmt.Errorf("set at %#x: mask %#x is not a power of two minus one", uint64(a), mask)
+	}
+	table, err := r.ptr(a.Add(l.setTable))
+	if err != nil {
+		return fmt.Errorf("set at %#x: table: %w", uint64(a), err)
+	}
+	exact := ti.exact && ti.kind == kindSet
+	if ok, cut := r.enter(a, depth); !ok {
+		o.Repr, o.Truncated = ti.name+"(...)", cut
+		return nil
+	}
+	defer r.leave(a)
+	// setentry is {key, hash}; a removed key leaves the dummy, hash -1.
+	esize := 2 * l.ptr
+	var keys []core.Address
+	more := false
+	n := mask + 1
+	buf := make([]byte, min(n, maxEntryChunk)*esize)
+scan:
+	for start := int64(0); start < n && start < hardMaxItems; start += maxEntryChunk {
+		cnt := min(n-start, maxEntryChunk)
+		chunk := buf[:cnt*esize]
+		if err := r.p.R.Read(chunk, table.Add(start*esize)); err != nil {
+			return fmt.Errorf("set at %#x: table entries %d..%d: %w", uint64(a), start, start+cnt, err)
+		}
+		for i := int64(0); i < cnt; i++ {
+			e := chunk[i*esize:]
+			k := core.Address(r.word(e))
+			h := int64(r.word(e[l.ptr:]))
+			if k == 0 || h == pySetDummyHash {
+				continue
+			}
+			if len(keys) >= r.opts.MaxLength {
+				more = true
+				break scan
+			}
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		o.Repr, o.Value = ti.name+"()", []Object{}
+		return nil
+	}
+	var b strings.Builder
+	if !exact {
+		b.WriteString(ti.name + "(")
+	}
+	b.WriteString("{")
+	vals := []Object{}
+	for i, k := range keys {
+		if !r.room(len(vals)) {
+			more = true
+			break
+		}
+		item := r.object(k, depth+1)
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(item.Repr)
+		vals = append(vals, item)
+		o.Truncated = o.Truncated || item.Truncated
+	}
+	if more {
+		b.WriteString(", ...")
+		o.Truncated = true
+	}
+	b.WriteString("}")
+	if !exact {
+		b.WriteString(")")
+	}
+	o.Repr, o.Value = b.String(), vals
+	return nil
+}
+
+// --- classes, functions, code, modules, exceptions, instances ---
+
+// typeNames returns a type's __module__ and __qualname__ as Python's
+// type_module and type_qualname compute them.
+func (r *renderer) typeNames(tp core.Address) (module, qualname string, err error) {
+	ti := r.typeOf(tp)
+	if ti.err != nil {
+		return "", "", ti.err
+	}
+	if !ti.heap {
+		if i := strings.LastIndexByte(ti.name, '.'); i >= 0 {
+			return ti.name[:i], ti.name[i+1:], nil
+		}
+		return "builtins", ti.name, nil
+	}
+	qualname = ti.name
+	if r.l.htQualname >= 0 {
+		if q, err := r.ptr(tp.Add(r.l.htQualname)); err == nil && q != 0 {
+			if cps, _, err := r.strCodepoints(q, 1024); err == nil {
+				qualname = codepointsToString(cps)
+			}
+		}
+	}
+	dict, err := r.ptr(tp.Add(r.l.tpDict))
+	if err != nil || dict == 0 {
+		return "builtins", qualname, nil
+	}
+	if m, ok, _ := r.dictGetStr(dict, "__module__"); ok {
+		if cps, _, err := r.strCodepoints(m, 1024); err == nil {
+			module = codepointsToString(cps)
+		}
+	}
+	return module, qualname, nil
+}
+
+func (r *renderer) renderType(o *Object, a core.Address) error {
+	ti := r.typeOf(a)
+	if ti.err != nil {
+		return ti.err
+	}
+	mod, qual, err := r.typeNames(a)
+	if err != nil {
+		return err
+	}
+	name := ti.name
+	if ti.heap && mod != "" && mod != "builtins" {
+		name = mod + "." + qual
+	}
+	o.Repr = "<class '" + name + "'>"
+	o.Value = name
+	return nil
+}
+
+func (r *renderer) strAt(field core.Address, max int) (string, error) {
+	p, err := r.ptr(field)
+	if err != nil {
+		return "", err
+	}
+	cps, _, err := r.strCodepoints(p, max)
+	return codepointsToString(cps), err
+}
+
+func (r *renderer) renderCode(o *Object, a core.Address) error {
+	l := r.l
+	if l.codeName < 0 || l.codeFile < 0 || l.codeFirstLine < 0 {
+		return errors.New("code objects: the type source does not describe PyCodeObject")
+	}
+	name, err := r.strAt(a.Add(l.codeName), 1024)
+	if err != nil {
+		return fmt.Errorf("code at %#x: co_name: %w", uint64(a), err)
+	}
+	line, err := r.p.R.Uint32(a.Add(l.codeFirstLine))
+	if err != nil {
+		return fmt.Errorf("code at %#x: co_firstlineno: %w", uint64(a), err)
+	}
+	lineno := int(int32(line))
+	if lineno == 0 {
+		lineno = -1
+	}
+	file := "???"
+	if f, err := r.strAt(a.Add(l.codeFile), 4096); err == nil {
+		file = `"` + f + `"`
+		o.Value = CodeValue{Name: name, File: f, FirstLine: lineno}
+	}
+	o.Repr = fmt.Sprintf("<code object %s at %#x, file %s, line %d>", name, uint64(a), file, lineno)
+	return nil
+}
+
+func (r *renderer) renderFunction(o *Object, a core.Address) error {
+	q, err := r.strAt(a.Add(r.l.funcQualname), 1024)
+	if err != nil {
+		return fmt.Errorf("function at %#x: __qualname__: %w", uint64(a), err)
+	}
+	o.Repr = fmt.Sprintf("<function %s at %#x>", q, uint64(a))
+	o.Value = q
+	return nil
+}
+
+// renderModule follows importlib's _module_repr: the module's __spec__
+// (origin, and whether it names a file), else __file__, else the bare name.
+func (r *renderer) renderModule(o *Object, a core.Address) error {
+	dict, err := r.ptr(a.Add(r.l.modDict))
+	if err != nil {
+		return fmt.Errorf("module at %#x: md_dict: %w", uint64(a), err)
+	}
+	if dict == 0 {
+		return fmt.Errorf("module at %#x: NULL md_dict", uint64(a))
+	}
+	str := func(obj core.Address) (string, bool) {
+		cps, _, err := r.strCodepoints(obj, 4096)
+		if err != nil {
+			return "", false
+		}
+		return codepointsToString(cps), true
+	}
+	name := "?"
+	if n, ok, _ := r.dictGetStr(dict, "__name__"); ok {
+		if s, ok := str(n); ok {
+			name = s
+		}
+	}
+	o.Value = name
+	quoted := func(s string) string { return strRepr([]rune(s)) }
+	if spec, ok, _ := r.dictGetStr(dict, "__spec__"); ok && spec != 0 && !r.isNone(spec) {
+		if n, ok := r.attr(spec, "name"); ok {
+			if s, ok := str(n); ok {
+				name = s
+			}
+		}
+		origin, hasOrigin := r.attr(spec, "origin")
+		if hasOrigin && !r.isNone(origin) {
+			if s, ok := str(origin); ok {
+				if loc, ok := r.attr(spec, "_set_fileattr"); ok && r.isTrue(loc) {
+					o.Repr = fmt.Sprintf("<module %s from %s>", quoted(name), quoted(s))
+				} else {
+					o.Repr = fmt.Sprintf("<module %s (%s)>", quoted(name), s)
+				}
+				return nil
+			}
+		}
+		// No origin: the loader says what the module is. Before 3.12 the
+		// import system's own loaders answer through module_repr.
+		o.Repr = fmt.Sprintf("<module %s>", quoted(name))
+		if loader, ok := r.attr(spec, "loader"); ok && !r.isNone(loader) {
+			lo := r.object(loader, hardMaxDepth)
+			switch {
+			case strings.HasSuffix(lo.Repr, ".BuiltinImporter'>"):
+				o.Repr = fmt.Sprintf("<module %s (built-in)>", quoted(name))
+			case strings.HasSuffix(lo.Repr, ".FrozenImporter'>"):
+				o.Repr = fmt.Sprintf("<module %s (frozen)>", quoted(name))
+			default:
+				o.Repr = fmt.Sprintf("<module %s (%s)>", quoted(name), lo.Repr)
+			}
+		}
+		return nil
+	}
+	if f, ok, _ := r.dictGetStr(dict, "__file__"); ok {
+		if s, ok := str(f); ok {
+			o.Repr = fmt.Sprintf("<module %s from %s>", quoted(name), quoted(s))
+			return nil
+		}
+	}
+	o.Repr = fmt.Sprintf("<module %s>", quoted(name))
+	return nil
+}
+
+func (r *renderer) isNone(a core.Address) bool {
+	i, ok := r.l.singletons[a]
+	if ok {
+		return singletonSymbols[i].kind == kindNone
+	}
+	tp, err := r.ptr(a.Add(r.l.obType))
+	return err == nil && r.typeOf(tp).kind == kindNone
+}
+
+func (r *renderer) isTrue(a core.Address) bool {
+	if i, ok := r.l.singletons[a]; ok {
+		return singletonSymbols[i].repr == "True"
+	}
+	v, err := r.intValue(a)
+	return err == nil && v.Sign() != 0
+}
+
+// renderException is BaseException_repr: Name(arg) for one argument (3.7+),
+// Name(args...) otherwise.
+func (r *renderer) renderException(o *Object, a core.Address, ti *typeInfo, depth int) error {
+	args, err := r.ptr(a.Add(r.l.excArgs))
+	if err != nil {
+		return fmt.Errorf("exception at %#x: args: %w", uint64(a), err)
+	}
+	if args == 0 {
+		o.Repr = ti.basename + "()"
+		return nil
+	}
+	t := r.object(args, depth)
+	if t.Error != "" {
+		return fmt.Errorf("exception at %#x: args: %s", uint64(a), t.Error)
+	}
+	o.Value, o.Truncated = t.Value, t.Truncated
+	// 3.6 shows the args tuple as is: KeyError('k',).
+	if vals, ok := t.Value.([]Object); ok && len(vals) == 1 && !t.Truncated && r.p.Version.AtLeast(3, 7) {
+		o.Repr = ti.basename + "(" + vals[0].Repr + ")"
+	} else {
+		o.Repr = ti.basename + t.Repr
+	}
+	return nil
+}
+
+// renderInstance is object_repr: <module.qualname object at 0x...>.
+func (r *renderer) renderInstance(o *Object, a core.Address, ti *typeInfo) error {
+	tp, err := r.ptr(a.Add(r.l.obType))
+	if err != nil {
+		return err
+	}
+	name := ti.name
+	if ti.heap {
+		if mod, qual, err := r.typeNames(tp); err == nil && mod != "" && mod != "builtins" {
+			name = mod + "." + qual
+		}
+	}
+	o.Repr = fmt.Sprintf("<%s object at %#x>", name, uint64(a))
+	return nil
+}
+
+// --- dict lookups and instance attributes ---
+
+// maxLookupItems bounds the items a lookup by name scans.
+const maxLookupItems = 1 << 16
+
+// dictGetStr finds the value of a str key in the dict at d.
+func (r *renderer) dictGetStr(d core.Address, key string) (core.Address, bool, error) {
+	items, _, err := r.dictItems(d, maxLookupItems)
+	if err != nil {
+		return 0, false, err
+	}
+	return r.findStrKey(items, key)
+}
+
+func (r *renderer) findStrKey(items []dictEntry, key string) (core.Address, bool, error) {
+	want := []rune(key)
+	for _, it := range items {
+		cps, total, err := r.strCodepoints(it.key, len(want)+1)
+		if err != nil || total != int64(len(want)) {
+			continue
+		}
+		if string(cps) == string(want) {
+			return it.value, true, nil
+		}
+	}
+	return 0, false, nil
+}
+
+// instanceItems lists the attributes of an instance, wherever this version
+// keeps them.
+func (r *renderer) instanceItems(obj core.Address) ([]dictEntry, error) {
+	l := r.l
+	tp, err := r.ptr(obj.Add(l.obType))
+	if err != nil {
+		return nil, err
+	}
+	ti := r.typeOf(tp)
+	if ti.err != nil {
+		return nil, ti.err
+	}
+	fromDict := func(d core.Address) ([]dictEntry, error) {
+		if d == 0 {
+			return nil, nil
+		}
+		items, _, err := r.dictItems(d, maxLookupItems)
+		return items, err
+	}
+	fromValues := func(values core.Address) ([]dictEntry, error) {
+		keys, err := r.ptr(tp.Add(l.htCachedKeys))
+		if err != nil {
+			return nil, fmt.Errorf("ht_cached_keys of %s: %w", ti.name, err)
+		}
+		if keys == 0 {
+			return nil, fmt.Errorf("%s has inline attribute values but no shared keys", ti.name)
+		}
+		items, _, err := r.tableItems(keys, values, maxLookupItems)
+		return items, err
+	}
+	managed := ti.flags&tpflagsManagedDict != 0
+	switch {
+	case l.inst == instValues311 && managed:
+		values, err := r.ptr(obj.Add(-4 * l.ptr))
+		if err != nil {
+			return nil, err
+		}
+		if values != 0 && l.htCachedKeys >= 0 {
+			return fromValues(values)
+		}
+		d, err := r.ptr(obj.Add(l.managedDict))
+		if err != nil {
+			return nil, err
+		}
+		return fromDict(d)
+	case l.inst == instDorv312 && managed:
+		dorv, err := r.ptr(obj.Add(l.managedDict))
+		if err != nil {
+			return nil, err
+		}
+		if dorv&1 == 1 && l.htCachedKeys >= 0 {
+			return fromValues(dorv + 1)
+		}
+		return fromDict(dorv)
+	case l.inst == instInline313 && managed:
+		d, err := r.ptr(obj.Add(l.managedDict))
+		if err != nil {
+			return nil, err
+		}
+		if d != 0 {
+			return fromDict(d)
+		}
+		if ti.flags&tpflagsInlineValues != 0 && l.htCachedKeys >= 0 {
+			basic, err := r.i64(tp.Add(l.tpBasicsize))
+			if err != nil {
+				return nil, err
+			}
+			if basic <= 0 || basic > 1<<20 {
+				return nil, fmt.Errorf("%s: tp_basicsize %d is not plausible", ti.name, basic)
+			}
+			values := obj.Add(basic)
+			valid, err := r.u8(values.Add(3))
+			if err != nil {
+				return nil, err
+			}
+			if valid != 0 {
+				return fromValues(values)
+			}
+		}
+		return nil, nil
+	}
+	// A dict at tp_dictoffset; negative offsets count from the end of a
+	// variable-sized object.
+	doff, err := r.i64(tp.Add(l.tpDictoffset))
+	if err != nil {
+		return nil, err
+	}
+	if doff == 0 {
+		return nil, nil
+	}
+	if doff < 0 {
+		basic, err1 := r.i64(tp.Add(l.tpBasicsize))
+		item, err2 := r.i64(tp.Add(l.tpItemsize))
+		size, err3 := r.i64(obj.Add(l.obSize))
+		if err := errors.Join(err1, err2, err3); err != nil {
+			return nil, err
+		}
+		if size < 0 {
+			size = -size
+		}
+		total := (basic + size*item + l.ptr - 1) &^ (l.ptr - 1)
+		doff += total
+	}
+	if doff < 0 || doff > 1<<20 {
+		return nil, fmt.Errorf("%s: instance dict offset %d is not plausible", ti.name, doff)
+	}
+	d, err := r.ptr(obj.Add(doff))
+	if err != nil {
+		return nil, err
+	}
+	return fromDict(d)
+}
+
+// attr finds an instance attribute by name.
+func (r *renderer) attr(obj core.Address, name string) (core.Address, bool) {
+	items, err := r.instanceItems(obj)
+	if err != nil {
+		return 0, false
+	}
+	v, ok, _ := r.findStrKey(items, name)
+	return v, ok
+}
+
+// --- thread names ---
+
+// ThreadNames maps threading.get_ident() to the name of the threading.Thread
+// of every interpreter's threading._active, for the threads Python started
+// (or adopted) through the threading module.
+func (p *Process) ThreadNames() (map[uint64]string, error) {
+	l, err := p.objLayout()
+	if err != nil {
+		return nil, err
+	}
+	r := &renderer{p: p, l: l, opts: DefaultReprOptions}
+	names := map[uint64]string{}
+	interp, err := p.Runtime.Path("interpreters.head")
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	seen := map[core.Address]bool{}
+	for n := 0; n < maxInterpreters; n++ {
+		addr, err := interp.Ptr()
+		if err != nil || addr == 0 || seen[addr] {
+			if err != nil {
+				errs = append(errs, err)
+			}
+			break
+		}
+		seen[addr] = true
+		if err := r.threadNames(interp, names); err != nil {
+			errs = append(errs, fmt.Errorf("interpreter at %#x: %w", uint64(addr), err))
+		}
+		if interp, err = interp.Member("next"); err != nil {
+			errs = append(errs, err)
+			break
+		}
+	}
+	if len(names) == 0 && len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return names, nil
+}
+
+// threadNames adds the names in one interpreter's threading._active.
+func (r *renderer) threadNames(interp typesys.Value, names map[uint64]string) error {
+	var modules typesys.Value
+	var err error
+	for _, path := range []string{"imports.modules", "modules"} {
+		if modules, err = interp.Path(path); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return err
+	}
+	mods, err := rawWord(modules)
+	if err != nil {
+		return fmt.Errorf("sys.modules: %w", err)
+	}
+	if mods == 0 {
+		return nil // not initialized (or finalized)
+	}
+	threading, ok, err := r.dictGetStr(core.Address(mods), "threading")
+	if err != nil {
+		return fmt.Errorf("sys.modules: %w", err)
+	}
+	if !ok {
+		return nil // threading was never imported: no Thread objects
+	}
+	md, err := r.ptr(threading.Add(r.l.modDict))
+	if err != nil {
+		return fmt.Errorf("threading.__dict__: %w", err)
+	}
+	active, ok, err := r.dictGetStr(md, "_active")
+	if err != nil || !ok {
+		return fmt.Errorf("threading._active: not found (%v)", err)
+	}
+	items, _, err := r.dictItems(active, maxLookupItems)
+	if err != nil {
+		return fmt.Errorf("threading._active: %w", err)
+	}
+	for _, it := range items {
+		ident, err := r.intValue(it.key)
+		if err != nil || ident.Sign() < 0 || !ident.IsUint64() {
+			continue
+		}
+		nameObj, ok := r.attr(it.value, "_name")
+		if !ok {
+			continue
+		}
+		cps, _, err := r.strCodepoints(nameObj, 1024)
+		if err != nil {
+			continue
+		}
+		names[ident.Uint64()] = codepointsToString(cps)
+	}
+	return nil
+}
