@@ -837,9 +837,12 @@ func (r *renderer) intValue(a core.Address) (*big.Int, error) {
 	if err := r.p.R.Read(buf, a.Add(l.longDigits)); err != nil {
 		return nil, fmt.Errorf("int at %#x: %d digits: %w", uint64(a), n, err)
 	}
-	v := new(big.Int)
-	d := new(big.Int)
-	for i := n - 1; i >= 0; i-- {
+	// Pack the digits' bits into big-endian bytes for SetBytes: linear in
+	// the size, where shifting a big.Int digit by digit is quadratic.
+	packed := make([]byte, (n*int64(l.digitBits)+7)/8)
+	var acc uint64
+	accBits, at := 0, len(packed)
+	for i := int64(0); i < n; i++ {
 		var digit uint64
 		if l.digitBytes == 2 {
 			digit = uint64(r.p.R.Order.Uint16(buf[2*i:]))
@@ -849,9 +852,20 @@ func (r *renderer) intValue(a core.Address) (*big.Int, error) {
 		if digit>>uint(l.digitBits) != 0 {
 			return nil, fmt.Errorf("int at %#x: digit %d is %#x, wider than %d bits", uint64(a), i, digit, l.digitBits)
 		}
-		v.Lsh(v, uint(l.digitBits))
-		v.Or(v, d.SetUint64(digit))
+		acc |= digit << uint(accBits)
+		accBits += l.digitBits
+		for accBits >= 8 {
+			at--
+			packed[at] = byte(acc)
+			acc >>= 8
+			accBits -= 8
+		}
 	}
+	if accBits > 0 && at > 0 {
+		at--
+		packed[at] = byte(acc)
+	}
+	v := new(big.Int).SetBytes(packed)
 	if neg {
 		v.Neg(v)
 	}

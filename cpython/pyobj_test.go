@@ -2,11 +2,13 @@ package cpython_test
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pycore/pycore/core"
 	"github.com/pycore/pycore/cpython"
@@ -125,6 +127,7 @@ func TestReprMatchesPythonsOwnRepr(t *testing.T) {
 						}
 					}
 					checkLimits(t, s.Python, want)
+					checkGarbage(t, s, want)
 					checkThreadNames(t, s.Python, c.Oracle)
 				})
 			}
@@ -196,6 +199,49 @@ func checkLimits(t *testing.T, p *cpython.Process, want *objectsOracle) {
 	if _, err := p.Repr(0x10, roomy); err == nil || !strings.Contains(err.Error(), "0x10") {
 		t.Errorf("Repr of an unmapped address: error %v", err)
 	}
+}
+
+// checkGarbage renders what is not an object: addresses inside and around
+// the real objects, the words stored there taken as pointers, and addresses
+// all over the process's mappings. A core is untrusted input: each must give
+// a rendering or an error, never a panic, within a bounded time.
+func checkGarbage(t *testing.T, s *session.Session, want *objectsOracle) {
+	t.Helper()
+	start := time.Now()
+	small := cpython.ReprOptions{MaxDepth: 3, MaxLength: 8, MaxString: 32, MaxTotal: 256}
+	var addrs []core.Address
+	for _, w := range want.Objects {
+		for off := int64(-64); off <= 64; off += 8 {
+			a := core.Address(w.ID).Add(off)
+			addrs = append(addrs, a)
+			if p, err := s.Core.Reader().Ptr(a); err == nil {
+				addrs = append(addrs, p)
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, m := range s.Core.Mappings {
+		for i := 0; i < 16; i++ {
+			addrs = append(addrs, m.Start.Add(int64(rng.Uint64N(m.Size()))&^7))
+		}
+	}
+	rendered := 0
+	for _, a := range addrs {
+		o := s.Python.Object(a, small)
+		if o.Repr == "" {
+			t.Errorf("object at %#x: empty rendering (error %q)", uint64(a), o.Error)
+		}
+		if len(o.Repr) > small.MaxTotal+3 {
+			t.Errorf("object at %#x: %d characters, more than MaxTotal %d", uint64(a), len(o.Repr), small.MaxTotal)
+		}
+		if o.Error == "" {
+			rendered++
+		}
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("rendering %d garbage addresses took %v", len(addrs), d)
+	}
+	t.Logf("%d addresses that are mostly not objects: %d rendered, the rest errors, in %v", len(addrs), rendered, time.Since(start))
 }
 
 // checkThreadNames compares threading's names with the oracle's.
