@@ -88,6 +88,9 @@ type Result struct {
 	Items []Result
 	// Note says why a list stopped early (a cycle, an unreadable link, the bound).
 	Note string
+	// Data is a built-in's result as data for JSON output (e.g. a Python
+	// object's value beside its repr in Text), nil if none.
+	Data any
 }
 
 // ValueOf makes a Result of a value.

@@ -3,6 +3,7 @@ package session
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -122,11 +123,61 @@ func (q *Query) Env() *query.Env { return q.env }
 // Eval evaluates one expression.
 func (q *Query) Eval(src string) (query.Result, error) { return q.env.Eval(src) }
 
-// FormatOptions are typesys.DefaultFormat with pointers named by symbol.
+// FormatOptions are typesys.DefaultFormat with pointers named by symbol and,
+// in a CPython process, Python objects shown as repr() shows them.
 func (q *Query) FormatOptions() typesys.FormatOptions {
 	o := typesys.DefaultFormat()
 	o.Symbolize = q.Symbolize
+	if q.S.Python != nil {
+		o.Annotate = q.annotate
+	}
 	return o
+}
+
+var pyObjectName = regexp.MustCompile(`^(Py\w*Object|struct _\w*object)$`)
+
+// isPyObjectType reports whether t (or a typedef it goes through) is one of
+// CPython's object structs: PyObject, PyCodeObject, struct _typeobject, ...
+func isPyObjectType(t *typesys.Type) bool {
+	for i := 0; t != nil && i < 16; i++ {
+		if pyObjectName.MatchString(t.Name) {
+			return true
+		}
+		if t.Kind != typesys.Typedef {
+			return false
+		}
+		t = t.Elem
+	}
+	return false
+}
+
+// annotateRepr keeps the repr printed beside a pointer short.
+var annotateRepr = cpython.ReprOptions{MaxDepth: 1, MaxLength: 4, MaxString: 40, MaxTotal: 80}
+
+// annotate shows the Python object a PyObject pointer (or struct) is.
+func (q *Query) annotate(v typesys.Value) string {
+	r := v.Type.Resolve()
+	if r == nil {
+		return ""
+	}
+	var addr core.Address
+	switch {
+	case r.Kind == typesys.Pointer && isPyObjectType(r.Elem):
+		p, err := v.Ptr()
+		if err != nil || p == 0 {
+			return ""
+		}
+		addr = p
+	case (r.Kind == typesys.Struct || r.Kind == typesys.Union) && v.InMemory && isPyObjectType(v.Type):
+		addr = v.Addr
+	default:
+		return ""
+	}
+	s, err := q.S.Python.Repr(addr, annotateRepr)
+	if err != nil {
+		return ""
+	}
+	return "-> " + s
 }
 
 // Symbolize names an address by the symbol that contains it: "PyLong_Type",
@@ -438,5 +489,94 @@ func (q *Query) rootNames() []string {
 
 // builtins are the CPython built-ins (pyobj, repr, pystr).
 func (q *Query) builtins() map[string]*query.Builtin {
-	return map[string]*query.Builtin{}
+	m := map[string]*query.Builtin{}
+	for _, b := range pythonBuiltins(q) {
+		m[b.Name] = b
+	}
+	return m
+}
+
+// PythonBuiltinDocs lists the CPython built-ins, for help texts.
+func PythonBuiltinDocs() []*query.Builtin { return pythonBuiltins(nil) }
+
+// maxPystr bounds pystr(x, n).
+const maxPystr = 1 << 20
+
+func pythonBuiltins(q *Query) []*query.Builtin {
+	return []*query.Builtin{
+		{
+			Name: "pyobj", Usage: "pyobj(x)",
+			Doc:  "The Python object at x (a PyObject * or any pointer or address) as repr() shows it; with --json also its value as data.",
+			Args: []query.ArgKind{query.ArgValue}, Fn: q.pyobj,
+		},
+		{
+			Name: "repr", Usage: "repr(x)",
+			Doc:  "The same text as pyobj(x).",
+			Args: []query.ArgKind{query.ArgValue}, Fn: q.repr,
+		},
+		{
+			Name: "pystr", Usage: "pystr(x [, max])",
+			Doc:  fmt.Sprintf("The text of the Python str object at x, at most max characters (default 4096, limit %d).", maxPystr),
+			Args: []query.ArgKind{query.ArgValue, query.ArgValue}, Optional: 1, Fn: q.pystr,
+		},
+	}
+}
+
+// pyAddress is the object argument of a Python built-in.
+func (q *Query) pyAddress(c *query.CallContext, args []query.Arg) (*cpython.Process, core.Address, error) {
+	if q.S.Python == nil {
+		why := "no CPython runtime was found"
+		if q.PythonErr != nil {
+			why = q.PythonErr.Error()
+		}
+		return nil, 0, c.Errorf(-1, q.PythonErr, "%s needs CPython: %s", c.Call.Name, why)
+	}
+	a, err := c.Address(0, args[0].Value)
+	if err != nil {
+		return nil, 0, err
+	}
+	if a == 0 {
+		return nil, 0, c.Errorf(0, nil, "%s is NULL", c.Text(0))
+	}
+	return q.S.Python, a, nil
+}
+
+func (q *Query) pyobj(c *query.CallContext, args []query.Arg) (query.Result, error) {
+	p, a, err := q.pyAddress(c, args)
+	if err != nil {
+		return query.Result{}, err
+	}
+	o := p.Object(a, cpython.DefaultReprOptions)
+	if o.Error != "" && o.Type == "" {
+		return query.Result{}, c.Errorf(0, nil, "cannot read the object at %s: %s", a, o.Error)
+	}
+	return query.Result{Kind: query.TextResult, Text: o.Repr, Data: o}, nil
+}
+
+func (q *Query) repr(c *query.CallContext, args []query.Arg) (query.Result, error) {
+	r, err := q.pyobj(c, args)
+	r.Data = nil
+	return r, err
+}
+
+func (q *Query) pystr(c *query.CallContext, args []query.Arg) (query.Result, error) {
+	p, a, err := q.pyAddress(c, args)
+	if err != nil {
+		return query.Result{}, err
+	}
+	limit := int64(4096)
+	if len(args) > 1 {
+		if limit, err = c.Int(1, args[1].Value); err != nil {
+			return query.Result{}, err
+		}
+		if limit < 0 || limit > maxPystr {
+			return query.Result{}, c.Errorf(1, nil, "max must be 0 to %d", maxPystr)
+		}
+	}
+	s, _, err := p.ReadStr(a, int(limit))
+	if err != nil {
+		return query.Result{}, c.Errorf(0, err, "%s is not a readable str object: %v", c.Text(0), err)
+	}
+	ptr := typesys.FromUint(p.R, typesys.PointerTo(typesys.VoidType, int64(p.R.PtrSize)), uint64(a))
+	return query.Result{Kind: query.StringResult, Text: s, Value: ptr}, nil
 }

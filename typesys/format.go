@@ -1,6 +1,7 @@
 package typesys
 
 import (
+	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -492,16 +493,16 @@ func (v Value) smartString(limit int) (SmartString, error) {
 
 // quoted is the string as a C literal, with "..." after it if cut short.
 func (s SmartString) quoted() string {
-	q := quoteC(s.Bytes)
+	q := QuoteC(s.Bytes)
 	if s.Truncated {
 		q += "..."
 	}
 	return q
 }
 
-// quoteC quotes bytes as a C string literal; valid UTF-8 prints as is, other
+// QuoteC quotes bytes as a C string literal; valid UTF-8 prints as is, other
 // bytes as octal escapes (which, unlike \x, cannot swallow a following digit).
-func quoteC(b []byte) string {
+func QuoteC(b []byte) string {
 	var sb strings.Builder
 	sb.WriteByte('"')
 	for len(b) > 0 {
@@ -618,28 +619,29 @@ type Field struct {
 	Value any
 }
 
-// MarshalJSON writes the fields in order.
+// MarshalJSON writes the fields in order. Text is not HTML-escaped: these
+// are C expressions and Python reprs, full of '<', '>' and '&'.
 func (o Object) MarshalJSON() ([]byte, error) {
-	var b strings.Builder
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
 	b.WriteByte('{')
 	for i, f := range o {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		k, err := json.Marshal(f.Key)
-		if err != nil {
+		if err := enc.Encode(f.Key); err != nil {
 			return nil, err
 		}
-		v, err := json.Marshal(f.Value)
-		if err != nil {
-			return nil, err
-		}
-		b.Write(k)
+		b.Truncate(b.Len() - 1) // Encode ends with a newline
 		b.WriteByte(':')
-		b.Write(v)
+		if err := enc.Encode(f.Value); err != nil {
+			return nil, err
+		}
+		b.Truncate(b.Len() - 1)
 	}
 	b.WriteByte('}')
-	return []byte(b.String()), nil
+	return b.Bytes(), nil
 }
 
 func jsonError(err error) Object { return Object{{"error", err.Error()}} }
@@ -808,14 +810,14 @@ func FormatLayout(t *Type, opts LayoutOptions) string {
 		fmt.Fprintf(&b, "%s; /* incomplete: declared, not defined, in the debug info */\n", header)
 		return b.String()
 	}
-	b.WriteString("/* offset      |    size */  " + header + " {\n")
+	fmt.Fprintf(&b, "/* %-9s | %7s */  %s {\n", "offset", "size", header)
 	l := &layout{b: &b, opts: opts}
 	l.members(r, 0, 1, 0)
 	if r.Kind == Struct && r.Size > 0 {
 		l.hole(l.end, r.Size, 1, r.Partial != "")
 	}
 	fmt.Fprintf(&b, "\n%s/* total size (bytes): %4d */\n", strings.Repeat(" ", 31), r.Size)
-	fmt.Fprintf(&b, "%s}\n", strings.Repeat(" ", 29))
+	fmt.Fprintf(&b, "%s}\n", strings.Repeat(" ", 27))
 	return b.String()
 }
 
@@ -855,7 +857,7 @@ func (l *layout) hole(from, to int64, indent int, partial bool) {
 	if l.lines > maxLayoutLines {
 		return
 	}
-	fmt.Fprintf(l.b, "/* XXX %4d-byte %-7s */  %s\n", to-from, what, strings.Repeat("    ", indent))
+	fmt.Fprintf(l.b, "/* XXX %4d-byte %-7s */\n", to-from, what)
 }
 
 // members prints r's members at base offset base.
@@ -870,6 +872,9 @@ func (l *layout) members(r *Type, base int64, indent, depth int) {
 		expand := mr != nil && (mr.Kind == Struct || mr.Kind == Union) && len(mr.Members) > 0 &&
 			(m.Name == "" || mr.anon || m.Type.Name == "" || depth <= l.opts.Expand) && depth < 16
 		size := fmt.Sprint(m.Type.sizeOr(0))
+		if m.Type.sizeOr(0) == 0 {
+			size = "?" // a synthesized struct member knows only its members
+		}
 		if m.BitSize > 0 {
 			size = fmt.Sprintf("%d:%d", m.Type.sizeOr(0), m.BitSize)
 		}
@@ -893,14 +898,18 @@ func (l *layout) members(r *Type, base int64, indent, depth int) {
 			if mr.Kind == Struct && mr.Size > 0 {
 				l.hole(l.end, off+mr.Size, indent+1, mr.Partial != "")
 			}
+			inner := l.end
 			l.end = save
+			if inner > off+m.Type.sizeOr(0) && !isUnion && inner > l.end {
+				l.end = inner // a synthesized struct knows its members, not its size
+			}
 			closing := "}"
 			if m.Name != "" {
 				closing += " " + m.Name
 			}
 			l.lines++
 			if l.lines <= maxLayoutLines {
-				fmt.Fprintf(l.b, "%s%s%s;\n", strings.Repeat(" ", 29), strings.Repeat("    ", indent), closing)
+				fmt.Fprintf(l.b, "%s%s%s;\n", strings.Repeat(" ", 27), strings.Repeat("    ", indent), closing)
 			}
 		} else {
 			decl := m.Type.declare(m.Name, 0)
@@ -909,9 +918,11 @@ func (l *layout) members(r *Type, base int64, indent, depth int) {
 			}
 			l.line(off, bit, size, indent, decl+";")
 		}
+		// A bitfield's storage unit is its declared type; padding bits in
+		// it are not a hole.
 		end := off + m.Type.sizeOr(0)
 		if m.BitSize > 0 {
-			end = off + int64((m.BitOffset+m.BitSize+7)/8)
+			end = max(end, off+int64((m.BitOffset+m.BitSize+7)/8))
 		}
 		if isUnion {
 			continue
