@@ -1354,7 +1354,8 @@ var (
 	benchErr  error
 )
 
-// benchCorpus makes PYCORE_BENCH_CORES (default 200) real cores once.
+// benchCorpus makes PYCORE_BENCH_CORES (default 200) real cores once, in a
+// directory TestMain removes, or in PYCORE_BENCH_DIR, kept for later runs.
 func benchCorpus(b *testing.B) (string, int) {
 	benchOnce.Do(func() {
 		want := 200
@@ -1374,6 +1375,14 @@ func benchCorpus(b *testing.B) (string, int) {
 			return
 		}
 		benchDir = filepath.Join(filepath.Dir(pycoreBin), "bench-corpus")
+		if d := os.Getenv("PYCORE_BENCH_DIR"); d != "" {
+			// A kept corpus: reused when it has enough cores.
+			benchDir = d
+			if have, _ := filepath.Glob(filepath.Join(d, "*.core")); len(have) >= want {
+				benchN = len(have)
+				return
+			}
+		}
 		work := benchDir + "-work"
 		os.MkdirAll(benchDir, 0o755)
 		os.MkdirAll(work, 0o755)
