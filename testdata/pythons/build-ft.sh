@@ -14,11 +14,16 @@
 # The json's env sets MIMALLOC_ARENA_RESERVE=16MiB: free-threaded CPython allocates through
 # mimalloc, which reserves 1 GiB arenas by default, and gcore would write all of it.
 #
-# Usage: build-ft.sh [MINOR...]   (default: 3.13 3.14)
+# Usage: build-ft.sh [MINOR...]   (default: 3.13)
+#
+# 3.14 is known but not built by default: the mirror these tests run against serves
+# python3.14's binary packages but not its source package (404 for the .dsc and the
+# orig tarball, forky and sid alike, when this was written).
 set -euo pipefail
 
 # version:suite pairs; the suite whose source package is built.
 ALL="3.13:trixie 3.14:forky"
+DEFAULT="3.13"
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 MIRROR=${PYCORE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 CACHE=${PYCORE_CACHE:-$HOME/.cache/pycore}/pythons
@@ -33,9 +38,10 @@ done
 
 want=("$@")
 selected=()
+[ ${#want[@]} -gt 0 ] || read -r -a want <<<"$DEFAULT"
 for pair in $ALL; do
 	minor=${pair%%:*}
-	take=$((${#want[@]} == 0))
+	take=0
 	for w in "${want[@]}"; do [ "$w" = "$minor" ] && take=1; done
 	[ $take = 1 ] && selected+=("$pair")
 done
