@@ -197,15 +197,12 @@ func Analyze(path string, o Options) (r *CoreResult) {
 		r.Error = fmt.Sprintf("not a regular file (%s)", fi.Mode().Type())
 		return r
 	}
-	s, err := session.Open(path, o.Session)
+	s, closeSession, err := openSession(path, o.Session)
 	if err != nil {
 		r.Error = reason(path, err)
 		return r
 	}
-	// Closing the core releases its mappings; the symbol table's detached
-	// debug files are released separately.
-	defer s.Close()
-	defer s.Syms.Close()
+	defer closeSession()
 	snap, err := s.Python.Snapshot()
 	if err != nil {
 		r.Error = reason(path, err)
