@@ -60,13 +60,20 @@ const (
 // state, which 3.6 sets exactly while a thread holds the GIL. Frames, code
 // objects and str objects are as in 3.7.
 //
-// 2.7 is not supported, although its threads and frames are found as in 3.6:
-//   - its names and file names are PyStringObject (bytes-like, no kind/state
-//     bits), so every str read in the walker and the object renderer would need a
-//     second string model;
-//   - the test harness runs Python 3 scenarios only (async def, the oracle
-//     writer), so nothing could check a 2.7 stack against an oracle, and the
-//     project does not ship features it cannot test on real cores.
+// 2.7 is not supported. Its threads and frames are found as in 3.6 (static
+// interp_head behind the same PyInterpreterState_Head, an exported
+// _PyThreadState_Current, PyFrameObject chains), but:
+//   - code object names and file names are PyStringObject (ob_sval at 36, tp_flags
+//     bit 27, which 3.x uses for bytes), not PEP 393 str: objects.str, and every
+//     later reader of names (locals, the object renderer), would need a second
+//     string model chosen by version;
+//   - co_lnotab's line increments are unsigned bytes (signed from 3.6 on), so the
+//     line table needs a fourth format;
+//   - above all, the scenario programs and their oracle writer are Python 3 only
+//     (async def, non-ASCII identifiers, threading.main_thread), so no 2.7 stack
+//     could be checked against an oracle on a real core, and pycore does not claim
+//     what its tests do not show. Supporting 2.7 means a Python 2 scenario set
+//     first; the walker changes above are then small.
 
 func flavorFor(v Version, freeThreaded bool) (flavor, error) {
 	switch {

@@ -6,7 +6,10 @@
 // Interpreters come from pyenv (~/.pyenv/versions, DWARF in their own files, PIE, shared
 // libpython), the system (/usr/bin/python3.*, Debian's stripped non-PIE build) and the
 // cache that testdata/pythons/fetch.sh fills with Debian's release builds and their
-// detached debug files.
+// detached debug files, two of Debian's Py_DEBUG interpreters (python3.11d, python3.13d)
+// and a free-threaded 3.13 built from Debian's source by build-ft.sh. Each interpreter
+// carries the ABI flags it reports ("t", "d"), since those builds lay out CPython's
+// structs differently.
 //
 // Typical use in an end-to-end test:
 //
