@@ -3,8 +3,9 @@ package cpython
 // A layout describes some members of one C struct of CPython: where they are and
 // what type they have. Layouts come from two places and are turned into typesys
 // types by one function, so the walker never knows which source it is reading:
-//   - for 3.8-3.12, tables generated from the DWARF of real builds (layouts_gen.go,
-//     made by `go generate` from ./internal/genlayouts);
+//   - for 3.6-3.12, tables generated from the DWARF of real builds (layouts_gen.go,
+//     made by `go generate` from ./internal/genlayouts), with tables of their own
+//     for free-threaded and Py_DEBUG builds (3.11d, 3.13d, 3.13t so far);
 //   - for 3.13+, the _Py_DebugOffsets table the interpreter carries in memory.
 //
 // Only x86-64 glibc layouts exist so far. Another architecture plugs in as another
