@@ -9,6 +9,8 @@ Besides the usual oracle (pycore_oracle.py) it writes ORACLE_PATH + ".objects.js
 {"objects": {NAME: {"id": id(obj), "repr": repr(obj), "type": type(obj).__name__}}}
 for every entry of OBJECTS. The objects stay alive and unchanged until the core is taken.
 Two named worker threads park too, so that thread names can be checked on these cores.
+Right before the core it copies /proc/self/maps to ORACLE_PATH + ".maps" (Linux), the
+oracle of `pycore maps`.
 """
 
 import io
@@ -195,6 +197,18 @@ def write_objects(path):
     os.rename(tmp, path)
 
 
+def save_maps(path):
+    """Copy /proc/self/maps, as late as possible before the core."""
+    try:
+        with io.open("/proc/self/maps", "rb") as f:
+            data = f.read()
+    except (IOError, OSError):
+        return  # not Linux: no maps oracle
+    with io.open(path + ".tmp", "wb") as f:
+        f.write(data)
+    os.rename(path + ".tmp", path)
+
+
 def worker(ev):
     ev.set()
     time.sleep(3600)  # PARK
@@ -204,9 +218,11 @@ def finish(oracle_path, mode):
     write_objects(oracle_path + ".objects.json")
     if mode == "abort":
         oracle.write_oracle(oracle_path, mode, signal=6, crashed=True, holds_gil=True)
+        save_maps(oracle_path + ".maps")
         os.abort()  # CORE-POINT
     else:
         oracle.write_oracle(oracle_path, mode)
+        save_maps(oracle_path + ".maps")
         oracle.mark_ready(oracle_path)
         while True:
             time.sleep(3600)  # CORE-POINT
