@@ -20,6 +20,19 @@ package report
 
 import "fmt"
 
+// RuleSummary is the rule in one line, for the head of a text report.
+func RuleSummary(o SignatureOptions) string {
+	depth := o.Depth
+	if depth <= 0 {
+		depth = DefaultDepth
+	}
+	lines := "no line numbers"
+	if o.WithLines {
+		lines = "with line numbers"
+	}
+	return fmt.Sprintf("fatal signal + innermost %d Python frames (function, file; %s) of the crashed thread, else the GIL holder, else the main thread (pycore report --help has the full rule)", depth, lines)
+}
+
 // Rule is the signature rule, as help text and reports state it.
 func Rule(o SignatureOptions) string {
 	depth := o.Depth

@@ -78,7 +78,7 @@ func Traceback(w io.Writer, indent string, stack []StackFrame, omitted int) {
 // by count, each group's representative stack, then the unreadable files.
 func WriteTable(w io.Writer, r *Report) error {
 	fmt.Fprintf(w, "pycore report: %s\n", r.Summary())
-	fmt.Fprintf(w, "Signature rule: %s\n\n", r.Rule)
+	fmt.Fprintf(w, "Signature: %s\n\n", RuleSummary(SignatureOptions{Depth: r.SignatureDepth, WithLines: r.WithLines}))
 	if len(r.Groups) > 0 {
 		header := []any{"#", "Count", "Signature", "Python", "First (UTC)", "Last (UTC)", "Example"}
 		if r.Baseline != "" {
