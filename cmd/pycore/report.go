@@ -8,7 +8,9 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"syscall"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
@@ -42,7 +44,7 @@ are searched recursively) and group them by crash signature: a table of groups
 by count with the Python versions, first and last core time (file modification
 time, UTC) and an example core of each, then each group's stack.
 
-` + report.Rule(report.SignatureOptions{}) + `
+` + wrapText(report.Rule(report.SignatureOptions{}), 79) + `
 
 --signature-depth sets how many frames count, --with-lines adds line numbers.
 Each group shows its signature in full and which thread it came from.
@@ -139,12 +141,33 @@ jsonl (one line per core, in input order, as they are done), markdown, html
 	fl.StringVar(&format, "format", "table", "output `FORMAT`: table, json, jsonl, markdown or html")
 	fl.StringVarP(&output, "output", "o", "", "write the report to `FILE` (atomically) instead of stdout")
 	fl.IntVarP(&jobs, "jobs", "j", runtime.NumCPU(), "read `N` cores at once")
-	fl.StringVar(&glob, "glob", "", "in directories, read only files whose name matches `PATTERN` (e.g. 'core*')")
-	fl.IntVar(&depth, "signature-depth", report.DefaultDepth, "innermost Python frames in a signature")
+	fl.StringVar(&glob, "glob", "", "in directories, read only files whose name matches `PATTERN` (e.g. 'core*'); named files are always read")
+	fl.IntVar(&depth, "signature-depth", report.DefaultDepth, "put the innermost `N` Python frames in a signature")
 	fl.BoolVar(&withLines, "with-lines", false, "put line numbers in signatures")
 	fl.StringVar(&baseline, "baseline", "", "mark groups not in `OLD.json` (an earlier --format json report) as new")
 	fl.BoolVar(&noProgress, "no-progress", false, "draw no progress bar, even on a terminal")
 	return cmd
+}
+
+// wrapText breaks text into lines of at most width columns at spaces.
+func wrapText(text string, width int) string {
+	var b strings.Builder
+	col := 0
+	for i, word := range strings.Fields(text) {
+		n := utf8.RuneCountInString(word)
+		if i > 0 {
+			if col+1+n > width {
+				b.WriteByte('\n')
+				col = 0
+			} else {
+				b.WriteByte(' ')
+				col++
+			}
+		}
+		b.WriteString(word)
+		col += n
+	}
+	return b.String()
 }
 
 // isTerminal reports whether f is a terminal.
