@@ -182,6 +182,7 @@ def build():
 
 
 OBJECTS = build()
+MATERIALIZED = []
 
 
 def write_objects(path):
@@ -235,6 +236,12 @@ def main():
         (u"n\xe4me with \u2713 and \U0001f40d", worker, ()),
     ])
     oracle.wait_events(events, "objects.py")
+    # One Thread keeps its attributes in a real dict (its __dict__ is made here), the
+    # others where the interpreter keeps them until then (inline values, 3.11+): thread
+    # names are read from both.
+    for t in threading.enumerate():
+        if t.name == "objects-worker":
+            MATERIALIZED.append(t.__dict__)
     finish(oracle_path, mode)
 
 
