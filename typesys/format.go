@@ -386,7 +386,7 @@ func (f *formatter) members(v Value, r *Type, depth int, indent string) {
 		f.value(mv, depth+1, indent)
 		f.b.WriteString(",")
 	}
-	if r.Partial != "" && f.opts.MemberNames {
+	if r.Partial != "" && f.opts.MemberNames && depth == 0 {
 		if f.newline(indent) {
 			fmt.Fprintf(&f.b, "/* other members unknown: %s describes only these */", r.Partial)
 		}
@@ -410,18 +410,32 @@ func (v Value) member(m *Member, off int64) Value {
 func isStringElem(t *Type) bool {
 	for i := 0; t != nil && i < 16; i++ {
 		if t.Kind == Typedef {
-			if strings.Contains(t.Name, "int8") {
+			if strings.Contains(t.Name, "uint8") {
 				return false
 			}
 			t = t.Elem
 			continue
 		}
-		return t.Kind == Int && t.Size == 1
+		// Layout tables spell char as int8_t, so only uint8_t means bytes.
+		return t.Kind == Int && t.Size == 1 && !strings.Contains(t.Name, "uint8")
 	}
 	return false
 }
 
-func isCharType(t *Type) bool { return isStringElem(t) }
+// isCharType reports whether an integer prints with its character: char,
+// signed char and unsigned char, not int8_t or uint8_t.
+func isCharType(t *Type) bool {
+	for i := 0; t != nil && i < 16; i++ {
+		if t.Kind != Typedef {
+			return t.Kind == Int && t.Size == 1 && strings.Contains(t.Name, "char")
+		}
+		if strings.Contains(t.Name, "int8") {
+			return false
+		}
+		t = t.Elem
+	}
+	return false
+}
 
 // SmartString is a C string read from memory: where it is, its bytes, and
 // whether the read stopped before a NUL (at the limit or the end of memory).

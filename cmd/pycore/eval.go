@@ -162,7 +162,6 @@ func newEvalCommand(qs *querySource) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().SetInterspersed(false)
 	qs.register(cmd)
 	ff.register(cmd)
 	return cmd
