@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 enum color { RED = 1, GREEN = 2, BLUE = -5 };
@@ -139,6 +140,7 @@ long g_grid[2][3] = {{1, 2, 3}, {4, 5, 6}};
 enum big g_big = BIG_B;
 color_t g_color = BLUE;
 char *g_null = NULL;
+char *g_edge; /* ten chars and no NUL before an unmapped page */
 
 static FILE *out;
 static int first = 1;
@@ -196,6 +198,13 @@ int main(int argc, char **argv) {
 	for (int i = 0; i < 5; i++)
 		g_flex->items[i] = (long)(i + 1) * -1000003L;
 	g_num.d = 3.5;
+	char *pages = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (pages == MAP_FAILED || munmap(pages + 4096, 4096) != 0) {
+		perror("mmap");
+		return 1;
+	}
+	memset(pages + 4086, 'e', 10);
+	g_edge = pages + 4086;
 	memset(g_long, 'x', sizeof g_long - 1);
 	g_long[sizeof g_long - 1] = 0;
 
@@ -317,6 +326,8 @@ int main(int argc, char **argv) {
 	u64("g_num.bytes[7]", g_num.bytes[7]);
 	u64("g_num.halves[1]", g_num.halves[1]);
 	str("*g_str", g_str, 256);
+	str("*g_edge", g_edge, 10);
+	addr("&g_edge", &g_edge);
 	str("g_long", g_long, sizeof g_long);
 	str("g_text.nonul", g_text.nonul, sizeof g_text.nonul);
 	str("g_text.after", g_text.after, sizeof g_text.after);
