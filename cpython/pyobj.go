@@ -35,7 +35,7 @@ import (
 // ReprOptions bound what rendering one object reads and writes. A zero field
 // takes its default (DefaultReprOptions).
 type ReprOptions struct {
-	MaxDepth  int // containers nested deeper than this print as [...]
+	MaxDepth  int // levels of containers shown (the root is one); deeper ones print as [...]
 	MaxLength int // items shown per container, then ...
 	MaxString int // characters of a str, bytes of a bytes, digits of an int, then ...
 	MaxTotal  int // characters of the whole rendering, then ...
@@ -108,7 +108,7 @@ type CodeValue struct {
 // render as <unreadable object at 0x...: why>.
 func (p *Process) Repr(obj core.Address, opts ReprOptions) (string, error) {
 	o := p.Object(obj, opts)
-	if o.Error != "" && o.Type == "" {
+	if o.Error != "" {
 		return "", errors.New(o.Error)
 	}
 	return o.Repr, nil
@@ -303,7 +303,6 @@ type objLayout struct {
 	codeFirstLine                int64
 	inst                         instModel
 	managedDict                  int64 // offset of the managed dict pointer from the object (negative)
-	notes                        []string
 
 	singletons map[core.Address]int // address -> index in singletonSymbols
 	types      map[core.Address]objKind
@@ -384,16 +383,22 @@ func newObjLayout(p *Process) (*objLayout, error) {
 	// from tp_name, which every source gives, and the count is checked on
 	// tp_repr and tp_flags, which the debug offsets give too.
 	l.tpName, l.tpFlags = sl.tpNameOff, sl.tpFlagsOff
-	fromName := func(field string, index int64) int64 { return off("PyTypeObject", field, l.tpName+index*ptr) }
+	l.tpRepr = off("PyTypeObject", "tp_repr", l.tpName+8*ptr)
+	// A source whose tp_repr and tp_flags are not where counting puts them
+	// has some other layout: then nothing is counted, and what needs the
+	// missing fields says it cannot be read.
+	counted := l.tpRepr == l.tpName+8*ptr && l.tpFlags == l.tpName+18*ptr
+	fromName := func(field string, index int64) int64 {
+		if !counted {
+			return off("PyTypeObject", field, -1)
+		}
+		return off("PyTypeObject", field, l.tpName+index*ptr)
+	}
 	l.tpBasicsize = fromName("tp_basicsize", 1)
 	l.tpItemsize = fromName("tp_itemsize", 2)
-	l.tpRepr = fromName("tp_repr", 8)
 	l.tpBase = fromName("tp_base", 29)
 	l.tpDict = fromName("tp_dict", 30)
 	l.tpDictoffset = fromName("tp_dictoffset", 33)
-	if l.tpRepr != l.tpName+8*ptr || l.tpFlags != l.tpName+18*ptr {
-		l.notes = append(l.notes, fmt.Sprintf("PyTypeObject does not have the public layout (tp_name %d, tp_repr %d, tp_flags %d): fields counted from tp_name may be wrong", l.tpName, l.tpRepr, l.tpFlags))
-	}
 	// PyHeapTypeObject: the type, then the slot tables as_async (3 slots
 	// before 3.10, then 4), as_number (36), as_mapping (3), as_sequence (10),
 	// as_buffer (2), then ht_name, ht_slots, ht_qualname, ht_cached_keys.
@@ -410,7 +415,7 @@ func newObjLayout(p *Process) (*objLayout, error) {
 		l.htCachedKeys = off("PyHeapTypeObject", "ht_cached_keys", ts+(slots+3)*ptr)
 	}
 	if l.htCachedKeys >= 0 && l.htQualname != l.htCachedKeys-ptr {
-		l.notes = append(l.notes, fmt.Sprintf("PyHeapTypeObject: ht_qualname %d is not right before ht_cached_keys %d", l.htQualname, l.htCachedKeys))
+		l.htQualname = off("PyHeapTypeObject", "ht_qualname", -1)
 	}
 
 	// int: 3.12 replaced the signed ob_size by lv_tag; digits follow it.
@@ -635,7 +640,7 @@ func (r *renderer) readType(tp core.Address) *typeInfo {
 		return k
 	}
 	cur := tp
-	for i := 0; i < maxTypeChain; i++ {
+	for i := 0; i < maxTypeChain && l.tpBase >= 0; i++ {
 		b, err := r.ptr(cur.Add(l.tpBase))
 		if err != nil || b == 0 {
 			break
@@ -1640,6 +1645,9 @@ func (r *renderer) typeNames(tp core.Address) (module, qualname string, err erro
 			}
 		}
 	}
+	if r.l.tpDict < 0 {
+		return "", qualname, nil // unknown: the caller shows tp_name
+	}
 	dict, err := r.ptr(tp.Add(r.l.tpDict))
 	if err != nil || dict == 0 {
 		return "builtins", qualname, nil
@@ -1898,6 +1906,9 @@ func (r *renderer) instanceItems(obj core.Address) ([]dictEntry, error) {
 		}
 		items, _, err := r.tableItems(keys, values, maxLookupItems)
 		return items, err
+	}
+	if l.tpBasicsize < 0 || l.tpDictoffset < 0 || l.tpItemsize < 0 {
+		return nil, fmt.Errorf("instance attributes: %s does not say where PyTypeObject keeps tp_basicsize and tp_dictoffset", r.p.Types.Describe())
 	}
 	managed := ti.flags&tpflagsManagedDict != 0
 	switch {
