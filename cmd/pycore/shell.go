@@ -26,7 +26,7 @@ func newShellCommand() *cobra.Command {
 		Use:   "shell [CORE]",
 		Short: "Interactive session over one core: threads, eval, ptype, rd, with history and completion",
 		Long: `Open a core once and explore it interactively, in the style of crash: the
-commands threads, eval (or p, print), ptype and rd work as on the command line
+commands threads, eval (or p, print), ptype, rd, sym and maps work as on the command line
 but without the core argument, and any line that is not a command is evaluated
 as an expression. The line editor keeps a history (in $PYCORE_HISTORY, default
 ~/.cache/pycore/shell_history; set it empty for none) and completes commands,
@@ -78,6 +78,8 @@ func (sh *shell) commands() []shellCommand {
 		{name: "ptype", short: "layout of a type or of an expression's type", make: newPtypeCommand},
 		{name: "rd", short: "dump memory: rd [-8|-4|-2|-1] ADDR|EXPR [COUNT]", make: newRdCommand},
 		{name: "threads", short: "every thread's Python stack (threads --json for JSON)", run: (*shell).threads},
+		{name: "sym", short: "symbol to address, address to symbol+offset: sym NAME|ADDR [--json]", run: (*shell).sym},
+		{name: "maps", short: "the process's mappings and where their bytes come from (maps --json)", run: (*shell).maps},
 		{name: "help", short: "list commands, or explain one: help CMD", run: (*shell).help},
 		{name: "quit", aliases: []string{"exit", "q"}, short: "leave the shell"},
 	}
@@ -274,14 +276,9 @@ func splitArgs(s string) []string {
 }
 
 func (sh *shell) threads(args []string) error {
-	asJSON := false
-	for _, a := range args {
-		switch a {
-		case "--json":
-			asJSON = true
-		default:
-			return fmt.Errorf("threads: unknown argument %q (threads [--json])", a)
-		}
+	rest, asJSON := jsonFlag(args)
+	if len(rest) > 0 {
+		return fmt.Errorf("threads: unknown argument %q (threads [--json])", rest[0])
 	}
 	p := sh.q.S.Python
 	if p == nil {
@@ -298,6 +295,36 @@ func (sh *shell) threads(args []string) error {
 		return enc.Encode(snap)
 	}
 	return printThreads(sh.out, snap)
+}
+
+// jsonFlag takes --json out of args.
+func jsonFlag(args []string) ([]string, bool) {
+	var rest []string
+	asJSON := false
+	for _, a := range args {
+		if a == "--json" {
+			asJSON = true
+			continue
+		}
+		rest = append(rest, a)
+	}
+	return rest, asJSON
+}
+
+func (sh *shell) sym(args []string) error {
+	rest, asJSON := jsonFlag(args)
+	if len(rest) != 1 {
+		return errors.New("sym NAME|ADDR [--json]")
+	}
+	return runSym(sh.out, sh.q.S, rest[0], asJSON)
+}
+
+func (sh *shell) maps(args []string) error {
+	rest, asJSON := jsonFlag(args)
+	if len(rest) != 0 {
+		return errors.New("maps [--json]")
+	}
+	return runMaps(sh.out, sh.q.S, asJSON)
 }
 
 func (sh *shell) help(args []string) error {
