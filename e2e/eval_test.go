@@ -464,3 +464,207 @@ func gcoreOf(t *testing.T, dir string, pid int) string {
 	}
 	return fmt.Sprintf("%s.%d", prefix, pid)
 }
+
+// cTarget is query/testdata/target.c built with -g, run and dumped by gcore,
+// with the oracle it wrote.
+func cTarget(t *testing.T) (exe, core string, oracle map[string]string) {
+	t.Helper()
+	gcc, err := exec.LookPath("gcc")
+	if err != nil {
+		t.Skip("gcc not found: this test needs it (apt-get install gcc)")
+	}
+	dir := t.TempDir()
+	src, err := filepath.Abs(filepath.Join("..", "query", "testdata", "target.c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe = filepath.Join(dir, "target")
+	if out, err := exec.Command(gcc, "-g", "-O0", "-o", exe, src).CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	oraclePath := filepath.Join(dir, "oracle.json")
+	cmd := exec.Command(exe, oraclePath, "wait")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(oraclePath + ".ready"); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the C program did not get ready in 30 s")
+		}
+	}
+	core = gcoreOf(t, dir, cmd.Process.Pid)
+	data, err := os.ReadFile(oraclePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &oracle); err != nil {
+		t.Fatalf("oracle: %v\n%s", err, data)
+	}
+	return exe, core, oracle
+}
+
+func runPycore(t *testing.T, wantOK bool, args ...string) (stdout, stderr string) {
+	t.Helper()
+	cmd := exec.Command(pycoreBin, args...)
+	cmd.Env = append(os.Environ(), "PYCORE_CORE=")
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if wantOK && err != nil {
+		t.Fatalf("pycore %s: %v\n%s%s", strings.Join(args, " "), err, o.String(), e.String())
+	}
+	if !wantOK && err == nil {
+		t.Fatalf("pycore %s succeeded, want a failure:\n%s", strings.Join(args, " "), o.String())
+	}
+	return o.String(), e.String()
+}
+
+// TestExpressionCommandsOnACProgram runs eval, ptype and rd on the core of a
+// C program (no Python in it), against what the program printed, and checks
+// the JSON shapes --json promises.
+func TestExpressionCommandsOnACProgram(t *testing.T) {
+	exe, core, oracle := cTarget(t)
+	num := func(k string) uint64 {
+		v, err := strconv.ParseUint(oracle[k], 10, 64)
+		if err != nil {
+			t.Fatalf("oracle %s: %v", k, err)
+		}
+		return v
+	}
+	req := num("req")
+
+	// eval: text, with the core from $PYCORE_CORE.
+	cmd := exec.Command(pycoreBin, "eval", "req.id", "req.name", "req_ptr->pts[1]", "list(list_head, next)")
+	cmd.Env = append(os.Environ(), "PYCORE_CORE="+core)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("pycore eval with $PYCORE_CORE: %v\n%s", err, out)
+	}
+	for _, w := range []string{"req.id = (int) 42\n", `req.name = (char [16]) "alpha"` + "\n",
+		"req_ptr->pts[1] = (struct point) {\n\t.x = (int) 3,\n\t.y = (int) 4,\n}\n",
+		"list(list_head, next) = 5 items of (struct node *)\n", fmt.Sprintf("  [0] %#x <nodes>\n", num("nodes"))} {
+		if !strings.Contains(string(out), w) {
+			t.Errorf("pycore eval output lacks %q:\n%s", w, out)
+		}
+	}
+
+	// eval --json: one object per expression, keys in the documented order.
+	stdout, _ := runPycore(t, false, "eval", "--json", core, "--", "req_ptr", "req.id", "greeting", "req.name", "req.pts[2]",
+		"list(list_head, next, 2)", "hex(255)", "string(greeting, 5)", "req.nosuch")
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	want := []string{
+		fmt.Sprintf(`{"expr":"req_ptr","type":"request_t *","address":%d,"value":%d}`, num("req")+0, req),
+		fmt.Sprintf(`{"expr":"req.id","type":"int","address":%d,"value":42}`, req),
+		fmt.Sprintf(`{"expr":"greeting","type":"char *","address":%d,"value":"hello, world","bytes":"68656c6c6f2c20776f726c64"}`, num("greeting")),
+		fmt.Sprintf(`{"expr":"req.name","type":"char [16]","address":%d,"value":"alpha","bytes":"616c706861"}`, req+4),
+		fmt.Sprintf(`{"expr":"req.pts[2]","type":"struct point","address":%d,"value":{"x":5,"y":6}}`, req+num("offsetof_pts")+16),
+		"", // the list: checked below
+		`{"expr":"hex(255)","type":"text","value":"0xff"}`,
+		fmt.Sprintf(`{"expr":"string(greeting, 5)","type":"string","address":%d,"value":"hello"}`, num("greeting")),
+		`{"expr":"req.nosuch","error":"unknown member 'nosuch' of struct request","span":[4,10]}`,
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("%d JSON lines, want %d:\n%s", len(lines), len(want), stdout)
+	}
+	for i, w := range want {
+		if i == 0 {
+			// req_ptr itself is a variable in memory: its address is its own.
+			var obj map[string]any
+			if err := json.Unmarshal([]byte(lines[0]), &obj); err != nil || obj["value"] != float64(req) || obj["type"] != "request_t *" {
+				t.Errorf("line 1 = %s, want the value %d of type request_t *", lines[0], req)
+			}
+			continue
+		}
+		if w != "" && lines[i] != w {
+			t.Errorf("line %d:\n got %s\nwant %s", i+1, lines[i], w)
+		}
+	}
+	if !strings.HasPrefix(lines[5], `{"expr":"list(list_head, next, 2)","type":"list","items":[{"type":"struct node *","address":`) ||
+		!strings.Contains(lines[5], `"note":"stopped at the limit of 2 items"`) {
+		t.Errorf("list JSON: %s", lines[5])
+	}
+
+	// ptype: offsets and sizes as the compiler laid them out.
+	stdout, _ = runPycore(t, true, "ptype", core, "struct", "request")
+	for _, w := range []string{
+		"type = struct request {",
+		fmt.Sprintf("/* %6d    |       8 */      char *label;", num("offsetof_label")),
+		"    union {",
+		fmt.Sprintf("/* %6d    |       2 */              short int hi;", num("offsetof_parts_hi")),
+		"int (*handler)(int);",
+		"struct flags fl;",
+		fmt.Sprintf("/* total size (bytes): %4d */", num("sizeof_request")),
+	} {
+		if !strings.Contains(stdout, w) {
+			t.Errorf("ptype struct request lacks %q:\n%s", w, stdout)
+		}
+	}
+	stdout, _ = runPycore(t, true, "ptype", "--expand", "1", core, "struct request")
+	if !strings.Contains(stdout, "unsigned int a : 3;") {
+		t.Errorf("ptype --expand 1 struct request does not show struct flags' members:\n%s", stdout)
+	}
+	stdout, _ = runPycore(t, true, "ptype", "--json", core, "req_ptr")
+	var layout struct {
+		Type   string `json:"type"`
+		Target struct {
+			Size    int64 `json:"size"`
+			Members []struct {
+				Name   string `json:"name"`
+				Offset int64  `json:"offset"`
+			} `json:"members"`
+		} `json:"target"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &layout); err != nil {
+		t.Fatalf("ptype --json: %v\n%s", err, stdout)
+	}
+	if layout.Type != "request_t *" || uint64(layout.Target.Size) != num("sizeof_request") || len(layout.Target.Members) < 10 ||
+		layout.Target.Members[2].Name != "label" || uint64(layout.Target.Members[2].Offset) != num("offsetof_label") {
+		t.Errorf("ptype --json req_ptr = %+v", layout)
+	}
+
+	// rd: words, bytes with their ASCII, symbols beside pointers, and bytes the core lacks.
+	stdout, _ = runPycore(t, true, "rd", "-4", core, "numbers", "8")
+	if !strings.Contains(stdout, fmt.Sprintf("%#x:  0000000a 00000014 0000001e 00000028", num("numbers"))) ||
+		!strings.Contains(stdout, "00000032 0000003c 00000046 00000050") {
+		t.Errorf("rd -4 numbers 8:\n%s", stdout)
+	}
+	stdout, _ = runPycore(t, true, "rd", "-1", core, "greeting", "12")
+	if !strings.Contains(stdout, "68 65 6c 6c 6f 2c 20 77 6f 72 6c 64") || !strings.Contains(stdout, "hello, world") {
+		t.Errorf("rd -1 greeting 12:\n%s", stdout)
+	}
+	stdout, _ = runPycore(t, true, "rd", core, "&req.self", "1")
+	if !strings.Contains(stdout, fmt.Sprintf("%016x", req)) || !strings.Contains(stdout, "[0] req") {
+		t.Errorf("rd &req.self 1 names the symbol the word points to:\n%s", stdout)
+	}
+	stdout, _ = runPycore(t, true, "rd", core, "bad_ptr", "2")
+	if !strings.Contains(stdout, "0x10:  ???????????????? ????????????????") || !strings.Contains(stdout, "unreadable from 0x10: not mapped") {
+		t.Errorf("rd bad_ptr 2:\n%s", stdout)
+	}
+
+	// Reads that fail say why: here the executable is gone, so its
+	// read-only data (not in the core) cannot be read.
+	if err := os.Rename(exe, exe+".gone"); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr := runPycore(t, false, "eval", core, fmt.Sprintf("*(char *)%#x", num("greeting")))
+	if !strings.Contains(stderr, fmt.Sprintf("cannot read *(char *)%#x", num("greeting"))) || !strings.Contains(stderr, exe) {
+		t.Errorf("reading the missing executable's .rodata: %s", stderr)
+	}
+}
+
+// TestEvalHelpDocumentsEveryBuiltin: each function the language has is in
+// pycore eval --help.
+func TestEvalHelpDocumentsEveryBuiltin(t *testing.T) {
+	stdout, _ := runPycore(t, true, "eval", "--help")
+	for _, name := range []string{"container_of(p, T, member)", "offsetof(T, member)", "list(head, next [, max])", "hex(x)",
+		"string(p [, max])", "pyobj(x)", "repr(x)", "pystr(x [, max])", "runtime", "interp", "tstate", "frame", "sizeof(T)", "--json"} {
+		if !strings.Contains(stdout, name) {
+			t.Errorf("pycore eval --help does not mention %s", name)
+		}
+	}
+}

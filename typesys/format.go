@@ -884,7 +884,7 @@ func (l *layout) members(r *Type, base int64, indent, depth int) {
 		}
 		mr := m.Type.Resolve()
 		expand := mr != nil && (mr.Kind == Struct || mr.Kind == Union) && len(mr.Members) > 0 &&
-			(m.Name == "" || mr.anon || m.Type.Name == "" || depth <= l.opts.Expand) && depth < 16
+			(m.Name == "" || mr.anon || m.Type.Name == "" || depth < l.opts.Expand) && depth < 16
 		size := fmt.Sprint(m.Type.sizeOr(0))
 		if m.Type.sizeOr(0) == 0 {
 			size = "?" // a synthesized struct member knows only its members
