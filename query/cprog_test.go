@@ -20,6 +20,7 @@ import (
 	"github.com/pycore/pycore/internal/pytest"
 	"github.com/pycore/pycore/query"
 	"github.com/pycore/pycore/session"
+	"github.com/pycore/pycore/symbols"
 	"github.com/pycore/pycore/typesys"
 )
 
@@ -216,6 +217,8 @@ func TestEvalOverACProgram(t *testing.T) {
 		{"req_ptr", hexAddr(req) + " <req>"},
 		{"req.self->self->id", "42"},
 		{"file_static", "7"},
+		{"declared_first", "99"},
+		{"&declared_first", hexAddr(p.addr(t, "declared_first")) + " <declared_first>"},
 		{"negative", "-42"},
 		{"big_unsigned", "18364758544493064720"},
 		// Anonymous unions and nested members.
@@ -426,6 +429,7 @@ func TestEvalErrorsSayWhatAndWhere(t *testing.T) {
 		{"list(list_head, next)[5]", "index 5 out of range: the list has 5 items", "5"},
 		{"sizeof(struct link) + sizeof(void)", "sizeof void", "sizeof(void)"},
 		{"req +", "unexpected end of expression", ""},
+		{"per_thread + 1", "'per_thread' is thread-local", "per_thread"},
 	}
 	for _, tt := range tests {
 		_, err := q.Eval(tt.expr)
@@ -452,5 +456,67 @@ func TestEvalErrorsSayWhatAndWhere(t *testing.T) {
 	var re *core.ReadError
 	if !errors.As(err, &re) || re.Addr != 0x10 {
 		t.Errorf("*bad_ptr: error %v does not wrap the core's ReadError at 0x10", err)
+	}
+}
+
+// TestDWARFVariables looks globals up in the target's DWARF directly: a
+// definition that refers to its extern declaration, a static, an array, and
+// a thread-local variable (which has no single address).
+func TestDWARFVariables(t *testing.T) {
+	p := gcoreTarget(t)
+	c, err := core.Open(p.core, core.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	syms, err := symbols.Load(c, symbols.Options{DebugDirs: []string{t.TempDir()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mod *symbols.Module
+	for _, m := range syms.Modules {
+		if m.Path == p.exe {
+			mod = m
+		}
+	}
+	if mod == nil {
+		t.Fatalf("no module for %s", p.exe)
+	}
+	d, err := mod.DWARF()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dt := typesys.NewDWARFTypes(d, c.PtrSize, p.exe)
+	for _, tt := range []struct{ name, typ, oracle string }{
+		{"declared_first", "long int", "declared_first"},
+		{"file_static", "int", "file_static"},
+		{"numbers", "int [8]", "numbers"},
+		{"req", "struct request", "req"},
+	} {
+		v, err := dt.Variable(tt.name)
+		if err != nil {
+			t.Errorf("Variable(%s): %v", tt.name, err)
+			continue
+		}
+		if v.Type.String() != tt.typ || !v.HasAddr || v.ThreadLocal || v.Addr+mod.Bias != p.addr(t, tt.oracle) {
+			t.Errorf("Variable(%s) = %s at %#x (has address %v, TLS %v), want %s at %#x", tt.name, v.Type, v.Addr+mod.Bias, v.HasAddr, v.ThreadLocal, tt.typ, p.addr(t, tt.oracle))
+		}
+	}
+	v, err := dt.Variable("per_thread")
+	if err != nil || !v.ThreadLocal || v.HasAddr || v.Type.String() != "int" {
+		t.Errorf("Variable(per_thread) = %+v, %v; want a thread-local int without an address", v, err)
+	}
+	if _, err := dt.Variable("no_such_variable"); !errors.Is(err, typesys.ErrNoVariable) {
+		t.Errorf("Variable(no_such_variable): %v, want ErrNoVariable", err)
+	}
+	names := dt.VariableNames()
+	for _, want := range []string{"req", "declared_first", "per_thread", "greeting"} {
+		found := false
+		for _, n := range names {
+			found = found || n == want
+		}
+		if !found {
+			t.Errorf("VariableNames lacks %s", want)
+		}
 	}
 }

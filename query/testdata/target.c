@@ -98,6 +98,10 @@ char *null_str;
 int *bad_ptr = (int *)0x10;
 static int file_static = 7;
 int zero = 0;
+/* Declared, then defined: DWARF gives the definition by DW_AT_specification. */
+extern long declared_first;
+long declared_first = 99;
+__thread int per_thread = 3;
 
 int main(int argc, char **argv)
 {
@@ -126,6 +130,8 @@ int main(int argc, char **argv)
 	fprintf(f, "\"handler_fn\": \"%lu\",\n", (unsigned long)handler_fn);
 	fprintf(f, "\"greeting\": \"%lu\",\n", (unsigned long)greeting);
 	fprintf(f, "\"file_static\": \"%lu\",\n", (unsigned long)&file_static);
+	fprintf(f, "\"declared_first\": \"%lu\",\n", (unsigned long)&declared_first);
+	fprintf(f, "\"per_thread\": \"%d\",\n", per_thread);
 	fprintf(f, "\"sizeof_request\": \"%zu\",\n", sizeof(struct request));
 	fprintf(f, "\"sizeof_node\": \"%zu\",\n", sizeof(struct node));
 	fprintf(f, "\"offsetof_label\": \"%zu\",\n", offsetof(struct request, label));
