@@ -961,18 +961,53 @@ func corpusLinks(t testing.TB, c *reportCorpus, n int) string {
 	return dir
 }
 
-// A progress bar on stderr when it is a terminal, erased at the end; nothing
-// on stderr when it is not (the other tests check that).
+// A progress bar on stderr when it is a terminal, erased before the report is
+// written; nothing on stderr when it is not (the other tests check that).
 func TestReportProgressBarOnATerminal(t *testing.T) {
 	c := theCorpus(t)
+	total := len(c.cores) + len(c.junk)
+	final := fmt.Sprintf("] %d/%d cores, %d unreadable", total, total, len(c.junk))
+
+	t.Run("stderr on a terminal, the report to a pipe", func(t *testing.T) {
+		var stdout bytes.Buffer
+		screen := onTerminal(t, &stdout, false, "--format", "json", "-j", "1", c.dir)
+		if !strings.Contains(screen, "\r\x1b[K[") || !strings.Contains(screen, final) || !strings.HasSuffix(screen, "\r\x1b[K") {
+			t.Errorf("terminal got %q; want a bar redrawn with \\r, ending at %q, then erased", screen, final)
+		}
+		var r report.Report
+		if err := json.Unmarshal(stdout.Bytes(), &r); err != nil || r.Readable != len(c.cores) {
+			t.Errorf("stdout is not the report (%v)", err)
+		}
+	})
+	t.Run("both on the terminal: the bar is erased before the report", func(t *testing.T) {
+		screen := onTerminal(t, nil, true, "-j", "1", c.dir)
+		i := strings.Index(screen, "pycore report: ")
+		if i < 0 || !strings.Contains(screen[:i], final) || !strings.HasSuffix(screen[:i], "\r\x1b[K") || strings.Contains(screen[i:], "\x1b[K") {
+			t.Errorf("terminal got %q; want the bar, erased, then the report", screen)
+		}
+	})
+	t.Run("JSON lines to the terminal: no bar", func(t *testing.T) {
+		screen := onTerminal(t, nil, true, "--format", "jsonl", c.dir)
+		if strings.Contains(screen, "\x1b[K") || strings.Count(screen, "\n") != total {
+			t.Errorf("terminal got %q; want %d JSON lines and no bar", screen, total)
+		}
+	})
+}
+
+// onTerminal runs pycore report with stderr (and stdout, if bothOnTTY; else
+// into stdout) on a pseudo-terminal and returns what the terminal received.
+func onTerminal(t *testing.T, stdout io.Writer, bothOnTTY bool, args ...string) string {
+	t.Helper()
 	ptmx, tty, err := pty.Open()
 	if err != nil {
 		t.Fatalf("opening a pty: %v", err)
 	}
 	defer ptmx.Close()
-	cmd := exec.Command(pycoreBin, "report", "--format", "json", "-j", "1", c.dir)
-	var stdout bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, tty
+	cmd := exec.Command(pycoreBin, append([]string{"report"}, args...)...)
+	cmd.Stdout, cmd.Stderr = stdout, tty
+	if bothOnTTY {
+		cmd.Stdout = tty
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -988,16 +1023,8 @@ func TestReportProgressBarOnATerminal(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("reading the terminal did not end")
 	}
-	total := len(c.cores) + len(c.junk)
-	s := screen.String()
-	final := fmt.Sprintf("] %d/%d cores, %d unreadable", total, total, len(c.junk))
-	if !strings.Contains(s, "\r\x1b[K[") || !strings.Contains(s, final) || !strings.HasSuffix(s, "\r\x1b[K") {
-		t.Errorf("terminal got %q; want a bar redrawn with \\r, ending at %q, then erased", s, final)
-	}
-	var r report.Report
-	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil || r.Readable != len(c.cores) {
-		t.Errorf("stdout is not the report (%v)", err)
-	}
+	// The terminal turns "\n" into "\r\n"; undo that for comparisons.
+	return strings.ReplaceAll(screen.String(), "\r\n", "\n")
 }
 
 // Memory does not grow with the number of cores: each worker has one core

@@ -237,7 +237,7 @@ func Analyze(path string, o Options) (r *CoreResult) {
 // shows the path beside it).
 func reason(path string, err error) string {
 	msg := err.Error()
-	for _, p := range []string{path + ": ", "open " + path + ": "} {
+	for _, p := range []string{path + ": ", "open " + path + ": ", "stat " + path + ": ", "lstat " + path + ": "} {
 		msg = strings.TrimPrefix(msg, p)
 	}
 	return msg

@@ -125,7 +125,7 @@ func TestRunReportsEveryFileInInputOrder(t *testing.T) {
 	if r := rep.Unreadable[0].Reason; r != `not an ELF file (starts with "not a co")` {
 		t.Errorf("reason %q: want the reader's reason without the path", r)
 	}
-	if r := rep.Unreadable[len(in)-1].Reason; !strings.Contains(r, "no such file") {
+	if r := rep.Unreadable[len(in)-1].Reason; r != "no such file or directory" {
 		t.Errorf("reason %q", r)
 	}
 }

@@ -110,8 +110,12 @@ jsonl (one line per core, in input order, as they are done), markdown, html
 				lines := report.NewJSONLines(out)
 				opts.OnCore = lines.Write
 			}
-			if f, ok := cmd.ErrOrStderr().(*os.File); ok && !noProgress && isTerminal(f) {
-				bar := report.NewProgress(f)
+			// JSON lines streamed to the terminal the bar is drawn on would be
+			// interleaved with it; they show the progress themselves.
+			streamsToTTY := format == "jsonl" && output == "" && isTerminalWriter(cmd.OutOrStdout())
+			var bar *report.Progress
+			if f, ok := cmd.ErrOrStderr().(*os.File); ok && !noProgress && !streamsToTTY && isTerminal(f) {
+				bar = report.NewProgress(f)
 				opts.Progress = bar.Update
 				defer bar.Finish()
 			}
@@ -119,6 +123,9 @@ jsonl (one line per core, in input order, as they are done), markdown, html
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			rep, err := report.Run(ctx, inputs, opts)
+			if bar != nil {
+				bar.Finish() // before the report goes to the same terminal
+			}
 			if err != nil {
 				if errors.Is(err, context.Canceled) {
 					return errors.New("interrupted: no report written")
@@ -168,6 +175,11 @@ func wrapText(text string, width int) string {
 		col += n
 	}
 	return b.String()
+}
+
+func isTerminalWriter(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && isTerminal(f)
 }
 
 // isTerminal reports whether f is a terminal.
