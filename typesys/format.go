@@ -883,8 +883,10 @@ func (l *layout) members(r *Type, base int64, indent, depth int) {
 			l.hole(l.end, off, indent, r.Partial != "")
 		}
 		mr := m.Type.Resolve()
+		// Anonymous members and a synthesized layout's by-value members (known
+		// only by their members, not their size) always show in place.
 		expand := mr != nil && (mr.Kind == Struct || mr.Kind == Union) && len(mr.Members) > 0 &&
-			(m.Name == "" || mr.anon || m.Type.Name == "" || depth < l.opts.Expand) && depth < 16
+			(m.Name == "" || mr.anon || m.Type.Name == "" || mr.Size == 0 || depth < l.opts.Expand) && depth < 16
 		size := fmt.Sprint(m.Type.sizeOr(0))
 		if m.Type.sizeOr(0) == 0 {
 			size = "?" // a synthesized struct member knows only its members
