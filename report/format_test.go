@@ -25,6 +25,7 @@ func tricky() *Report {
 		{File: "we`ird.py", Function: "run_*_now"},
 	})
 	hang := newSignature("", BasisMain, nil)
+	noThread := newSignature("SIGSEGV", BasisNoThread, nil) // crashed before any thread state existed
 	gone := newSignature("SIGBUS", BasisCrashed, []SigFrame{{File: "mmap.py", Function: "read"}})
 	var deep []StackFrame
 	for i := 0; i < 3; i++ {
@@ -33,7 +34,7 @@ func tricky() *Report {
 	deep[0].Generator = true
 	return &Report{
 		Format: ReportFormat, Version: ReportVersion, Generated: t0.Add(48 * time.Hour),
-		Rule: Rule(SignatureOptions{}), SignatureDepth: DefaultDepth, Total: 6, Readable: 4,
+		Rule: Rule(SignatureOptions{}), SignatureDepth: DefaultDepth, Total: 7, Readable: 5,
 		Baseline: "old <report>.json",
 		Groups: []*Group{
 			{Rank: 1, Count: 3, Signature: segv, Versions: []string{"3.9.18", "3.12.1"}, First: t0, Last: t0.Add(time.Hour),
@@ -41,6 +42,8 @@ func tricky() *Report {
 				Stack: deep, StackOmitted: 1000, New: true},
 			{Rank: 2, Count: 1, Signature: hang, Versions: []string{"3.15.2"}, First: t0.Add(time.Minute), Last: t0.Add(time.Minute),
 				Example: "/cores/hang <1>.core", Thread: &ThreadInfo{ThreadID: 1, Main: true}, Stack: []StackFrame{}},
+			{Rank: 3, Count: 1, Signature: noThread, Versions: []string{"3.13.0"}, First: t0, Last: t0,
+				Example: "/cores/early.core", Stack: []StackFrame{}},
 		},
 		Unreadable: []Unreadable{
 			{Path: "/cores/notes|1.txt", Reason: `not an ELF file (starts with "<b>hi</")`},
