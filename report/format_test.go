@@ -151,7 +151,7 @@ func TestJSONRoundTripsAsABaseline(t *testing.T) {
 	if err := json.Unmarshal(b.Bytes(), &back); err != nil {
 		t.Fatal(err)
 	}
-	if len(back.Groups) != 2 || back.Groups[0].Signature.Text != r.Groups[0].Signature.Text || len(back.Groups[0].Signature.Frames) != 3 {
+	if len(back.Groups) != 3 || back.Groups[0].Signature.Text != r.Groups[0].Signature.Text || len(back.Groups[0].Signature.Frames) != 3 {
 		t.Errorf("groups did not survive: %+v", back.Groups)
 	}
 	if back.Groups[0].Signature.ID != r.Groups[0].Signature.ID || back.Groups[0].StackOmitted != 1000 || !back.Groups[0].New {
