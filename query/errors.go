@@ -76,8 +76,16 @@ func Suggest(name string, names []string) []string {
 	if name == "" {
 		return nil
 	}
-	limit := 2
-	if len(name) > 8 {
+	// Short names are near too many others for a guess to help.
+	var limit int
+	switch {
+	case len(name) <= 2:
+		limit = 0
+	case len(name) <= 5:
+		limit = 1
+	case len(name) <= 8:
+		limit = 2
+	default:
 		limit = 3
 	}
 	type cand struct {
@@ -132,12 +140,14 @@ func didYouMean(s []string) string {
 	return " (did you mean " + strings.Join(q, " or ") + "?)"
 }
 
-// editDistance is the Levenshtein distance of a and b, or bound if it is at
-// least bound (to stop early on long, unlike names).
+// editDistance is the optimal string alignment distance of a and b (edits
+// and swaps of neighbours, so "nxet" is one from "next"), or bound if it is
+// at least bound (to stop early on long, unlike names).
 func editDistance(a, b string, bound int) int {
 	if len(a) > 256 || len(b) > 256 {
 		return bound
 	}
+	prev2 := make([]int, len(b)+1)
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {
@@ -152,12 +162,15 @@ func editDistance(a, b string, bound int) int {
 				cost = 0
 			}
 			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
 			rowMin = min(rowMin, cur[j])
 		}
 		if rowMin >= bound {
 			return bound
 		}
-		prev, cur = cur, prev
+		prev2, prev, cur = prev, cur, prev2
 	}
 	return min(prev[len(b)], bound)
 }

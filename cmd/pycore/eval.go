@@ -143,20 +143,19 @@ func newEvalCommand(qs *querySource) *cobra.Command {
 			failed := 0
 			for _, e := range exprs {
 				r, err := q.Eval(e)
-				if err != nil {
-					failed++
-					out.evalError(e, err)
+				if err == nil {
+					err = out.result(r)
+				}
+				if err == nil {
 					continue
 				}
-				if err := out.result(r); err != nil {
-					failed++
-					out.evalError(e, err)
+				if len(exprs) == 1 && !ff.json {
+					return err // printed once, by the caller
 				}
+				failed++
+				out.evalError(e, err)
 			}
 			if failed > 0 {
-				if len(exprs) == 1 {
-					return errSilent
-				}
 				return fmt.Errorf("%d of %d expressions failed", failed, len(exprs))
 			}
 			return nil
