@@ -665,6 +665,12 @@ func (f *formatter) jsonValue(v Value, depth int) any {
 	if r == nil {
 		return nil
 	}
+	// MaxLines bounds the values of one JSON document as it bounds lines of text.
+	f.lines++
+	if f.opts.MaxLines > 0 && f.lines > f.opts.MaxLines {
+		f.cut = true
+		return Object{{"truncated", "size"}}
+	}
 	switch r.Kind {
 	case Int:
 		if r.Signed {

@@ -168,6 +168,13 @@ func TestJSONKeepsMemberOrderAndMarksWhatItCannotRead(t *testing.T) {
 	if !strings.Contains(string(b), `"value":{"truncated":"depth"}`) {
 		t.Errorf("depth 0 JSON: %s", b)
 	}
+	// MaxLines bounds a JSON document too.
+	o.Depth, o.MaxLines = 3, 4
+	j, _ = typesys.JSONOf(typesys.At(r, rec, 0x1000), o)
+	b, _ = json.Marshal(j)
+	if !strings.Contains(string(b), `"st":"BUSY","name":{"truncated":"size"}`) {
+		t.Errorf("MaxLines 4 JSON: %s", b)
+	}
 	// Text with '<' and '&' is not HTML-escaped (by an Encoder told not to).
 	var buf strings.Builder
 	enc := json.NewEncoder(&buf)
