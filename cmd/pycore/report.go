@@ -97,6 +97,9 @@ jsonl (one line per core, in input order, as they are done), markdown, html
 				return fmt.Errorf("no files found in %q (--glob %q)", args, glob)
 			}
 
+			// From here on an interrupt stops the run cleanly: no temporary file left.
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
 			out := cmd.OutOrStdout()
 			var file *report.AtomicFile
 			if output != "" {
@@ -120,8 +123,6 @@ jsonl (one line per core, in input order, as they are done), markdown, html
 				defer bar.Finish()
 			}
 
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
 			rep, err := report.Run(ctx, inputs, opts)
 			if bar != nil {
 				bar.Finish() // before the report goes to the same terminal
