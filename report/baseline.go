@@ -74,7 +74,9 @@ func markNew(rep, base *Report) {
 	}
 	for _, g := range base.Groups {
 		if !now[g.Signature.Text] {
-			rep.Gone = append(rep.Gone, g)
+			gone := *g
+			gone.New = false // it may have been new in the baseline's own run
+			rep.Gone = append(rep.Gone, &gone)
 		}
 	}
 }
