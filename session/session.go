@@ -47,7 +47,7 @@ func Open(path string, opts Options) (*Session, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if s.Python, err = cpython.Open(c, s.Syms, cpython.Options{Types: opts.Types}); err != nil {
-		c.Close()
+		s.Close()
 		return nil, err
 	}
 	return s, nil
@@ -78,5 +78,14 @@ func checkExecutableUsed(c *core.Process, exe string) error {
 	return fmt.Errorf("%s: %s", c.Path, strings.Join(why, "; "))
 }
 
-// Close releases the core and its files.
-func (s *Session) Close() error { return s.Core.Close() }
+// Close releases the core, its files and the debug files found for them.
+func (s *Session) Close() error {
+	var err error
+	if s.Syms != nil {
+		err = s.Syms.Close()
+	}
+	if cerr := s.Core.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
