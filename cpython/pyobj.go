@@ -2044,6 +2044,20 @@ func (p *Process) ThreadNames() (map[uint64]string, error) {
 	return names, nil
 }
 
+// interpreterThreadNames maps the idents of one interpreter's threading._active
+// to their names: a thread running code in a subinterpreter may be known
+// there under another name (or not at all), so names are per interpreter.
+func (p *Process) interpreterThreadNames(interp typesys.Value) (map[uint64]string, error) {
+	l, err := p.objLayout()
+	if err != nil {
+		return nil, err
+	}
+	r := &renderer{p: p, l: l, opts: DefaultReprOptions}
+	names := map[uint64]string{}
+	err = r.threadNames(interp, names)
+	return names, err
+}
+
 // threadNames adds the names in one interpreter's threading._active.
 func (r *renderer) threadNames(interp typesys.Value, names map[uint64]string) error {
 	var modules typesys.Value

@@ -117,6 +117,16 @@ func (p *Process) Snapshot() (*Snapshot, error) {
 		seenInterp[addr] = true
 		threads, notes := p.interpreterThreads(interp)
 		s.Notes = append(s.Notes, notes...)
+		// Names live in the threading module's objects; a thread without one
+		// (not started by threading, or the module not imported) keeps null.
+		if names, err := p.interpreterThreadNames(interp); err == nil {
+			for _, t := range threads {
+				if n, ok := names[t.ThreadID]; ok {
+					name := n
+					t.Name = &name
+				}
+			}
+		}
 		for _, t := range threads {
 			if p.flavor.nativeThreadID && t.NativeThreadID != nil {
 				lwp := *t.NativeThreadID

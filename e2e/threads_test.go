@@ -186,6 +186,9 @@ func compare(o *pytest.Oracle, s *cpython.Snapshot, interp pytest.Interpreter) [
 		if pt.HoldsGIL != ot.HoldsGIL {
 			errs = append(errs, fmt.Sprintf("%s: holds_gil=%v, want %v", where, pt.HoldsGIL, ot.HoldsGIL))
 		}
+		if ot.Name != "" && (pt.Name == nil || *pt.Name != ot.Name) {
+			errs = append(errs, fmt.Sprintf("%s: name %s, want %q", where, optName(pt.Name), ot.Name))
+		}
 		if pt.Main != ot.Main {
 			errs = append(errs, fmt.Sprintf("%s: main=%v, want %v", where, pt.Main, ot.Main))
 		}
@@ -290,4 +293,11 @@ func checkBundle(t *testing.T, c *pytest.Core, interp pytest.Interpreter, row st
 		return
 	}
 	matrix.record(row, col, "pass")
+}
+
+func optName(p *string) string {
+	if p == nil {
+		return "null"
+	}
+	return fmt.Sprintf("%q", *p)
 }
