@@ -215,6 +215,15 @@ func checkEvalOracle(t *testing.T, c *pytest.Core, interp pytest.Interpreter, ar
 	if got, ok := asUint(value(t, res, "offsetof(PyThreadState, interp)")); !ok || got != 16 {
 		t.Errorf("offsetof(PyThreadState, interp) = %v, want 16", res["offsetof(PyThreadState, interp)"]["value"])
 	}
+	// ptype lays out CPython's structs from either source, and says when a
+	// layout is partial.
+	stdout, _ := runPycore(t, true, append(append([]string{"ptype"}, args...), c.Path, "PyThreadState")...)
+	if !strings.Contains(stdout, "type = ") || !strings.Contains(stdout, "*interp;") || !strings.Contains(stdout, "total size (bytes)") {
+		t.Errorf("ptype PyThreadState:\n%s", stdout)
+	}
+	if builtin := strings.Contains(strings.Join(args, " "), "builtin"); builtin != strings.Contains(stdout, "is known only from") {
+		t.Errorf("ptype PyThreadState with %v: says it is partial: %v\n%s", args, !builtin, stdout)
+	}
 	msg, _ := res[badMember]["error"].(string)
 	if !strings.Contains(msg, "unknown member '"+strings.TrimPrefix(badMember, "interp->")+"' of PyInterpreterState") ||
 		!strings.Contains(msg, "did you mean '"+nearName+"'") {
