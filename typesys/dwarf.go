@@ -21,6 +21,7 @@ type DWARFTypes struct {
 	conv    map[dwarf.Type]*Type
 	scanned int
 	vars    *varIndex // global variables seen by the scan (dwarfvars.go)
+	atomics map[dwarf.Type]dwarf.Offset // C11 _Atomic types -> what they qualify (dwarfvars.go)
 }
 
 // NewDWARFTypes wraps parsed DWARF. source names the file, for errors.
@@ -255,6 +256,11 @@ func (dt *DWARFTypes) convert(t dwarf.Type, depth int) *Type {
 			out.Params = append(out.Params, dt.convert(p, depth+1))
 		}
 	default:
+		if inner, ok := dt.atomicTarget(t); ok {
+			c := dt.convert(inner, depth+1)
+			dt.conv[t] = c
+			return c
+		}
 		out.Kind, out.Name = Void, t.String()
 	}
 	return out

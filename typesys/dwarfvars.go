@@ -189,3 +189,45 @@ func decodeLocation(loc []byte, ptrSize int) (addr uint64, ok, tls bool) {
 	}
 	return u, true, false
 }
+
+// atomicTarget finds the type a C11 _Atomic type qualifies. debug/dwarf
+// gives DW_TAG_atomic_type as an UnsupportedType without its DW_AT_type, so
+// on the first one met, one pass over the top-level entries finds every
+// atomic type's entry, and debug/dwarf's own type cache (Data.Type returns
+// the same value for the same offset) matches them to the parsed types.
+// Callers hold dt.mu.
+func (dt *DWARFTypes) atomicTarget(t dwarf.Type) (dwarf.Type, bool) {
+	u, ok := t.(*dwarf.UnsupportedType)
+	if !ok || u.Tag != dwarf.TagAtomicType {
+		return nil, false
+	}
+	if dt.atomics == nil {
+		dt.atomics = map[dwarf.Type]dwarf.Offset{}
+		r := dt.d.Reader()
+		for n := 0; n < maxDIEs; n++ {
+			e, err := r.Next()
+			if err != nil || e == nil {
+				break
+			}
+			if e.Tag == dwarf.TagCompileUnit || e.Tag == dwarf.TagPartialUnit {
+				continue
+			}
+			if e.Tag == dwarf.TagAtomicType {
+				if inner, ok := e.Val(dwarf.AttrType).(dwarf.Offset); ok {
+					if at, err := dt.d.Type(e.Offset); err == nil {
+						dt.atomics[at] = inner
+					}
+				}
+			}
+			if e.Children {
+				r.SkipChildren()
+			}
+		}
+	}
+	off, ok := dt.atomics[t]
+	if !ok {
+		return nil, false
+	}
+	inner, err := dt.d.Type(off)
+	return inner, err == nil
+}

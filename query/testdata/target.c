@@ -102,6 +102,13 @@ int zero = 0;
 extern long declared_first;
 long declared_first = 99;
 __thread int per_thread = 3;
+/* C11 atomics: DW_TAG_atomic_type, which debug/dwarf does not resolve itself. */
+_Atomic long atomic_counter = 5;
+typedef _Atomic unsigned long atomic_word;
+struct with_atomic {
+	int before;
+	atomic_word word;
+} with_atomic = {1, 0xabc};
 
 int main(int argc, char **argv)
 {
