@@ -20,7 +20,7 @@ type DWARFTypes struct {
 	byName  map[string]dwarf.Offset // typedef, base type, "struct x", "union x", "enum x"
 	conv    map[dwarf.Type]*Type
 	scanned int
-	vars    *varIndex // global variables seen by the scan (dwarfvars.go)
+	vars    *varIndex                   // global variables seen by the scan (dwarfvars.go)
 	atomics map[dwarf.Type]dwarf.Offset // C11 _Atomic types -> what they qualify (dwarfvars.go)
 }
 
