@@ -23,6 +23,12 @@ func OpenAny(path string, opts Options) (s *Session, pythonErr error, err error)
 	if err != nil {
 		return nil, nil, err
 	}
+	if opts.Executable != "" {
+		if err := checkExecutableUsed(c, opts.Executable); err != nil {
+			c.Close()
+			return nil, nil, err
+		}
+	}
 	s = &Session{Core: c}
 	if s.Syms, err = symbols.Load(c, symbols.Options{DebugDirs: opts.DebugDirs}); err != nil {
 		c.Close()
