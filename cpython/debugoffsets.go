@@ -182,6 +182,15 @@ var debugOffsetTargets = map[string]doTarget{
 	"gc.collecting":                              {"struct _gc_runtime_state", "collecting", "i32"},
 }
 
+// onlyInFreeThreaded are fields that GIL builds fill with 0: the member does
+// not exist there, it is not at offset 0.
+var onlyInFreeThreaded = map[string]bool{
+	"interpreter_frame.tlbc_index":             true,
+	"code_object.co_tlbc":                      true,
+	"interpreter_state.code_object_generation": true,
+	"interpreter_state.tlbc_generation":        true,
+}
+
 // debugOffsetSizes maps a group's "size" field to the struct it is sizeof.
 var debugOffsetSizes = map[string]string{
 	"runtime_state":     "_PyRuntimeState",
@@ -291,6 +300,9 @@ func (d *DebugOffsets) layouts() (*VersionLayouts, error) {
 		t, ok := debugOffsetTargets[key]
 		if !ok {
 			continue
+		}
+		if off == 0 && onlyInFreeThreaded[key] {
+			continue // 0 means "no such member" in a build with the GIL
 		}
 		if err := add(key, t, off); err != nil {
 			return nil, err

@@ -60,7 +60,26 @@ func newLayoutTypes(vl *VersionLayouts, ptrSize int) (*layoutTypes, error) {
 
 func (lt *layoutTypes) Describe() string { return lt.source }
 
+// structTags are the C struct tags of CPython's typedefs, so that casts such as
+// (struct _ts *)p work with synthesized types as they do with DWARF.
+var structTags = map[string]string{
+	"struct _ts":                 "PyThreadState",
+	"struct _is":                 "PyInterpreterState",
+	"struct pyruntimestate":      "_PyRuntimeState",
+	"struct _frame":              "PyFrameObject",
+	"struct _object":             "PyObject",
+	"struct _typeobject":         "PyTypeObject",
+	"struct _PyInterpreterFrame": "_PyInterpreterFrame",
+	"struct _err_stackitem":      "_PyErr_StackItem",
+	"struct _PyCFrame":           "_PyCFrame",
+	"struct _dictkeysobject":     "PyDictKeysObject",
+	"struct _longobject":         "PyLongObject",
+}
+
 func (lt *layoutTypes) Struct(name string) (*typesys.Type, error) {
+	if alias, ok := structTags[name]; ok {
+		name = alias
+	}
 	t, ok := lt.structs[name]
 	if !ok || (len(t.Members) == 0 && t.Size == 0) {
 		return nil, fmt.Errorf("%s do not describe %s", lt.source, name)
