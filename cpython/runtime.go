@@ -212,10 +212,14 @@ func (p *Process) tryRuntime(cand runtimeCandidate, opts Options) error {
 	if err != nil {
 		return err
 	}
+	what := "_PyRuntime"
+	if cand.legacy {
+		what = "3.6's runtime globals"
+	}
 	if null, err := head.IsNull(); err != nil {
-		return fmt.Errorf("_PyRuntime at %s: %w", cand.addr, err)
+		return fmt.Errorf("%s at %s: %w", what, p.RuntimeAddr, err)
 	} else if null {
-		return fmt.Errorf("_PyRuntime at %s has no interpreters (not initialized, or already finalized)", p.RuntimeAddr)
+		return fmt.Errorf("%s at %s: no interpreters (not initialized, or already finalized)", what, p.RuntimeAddr)
 	}
 	return nil
 }
