@@ -313,15 +313,24 @@ func (p *Process) locate(path string, id []byte, exe *localFile, opts Options) (
 			return accept(c)
 		}
 	}
-	for _, dir := range opts.LibPaths {
-		if c := tryPath(filepath.Join(dir, base)); c != nil {
-			return accept(c)
+	if base != "." && base != ".." && base != "/" {
+		for _, dir := range opts.LibPaths {
+			if c := tryPath(filepath.Join(dir, base)); c != nil {
+				return accept(c)
+			}
 		}
 	}
-	if opts.Sysroot != "" && id == nil {
+	switch {
+	case !plainAbsPath(clean):
+		// The kernel records absolute, clean paths: anything else is a
+		// damaged or forged core, whose ".." must not lead out of the sysroot.
+		tried = append(tried, clean+" (not tried as is: not an absolute path without . or .. components)")
+	case opts.Sysroot != "" && id == nil:
 		tried = append(tried, clean+" (not tried outside the sysroot: the core has no build ID to check it against)")
-	} else if c := tryPath(clean); c != nil {
-		return accept(c)
+	default:
+		if c := tryPath(clean); c != nil {
+			return accept(c)
+		}
 	}
 	status = FileMissing
 	msg = "not found; tried " + strings.Join(tried, ", ")
@@ -330,6 +339,12 @@ func (p *Process) locate(path string, id []byte, exe *localFile, opts Options) (
 		msg = "no file with the core's build ID " + hexID(id) + "; tried " + strings.Join(tried, ", ")
 	}
 	return nil, status, msg, sawNonELF
+}
+
+// plainAbsPath reports whether p is absolute and already clean: no ".", ".."
+// or empty components.
+func plainAbsPath(p string) bool {
+	return filepath.IsAbs(p) && filepath.Clean(p) == p
 }
 
 func hexID(id []byte) string {

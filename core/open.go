@@ -213,9 +213,20 @@ func mmapFile(f *os.File) ([]byte, error) {
 	return data, nil
 }
 
-// mmapPath maps the regular file at path.
+// mmapPath maps the regular file at path. Paths come from untrusted cores,
+// so nothing else is even opened: opening a FIFO waits for a writer, and
+// opening a device may act on it.
 func mmapPath(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("not a regular file (%s)", st.Mode().Type())
+	}
+	// Non-blocking, should the path turn into a FIFO after the check;
+	// mmapFile checks the opened file again.
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
 	if err != nil {
 		return nil, err
 	}
