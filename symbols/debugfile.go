@@ -68,7 +68,9 @@ func (m *Module) debugCandidates() []string {
 		}
 		// The recorded path also counts: the debug tree mirrors where the
 		// file was installed, which may differ from where it was found here.
-		if filepath.IsAbs(m.Path) && (m.LocalPath == "" || filepath.Dir(m.Path) != filepath.Dir(m.LocalPath)) {
+		// Only a clean absolute path: a forged one with ".." would lead the
+		// search out of the debug directories.
+		if filepath.IsAbs(m.Path) && filepath.Clean(m.Path) == m.Path && (m.LocalPath == "" || filepath.Dir(m.Path) != filepath.Dir(m.LocalPath)) {
 			fileDirs = append(fileDirs, filepath.Dir(m.Path))
 		}
 		for _, fd := range fileDirs {

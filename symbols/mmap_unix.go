@@ -11,7 +11,9 @@ import (
 // mmapFile maps a whole file read-only: debug files can be hundreds of MB
 // and only the parts used should be paged in.
 func mmapFile(path string) ([]byte, func() error, error) {
-	f, err := os.Open(path)
+	// Non-blocking: a path that became a FIFO after the caller's check must
+	// not make the open wait for a writer.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -19,6 +21,9 @@ func mmapFile(path string) ([]byte, func() error, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, nil, fmt.Errorf("%s: not a regular file", path)
 	}
 	size := fi.Size()
 	if size <= 0 {
