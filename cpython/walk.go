@@ -56,6 +56,30 @@ type Thread struct {
 	// Error says why the stack is incomplete, if it is.
 	Error  string       `json:"error,omitempty"`
 	TState core.Address `json:"tstate"`
+
+	// State is PyThreadState.state (3.13+): "attached" (running Python, or
+	// holding the GIL), "detached", "suspended" (stopped by a stop-the-world
+	// pause) or "shutting down"; "" where the version does not record it.
+	State string `json:"state,omitempty"`
+	// Daemon is threading.Thread.daemon, null for a thread the threading
+	// module does not know.
+	Daemon *bool `json:"daemon"`
+	// GILRequested is PyThreadState.gil_requested (3.15+): the thread waits
+	// for the GIL. Null where the version does not record it.
+	GILRequested *bool `json:"gil_requested"`
+	// GILDropRequested, on the thread holding the GIL: another thread asked
+	// it to drop the GIL (eval_breaker 3.13+, ceval.gil_drop_request before;
+	// 3.7-3.11 need DWARF). Null when unknown or not the holder.
+	GILDropRequested *bool `json:"gil_drop_requested,omitempty"`
+	// Exception is the exception being raised (tstate->current_exception, or
+	// the curexc triple before 3.12), null if none.
+	Exception *Exception `json:"exception"`
+	// HandledExceptions are the exceptions being handled (sys.exc_info()),
+	// innermost first: one per running generator or coroutine handling one,
+	// then the thread's own.
+	HandledExceptions []*Exception `json:"handled_exceptions"`
+	// DetailErrors say what of the above could not be read.
+	DetailErrors []string `json:"detail_errors,omitempty"`
 }
 
 // Frame is one Python frame.
@@ -71,10 +95,28 @@ type Frame struct {
 	Entry     bool         `json:"entry,omitempty"` // first frame of a C->Python call (3.11)
 	Code      core.Address `json:"code"`
 	Address   core.Address `json:"address"` // the frame object or interpreter frame
+	// Locals are the frame's arguments (first) and local variables, when
+	// asked for (SnapshotOptions.Locals); LocalsError says why they could
+	// not be read.
+	Locals      []Local `json:"locals,omitempty"`
+	LocalsError string  `json:"locals_error,omitempty"`
 }
 
-// Snapshot walks every interpreter, thread and frame.
+// SnapshotOptions choose what a snapshot reads beyond stacks.
+type SnapshotOptions struct {
+	// Locals reads every frame's arguments and locals, rendered within Repr.
+	Locals bool
+	Repr   ReprOptions
+}
+
+// Snapshot walks every interpreter, thread and frame, with each thread's
+// exceptions and details but no locals.
 func (p *Process) Snapshot() (*Snapshot, error) {
+	return p.SnapshotWith(SnapshotOptions{})
+}
+
+// SnapshotWith walks every interpreter, thread and frame, reading what o asks.
+func (p *Process) SnapshotWith(o SnapshotOptions) (*Snapshot, error) {
 	s := &Snapshot{Python: PythonInfo{Version: p.Version.String(), FreeThreaded: p.FreeThreaded, Evidence: joinEvidence(p.Evidence)}}
 	c := p.Core
 	crashTID := 0
@@ -99,6 +141,22 @@ func (p *Process) Snapshot() (*Snapshot, error) {
 	interp, err := p.Runtime.Path("interpreters.head")
 	if err != nil {
 		return nil, err
+	}
+	// Locals, exceptions and details need offsets the stacks do not; without
+	// them the snapshot still has its stacks, and says why the rest is missing.
+	dl, dlErr := newDetailLayout(p)
+	var lr *localsReader
+	var er *excReader
+	if dlErr == nil {
+		if o.Locals {
+			lr, dlErr = p.newLocalsReader(dl, o.Repr)
+		}
+		if dlErr == nil {
+			er, dlErr = p.newExcReader(dl)
+		}
+	}
+	if dlErr != nil {
+		s.Notes = append(s.Notes, fmt.Sprintf("locals, exceptions and thread details: %v", dlErr))
 	}
 	seenInterp := map[core.Address]bool{}
 	for n := 0; ; n++ {
@@ -138,6 +196,17 @@ func (p *Process) Snapshot() (*Snapshot, error) {
 			if t.LWP != nil {
 				t.Crashed = crashTID != 0 && *t.LWP == int64(crashTID)
 				t.Main = pid != 0 && *t.LWP == int64(pid)
+			}
+		}
+		if dlErr == nil {
+			p.threadDetails(dl, threads, interp)
+			for _, t := range threads {
+				er.threadExceptions(t)
+				if lr != nil {
+					for i := range t.Frames {
+						lr.frameLocals(&t.Frames[i])
+					}
+				}
 			}
 		}
 		s.Threads = append(s.Threads, threads...)

@@ -18,13 +18,23 @@ func init() { register(newThreadsCommand) }
 
 func newThreadsCommand() *cobra.Command {
 	var ff fileFlags
-	var asJSON bool
+	var asJSON, locals bool
+	repr := threadsReprDefaults
 	cmd := &cobra.Command{
 		Use:   "threads CORE [EXECUTABLE]",
 		Short: "Print every thread's Python stack",
 		Long: `Print every Python thread's stack from a core dump (or a bundle made by
 'pycore pack'), innermost call last like a Python traceback, headed by a table
 of threads: which one crashed, which holds the GIL, how deep each stack is.
+Each thread's exceptions follow its stack: the one being raised, and those
+being handled (sys.exc_info()), with their tracebacks and chained causes and
+contexts, printed as Python prints them (without source lines).
+
+--locals lists every frame's arguments (first) and local variables under the
+frame, as name = repr(value); cells show their contents, variables not yet
+assigned (or deleted) show <unbound>. --max-depth, --max-length and
+--max-string (and --max-repr, the whole repr) bound each value, in the text
+and in --json alike.
 
 CORE may be compressed (.gz, .zst, .xz, .lz4). EXECUTABLE is the program the
 core is of, when the path recorded in the core is not right on this machine.`,
@@ -43,7 +53,7 @@ core is of, when the path recorded in the core is not right on this machine.`,
 				return err
 			}
 			defer s.Close()
-			snap, err := s.Python.Snapshot()
+			snap, err := s.Python.SnapshotWith(cpython.SnapshotOptions{Locals: locals, Repr: repr})
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
@@ -58,8 +68,17 @@ core is of, when the path recorded in the core is not right on this machine.`,
 	}
 	ff.register(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON document")
+	cmd.Flags().BoolVar(&locals, "locals", false, "show each frame's arguments and local variables")
+	cmd.Flags().IntVar(&repr.MaxDepth, "max-depth", repr.MaxDepth, "levels of nested containers shown in a value (`N`)")
+	cmd.Flags().IntVar(&repr.MaxLength, "max-length", repr.MaxLength, "items shown per container (`N`)")
+	cmd.Flags().IntVar(&repr.MaxString, "max-string", repr.MaxString, "characters of a str, bytes or int shown (`N`)")
+	cmd.Flags().IntVar(&repr.MaxTotal, "max-repr", repr.MaxTotal, "characters of one value's whole repr (`N`)")
 	return cmd
 }
+
+// threadsReprDefaults keep --locals of a 200-thread dump readable: a value
+// takes at most about a line.
+var threadsReprDefaults = cpython.ReprOptions{MaxDepth: 3, MaxLength: 10, MaxString: 80, MaxTotal: 400}
 
 // printThreads writes the human form: a summary, a table of threads, then a
 // traceback per thread.
@@ -141,10 +160,12 @@ func printThreads(w io.Writer, s *cpython.Snapshot) error {
 				fmt.Fprintf(w, " (%s)", f.Kind)
 			}
 			fmt.Fprintln(w)
+			printLocals(w, f)
 		}
 		if t.Error != "" {
 			fmt.Fprintf(w, "  [stack incomplete: %s]\n", t.Error)
 		}
+		printExceptions(w, t)
 	}
 	for _, n := range s.Notes {
 		fmt.Fprintf(w, "\nnote: %s\n", n)
@@ -152,16 +173,75 @@ func printThreads(w io.Writer, s *cpython.Snapshot) error {
 	return nil
 }
 
+// printLocals writes a frame's locals under its line, arguments first.
+func printLocals(w io.Writer, f cpython.Frame) {
+	if f.LocalsError != "" {
+		fmt.Fprintf(w, "    [locals: %s]\n", f.LocalsError)
+	}
+	for _, l := range f.Locals {
+		switch {
+		case l.Unbound:
+			fmt.Fprintf(w, "    %s = <unbound>\n", l.Name)
+		case l.Value != nil:
+			fmt.Fprintf(w, "    %s = %s\n", l.Name, l.Value.Repr)
+		}
+	}
+}
+
+// printExceptions writes the exception a thread was raising and those it
+// was handling, each as Python's traceback module prints it, indented.
+func printExceptions(w io.Writer, t *cpython.Thread) {
+	block := func(title string, e *cpython.Exception) {
+		fmt.Fprintf(w, "%s\n", title)
+		for _, line := range cpython.FormatException(e) {
+			if line == "" {
+				fmt.Fprintln(w)
+				continue
+			}
+			fmt.Fprintf(w, "  %s\n", line)
+		}
+	}
+	if t.Exception != nil {
+		title := "Exception being raised:"
+		if t.Exception.Unnormalized {
+			title = "Exception being raised (not yet normalized):"
+		}
+		block(title, t.Exception)
+	}
+	for i, e := range t.HandledExceptions {
+		title := "Exception being handled:"
+		if len(t.HandledExceptions) > 1 {
+			title = fmt.Sprintf("Exception being handled (%d of %d, innermost first):", i+1, len(t.HandledExceptions))
+		}
+		block(title, e)
+	}
+	for _, e := range t.DetailErrors {
+		fmt.Fprintf(w, "  [%s]\n", e)
+	}
+}
+
 func threadState(t *cpython.Thread) string {
 	var parts []string
 	if t.Main {
 		parts = append(parts, "main")
+	}
+	if t.Daemon != nil && *t.Daemon {
+		parts = append(parts, "daemon")
 	}
 	if t.Crashed {
 		parts = append(parts, "crashed")
 	}
 	if t.HoldsGIL {
 		parts = append(parts, "holds GIL")
+	}
+	if t.GILDropRequested != nil && *t.GILDropRequested {
+		parts = append(parts, "asked to drop GIL")
+	}
+	if t.GILRequested != nil && *t.GILRequested {
+		parts = append(parts, "waits for GIL")
+	}
+	if t.State != "" && t.State != "detached" && (t.State != "attached" || !t.HoldsGIL) {
+		parts = append(parts, t.State)
 	}
 	if len(parts) == 0 {
 		return "idle"

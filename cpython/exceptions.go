@@ -1,0 +1,618 @@
+package cpython
+
+// Exceptions a thread was raising or handling, with their tracebacks and
+// chains, read the way Python's traceback module would print them.
+//
+// Where CPython keeps them:
+//   - being raised: tstate->current_exception (3.12+), or the curexc_type /
+//     curexc_value / curexc_traceback triple (<= 3.11), whose value may not be
+//     normalized yet (a str or tuple of arguments rather than an instance);
+//   - being handled (sys.exc_info()): tstate->exc_info, a chain of
+//     _PyErr_StackItem through previous_item: the thread's own item and one
+//     per running generator or coroutine; items with no exception (NULL or
+//     None) are skipped. 3.6 has no chain, only tstate->exc_value.
+//
+// An exception's message is str(exc) as CPython computes it for the common
+// cases: BaseException (no args: ""; one: str(args[0]); more: repr(args)),
+// KeyError (repr of its one argument) and OSError ("[Errno N] strerror:
+// 'filename'"). str() of an argument is its text for str, the message for an
+// exception, and its repr otherwise. Classes that override __str__ (and
+// SyntaxError, UnicodeError, ImportError with keyword arguments) may differ
+// from what Python would print: a core cannot run Python code.
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/pycore/pycore/core"
+)
+
+// Exception is one exception object, with its traceback and chain.
+type Exception struct {
+	Address core.Address `json:"address"`
+	// Type is the class as the traceback module prints it: "ValueError",
+	// "mypkg.mod.MyError" (the module is left out for builtins and __main__).
+	Type    string `json:"type"`
+	Message string `json:"message"` // str(exc); see the package notes
+	Repr    string `json:"repr"`
+	// Traceback is exc.__traceback__, outermost call first, as Python prints it.
+	Traceback []TracebackEntry `json:"traceback"`
+	// TracebackCut says how many entries past the bound were left out.
+	TracebackCut int        `json:"traceback_cut,omitempty"`
+	Notes        []string   `json:"notes,omitempty"` // __notes__ (3.11+)
+	Cause        *Exception `json:"cause,omitempty"`
+	Context      *Exception `json:"context,omitempty"`
+	// SuppressContext is __suppress_context__ (set by raise ... from ...).
+	SuppressContext bool `json:"suppress_context"`
+	// Seen marks an exception already met higher in the same chain (a
+	// cycle): Python prints it once, and so does pycore; only Address and
+	// Type are filled in.
+	Seen bool `json:"seen,omitempty"`
+	// Unnormalized: the exception was still a (type, value) pair, as <= 3.11
+	// keeps it while raising; Address is then the value's (0 if none).
+	Unnormalized bool   `json:"unnormalized,omitempty"`
+	Error        string `json:"error,omitempty"` // what could not be read
+}
+
+// TracebackEntry is one entry of a traceback.
+type TracebackEntry struct {
+	File     string       `json:"file"`
+	Function string       `json:"function"` // co_name, as the traceback module prints it
+	Line     int          `json:"line"`
+	Frame    core.Address `json:"frame"` // the frame object
+	Error    string       `json:"error,omitempty"`
+}
+
+// Bounds on exception walks.
+const (
+	maxExcChain      = 64   // exceptions in one cause/context chain, and exc_info items
+	maxTraceback     = 4096 // entries of one traceback
+	maxMessageChars  = 4096
+	maxMessageNested = 8 // str() of an exception whose argument is an exception ...
+)
+
+type excReader struct {
+	p *Process
+	l *detailLayout
+	r *renderer
+	// fExec is the offset of the code object in _PyInterpreterFrame (3.11+).
+	fExec int64
+}
+
+func (p *Process) newExcReader(l *detailLayout) (*excReader, error) {
+	ol, err := p.objLayout()
+	if err != nil {
+		return nil, err
+	}
+	opts := DefaultReprOptions.withDefaults()
+	er := &excReader{p: p, l: l, r: &renderer{p: p, l: ol, opts: opts, left: 1 << 30, active: map[core.Address]bool{}}, fExec: -1}
+	if p.flavor.frames == interpreterFrames {
+		er.fExec = p.offsetIn("_PyInterpreterFrame", p.flavor.execMember)
+	}
+	return er, nil
+}
+
+// threadExceptions fills t.Exception and t.HandledExceptions.
+func (er *excReader) threadExceptions(t *Thread) {
+	l, R := er.l, er.p.R
+	ts := t.TState
+	t.HandledExceptions = []*Exception{}
+	note := func(format string, args ...any) {
+		t.DetailErrors = append(t.DetailErrors, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case l.tsCurExc >= 0:
+		exc, err := R.Ptr(ts.Add(l.tsCurExc))
+		if err != nil {
+			note("current_exception: %v", err)
+		} else if exc != 0 {
+			t.Exception = er.read(exc, 0, map[core.Address]bool{})
+		}
+	case l.tsCurType >= 0 && l.tsCurValue >= 0 && l.tsCurTB >= 0:
+		typ, err1 := R.Ptr(ts.Add(l.tsCurType))
+		val, err2 := R.Ptr(ts.Add(l.tsCurValue))
+		tb, err3 := R.Ptr(ts.Add(l.tsCurTB))
+		if err1 != nil || err2 != nil || err3 != nil {
+			note("curexc_type, curexc_value, curexc_traceback: %v %v %v", err1, err2, err3)
+		} else if typ != 0 {
+			t.Exception = er.readTriple(typ, val, tb)
+		}
+	default:
+		note("the exception being raised: %s does not say where PyThreadState keeps it", l.source)
+	}
+
+	switch {
+	case l.tsExcInfo >= 0 && l.siValue >= 0 && l.siPrev >= 0:
+		item, err := R.Ptr(ts.Add(l.tsExcInfo))
+		seen := map[core.Address]bool{}
+		for n := 0; item != 0; n++ {
+			if err != nil {
+				note("exc_info: %v", err)
+				break
+			}
+			if seen[item] || n >= maxExcChain {
+				note("exc_info chain loops or exceeds %d items at %#x", maxExcChain, uint64(item))
+				break
+			}
+			seen[item] = true
+			v, verr := R.Ptr(item.Add(l.siValue))
+			if verr != nil {
+				note("exc_info item at %#x: exc_value: %v", uint64(item), verr)
+				break
+			}
+			if v != 0 && !er.r.isNone(v) {
+				t.HandledExceptions = append(t.HandledExceptions, er.read(v, 0, map[core.Address]bool{}))
+			}
+			item, err = R.Ptr(item.Add(l.siPrev))
+		}
+	case l.tsExcValue >= 0:
+		v, err := R.Ptr(ts.Add(l.tsExcValue))
+		if err != nil {
+			note("exc_value: %v", err)
+		} else if v != 0 && !er.r.isNone(v) {
+			t.HandledExceptions = append(t.HandledExceptions, er.read(v, 0, map[core.Address]bool{}))
+		}
+	default:
+		note("the exceptions being handled: %s does not say where PyThreadState keeps them", l.source)
+	}
+}
+
+// isException reports whether the object at a is an exception instance.
+func (er *excReader) isException(a core.Address) (*typeInfo, core.Address, error) {
+	tp, err := er.p.R.Ptr(a.Add(er.r.l.obType))
+	if err != nil {
+		return nil, 0, fmt.Errorf("object at %#x: ob_type: %w", uint64(a), err)
+	}
+	ti := er.r.typeOf(tp)
+	if ti.err != nil {
+		return nil, 0, ti.err
+	}
+	if ti.flags&tpflagsBaseExcSubcl == 0 {
+		return ti, tp, fmt.Errorf("object at %#x is a %s, not an exception", uint64(a), ti.name)
+	}
+	return ti, tp, nil
+}
+
+// typeName is a class's name as the traceback module prints it.
+func (er *excReader) typeName(tp core.Address) string {
+	mod, qual, err := er.r.typeNames(tp)
+	if err != nil || qual == "" {
+		return er.r.typeOf(tp).name
+	}
+	if mod == "" || mod == "builtins" || mod == "__main__" {
+		return qual
+	}
+	return mod + "." + qual
+}
+
+// read reads the exception at a and, recursively, its cause and context.
+func (er *excReader) read(a core.Address, depth int, seen map[core.Address]bool) *Exception {
+	e := &Exception{Address: a, Traceback: []TracebackEntry{}}
+	ti, tp, err := er.isException(a)
+	if err != nil {
+		e.Error = err.Error()
+		if ti != nil {
+			e.Type = ti.name
+		}
+		return e
+	}
+	e.Type = er.typeName(tp)
+	if seen[a] {
+		e.Seen = true
+		return e
+	}
+	seen[a] = true
+	l, R := er.l, er.p.R
+	e.Message, err = er.message(a, ti, tp, 0)
+	if err != nil {
+		e.Error = fmt.Sprintf("message: %v", err)
+	}
+	e.Repr = er.r.object(a, 0).Repr
+	if tb, err := R.Ptr(a.Add(l.excTB)); err != nil {
+		e.Error = joinErr(e.Error, fmt.Sprintf("__traceback__: %v", err))
+	} else {
+		e.Traceback, e.TracebackCut = er.traceback(tb)
+	}
+	if l.excNotes >= 0 {
+		e.Notes = er.notes(a)
+	}
+	if s, err := R.Uint8(a.Add(l.excSuppress)); err == nil {
+		e.SuppressContext = s != 0
+	}
+	if depth+1 >= maxExcChain {
+		e.Error = joinErr(e.Error, fmt.Sprintf("chain longer than %d exceptions: cut here", maxExcChain))
+		return e
+	}
+	for _, link := range []struct {
+		off  int64
+		name string
+		dst  **Exception
+	}{{l.excCause, "__cause__", &e.Cause}, {l.excContext, "__context__", &e.Context}} {
+		c, err := R.Ptr(a.Add(link.off))
+		if err != nil {
+			e.Error = joinErr(e.Error, fmt.Sprintf("%s: %v", link.name, err))
+			continue
+		}
+		if c != 0 && !er.r.isNone(c) {
+			*link.dst = er.read(c, depth+1, seen)
+		}
+	}
+	return e
+}
+
+// readTriple reads a <= 3.11 curexc triple. The value is usually already
+// an instance; while an exception is being raised from C it may still be the
+// argument(s) the instance will be made from.
+func (er *excReader) readTriple(typ, val, tb core.Address) *Exception {
+	if val != 0 {
+		if _, _, err := er.isException(val); err == nil {
+			e := er.read(val, 0, map[core.Address]bool{})
+			if tb != 0 && e.Error == "" {
+				// The traceback collected so far; PyErr_NormalizeException
+				// attaches it to the instance later.
+				e.Traceback, e.TracebackCut = er.traceback(tb)
+			}
+			return e
+		}
+	}
+	e := &Exception{Address: val, Unnormalized: true, Traceback: []TracebackEntry{}}
+	e.Type = er.typeName(typ)
+	switch {
+	case val == 0 || er.r.isNone(val):
+	default:
+		args := []core.Address{val}
+		if tp, err := er.p.R.Ptr(val.Add(er.r.l.obType)); err == nil {
+			if ti := er.r.typeOf(tp); ti.err == nil && ti.kind == kindTuple {
+				if items, err := er.r.tupleItems(val, hardMaxItems); err == nil {
+					args = items
+				}
+			}
+		}
+		msg, err := er.argsMessage(val, args, 0)
+		if err != nil {
+			e.Error = fmt.Sprintf("message: %v", err)
+		}
+		e.Message = msg
+		e.Repr = e.Type + "(" + er.r.object(val, 0).Repr + ")"
+	}
+	if tb != 0 {
+		e.Traceback, e.TracebackCut = er.traceback(tb)
+	}
+	return e
+}
+
+func joinErr(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
+}
+
+// notes reads __notes__: the struct's notes member, else the instance dict.
+func (er *excReader) notes(a core.Address) []string {
+	n, err := er.p.R.Ptr(a.Add(er.l.excNotes))
+	if err != nil {
+		return nil
+	}
+	if n == 0 {
+		var ok bool
+		if n, ok = er.r.attr(a, "__notes__"); !ok {
+			return nil
+		}
+	}
+	o := er.r.object(n, 0)
+	items, ok := o.Value.([]Object)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, it := range items {
+		if s, ok := it.Value.(string); ok && it.Type == "str" {
+			out = append(out, s)
+		} else {
+			out = append(out, it.Repr)
+		}
+	}
+	return out
+}
+
+// traceback follows tb_next from the outermost entry.
+func (er *excReader) traceback(tb core.Address) ([]TracebackEntry, int) {
+	out := []TracebackEntry{}
+	seen := map[core.Address]bool{}
+	cut := 0
+	for tb != 0 {
+		if seen[tb] {
+			out = append(out, TracebackEntry{Error: fmt.Sprintf("traceback loops at %#x", uint64(tb))})
+			break
+		}
+		seen[tb] = true
+		if len(out) >= maxTraceback {
+			cut++
+		} else {
+			out = append(out, er.entry(tb))
+		}
+		next, err := er.p.R.Ptr(tb.Add(er.l.tbNext))
+		if err != nil {
+			out = append(out, TracebackEntry{Error: fmt.Sprintf("traceback at %#x: tb_next: %v", uint64(tb), err)})
+			break
+		}
+		tb = next
+	}
+	return out, cut
+}
+
+// entry reads one traceback object: its frame's code, and its line (3.12+
+// leaves tb_lineno -1 until asked: then from tb_lasti, in bytes).
+func (er *excReader) entry(tb core.Address) TracebackEntry {
+	R, l := er.p.R, er.l
+	fail := func(err error) TracebackEntry {
+		return TracebackEntry{Error: fmt.Sprintf("traceback at %#x: %v", uint64(tb), err)}
+	}
+	frame, err := R.Ptr(tb.Add(l.tbFrame))
+	if err != nil {
+		return fail(fmt.Errorf("tb_frame: %w", err))
+	}
+	e := TracebackEntry{Frame: frame}
+	lineno, err := R.Uint32(tb.Add(l.tbLineno))
+	if err != nil {
+		return fail(fmt.Errorf("tb_lineno: %w", err))
+	}
+	lasti, err := R.Uint32(tb.Add(l.tbLasti))
+	if err != nil {
+		return fail(fmt.Errorf("tb_lasti: %w", err))
+	}
+	code, err := er.frameCode(frame)
+	if err != nil {
+		return fail(err)
+	}
+	ci, err := er.p.code(code)
+	if err != nil {
+		return fail(err)
+	}
+	e.File, e.Function = ci.file, ci.name
+	if n := int32(lineno); n >= 0 {
+		e.Line = int(n)
+	} else {
+		pos := int64(int32(lasti))
+		if er.p.flavor.frames == interpreterFrames {
+			pos /= 2
+		}
+		e.Line = er.p.line(ci, pos)
+	}
+	return e
+}
+
+// frameCode returns the code object of a frame object.
+func (er *excReader) frameCode(frame core.Address) (core.Address, error) {
+	R, l := er.p.R, er.l
+	if frame == 0 {
+		return 0, fmt.Errorf("NULL tb_frame")
+	}
+	if er.p.flavor.frames == frameObjects {
+		if l.fCode < 0 {
+			return 0, fmt.Errorf("%s does not say where PyFrameObject.f_code is", l.source)
+		}
+		c, err := R.Ptr(frame.Add(l.fCode))
+		if err != nil {
+			return 0, fmt.Errorf("frame at %#x: f_code: %w", uint64(frame), err)
+		}
+		return c, nil
+	}
+	if er.fExec < 0 {
+		return 0, fmt.Errorf("%s does not say where _PyInterpreterFrame.%s is", l.source, er.p.flavor.execMember)
+	}
+	iframe, err := R.Ptr(frame.Add(l.fFrame))
+	if err != nil || iframe == 0 {
+		return 0, fmt.Errorf("frame at %#x: f_frame: %v", uint64(frame), err)
+	}
+	raw, err := R.Ptr(iframe.Add(er.fExec))
+	if err != nil {
+		return 0, fmt.Errorf("frame at %#x: %s: %w", uint64(iframe), er.p.flavor.execMember, err)
+	}
+	return core.Address(uint64(raw) &^ er.p.flavor.stackRefTagBits), nil
+}
+
+// --- str(exc) ---
+
+// excTypeNamed reports whether the type at tp is, or derives from, the
+// static builtin exception type called name.
+func (er *excReader) excTypeNamed(tp core.Address, name string) bool {
+	cur := tp
+	for i := 0; i < maxTypeChain && cur != 0; i++ {
+		ti := er.r.typeOf(cur)
+		if ti.err != nil {
+			return false
+		}
+		if !ti.heap && ti.name == name {
+			return true
+		}
+		if er.r.l.tpBase < 0 {
+			return false
+		}
+		b, err := er.r.ptr(cur.Add(er.r.l.tpBase))
+		if err != nil {
+			return false
+		}
+		cur = b
+	}
+	return false
+}
+
+// message is str(exc) for the exception at a.
+func (er *excReader) message(a core.Address, ti *typeInfo, tp core.Address, nested int) (string, error) {
+	R, l := er.p.R, er.l
+	argsObj, err := R.Ptr(a.Add(l.excArgs))
+	if err != nil {
+		return "", fmt.Errorf("args: %w", err)
+	}
+	var args []core.Address
+	if argsObj != 0 {
+		if args, err = er.r.tupleItems(argsObj, hardMaxItems); err != nil {
+			return "", fmt.Errorf("args: %w", err)
+		}
+	}
+	if er.excTypeNamed(tp, "OSError") {
+		field := func(off int64) core.Address {
+			v, err := R.Ptr(a.Add(off))
+			if err != nil || v == 0 || er.r.isNone(v) {
+				return 0
+			}
+			return v
+		}
+		errno, strerror, fn, fn2 := field(l.osErrno), field(l.osStrerror), field(l.osFilename), field(l.osFilename2)
+		switch {
+		case fn != 0 && fn2 != 0:
+			return fmt.Sprintf("[Errno %s] %s: %s -> %s", er.str(errno, nested), er.str(strerror, nested), er.repr(fn), er.repr(fn2)), nil
+		case fn != 0:
+			return fmt.Sprintf("[Errno %s] %s: %s", er.str(errno, nested), er.str(strerror, nested), er.repr(fn)), nil
+		case errno != 0 && strerror != 0:
+			return fmt.Sprintf("[Errno %s] %s", er.str(errno, nested), er.str(strerror, nested)), nil
+		}
+	}
+	if len(args) == 1 && er.excTypeNamed(tp, "KeyError") {
+		return er.repr(args[0]), nil
+	}
+	return er.argsMessage(argsObj, args, nested)
+}
+
+// argsMessage is BaseException_str over args (whose tuple is at tuple).
+func (er *excReader) argsMessage(tuple core.Address, args []core.Address, nested int) (string, error) {
+	switch len(args) {
+	case 0:
+		return "", nil
+	case 1:
+		return er.str(args[0], nested), nil
+	}
+	return er.repr(tuple), nil
+}
+
+// str is str(obj) for the objects the renderer knows.
+func (er *excReader) str(obj core.Address, nested int) string {
+	if obj == 0 {
+		return "<NULL>"
+	}
+	tp, err := er.p.R.Ptr(obj.Add(er.r.l.obType))
+	if err != nil {
+		return unreadable(obj, err)
+	}
+	ti := er.r.typeOf(tp)
+	switch {
+	case ti.err != nil:
+		return unreadable(obj, ti.err)
+	case ti.kind == kindStr:
+		cps, total, err := er.r.strCodepoints(obj, maxMessageChars)
+		if err != nil {
+			return unreadable(obj, err)
+		}
+		s := codepointsToString(cps)
+		if int64(len(cps)) < total {
+			s += "..."
+		}
+		return s
+	case ti.flags&tpflagsBaseExcSubcl != 0 && nested < maxMessageNested:
+		m, err := er.message(obj, ti, tp, nested+1)
+		if err != nil {
+			return unreadable(obj, err)
+		}
+		return m
+	}
+	return er.repr(obj)
+}
+
+func (er *excReader) repr(obj core.Address) string {
+	return er.r.object(obj, 0).Repr
+}
+
+// --- printing ---
+
+// FormatException returns the lines Python's traceback.format_exception
+// would print for e (without source lines, which are not in the core),
+// each without its newline.
+func FormatException(e *Exception) []string {
+	var out []string
+	formatChain(e, &out, 0)
+	return out
+}
+
+const (
+	causeMessage   = "The above exception was the direct cause of the following exception:"
+	contextMessage = "During handling of the above exception, another exception occurred:"
+	// recursiveCutoff is traceback._RECURSIVE_CUTOFF: identical consecutive
+	// entries beyond it are summarized.
+	recursiveCutoff = 3
+)
+
+func formatChain(e *Exception, out *[]string, depth int) {
+	if depth < maxExcChain {
+		switch {
+		case e.Cause != nil && !e.Cause.Seen:
+			formatChain(e.Cause, out, depth+1)
+			*out = append(*out, "", causeMessage, "")
+		case e.Context != nil && !e.Context.Seen && !e.SuppressContext:
+			formatChain(e.Context, out, depth+1)
+			*out = append(*out, "", contextMessage, "")
+		}
+	}
+	if len(e.Traceback) > 0 {
+		*out = append(*out, "Traceback (most recent call last):")
+		*out = append(*out, formatEntries(e.Traceback)...)
+		if e.TracebackCut > 0 {
+			*out = append(*out, fmt.Sprintf("  [%d more entries not read]", e.TracebackCut))
+		}
+	}
+	line := e.Type
+	if e.Message != "" {
+		line += ": " + e.Message
+	}
+	*out = append(*out, strings.Split(line, "\n")...)
+	for _, n := range e.Notes {
+		*out = append(*out, strings.Split(n, "\n")...)
+	}
+	if e.Error != "" {
+		*out = append(*out, "  [incomplete: "+e.Error+"]")
+	}
+}
+
+// formatEntries is traceback.StackSummary.format without source lines.
+func formatEntries(entries []TracebackEntry) []string {
+	var out []string
+	var last *TracebackEntry
+	count := 0
+	flush := func() {
+		if count > recursiveCutoff {
+			n := count - recursiveCutoff
+			s := "s"
+			if n == 1 {
+				s = ""
+			}
+			out = append(out, fmt.Sprintf("  [Previous line repeated %d more time%s]", n, s))
+		}
+	}
+	for i := range entries {
+		e := &entries[i]
+		if last == nil || last.File != e.File || last.Line != e.Line || last.Function != e.Function {
+			flush()
+			last, count = e, 0
+		}
+		count++
+		if count > recursiveCutoff {
+			continue
+		}
+		if e.Error != "" {
+			out = append(out, "  ["+e.Error+"]")
+			continue
+		}
+		out = append(out, fmt.Sprintf("  File \"%s\", line %s, in %s", e.File, lineString(e.Line), e.Function))
+	}
+	flush()
+	return out
+}
+
+func lineString(n int) string {
+	if n <= 0 {
+		return "None"
+	}
+	return strconv.Itoa(n)
+}

@@ -1,0 +1,402 @@
+package cpython
+
+// Arguments and local variables of Python frames, read from the frame's
+// fast locals ("localsplus"): PyFrameObject.f_localsplus up to 3.10,
+// _PyInterpreterFrame.localsplus from 3.11.
+//
+// Names and kinds come from the code object:
+//   - <= 3.10: co_varnames (co_nlocals slots), then co_cellvars (cells), then
+//     co_freevars (cells from the closure). An argument that is also a cell
+//     variable has its slot cleared when the frame starts and its value moved
+//     into the cell (co_cell2arg): it is shown once, as the argument, with the
+//     cell's contents.
+//   - 3.11+: co_localsplusnames and co_localspluskinds, one entry per slot;
+//     cell and free slots hold a cell once MAKE_CELL / COPY_FREE_VARS ran
+//     (before that a cell slot of an argument still holds the argument).
+//   - The first co_argcount + co_kwonlyargcount (+1 for *args, +1 for
+//     **kwargs, from CO_VARARGS / CO_VARKEYWORDS) slots are the arguments;
+//     the first co_posonlyargcount of them are positional-only.
+//
+// 3.14+ slots are _PyStackRef: the low bits tag the reference (masked off),
+// and bits 0b11 mark an int stored in the reference itself.
+//
+// A slot that is NULL, or a cell that is empty, is an unbound variable: it
+// is listed with Unbound set (and shown as <unbound>), so that a reader sees
+// every variable the function has. Module and class bodies keep their names
+// in a dict (f_locals), not in fast locals: no locals are listed for them.
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/pycore/pycore/core"
+)
+
+// Local is one argument or local variable of a frame.
+type Local struct {
+	Name string `json:"name"`
+	// Kind is where the variable lives: "local" (a fast local), "cell" (a
+	// cell of this frame, shared with inner functions) or "free" (a cell
+	// from the enclosing function's closure). Cells show their contents.
+	Kind string `json:"kind"`
+	// Argument is how the variable is passed when it is an argument, in
+	// inspect's terms: "positional-only", "positional", "keyword-only",
+	// "var-positional" (*args) or "var-keyword" (**kwargs); "" otherwise.
+	Argument string `json:"argument,omitempty"`
+	// Unbound: the variable has no value yet (or was deleted).
+	Unbound bool `json:"unbound,omitempty"`
+	// Value is the variable's value, within the snapshot's repr limits; its
+	// Error says why it could not be read.
+	Value *Object `json:"value,omitempty"`
+}
+
+// co_flags bits and co_localspluskinds bits used here (Include/cpython/code.h,
+// Include/internal/pycore_code.h).
+const (
+	coOptimized   = 0x1
+	coVarargs     = 0x4
+	coVarkeywords = 0x8
+	coFastHidden  = 0x10
+	coFastLocal   = 0x20
+	coFastCell    = 0x40
+	coFastFree    = 0x80
+)
+
+// Bounds on what one frame's locals read.
+const (
+	maxLocalsPerFrame = 1 << 14
+	maxNameChars      = 1024
+)
+
+// codeVar is one variable of a code object, in display order.
+type codeVar struct {
+	name     string
+	kind     string // "local", "cell", "free"
+	argument string
+	slot     int64 // index in the frame's localsplus
+	hidden   bool  // 3.12+ CO_FAST_HIDDEN: an inlined comprehension's variable
+}
+
+// codeVars is what a code object says about its variables.
+type codeVars struct {
+	vars []codeVar
+	none bool // module or class body: names live in a dict
+	err  error
+}
+
+// localsReader reads locals for one snapshot, caching code objects.
+type localsReader struct {
+	p     *Process
+	l     *detailLayout
+	r     *renderer
+	opts  ReprOptions
+	codes map[core.Address]*codeVars
+	cell  core.Address // &PyCell_Type, 0 if unknown
+}
+
+func (p *Process) newLocalsReader(l *detailLayout, opts ReprOptions) (*localsReader, error) {
+	ol, err := p.objLayout()
+	if err != nil {
+		return nil, err
+	}
+	lr := &localsReader{p: p, l: l, r: &renderer{p: p, l: ol, opts: DefaultReprOptions}, opts: opts,
+		codes: map[core.Address]*codeVars{}}
+	if p.Syms != nil {
+		if s, ok := p.Syms.Lookup("PyCell_Type"); ok {
+			lr.cell = s.Addr
+		}
+	}
+	return lr, nil
+}
+
+// frameLocals fills f.Locals (or f.LocalsError).
+func (lr *localsReader) frameLocals(f *Frame) {
+	cv := lr.vars(f.Code)
+	if cv.err != nil {
+		f.LocalsError = cv.err.Error()
+		return
+	}
+	if cv.none {
+		return
+	}
+	base, err := lr.slotsBase(f.Address)
+	if err != nil {
+		f.LocalsError = err.Error()
+		return
+	}
+	out := make([]Local, 0, len(cv.vars))
+	for _, v := range cv.vars {
+		loc := Local{Name: v.name, Kind: v.kind, Argument: v.argument}
+		obj, unbound := lr.slotValue(base, v)
+		if unbound {
+			if v.hidden {
+				continue // a comprehension's variable outside the comprehension
+			}
+			loc.Unbound = true
+		} else {
+			loc.Value = obj
+		}
+		out = append(out, loc)
+	}
+	f.Locals = out
+}
+
+// slotsBase is the address of a frame's first fast local.
+func (lr *localsReader) slotsBase(frame core.Address) (core.Address, error) {
+	off := lr.l.ifLocalsplus
+	what := "_PyInterpreterFrame.localsplus"
+	if lr.p.flavor.frames == frameObjects {
+		off, what = lr.l.fLocalsplus, "PyFrameObject.f_localsplus"
+	}
+	if off < 0 {
+		return 0, fmt.Errorf("locals: %s does not say where %s is", lr.l.source, what)
+	}
+	return frame.Add(off), nil
+}
+
+// slotValue reads one variable; unbound reports an empty slot or cell.
+func (lr *localsReader) slotValue(base core.Address, v codeVar) (obj *Object, unbound bool) {
+	at := base.Add(v.slot * lr.l.ptr)
+	raw, err := lr.p.R.Ptr(at)
+	if err != nil {
+		return &Object{Address: at, Repr: unreadable(at, err), Error: fmt.Sprintf("slot %d at %#x: %v", v.slot, uint64(at), err)}, false
+	}
+	if tag := lr.p.flavor.stackRefTagBits; tag != 0 {
+		if uint64(raw)&3 == 3 {
+			// A tagged int: the value is the reference shifted right by two.
+			n := int64(raw) >> 2
+			return &Object{Type: "int", Repr: strconv.FormatInt(n, 10), Value: n}, false
+		}
+		raw = core.Address(uint64(raw) &^ tag)
+	}
+	if raw == 0 {
+		return nil, true
+	}
+	if v.kind != "local" && lr.isCell(raw) {
+		contents, err := lr.p.R.Ptr(raw.Add(lr.l.cellRef))
+		if err != nil {
+			return &Object{Address: raw, Repr: unreadable(raw, err), Error: fmt.Sprintf("cell at %#x: %v", uint64(raw), err)}, false
+		}
+		if contents == 0 {
+			return nil, true
+		}
+		raw = contents
+	}
+	o := lr.p.Object(raw, lr.opts)
+	return &o, false
+}
+
+// isCell tells a cell object by its type: PyCell_Type, or a static type
+// named "cell" without symbols.
+func (lr *localsReader) isCell(obj core.Address) bool {
+	tp, err := lr.p.R.Ptr(obj.Add(lr.r.l.obType))
+	if err != nil {
+		return false
+	}
+	if lr.cell != 0 {
+		return tp == lr.cell
+	}
+	ti := lr.r.typeOf(tp)
+	return ti.err == nil && !ti.heap && ti.name == "cell"
+}
+
+// vars reads (once per snapshot) a code object's variables.
+func (lr *localsReader) vars(code core.Address) *codeVars {
+	if cv, ok := lr.codes[code]; ok {
+		return cv
+	}
+	cv := &codeVars{}
+	cv.vars, cv.none, cv.err = lr.readVars(code)
+	if cv.err != nil {
+		cv.err = fmt.Errorf("locals: code object at %#x: %w", uint64(code), cv.err)
+	}
+	if len(lr.codes) < 1<<16 {
+		lr.codes[code] = cv
+	}
+	return cv
+}
+
+func (lr *localsReader) readVars(code core.Address) (vars []codeVar, none bool, err error) {
+	l := lr.l
+	if l.coArgcount < 0 || l.coKwonly < 0 || l.coFlags < 0 {
+		return nil, false, fmt.Errorf("%s does not say where co_argcount, co_kwonlyargcount and co_flags are", l.source)
+	}
+	i32 := func(off int64, what string) (int64, error) {
+		u, err := lr.p.R.Uint32(code.Add(off))
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", what, err)
+		}
+		n := int64(int32(u))
+		if n < 0 || n > maxLocalsPerFrame {
+			return 0, fmt.Errorf("%s is %d: not plausible", what, n)
+		}
+		return n, nil
+	}
+	fu, err := lr.p.R.Uint32(code.Add(l.coFlags))
+	if err != nil {
+		return nil, false, fmt.Errorf("co_flags: %w", err)
+	}
+	flags := int64(fu)
+	if flags&coOptimized == 0 {
+		return nil, true, nil
+	}
+	argc, err := i32(l.coArgcount, "co_argcount")
+	if err != nil {
+		return nil, false, err
+	}
+	kwonly, err := i32(l.coKwonly, "co_kwonlyargcount")
+	if err != nil {
+		return nil, false, err
+	}
+	posonly := int64(0)
+	if l.coPosonly >= 0 {
+		if posonly, err = i32(l.coPosonly, "co_posonlyargcount"); err != nil {
+			return nil, false, err
+		}
+	}
+	argKind := func(i int64) string {
+		n := argc + kwonly
+		switch {
+		case i < posonly:
+			return "positional-only"
+		case i < argc:
+			return "positional"
+		case i < n:
+			return "keyword-only"
+		}
+		if flags&coVarargs != 0 {
+			if i == n {
+				return "var-positional"
+			}
+			n++
+		}
+		if flags&coVarkeywords != 0 && i == n {
+			return "var-keyword"
+		}
+		return ""
+	}
+
+	if lr.p.flavor.frames == interpreterFrames {
+		if l.coNames < 0 || l.coKinds < 0 {
+			return nil, false, fmt.Errorf("%s does not say where co_localsplusnames and co_localspluskinds are", l.source)
+		}
+		names, err := lr.names(code.Add(l.coNames), "co_localsplusnames")
+		if err != nil {
+			return nil, false, err
+		}
+		kp, err := lr.p.R.Ptr(code.Add(l.coKinds))
+		if err != nil {
+			return nil, false, fmt.Errorf("co_localspluskinds: %w", err)
+		}
+		kinds, _, err := lr.p.ReadBytes(kp, maxLocalsPerFrame)
+		if err != nil {
+			return nil, false, fmt.Errorf("co_localspluskinds: %w", err)
+		}
+		if len(kinds) != len(names) {
+			return nil, false, fmt.Errorf("%d names in co_localsplusnames but %d kinds in co_localspluskinds", len(names), len(kinds))
+		}
+		for i, name := range names {
+			k := kinds[i]
+			v := codeVar{name: name, kind: "local", slot: int64(i), argument: argKind(int64(i)), hidden: k&coFastHidden != 0}
+			switch {
+			case k&coFastFree != 0:
+				v.kind = "free"
+			case k&coFastCell != 0:
+				v.kind = "cell"
+			}
+			vars = append(vars, v)
+		}
+		return vars, false, nil
+	}
+
+	if l.coVarnames < 0 || l.coCellvars < 0 || l.coFreevars < 0 {
+		return nil, false, fmt.Errorf("%s does not say where co_varnames, co_cellvars and co_freevars are", l.source)
+	}
+	varnames, err := lr.names(code.Add(l.coVarnames), "co_varnames")
+	if err != nil {
+		return nil, false, err
+	}
+	cellvars, err := lr.names(code.Add(l.coCellvars), "co_cellvars")
+	if err != nil {
+		return nil, false, err
+	}
+	freevars, err := lr.names(code.Add(l.coFreevars), "co_freevars")
+	if err != nil {
+		return nil, false, err
+	}
+	nlocals, ncells := int64(len(varnames)), int64(len(cellvars))
+	cellOf := map[string]int64{}
+	for j, n := range cellvars {
+		cellOf[n] = int64(j)
+	}
+	nargs := argc + kwonly
+	if flags&coVarargs != 0 {
+		nargs++
+	}
+	if flags&coVarkeywords != 0 {
+		nargs++
+	}
+	movedToCell := map[int64]bool{}
+	for i, name := range varnames {
+		v := codeVar{name: name, kind: "local", slot: int64(i), argument: argKind(int64(i))}
+		if j, ok := cellOf[name]; ok && int64(i) < nargs {
+			v.kind, v.slot = "cell", nlocals+j
+			movedToCell[j] = true
+		}
+		vars = append(vars, v)
+	}
+	for j, name := range cellvars {
+		if !movedToCell[int64(j)] {
+			vars = append(vars, codeVar{name: name, kind: "cell", slot: nlocals + int64(j)})
+		}
+	}
+	for k, name := range freevars {
+		vars = append(vars, codeVar{name: name, kind: "free", slot: nlocals + ncells + int64(k)})
+	}
+	return vars, false, nil
+}
+
+// names reads a tuple of str (variable names) whose pointer is at field.
+func (lr *localsReader) names(field core.Address, what string) ([]string, error) {
+	t, err := lr.p.R.Ptr(field)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	items, err := lr.r.tupleItems(t, maxLocalsPerFrame)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	out := make([]string, len(items))
+	for i, it := range items {
+		cps, _, err := lr.r.strCodepoints(it, maxNameChars)
+		if err != nil {
+			return nil, fmt.Errorf("%s[%d]: %w", what, i, err)
+		}
+		out[i] = codepointsToString(cps)
+	}
+	return out, nil
+}
+
+// tupleItems reads the item pointers of a tuple (at most max).
+func (r *renderer) tupleItems(t core.Address, max int64) ([]core.Address, error) {
+	if t == 0 {
+		return nil, errors.New("NULL tuple")
+	}
+	n, err := r.i64(t.Add(r.l.obSize))
+	if err != nil {
+		return nil, fmt.Errorf("tuple at %#x: ob_size: %w", uint64(t), err)
+	}
+	if n < 0 || n > max {
+		return nil, fmt.Errorf("tuple at %#x: %d items is not plausible (at most %d)", uint64(t), n, max)
+	}
+	buf := make([]byte, n*r.l.ptr)
+	if err := r.p.R.Read(buf, t.Add(r.l.tupleItems)); err != nil {
+		return nil, fmt.Errorf("tuple at %#x: items: %w", uint64(t), err)
+	}
+	out := make([]core.Address, n)
+	for i := range out {
+		out[i] = core.Address(r.word(buf[int64(i)*r.l.ptr:]))
+	}
+	return out, nil
+}
