@@ -106,12 +106,20 @@ func (f *formatter) checkTop(v Value) error {
 }
 
 func (f *formatter) newline(indent string) bool {
+	if !f.countLine() {
+		return false
+	}
+	f.b.WriteString("\n" + indent)
+	return true
+}
+
+// countLine counts a line against MaxLines, false once it is exceeded.
+func (f *formatter) countLine() bool {
 	f.lines++
 	if f.opts.MaxLines > 0 && f.lines > f.opts.MaxLines {
 		f.cut = true
 		return false
 	}
-	f.b.WriteString("\n" + indent)
 	return true
 }
 
@@ -305,7 +313,12 @@ func (f *formatter) array(v Value, r *Type, depth int, indent string) {
 			if !f.newline(inner) {
 				return
 			}
-		} else if i > 0 {
+		} else if i%64 == 63 && !f.countLine() {
+			// A long one-line array counts a line per 64 elements, so that
+			// MaxLines bounds it too (an array's length comes from DWARF).
+			return
+		}
+		if !multiline && i > 0 {
 			f.b.WriteString(",")
 		}
 		if !multiline {
@@ -741,8 +754,9 @@ func (f *formatter) jsonValue(v Value, depth int) any {
 		if f.opts.ArrayLimit >= 0 && n > int64(f.opts.ArrayLimit) {
 			n = int64(f.opts.ArrayLimit)
 		}
-		list := make([]any, 0, n+1)
-		for i := int64(0); i < n; i++ {
+		// The length comes from DWARF: allocate as the elements come.
+		list := make([]any, 0, min(n, 1024)+1)
+		for i := int64(0); i < n && !f.cut; i++ {
 			e, err := v.Index(i)
 			if err != nil {
 				list = append(list, jsonError(err))
