@@ -38,6 +38,10 @@ func (m *Module) debugFile() *debugFile {
 // close unmaps the debug file, and stops a later search from mapping one.
 func (m *Module) close() error {
 	m.debugOnce.Do(func() { m.debugDone.Store(true) })
+	if lz := m.lazySyms.Load(); lz != nil && lz.debugBacked {
+		// Lookups must no longer read the mapping released below.
+		m.lazySyms.Store(&lazySyms{full: true})
+	}
 	d := m.debug
 	if d == nil {
 		return nil

@@ -67,9 +67,13 @@ type Module struct {
 	debugDirs    []string
 	bundled      []core.BundleFile // extra files of the bundle the core came from
 
-	symOnce sync.Once
-	syms    symtab
-	symErr  error
+	symOnce   sync.Once
+	symsBuilt atomic.Bool // symOnce has run: syms is the full table
+	syms      symtab
+	symErr    error
+
+	lazyOnce sync.Once
+	lazySyms atomic.Pointer[lazySyms] // set by lazyOnce; see lookup.go
 
 	debugOnce sync.Once
 	debugDone atomic.Bool // set once the search has run
@@ -202,6 +206,11 @@ func (t *Table) Symbolize(addr core.Address) (Symbol, uint64, bool) {
 // Lookup finds a symbol in this module only (.dynsym first, then .symtab,
 // global symbols before local ones).
 func (m *Module) Lookup(name string) (Symbol, bool) {
+	if !m.symsBuilt.Load() {
+		if lz := m.lazy(); !lz.full {
+			return m.lookupLazy(lz, name)
+		}
+	}
 	if err := m.LoadSymbols(); err != nil && len(m.syms.all) == 0 {
 		return Symbol{}, false
 	}
@@ -214,6 +223,11 @@ func (m *Module) Lookup(name string) (Symbol, bool) {
 
 // LookupAll finds every symbol of that name in this module, in Lookup's order.
 func (m *Module) LookupAll(name string) []Symbol {
+	if !m.symsBuilt.Load() {
+		if lz := m.lazy(); !lz.full {
+			return m.lookupAllLazy(lz, name)
+		}
+	}
 	m.LoadSymbols()
 	i, ok := m.syms.first[name]
 	if !ok {
@@ -259,6 +273,7 @@ func (m *Module) Symbols() []Symbol {
 // error, e.g. .dynsym when .symtab is corrupt.
 func (m *Module) LoadSymbols() error {
 	m.symOnce.Do(func() {
+		defer m.symsBuilt.Store(true)
 		if m.ELF == nil {
 			m.symErr = m.noELF()
 			return
