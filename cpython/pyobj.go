@@ -517,12 +517,12 @@ func newObjLayout(p *Process) (*objLayout, error) {
 	l.reprOf = map[objKind]core.Address{}
 	if p.Syms != nil {
 		for i, s := range singletonSymbols {
-			if sym, ok := p.Syms.Lookup(s.sym); ok {
+			if sym, ok := p.lookup(s.sym); ok {
 				l.singletons[sym.Addr] = i
 			}
 		}
 		for _, bt := range builtinTypes {
-			sym, ok := p.Syms.Lookup(bt.sym)
+			sym, ok := p.lookup(bt.sym)
 			if !ok {
 				continue
 			}
@@ -532,7 +532,7 @@ func newObjLayout(p *Process) (*objLayout, error) {
 			}
 		}
 		// PyExc_BaseException is a pointer to the (static) type.
-		if sym, ok := p.Syms.Lookup("PyExc_BaseException"); ok {
+		if sym, ok := p.lookup("PyExc_BaseException"); ok {
 			if tp, err := p.R.Ptr(sym.Addr); err == nil && tp != 0 {
 				l.baseExc = tp
 				l.types[tp] = kindException

@@ -204,7 +204,7 @@ func (p *Process) tryRuntime(cand runtimeCandidate, opts Options) error {
 		return fmt.Errorf("str layout: %w", err)
 	}
 	if p.Syms != nil {
-		if s, ok := p.Syms.Lookup("PyCode_Type"); ok {
+		if s, ok := p.lookup("PyCode_Type"); ok {
 			p.codeTyp = s.Addr
 		}
 	}
@@ -301,6 +301,21 @@ func (p *Process) detectBuild(cand runtimeCandidate) {
 		p.TraceRefs = true
 		p.Evidence = append(p.Evidence, "build: Py_TRACE_REFS (symbol _Py_PrintReferences)")
 	}
+}
+
+// lookup finds one of CPython's symbols, in the runtime's module first: it
+// is the one whose objects we read (a process may map a second libpython),
+// and asking every other module first costs a scan of its .symtab.
+func (p *Process) lookup(name string) (symbols.Symbol, bool) {
+	if p.Module != nil {
+		if s, ok := p.Module.Lookup(name); ok {
+			return s, true
+		}
+	}
+	if p.Syms == nil {
+		return symbols.Symbol{}, false
+	}
+	return p.Syms.Lookup(name)
 }
 
 // lookupNear finds a symbol, preferring the module that holds the runtime.
