@@ -10,7 +10,8 @@ package cpython
 //   - being handled (sys.exc_info()): tstate->exc_info, a chain of
 //     _PyErr_StackItem through previous_item: the thread's own item and one
 //     per running generator or coroutine; items with no exception (NULL or
-//     None) are skipped. 3.6 has no chain, only tstate->exc_value.
+//     None) are skipped. 3.6 has no chain: tstate->exc_value, then the
+//     f_exc_value each frame saved when it began handling an exception.
 //
 // An exception's message is str(exc) as CPython computes it for the common
 // cases: BaseException (no args: ""; one: str(args[0]); more: repr(args)),
@@ -147,11 +148,28 @@ func (er *excReader) threadExceptions(t *Thread) {
 			item, err = R.Ptr(item.Add(l.siPrev))
 		}
 	case l.tsExcValue >= 0:
+		// 3.6: the innermost in the thread state; each frame that began
+		// handling an exception saved the one handled before (a running
+		// generator's frame, its caller's) in f_exc_value.
 		v, err := R.Ptr(ts.Add(l.tsExcValue))
 		if err != nil {
 			note("exc_value: %v", err)
-		} else if v != 0 && !er.r.isNone(v) {
-			t.HandledExceptions = append(t.HandledExceptions, er.read(v, 0, map[core.Address]bool{}))
+			break
+		}
+		values := []core.Address{v}
+		if l.fExcValue >= 0 {
+			for _, f := range t.Frames {
+				if fv, err := R.Ptr(f.Address.Add(l.fExcValue)); err == nil {
+					values = append(values, fv)
+				}
+			}
+		}
+		seen := map[core.Address]bool{}
+		for _, v := range values {
+			if v != 0 && !seen[v] && !er.r.isNone(v) && len(seen) < maxExcChain {
+				seen[v] = true
+				t.HandledExceptions = append(t.HandledExceptions, er.read(v, 0, map[core.Address]bool{}))
+			}
 		}
 	default:
 		note("the exceptions being handled: %s does not say where PyThreadState keeps them", l.source)

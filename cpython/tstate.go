@@ -44,8 +44,9 @@ type detailLayout struct {
 	osErrno, osStrerror, osFilename, osFilename2                int64
 	// PyTracebackObject
 	tbNext, tbFrame, tbLasti, tbLineno int64
-	// PyFrameObject: f_code and f_localsplus before 3.11, f_frame after
-	fCode, fFrame, fLocalsplus int64
+	// PyFrameObject: f_code and f_localsplus before 3.11, f_frame after;
+	// f_exc_value (3.6) the exception handled when the frame began handling one
+	fCode, fFrame, fLocalsplus, fExcValue int64
 	// _PyInterpreterFrame
 	ifLocalsplus int64
 
@@ -187,6 +188,7 @@ func newDetailLayout(p *Process) (*detailLayout, error) {
 
 	// --- PyFrameObject ---
 	l.fCode, l.fLocalsplus, l.fFrame = off("PyFrameObject", "f_code"), off("PyFrameObject", "f_localsplus"), -1
+	l.fExcValue = off("PyFrameObject", "f_exc_value")
 	if v.AtLeast(3, 11) {
 		// {header; f_back; f_frame; ...} in 3.11-3.15.
 		l.fFrame = off("PyFrameObject", "f_frame")
@@ -263,9 +265,8 @@ func (p *Process) threadDetails(l *detailLayout, threads []*Thread, interp types
 
 // gilDropRequested reads whether another thread asked the GIL holder to
 // drop the GIL: the holder's eval_breaker bit (3.13+), or the interpreter's
-// (3.9-3.12) or runtime's (3.7, 3.8) ceval.gil_drop_request, which the
-// tables do not keep: those versions need DWARF (3.12: derived from
-// ceval.gil, 12 bytes after it in struct _ceval_state).
+// (3.9-3.12) or runtime's (3.7, 3.8) ceval.gil_drop_request. 3.6 keeps it
+// in a static of ceval_gil.h: not known.
 func (p *Process) gilDropRequested(l *detailLayout, ts core.Address, interp typesys.Value) (bool, bool) {
 	if p.Version.AtLeast(3, 13) {
 		if l.tsEvalBreaker < 0 {
@@ -279,12 +280,6 @@ func (p *Process) gilDropRequested(l *detailLayout, ts core.Address, interp type
 	switch {
 	case p.Version.AtLeast(3, 9):
 		v, err = interp.Path("ceval.gil_drop_request")
-		if err != nil && p.Version.Is(3, 12) {
-			if g, gerr := interp.Path("ceval.gil"); gerr == nil && g.InMemory {
-				u, rerr := p.R.Uint32(g.Addr.Add(-12))
-				return rerr == nil && u != 0, rerr == nil
-			}
-		}
 	case p.Version.AtLeast(3, 7):
 		v, err = p.Runtime.Path("ceval.gil_drop_request")
 	default:

@@ -68,8 +68,8 @@ type Thread struct {
 	// for the GIL. Null where the version does not record it.
 	GILRequested *bool `json:"gil_requested"`
 	// GILDropRequested, on the thread holding the GIL: another thread asked
-	// it to drop the GIL (eval_breaker 3.13+, ceval.gil_drop_request before;
-	// 3.7-3.11 need DWARF). Null when unknown or not the holder.
+	// it to drop the GIL (eval_breaker 3.13+, ceval.gil_drop_request 3.7-3.12).
+	// Null when unknown (3.6) or not the holder.
 	GILDropRequested *bool `json:"gil_drop_requested,omitempty"`
 	// Exception is the exception being raised (tstate->current_exception, or
 	// the curexc triple before 3.12), null if none.

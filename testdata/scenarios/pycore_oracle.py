@@ -185,6 +185,7 @@ def write_oracle(path, mode, signal=0, crashed=False, holds_gil=False, inner=Non
             "native_id": getattr(t, "native_id", 0) or 0,
             "name": t.name,
             "main": t.ident == main_ident,
+            "daemon": t.daemon,
             "holds_gil": holds_gil and gil_enabled() and t.ident == me.ident,
             "interp": 0,
             "frames": snap[t.ident],
