@@ -268,6 +268,11 @@ func WriteBundle(p *Process, path string, extra []BundleFile) (err error) {
 		return fmt.Errorf("write bundle: manifest: %w", err)
 	}
 
+	// The bundle is written beside path and renamed over it: renaming over a
+	// device or FIFO (-o /dev/null as root) would replace the device itself.
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		return fmt.Errorf("write bundle: %s exists and is not a regular file", path)
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
 		return fmt.Errorf("write bundle: %w", err)

@@ -16,10 +16,21 @@ type AtomicFile struct {
 	f    *os.File
 	w    *bufio.Writer
 	done bool
+	// direct: path is not a regular file (a device, a FIFO) and is written in place.
+	direct bool
 }
 
 // CreateAtomic starts writing path.
 func CreateAtomic(path string) (*AtomicFile, error) {
+	// A device or FIFO (-o /dev/stdout, /dev/null) is written in place: renaming
+	// a temporary file over it would replace the device itself.
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
+		return &AtomicFile{path: path, f: f, w: bufio.NewWriterSize(f, 1<<16), direct: true}, nil
+	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", path, err)
@@ -43,6 +54,16 @@ func (a *AtomicFile) Commit() error {
 		return fmt.Errorf("commit %s: already committed or aborted", a.path)
 	}
 	err := a.w.Flush()
+	if a.direct {
+		a.done = true
+		if cerr := a.f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("write %s: %w", a.path, err)
+		}
+		return nil
+	}
 	if err == nil {
 		err = a.f.Chmod(0o644)
 	}
@@ -71,7 +92,9 @@ func (a *AtomicFile) Abort() {
 	}
 	a.done = true
 	a.f.Close()
-	os.Remove(a.f.Name())
+	if !a.direct {
+		os.Remove(a.f.Name())
+	}
 }
 
 // WriteFileAtomic writes path with write, atomically.
