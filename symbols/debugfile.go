@@ -38,10 +38,7 @@ func (m *Module) debugFile() *debugFile {
 // close unmaps the debug file, and stops a later search from mapping one.
 func (m *Module) close() error {
 	m.debugOnce.Do(func() { m.debugDone.Store(true) })
-	if lz := m.lazySyms.Load(); lz != nil && lz.debugBacked {
-		// Lookups must no longer read the mapping released below.
-		m.lazySyms.Store(&lazySyms{full: true})
-	}
+	m.symsClosed.Store(true) // lookups must not read the mapping released below
 	d := m.debug
 	if d == nil {
 		return nil

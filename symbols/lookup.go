@@ -5,6 +5,7 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"fmt"
+	"sync"
 
 	"github.com/pycore/pycore/core"
 )
@@ -12,8 +13,9 @@ import (
 // Looking a few names up must not cost building the whole table: finding
 // CPython asks every module for _PyRuntime, and libpython's .symtab alone has
 // 15,000 symbols (a detached libc's 10,000). So Lookup and LookupAll read the
-// symbol sections in place: .dynsym through its .gnu.hash table, .symtab by
-// one scan without allocating. They give exactly what the full table would
+// symbol sections in place: .dynsym through its .gnu.hash table, .symtab
+// (found, with the debug file, only when .dynsym does not answer) by one
+// scan without allocating. They give exactly what the full table would
 // (buildSymtab's order and filters), which is still built, once, for
 // Symbolize and Symbols, and used by lookups from then on.
 
@@ -34,31 +36,50 @@ type symSection struct {
 
 // lazySyms is what lookups read before (or instead of) the full table.
 type lazySyms struct {
-	dyn, stab *symSection // nil if absent or unreadable
-	// full says the lookups must use the full table: the symbols come from
-	// MiniDebugInfo, which must be decompressed anyway, or the module has
-	// been closed and its debug file unmapped.
-	full bool
-	// debugBacked: stab lives in the detached debug file's mapping.
-	debugBacked bool
+	dyn *symSection // the file's own .dynsym; nil if absent or unreadable
+
+	stabOnce sync.Once
+	stab     *symSection // .symtab of the file, else of its debug file; nil if none
+	// stabFull says .symtab lookups must use the full table: the symbols
+	// come from MiniDebugInfo (decompressed anyway), or reading failed.
+	stabFull bool
 }
 
-// lazy returns the module's in-place symbol sections, found the first time.
+// lazy returns the module's in-place .dynsym, found the first time; nil if
+// the module has no ELF file.
 func (m *Module) lazy() *lazySyms {
 	m.lazyOnce.Do(func() {
 		lz := &lazySyms{}
 		defer func() {
 			// The package boundary, as in LoadSymbols.
 			if r := recover(); r != nil {
-				lz = &lazySyms{full: true}
+				lz = &lazySyms{stabFull: true}
 			}
 			m.lazySyms.Store(lz)
 		}()
+		if m.ELF != nil {
+			lz.dyn, _ = m.symSectionOf(m.name(), m.ELF, m.data, elf.SHT_DYNSYM)
+		}
+	})
+	return m.lazySyms.Load()
+}
+
+// symtab returns the in-place .symtab, found the first time, or nil with
+// full true when lookups must use the full table instead.
+func (m *Module) symtabSection(lz *lazySyms) (s *symSection, full bool) {
+	if m.symsClosed.Load() {
+		return nil, true // the debug file may be unmapped
+	}
+	lz.stabOnce.Do(func() {
+		defer func() {
+			if r := recover(); r != nil {
+				lz.stab, lz.stabFull = nil, true
+			}
+		}()
 		if m.ELF == nil {
-			lz.full = true
+			lz.stabFull = true
 			return
 		}
-		lz.dyn, _ = m.symSectionOf(m.name(), m.ELF, m.data, elf.SHT_DYNSYM)
 		var found bool
 		if lz.stab, found = m.symSectionOf(m.name(), m.ELF, m.data, elf.SHT_SYMTAB); found {
 			return
@@ -67,15 +88,14 @@ func (m *Module) lazy() *lazySyms {
 		// MiniDebugInfo's.
 		if d := m.debugFile(); d != nil {
 			if lz.stab, found = m.symSectionOf(d.path, d.elf, d.data, elf.SHT_SYMTAB); found {
-				lz.debugBacked = true
 				return
 			}
 		}
 		if s := m.ELF.Section(".gnu_debugdata"); s != nil && s.Type != elf.SHT_NOBITS {
-			lz.full = true
+			lz.stabFull = true
 		}
 	})
-	return m.lazySyms.Load()
+	return lz.stab, lz.stabFull
 }
 
 // symSectionOf prepares the first section of type typ, as readSymbols reads
@@ -214,19 +234,28 @@ func (m *Module) each(s *symSection, name string, yield func(sym Symbol, global 
 	}
 }
 
-// lookupLazy is Lookup over the sections in place: .dynsym, then .symtab's
-// globals, then its locals.
-func (m *Module) lookupLazy(lz *lazySyms, name string) (found Symbol, ok bool) {
+// lookupDynamic finds the first .dynsym symbol called name.
+func (m *Module) lookupDynamic(lz *lazySyms, name string) (found Symbol, ok bool) {
 	m.each(lz.dyn, name, func(s Symbol, _ bool) bool {
 		found, ok = s, true
 		return false
 	})
-	if ok {
-		return found, true
+	return found, ok
+}
+
+// lookupLazy is Lookup over the sections in place: .dynsym, then .symtab's
+// globals, then its locals. handled is false when the full table must answer.
+func (m *Module) lookupLazy(lz *lazySyms, name string) (found Symbol, ok, handled bool) {
+	if found, ok = m.lookupDynamic(lz, name); ok {
+		return found, true, true
+	}
+	stab, full := m.symtabSection(lz)
+	if full {
+		return Symbol{}, false, false
 	}
 	var local Symbol
 	var hasLocal bool
-	m.each(lz.stab, name, func(s Symbol, global bool) bool {
+	m.each(stab, name, func(s Symbol, global bool) bool {
 		if global {
 			found, ok = s, true
 			return false
@@ -237,15 +266,19 @@ func (m *Module) lookupLazy(lz *lazySyms, name string) (found Symbol, ok bool) {
 		return true
 	})
 	if ok {
-		return found, true
+		return found, true, true
 	}
-	return local, hasLocal
+	return local, hasLocal, true
 }
 
 // lookupAllLazy is LookupAll over the sections in place, duplicates of one
-// name at one address dropped as buildSymtab does.
-func (m *Module) lookupAllLazy(lz *lazySyms, name string) []Symbol {
-	var out []Symbol
+// name at one address dropped as buildSymtab does. handled is false when
+// the full table must answer.
+func (m *Module) lookupAllLazy(lz *lazySyms, name string) (out []Symbol, handled bool) {
+	stab, full := m.symtabSection(lz)
+	if full {
+		return nil, false
+	}
 	var locals []Symbol
 	seen := func(s Symbol) bool {
 		for _, o := range out {
@@ -261,7 +294,7 @@ func (m *Module) lookupAllLazy(lz *lazySyms, name string) []Symbol {
 		}
 		return true
 	})
-	m.each(lz.stab, name, func(s Symbol, global bool) bool {
+	m.each(stab, name, func(s Symbol, global bool) bool {
 		if !global {
 			locals = append(locals, s)
 		} else if !seen(s) {
@@ -274,7 +307,7 @@ func (m *Module) lookupAllLazy(lz *lazySyms, name string) []Symbol {
 			out = append(out, s)
 		}
 	}
-	return out
+	return out, true
 }
 
 // gnuHash is a .gnu.hash section: a bloom filter, buckets and hash chains

@@ -109,7 +109,7 @@ func TestLazyLookupMatchesFullTable(t *testing.T) {
 					}
 				}
 			}
-			if lz := lazyM.lazy(); !lz.full && lazyM.symsBuilt.Load() {
+			if _, full := lazyM.symtabSection(lazyM.lazy()); !full && lazyM.symsBuilt.Load() {
 				t.Error("lookups built the full table")
 			}
 			if lz := lazyM.lazy(); lz.dyn != nil && lz.dyn.hash == nil && lazyM.ELF.Section(".gnu.hash") != nil {
@@ -216,4 +216,28 @@ func FuzzLookupInPlace(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestLookupExported: .dynsym only, and no debug file looked for.
+func TestLookupExported(t *testing.T) {
+	m := fileModule(t, "/lib/x86_64-linux-gnu/libc.so.6", 0x7f0000000000, DefaultDebugDirs)
+	if m.ELF.Section(".symtab") != nil {
+		t.Skip("libc.so.6 is not stripped")
+	}
+	s, ok := m.LookupExported("malloc")
+	if full, fok := m.Lookup("malloc"); !ok || !fok || s.Addr != full.Addr || s.Name != "malloc" {
+		t.Errorf("LookupExported(malloc) = %+v %v, Lookup = %+v %v", s, ok, full, fok)
+	}
+	for _, name := range []string{"_PyRuntime", "no_such_symbol", "_int_malloc"} {
+		if s, ok := m.LookupExported(name); ok {
+			t.Errorf("LookupExported(%q) = %+v", name, s)
+		}
+	}
+	if m.debugDone.Load() {
+		t.Error("LookupExported looked for the debug file")
+	}
+	// Lookup goes on to .symtab, here the debug file's, when it is installed.
+	if _, ok := m.Lookup("_int_malloc"); ok != (m.DebugFile() != "") {
+		t.Errorf("Lookup(_int_malloc) %v with debug file %q", ok, m.DebugFile())
+	}
 }

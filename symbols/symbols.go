@@ -72,8 +72,9 @@ type Module struct {
 	syms      symtab
 	symErr    error
 
-	lazyOnce sync.Once
-	lazySyms atomic.Pointer[lazySyms] // set by lazyOnce; see lookup.go
+	lazyOnce   sync.Once
+	lazySyms   atomic.Pointer[lazySyms] // set by lazyOnce; see lookup.go
+	symsClosed atomic.Bool              // close has run: .symtab lookups use the full table
 
 	debugOnce sync.Once
 	debugDone atomic.Bool // set once the search has run
@@ -207,8 +208,8 @@ func (t *Table) Symbolize(addr core.Address) (Symbol, uint64, bool) {
 // global symbols before local ones).
 func (m *Module) Lookup(name string) (Symbol, bool) {
 	if !m.symsBuilt.Load() {
-		if lz := m.lazy(); !lz.full {
-			return m.lookupLazy(lz, name)
+		if s, ok, handled := m.lookupLazy(m.lazy(), name); handled {
+			return s, ok
 		}
 	}
 	if err := m.LoadSymbols(); err != nil && len(m.syms.all) == 0 {
@@ -221,11 +222,18 @@ func (m *Module) Lookup(name string) (Symbol, bool) {
 	return m.syms.all[i], true
 }
 
+// LookupExported finds a symbol in this module's .dynsym only: what it
+// exports to other modules. It never reads .symtab or looks for a detached
+// debug file, so asking every module is cheap.
+func (m *Module) LookupExported(name string) (Symbol, bool) {
+	return m.lookupDynamic(m.lazy(), name)
+}
+
 // LookupAll finds every symbol of that name in this module, in Lookup's order.
 func (m *Module) LookupAll(name string) []Symbol {
 	if !m.symsBuilt.Load() {
-		if lz := m.lazy(); !lz.full {
-			return m.lookupAllLazy(lz, name)
+		if all, handled := m.lookupAllLazy(m.lazy(), name); handled {
+			return all
 		}
 	}
 	m.LoadSymbols()
