@@ -75,18 +75,26 @@ func Open(c *core.Process, syms *symbols.Table, opts Options) (*Process, error) 
 		opts.Types = TypesAuto
 	}
 	p := &Process{Core: c, Syms: syms, R: c.Reader()}
-	cands := findRuntimeCandidates(c, syms)
-	if len(cands) == 0 {
+	var errs []string
+	tried := map[core.Address]bool{}
+	// Exported symbols first, the full symbol tables only if none of those
+	// is a live runtime (see findRuntimeCandidates).
+	for _, full := range []bool{false, true} {
+		for _, cand := range findRuntimeCandidates(c, syms, full) {
+			if tried[cand.addr] {
+				continue
+			}
+			tried[cand.addr] = true
+			err := p.tryRuntime(cand, opts)
+			if err == nil {
+				return p, nil
+			}
+			errs = append(errs, err.Error())
+		}
+	}
+	if len(tried) == 0 {
 		return nil, fmt.Errorf("%s: %w: no _PyRuntime symbol or .PyRuntime section in any mapped file, and no _Py_DebugOffsets in memory%s",
 			c.Path, ErrNotPython, missingFilesHint(c))
-	}
-	var errs []string
-	for _, cand := range cands {
-		err := p.tryRuntime(cand, opts)
-		if err == nil {
-			return p, nil
-		}
-		errs = append(errs, err.Error())
 	}
 	return nil, fmt.Errorf("%s: cannot read the CPython runtime: %s", c.Path, strings.Join(errs, "; "))
 }
@@ -106,7 +114,14 @@ func missingFilesHint(c *core.Process) string {
 	return fmt.Sprintf(" (not found on this machine: %s; try --sysroot, --lib-path or the executable argument)", strings.Join(missing, ", "))
 }
 
-func findRuntimeCandidates(c *core.Process, syms *symbols.Table) []runtimeCandidate {
+// findRuntimeCandidates lists where _PyRuntime may be. Without full, from
+// .PyRuntime sections, exported symbols and the debug offsets' cookie in
+// memory: every libpython and python executable exports _PyRuntime
+// (extension modules link against it), and asking .dynsym costs nothing,
+// while a miss in .symtab means scanning it, for a stripped libc or ld.so
+// in a detached debug file found for the purpose. With full, from every
+// symbol table, local symbols included (a static python need not export).
+func findRuntimeCandidates(c *core.Process, syms *symbols.Table, full bool) []runtimeCandidate {
 	var cands []runtimeCandidate
 	seen := map[core.Address]bool{}
 	add := func(rc runtimeCandidate) {
@@ -120,18 +135,23 @@ func findRuntimeCandidates(c *core.Process, syms *symbols.Table) []runtimeCandid
 			if m.ELF == nil {
 				continue
 			}
-			if s, ok := m.Section(".PyRuntime"); ok {
+			lookup := m.LookupExported
+			if full {
+				lookup = m.Lookup
+			} else if s, ok := m.Section(".PyRuntime"); ok {
 				add(runtimeCandidate{addr: s.Addr, module: m, how: fmt.Sprintf("section .PyRuntime of %s", m.Path)})
 			}
-			if s, ok := m.Lookup("_PyRuntime"); ok {
+			if s, ok := lookup("_PyRuntime"); ok {
 				add(runtimeCandidate{addr: s.Addr, module: m, how: fmt.Sprintf("symbol _PyRuntime of %s", m.Path)})
-			} else if s, ok := m.Lookup(legacyCurrentSymbol); ok && !s.Func {
+			} else if s, ok := lookup(legacyCurrentSymbol); ok && !s.Func {
 				add(runtimeCandidate{addr: s.Addr, module: m, how: fmt.Sprintf("symbol %s of %s (no _PyRuntime: CPython 3.6 or older)", legacyCurrentSymbol, m.Path), legacy: true})
 			}
 		}
 	}
-	for _, addr := range scanForDebugCookie(c) {
-		add(runtimeCandidate{addr: addr, how: fmt.Sprintf("_Py_DebugOffsets cookie found in memory at %s", addr)})
+	if !full {
+		for _, addr := range scanForDebugCookie(c) {
+			add(runtimeCandidate{addr: addr, how: fmt.Sprintf("_Py_DebugOffsets cookie found in memory at %s", addr)})
+		}
 	}
 	return cands
 }
