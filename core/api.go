@@ -1,6 +1,7 @@
 package core
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 )
@@ -41,7 +42,7 @@ type Reader struct {
 
 // Read fills p from addr, wrapping any failure.
 func (r Reader) Read(p []byte, addr Address) error {
-	n, err := r.Mem.ReadAt(p, addr)
+	n, err := r.readAt(p, addr)
 	if err != nil {
 		return err
 	}
@@ -49,6 +50,57 @@ func (r Reader) Read(p []byte, addr Address) error {
 		return &ReadError{Addr: addr.Add(int64(n)), Size: len(p), Reason: "short read"}
 	}
 	return nil
+}
+
+// readAt reads a core directly: through the Memory interface p would
+// escape, and every small read below would allocate its buffer on the heap
+// (a frame walk does hundreds of thousands).
+func (r Reader) readAt(p []byte, addr Address) (int, error) {
+	if pr, ok := r.Mem.(*Process); ok {
+		return pr.ReadAt(p, addr)
+	}
+	return r.readVia(p, addr)
+}
+
+// readVia reads through the Memory interface into a buffer of its own, so
+// that p does not escape.
+func (r Reader) readVia(p []byte, addr Address) (int, error) {
+	buf := make([]byte, len(p))
+	n, err := r.Mem.ReadAt(buf, addr)
+	copy(p, buf[:max(0, min(n, len(buf)))])
+	return n, err
+}
+
+// uint16, uint32 and uint64 decode without b escaping (which a call
+// through the ByteOrder interface would make it do).
+func (r Reader) uint16(b []byte) uint16 {
+	switch r.Order {
+	case binary.LittleEndian:
+		return binary.LittleEndian.Uint16(b)
+	case binary.BigEndian:
+		return binary.BigEndian.Uint16(b)
+	}
+	return r.Order.Uint16(bytes.Clone(b))
+}
+
+func (r Reader) uint32(b []byte) uint32 {
+	switch r.Order {
+	case binary.LittleEndian:
+		return binary.LittleEndian.Uint32(b)
+	case binary.BigEndian:
+		return binary.BigEndian.Uint32(b)
+	}
+	return r.Order.Uint32(bytes.Clone(b))
+}
+
+func (r Reader) uint64(b []byte) uint64 {
+	switch r.Order {
+	case binary.LittleEndian:
+		return binary.LittleEndian.Uint64(b)
+	case binary.BigEndian:
+		return binary.BigEndian.Uint64(b)
+	}
+	return r.Order.Uint64(bytes.Clone(b))
 }
 
 func (r Reader) Uint8(addr Address) (uint8, error) {
@@ -62,7 +114,7 @@ func (r Reader) Uint16(addr Address) (uint16, error) {
 	if err := r.Read(b[:], addr); err != nil {
 		return 0, err
 	}
-	return r.Order.Uint16(b[:]), nil
+	return r.uint16(b[:]), nil
 }
 
 func (r Reader) Uint32(addr Address) (uint32, error) {
@@ -70,7 +122,7 @@ func (r Reader) Uint32(addr Address) (uint32, error) {
 	if err := r.Read(b[:], addr); err != nil {
 		return 0, err
 	}
-	return r.Order.Uint32(b[:]), nil
+	return r.uint32(b[:]), nil
 }
 
 func (r Reader) Uint64(addr Address) (uint64, error) {
@@ -78,7 +130,7 @@ func (r Reader) Uint64(addr Address) (uint64, error) {
 	if err := r.Read(b[:], addr); err != nil {
 		return 0, err
 	}
-	return r.Order.Uint64(b[:]), nil
+	return r.uint64(b[:]), nil
 }
 
 // Ptr reads a pointer-sized value.
@@ -124,7 +176,7 @@ func (r Reader) CString(addr Address, max int) (s []byte, truncated bool, err er
 		if toPage := int(4096 - uint64(addr)%4096); toPage < n {
 			n = toPage
 		}
-		got, rerr := r.Mem.ReadAt(buf[:n], addr)
+		got, rerr := r.readAt(buf[:n], addr)
 		for i := 0; i < got; i++ {
 			if buf[i] == 0 {
 				return append(s, buf[:i]...), false, nil
