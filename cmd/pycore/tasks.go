@@ -1,0 +1,278 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/spf13/cobra"
+
+	"github.com/pycore/pycore/core"
+	"github.com/pycore/pycore/cpython"
+	"github.com/pycore/pycore/session"
+)
+
+func init() { register(newTasksCommand) }
+
+func newTasksCommand() *cobra.Command {
+	var ff fileFlags
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "tasks CORE [EXECUTABLE]",
+		Short: "Print every asyncio task: its coroutine stack and who awaits whom",
+		Long: `Print the asyncio tasks of a core dump (or a bundle made by 'pycore pack'),
+per event loop and thread: each task's name and state, its coroutine stack
+(innermost call last), and who awaits whom as a tree, like
+'python -m asyncio pstree' does for a live process; then a table of tasks.
+
+CPython 3.14 and newer record every task and who awaits whom, and say where
+(the .AsyncioDebug section). For 3.8-3.13 pycore reads the tasks from
+asyncio's own sets and derives the awaited-by edges of tasks awaiting tasks,
+gather() and TaskGroup; what a version cannot give is said at the end.`,
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			exe := ""
+			if len(args) > 1 {
+				exe = args[1]
+			}
+			opts, err := ff.options(exe)
+			if err != nil {
+				return err
+			}
+			s, err := session.Open(args[0], opts)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			snap, err := s.Python.AsyncioTasks()
+			if err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
+			}
+			snap.Notes = append(snap.Notes, s.Core.Warnings...)
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(snap)
+			}
+			return printTasks(cmd.OutOrStdout(), snap)
+		},
+	}
+	ff.register(cmd)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON document")
+	return cmd
+}
+
+// printTasks writes the human form: per loop a tree of tasks (roots are the
+// tasks nothing awaits), each with its coroutine stack, then a table.
+func printTasks(w io.Writer, s *cpython.AsyncioSnapshot) error {
+	fmt.Fprintf(w, "Python %s: %d asyncio task(s) on %d event loop(s)\n", s.Python.Version, len(s.Tasks), len(s.Loops))
+	byAddr := map[core.Address]*cpython.AsyncTask{}
+	for _, t := range s.Tasks {
+		byAddr[t.Address] = t
+	}
+	seenLoop := map[core.Address]bool{}
+	for _, lp := range s.Loops {
+		seenLoop[lp.Address] = true
+		var tasks []*cpython.AsyncTask
+		for _, t := range s.Tasks {
+			if t.Loop == lp.Address {
+				tasks = append(tasks, t)
+			}
+		}
+		if len(tasks) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\nEvent loop %#x (%s), %s\n", uint64(lp.Address), orDash(lp.Type), loopThread(lp))
+		printTree(w, tasks, byAddr)
+	}
+	var orphans []*cpython.AsyncTask
+	for _, t := range s.Tasks {
+		if !seenLoop[t.Loop] {
+			orphans = append(orphans, t)
+		}
+	}
+	if len(orphans) > 0 {
+		fmt.Fprintf(w, "\nTasks whose loop is unknown\n")
+		printTree(w, orphans, byAddr)
+	}
+	if len(s.Tasks) > 0 {
+		fmt.Fprintln(w)
+		if err := taskTable(w, s.Tasks, byAddr); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(w, "\nawaited-by edges: %s\n", map[string]string{
+		"recorded": "recorded by CPython (task_awaited_by)",
+		"derived":  "derived by pycore (tasks awaiting tasks, gather, TaskGroup)",
+	}[s.AwaitedBy])
+	for _, src := range s.Sources {
+		fmt.Fprintf(w, "source: %s\n", src)
+	}
+	for _, m := range s.Missing {
+		fmt.Fprintf(w, "missing: %s\n", m)
+	}
+	for _, n := range s.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	return nil
+}
+
+func loopThread(lp *cpython.EventLoop) string {
+	if lp.ThreadID == nil {
+		return "not running"
+	}
+	var tags []string
+	if lp.LWP != nil {
+		tags = append(tags, fmt.Sprintf("LWP %d", *lp.LWP))
+	}
+	if lp.ThreadName != nil {
+		tags = append(tags, fmt.Sprintf("%q", *lp.ThreadName))
+	}
+	out := fmt.Sprintf("running in thread %#x", *lp.ThreadID)
+	if len(tags) > 0 {
+		out += " (" + strings.Join(tags, ", ") + ")"
+	}
+	return out
+}
+
+// printTree prints the tasks of one loop as trees from the tasks nothing
+// (on this loop) awaits; a task awaited by several shows under each.
+func printTree(w io.Writer, tasks []*cpython.AsyncTask, byAddr map[core.Address]*cpython.AsyncTask) {
+	onLoop := map[core.Address]bool{}
+	for _, t := range tasks {
+		onLoop[t.Address] = true
+	}
+	var roots []*cpython.AsyncTask
+	for _, t := range tasks {
+		root := true
+		for _, by := range t.AwaitedBy {
+			if onLoop[by] {
+				root = false
+			}
+		}
+		if root {
+			roots = append(roots, t)
+		}
+	}
+	// Tasks in a cycle of awaits have no root: show them from any member.
+	shown := map[core.Address]bool{}
+	var visit func(t *cpython.AsyncTask)
+	visit = func(t *cpython.AsyncTask) {
+		if shown[t.Address] {
+			return
+		}
+		shown[t.Address] = true
+		for _, a := range t.Awaits {
+			if c := byAddr[a]; c != nil {
+				visit(c)
+			}
+		}
+	}
+	for _, r := range roots {
+		visit(r)
+	}
+	for _, t := range tasks {
+		if !shown[t.Address] {
+			roots = append(roots, t)
+			visit(t)
+		}
+	}
+	for i, r := range roots {
+		printTask(w, r, byAddr, "", i == len(roots)-1, map[core.Address]bool{})
+	}
+}
+
+func printTask(w io.Writer, t *cpython.AsyncTask, byAddr map[core.Address]*cpython.AsyncTask, indent string, last bool, path map[core.Address]bool) {
+	branch, cont := "├── ", "│   "
+	if last {
+		branch, cont = "└── ", "    "
+	}
+	fmt.Fprintf(w, "%s%s(T) %s [%s]\n", indent, branch, taskLabel(t), taskStatus(t))
+	inner := indent + cont
+	var children []*cpython.AsyncTask
+	for _, a := range t.Awaits {
+		if c := byAddr[a]; c != nil {
+			children = append(children, c)
+		}
+	}
+	bar := "    "
+	if len(children) > 0 {
+		bar = "│   "
+	}
+	for i := len(t.Stack) - 1; i >= 0; i-- {
+		f := t.Stack[i]
+		name := f.Function
+		if f.Qualname != nil && *f.Qualname != "" {
+			name = *f.Qualname
+		}
+		fmt.Fprintf(w, "%s%s  %s %s:%d\n", inner, bar, name, filepath.Base(f.File), f.Line)
+	}
+	if t.WaitingFor != nil && len(children) == 0 {
+		fmt.Fprintf(w, "%s%s  waiting for %s at %#x\n", inner, bar, orDash(t.WaitingFor.Type), uint64(t.WaitingFor.Address))
+	}
+	if t.Error != "" {
+		fmt.Fprintf(w, "%s%s  [incomplete: %s]\n", inner, bar, t.Error)
+	}
+	if path[t.Address] {
+		fmt.Fprintf(w, "%s%s  (awaits itself through the tasks above)\n", inner, bar)
+		return
+	}
+	path[t.Address] = true
+	defer delete(path, t.Address)
+	for i, c := range children {
+		printTask(w, c, byAddr, inner, i == len(children)-1, path)
+	}
+}
+
+func taskLabel(t *cpython.AsyncTask) string {
+	if t.Name != nil {
+		return *t.Name
+	}
+	return fmt.Sprintf("<unnamed task at %#x>", uint64(t.Address))
+}
+
+func taskStatus(t *cpython.AsyncTask) string {
+	if t.Running {
+		return "running"
+	}
+	return t.State
+}
+
+func taskTable(w io.Writer, tasks []*cpython.AsyncTask, byAddr map[core.Address]*cpython.AsyncTask) error {
+	table := tablewriter.NewWriter(w)
+	table.Header("Task", "Name", "State", "Thread", "Awaited by", "Innermost frame")
+	for _, t := range tasks {
+		thread := "-"
+		if t.ThreadID != nil {
+			thread = fmt.Sprintf("%#x", *t.ThreadID)
+		}
+		var by []string
+		for _, a := range t.AwaitedBy {
+			if o := byAddr[a]; o != nil {
+				by = append(by, taskLabel(o))
+			} else {
+				by = append(by, fmt.Sprintf("%#x", uint64(a)))
+			}
+		}
+		inner := "-"
+		if len(t.Stack) > 0 {
+			f := t.Stack[0]
+			inner = fmt.Sprintf("%s (%s:%d)", f.Function, filepath.Base(f.File), f.Line)
+		}
+		if err := table.Append(fmt.Sprintf("%#x", uint64(t.Address)), taskLabel(t), taskStatus(t), thread,
+			orDash(strings.Join(by, ", ")), inner); err != nil {
+			return err
+		}
+	}
+	return table.Render()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
