@@ -351,20 +351,30 @@ func (p *Process) lookupNear(name string, cand runtimeCandidate) (symbols.Symbol
 // rodataVersion finds the NUL-terminated PY_VERSION literal ("3.9.18") in a
 // module's .rodata, read from the file.
 func rodataVersion(m *symbols.Module, major, minor int) (Version, bool) {
-	sec := m.ELF.Section(".rodata")
-	if sec == nil || sec.Size > 64<<20 {
-		return Version{}, false
-	}
-	data, err := sec.Data()
-	if err != nil {
+	data, err := m.SectionData(".rodata")
+	if err != nil || len(data) > 64<<20 {
 		return Version{}, false
 	}
 	// The linker may merge the literal into the tail of a longer string (a
-	// pyenv prefix "/root/.pyenv/versions/3.8.18"), so any non-version byte may precede it.
-	re := regexp.MustCompile(fmt.Sprintf(`[^0-9.](%d\.%d\.\d+(?:(?:a|b|rc)\d+)?)\+?\x00`, major, minor))
-	if mm := re.FindSubmatch(data); mm != nil {
-		if v, err := ParseVersion(string(mm[1])); err == nil {
-			return v, true
+	// pyenv prefix "/root/.pyenv/versions/3.8.18"), so any non-version byte
+	// may precede it. Candidates are found by their fixed prefix: a regexp
+	// over all of .rodata took 15 ms per core.
+	prefix := []byte(fmt.Sprintf("%d.%d.", major, minor))
+	re := regexp.MustCompile(fmt.Sprintf(`^(%d\.%d\.\d+(?:(?:a|b|rc)\d+)?)\+?\x00`, major, minor))
+	for i := 1; i < len(data); {
+		j := bytes.Index(data[i:], prefix)
+		if j < 0 {
+			break
+		}
+		j += i
+		i = j + 1
+		if c := data[j-1]; c == '.' || ('0' <= c && c <= '9') {
+			continue
+		}
+		if mm := re.FindSubmatch(data[j:min(len(data), j+64)]); mm != nil {
+			if v, err := ParseVersion(string(mm[1])); err == nil {
+				return v, true
+			}
 		}
 	}
 	return Version{}, false

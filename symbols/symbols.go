@@ -318,6 +318,20 @@ func (m *Module) Section(name string) (Section, bool) {
 	return Section{}, false
 }
 
+// SectionData returns the contents of a section of the module's own file by
+// name: a slice of the mapped file (no copy) unless the section is
+// compressed. It must not be modified.
+func (m *Module) SectionData(name string) ([]byte, error) {
+	if m.ELF == nil {
+		return nil, m.noELF()
+	}
+	s := m.ELF.Section(name)
+	if s == nil {
+		return nil, fmt.Errorf("%s: no section %s", m.name(), name)
+	}
+	return sectionBytes(m.name(), m.data, s)
+}
+
 // HasDWARF reports, without parsing it, whether DWARF is available for the
 // module (in the file or a detached debug file).
 func (m *Module) HasDWARF() bool {
