@@ -15,13 +15,14 @@ type DWARFTypes struct {
 	ptrSize int64
 	source  string // for error messages: the file the DWARF came from
 
-	reader  *dwarf.Reader // resumable scan over top-level DIEs
-	done    bool
-	byName  map[string]dwarf.Offset // typedef, base type, "struct x", "union x", "enum x"
-	conv    map[dwarf.Type]*Type
-	scanned int
-	vars    *varIndex                   // global variables seen by the scan (dwarfvars.go)
-	atomics map[dwarf.Type]dwarf.Offset // C11 _Atomic types -> what they qualify (dwarfvars.go)
+	reader      *dwarf.Reader // resumable scan over top-level DIEs
+	done        bool
+	byName      map[string]dwarf.Offset // typedef, base type, "struct x", "union x", "enum x"
+	conv        map[dwarf.Type]*Type
+	scanned     int
+	vars        *varIndex                   // global variables seen by the scan (dwarfvars.go)
+	atomics     map[dwarf.Type]dwarf.Offset // C11 _Atomic types -> what they qualify (dwarfvars.go)
+	atomicsSeen []atomicEntry               // atomic entries scanned, not yet in atomics
 }
 
 // NewDWARFTypes wraps parsed DWARF. source names the file, for errors.
@@ -105,6 +106,7 @@ func (dt *DWARFTypes) scanSome() error {
 			}
 		}
 		dt.indexVariable(e)
+		dt.noteAtomic(e)
 		if e.Children {
 			dt.reader.SkipChildren()
 		}

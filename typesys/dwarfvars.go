@@ -192,9 +192,12 @@ func decodeLocation(loc []byte, ptrSize int) (addr uint64, ok, tls bool) {
 
 // atomicTarget finds the type a C11 _Atomic type qualifies. debug/dwarf
 // gives DW_TAG_atomic_type as an UnsupportedType without its DW_AT_type, so
-// on the first one met, one pass over the top-level entries finds every
-// atomic type's entry, and debug/dwarf's own type cache (Data.Type returns
-// the same value for the same offset) matches them to the parsed types.
+// the scan of top-level entries notes every atomic entry it passes, and
+// debug/dwarf's own type cache (Data.Type returns the same value for the
+// same offset) matches them to the parsed types. An atomic type lives in
+// the compile unit of the struct that uses it, which the scan has reached
+// to find that struct: the scan goes on only as far as the entry (it once
+// made a pass over all of libpython's DWARF for the first atomic member).
 // Callers hold dt.mu.
 func (dt *DWARFTypes) atomicTarget(t dwarf.Type) (dwarf.Type, bool) {
 	u, ok := t.(*dwarf.UnsupportedType)
@@ -203,31 +206,33 @@ func (dt *DWARFTypes) atomicTarget(t dwarf.Type) (dwarf.Type, bool) {
 	}
 	if dt.atomics == nil {
 		dt.atomics = map[dwarf.Type]dwarf.Offset{}
-		r := dt.d.Reader()
-		for n := 0; n < maxDIEs; n++ {
-			e, err := r.Next()
-			if err != nil || e == nil {
-				break
-			}
-			if e.Tag == dwarf.TagCompileUnit || e.Tag == dwarf.TagPartialUnit {
-				continue
-			}
-			if e.Tag == dwarf.TagAtomicType {
-				if inner, ok := e.Val(dwarf.AttrType).(dwarf.Offset); ok {
-					if at, err := dt.d.Type(e.Offset); err == nil {
-						dt.atomics[at] = inner
-					}
-				}
-			}
-			if e.Children {
-				r.SkipChildren()
+	}
+	for {
+		for _, a := range dt.atomicsSeen {
+			if at, err := dt.d.Type(a.entry); err == nil {
+				dt.atomics[at] = a.target
 			}
 		}
+		dt.atomicsSeen = dt.atomicsSeen[:0]
+		if off, ok := dt.atomics[t]; ok {
+			inner, err := dt.d.Type(off)
+			return inner, err == nil
+		}
+		if dt.done || dt.scanSome() != nil {
+			return nil, false
+		}
 	}
-	off, ok := dt.atomics[t]
-	if !ok {
-		return nil, false
+}
+
+// atomicEntry is a DW_TAG_atomic_type entry and the type it qualifies.
+type atomicEntry struct{ entry, target dwarf.Offset }
+
+// noteAtomic records an atomic type entry met by the scan.
+func (dt *DWARFTypes) noteAtomic(e *dwarf.Entry) {
+	if e.Tag != dwarf.TagAtomicType {
+		return
 	}
-	inner, err := dt.d.Type(off)
-	return inner, err == nil
+	if inner, ok := e.Val(dwarf.AttrType).(dwarf.Offset); ok {
+		dt.atomicsSeen = append(dt.atomicsSeen, atomicEntry{e.Offset, inner})
+	}
 }
