@@ -181,6 +181,7 @@ func (p *Process) ReadAt(b []byte, addr Address) (int, error) {
 	if p.closed.Load() {
 		return 0, &ReadError{Addr: addr, Size: len(b), Reason: "core is closed"}
 	}
+	p.countRead()
 	n := 0
 	for n < len(b) {
 		a := addr + Address(n)

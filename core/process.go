@@ -34,7 +34,8 @@ type Process struct {
 	maps    [][]byte    // every region we mapped, released by Close
 	bundle  *bundleInfo // set when opened from a bundle
 	closed  atomic.Bool
-	exeUsed bool // whether Options.Executable backed some object
+	reads   atomic.Uint64 // ReadAt calls, for trim
+	exeUsed bool          // whether Options.Executable backed some object
 }
 
 // Perm is a mapping's protection.
