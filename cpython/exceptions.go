@@ -19,7 +19,8 @@ package cpython
 // 'filename'"). str() of an argument is its text for str, the message for an
 // exception, and its repr otherwise. Classes that override __str__ (and
 // SyntaxError, UnicodeError, ImportError with keyword arguments) may differ
-// from what Python would print: a core cannot run Python code.
+// from what Python would print: a core cannot run Python code. Exception
+// groups (3.11+) print as plain exceptions, without their sub-exceptions.
 
 import (
 	"fmt"

@@ -66,7 +66,7 @@ const (
 // Bounds on what one frame's locals read.
 const (
 	maxLocalsPerFrame = 1 << 14
-	maxNameChars      = 1024
+	maxVarNameChars      = 1024
 )
 
 // codeVar is one variable of a code object, in display order.
@@ -369,7 +369,7 @@ func (lr *localsReader) names(field core.Address, what string) ([]string, error)
 	}
 	out := make([]string, len(items))
 	for i, it := range items {
-		cps, _, err := lr.r.strCodepoints(it, maxNameChars)
+		cps, _, err := lr.r.strCodepoints(it, maxVarNameChars)
 		if err != nil {
 			return nil, fmt.Errorf("%s[%d]: %w", what, i, err)
 		}
