@@ -66,7 +66,7 @@ const (
 // Bounds on what one frame's locals read.
 const (
 	maxLocalsPerFrame = 1 << 14
-	maxVarNameChars      = 1024
+	maxVarNameChars   = 1024
 )
 
 // codeVar is one variable of a code object, in display order.
