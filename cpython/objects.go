@@ -15,6 +15,9 @@ import (
 const (
 	maxStringChars = 1 << 16
 	maxBytesLen    = 1 << 20
+	// maxCodeNameChars bounds a function, qualified or file name: every frame
+	// shows its code's names, so a corrupt length would be paid per frame.
+	maxCodeNameChars = 4096
 )
 
 // strLayout is how str objects are laid out in this version.
@@ -169,7 +172,8 @@ func (o *objects) typeName(obj core.Address) (string, error) {
 	return string(b), err
 }
 
-// str reads a str object as Go (UTF-8) text. Lone surrogates become U+FFFD.
+// str reads a str object (a code object's name) as Go (UTF-8) text, at most
+// maxCodeNameChars of it. Lone surrogates become U+FFFD.
 func (o *objects) str(obj core.Address) (string, error) {
 	if obj == 0 {
 		return "", fmt.Errorf("NULL str")
@@ -198,8 +202,8 @@ func (o *objects) str(obj core.Address) (string, error) {
 		return "", fmt.Errorf("str at %s: bad kind %d in state %#x", obj, kind, state)
 	}
 	truncated := false
-	if length > maxStringChars {
-		length, truncated = maxStringChars, true
+	if length > maxCodeNameChars {
+		length, truncated = maxCodeNameChars, true
 	}
 	var data core.Address
 	switch {

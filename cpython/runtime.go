@@ -53,7 +53,9 @@ type Process struct {
 	objs    *objects
 	flavor  flavor
 	codeTyp core.Address // &PyCode_Type, 0 if unknown
-	codes   codeCache
+	// debugOffsetsErr says why no _Py_DebugOffsets were read at the runtime.
+	debugOffsetsErr error
+	codes           codeCache
 }
 
 // ErrNotPython is returned (wrapped) when the process shows no sign of CPython.
@@ -93,10 +95,22 @@ func Open(c *core.Process, syms *symbols.Table, opts Options) (*Process, error) 
 		}
 	}
 	if len(tried) == 0 {
-		return nil, fmt.Errorf("%s: %w: no _PyRuntime symbol or .PyRuntime section in any mapped file, and no _Py_DebugOffsets in memory%s",
-			c.Path, ErrNotPython, missingFilesHint(c))
+		return nil, fmt.Errorf("%s: %w: no _PyRuntime symbol or .PyRuntime section in any mapped file, and no _Py_DebugOffsets in memory%s%s",
+			c.Path, ErrNotPython, missingFilesHint(c), damageHint(c))
 	}
-	return nil, fmt.Errorf("%s: cannot read the CPython runtime: %s", c.Path, strings.Join(errs, "; "))
+	return nil, fmt.Errorf("%s: cannot read the CPython runtime: %s%s", c.Path, strings.Join(errs, "; "), damageHint(c))
+}
+
+// damageHint quotes what is wrong with the core file itself, the likely
+// reason CPython cannot be found or read in it: a cut core loses the notes
+// that name its files, or the memory the runtime is in.
+func damageHint(c *core.Process) string {
+	for _, w := range c.Warnings {
+		if strings.HasPrefix(w, "core file truncated") || strings.HasPrefix(w, "core has no NT_FILE") {
+			return " (" + w + ")"
+		}
+	}
+	return ""
 }
 
 // missingFilesHint names files the core maps that could not be found, which
@@ -249,7 +263,9 @@ var pyNameRE = regexp.MustCompile(`python(\d)\.(\d+)`)
 // detectVersion reads the version from the strongest evidence available.
 func (p *Process) detectVersion(cand runtimeCandidate) error {
 	p.objs = &objects{r: p.R}
-	if d, err := readDebugOffsets(p.R, cand.addr); err == nil {
+	d, err := readDebugOffsets(p.R, cand.addr)
+	p.debugOffsetsErr = err
+	if err == nil {
 		p.DebugOffsets = d
 		p.Version, p.FreeThreaded = d.Version, d.FreeThreaded
 		p.Evidence = append(p.Evidence, fmt.Sprintf("version: _Py_DebugOffsets.version %#x", d.VersionHex))
@@ -413,7 +429,12 @@ func (p *Process) chooseTypes(mode TypesMode) error {
 		}
 		vl := tableFor(p.Version, p.FreeThreaded, p.Debug)
 		if vl == nil {
-			return nil, fmt.Errorf("no layout table for CPython %s%s in this pycore", p.Version, buildKind(p.FreeThreaded, p.Debug))
+			why := ""
+			if p.Version.AtLeast(3, 13) && p.debugOffsetsErr != nil {
+				// The tables stop at 3.13: newer versions need their own offsets.
+				why = fmt.Sprintf(", and its _Py_DebugOffsets are unusable (%v)", p.debugOffsetsErr)
+			}
+			return nil, fmt.Errorf("no layout table for CPython %s%s in this pycore%s", p.Version, buildKind(p.FreeThreaded, p.Debug), why)
 		}
 		named := *vl
 		named.Source = fmt.Sprintf("pycore's layout table for %s%s (generated from the %s)", vl.Version, buildKind(vl.FreeThreaded, vl.Debug), vl.Source)
