@@ -642,7 +642,11 @@ func (p *Process) AsyncioTasks() (*AsyncioSnapshot, error) {
 		return nil, err
 	}
 	if p.Version.AtLeast(3, 14) && dbg == nil {
-		out.Sources = append(out.Sources, "no .AsyncioDebug section in any mapped file: the _asyncio module was never imported (or its file is missing), so there are no native tasks")
+		if m := p.asyncioModule(nil); m != nil && m != p.Module && m.ELF == nil {
+			out.Missing = append(out.Missing, fmt.Sprintf("native tasks: %s, whose .AsyncioDebug section says where they are, could not be read (%v); try --sysroot or --lib-path", m.Path, m.Err))
+		} else {
+			out.Sources = append(out.Sources, "no _asyncio module is loaded: asyncio was never imported, so there are no native tasks")
+		}
 	}
 	ar.dbg = dbg
 	mod := p.asyncioModule(dbgMod)
@@ -669,6 +673,9 @@ func (p *Process) AsyncioTasks() (*AsyncioSnapshot, error) {
 	}
 	ar.fromModules()
 	out.Sources = append(out.Sources, ar.sources...)
+	if len(ar.sources) == 0 {
+		out.Sources = append(out.Sources, "asyncio.tasks is in no interpreter's sys.modules: asyncio was not imported")
+	}
 	ar.readAll(threads)
 	if p.Version.AtLeast(3, 14) {
 		out.AwaitedBy = "recorded"

@@ -333,3 +333,68 @@ func ptrHex(p *uint64) string {
 	}
 	return fmt.Sprintf("%#x", *p)
 }
+
+// TestTasksOfOtherScenarios: a program whose only loop runs in a worker
+// thread (stacks.py's "coroutine" thread, parked in time.sleep inside three
+// nested coroutines) has one task, running, whose coroutine stack is that
+// thread's frames out to the task's coroutine; a program that never imported
+// asyncio (deep_many.py) has no tasks, and pycore says why.
+func TestTasksOfOtherScenarios(t *testing.T) {
+	for _, interp := range interpreters(t) {
+		interp := interp
+		if !interp.AtLeast(3, 8) {
+			continue
+		}
+		t.Run(interp.Name(), func(t *testing.T) {
+			t.Parallel()
+			t.Run("stacks", func(t *testing.T) {
+				c := pytest.MakeCore(t, interp, "stacks", pytest.Kernel)
+				ot := c.Oracle.ThreadNamed("coroutine")
+				if ot == nil {
+					t.Fatal("stacks.py's oracle has no thread named coroutine")
+				}
+				n := 0
+				for n < len(ot.Frames) && ot.Frames[n].Function != "coro_top" {
+					n++
+				}
+				if n == len(ot.Frames) {
+					t.Fatalf("the coroutine thread's oracle stack has no coro_top: %v", ot.Frames)
+				}
+				for _, a := range analyses(t, interp) {
+					t.Run(a.name, func(t *testing.T) {
+						s := runTasks(t, c.Path, a.args...)
+						if len(s.Tasks) != 1 || len(s.Loops) != 1 {
+							t.Fatalf("%d tasks on %d loops, want 1 on 1: %+v", len(s.Tasks), len(s.Loops), s)
+						}
+						task, lp := s.Tasks[0], s.Loops[0]
+						if !task.Running || task.State != "pending" || task.Name == nil || !strings.HasPrefix(*task.Name, "Task-") || task.Error != "" {
+							t.Errorf("task %+v (name %s), want asyncio.run's running Task-N", task, optName(task.Name))
+						}
+						if task.ThreadID == nil || *task.ThreadID != ot.Ident || lp.ThreadName == nil || *lp.ThreadName != "coroutine" {
+							t.Errorf("task on thread %s, loop thread name %s, want %#x \"coroutine\"", ptrHex(task.ThreadID), optName(lp.ThreadName), ot.Ident)
+						}
+						if len(task.AwaitedBy) != 0 || len(task.Awaits) != 0 {
+							t.Errorf("awaited by %v, awaits %v, want none", task.AwaitedBy, task.Awaits)
+						}
+						for _, e := range compareFrames("the running task's coroutine stack", ot.Frames[:n+1], task.Stack, interp) {
+							t.Error(e)
+						}
+					})
+				}
+			})
+			t.Run("no asyncio", func(t *testing.T) {
+				c := pytest.MakeCore(t, interp, "deep_many", pytest.Kernel)
+				s := runTasks(t, c.Path)
+				if len(s.Tasks) != 0 || len(s.Loops) != 0 {
+					t.Errorf("%d tasks on %d loops in a program without asyncio", len(s.Tasks), len(s.Loops))
+				}
+				if src := strings.Join(s.Sources, "\n"); !strings.Contains(src, "asyncio was not imported") {
+					t.Errorf("sources do not say asyncio was not imported: %q", src)
+				}
+				if out := string(pycoreOutput(t, "tasks", c.Path)); !strings.Contains(out, "0 asyncio task(s)") {
+					t.Errorf("text form:\n%s", out)
+				}
+			})
+		})
+	}
+}
