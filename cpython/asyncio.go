@@ -114,7 +114,9 @@ const (
 	maxTasks      = 1 << 20
 	maxCoroDepth  = 4096
 	maxGatherNest = 16
-	maxCallbacks  = 1 << 12
+	// maxGatherVisits bounds the futures looked at below one gather().
+	maxGatherVisits = 1 << 16
+	maxCallbacks    = 1 << 12
 )
 
 // taskLayout is where TaskObj keeps what pycore reads; -1 for unknown.
@@ -769,16 +771,18 @@ func (ar *asyncReader) fromTaskLists(snap *Snapshot) {
 // walkTaskList follows a circular list of TaskObj.task_node from its head.
 func (ar *asyncReader) walkTaskList(head core.Address, interp int64, what string) {
 	r := ar.p.R
+	seen := map[core.Address]bool{}
 	node, err := r.Ptr(head)
-	for n := 0; err == nil && node != head; n++ {
+	for err == nil && node != head {
 		if node == 0 {
 			ar.notes = append(ar.notes, fmt.Sprintf("%s: task list at %s has a NULL link (not initialized?)", what, head))
 			return
 		}
-		if n >= maxTasks {
-			ar.notes = append(ar.notes, fmt.Sprintf("%s: task list at %s loops or has more than %d tasks; stopped", what, head, maxTasks))
+		if seen[node] || len(seen) >= maxTasks {
+			ar.notes = append(ar.notes, fmt.Sprintf("%s: task list at %s loops or has more than %d tasks; stopped at %s", what, head, maxTasks, node))
 			return
 		}
+		seen[node] = true
 		ar.addTask(node.Add(-ar.dbg.taskNode), interp)
 		node, err = r.Ptr(node)
 	}
@@ -1368,7 +1372,8 @@ func (ar *asyncReader) deriveAwaitedBy() {
 		}
 		// A task blocked on a task, or on a gather() of tasks.
 		if t.WaitingFor != nil {
-			ar.gatherChildren(t.WaitingFor.Address, 0, func(child core.Address) { add(child, a) })
+			budget := maxGatherVisits
+			ar.gatherChildren(t.WaitingFor.Address, 0, &budget, func(child core.Address) { add(child, a) })
 		}
 		// A TaskGroup child: its done callback is the group's _on_task_done.
 		for _, cb := range ar.callbacks(a) {
@@ -1385,7 +1390,11 @@ func (ar *asyncReader) deriveAwaitedBy() {
 
 // gatherChildren calls f for fut if it is a task, or for the children of a
 // gather() future (recursively for nested gathers).
-func (ar *asyncReader) gatherChildren(fut core.Address, depth int, f func(core.Address)) {
+func (ar *asyncReader) gatherChildren(fut core.Address, depth int, budget *int, f func(core.Address)) {
+	if *budget <= 0 {
+		return
+	}
+	*budget--
 	if _, ok := ar.tasks[fut]; ok {
 		f(fut)
 		return
@@ -1415,7 +1424,7 @@ func (ar *asyncReader) gatherChildren(fut core.Address, depth int, f func(core.A
 		if err != nil {
 			return
 		}
-		ar.gatherChildren(c, depth+1, f)
+		ar.gatherChildren(c, depth+1, budget, f)
 	}
 }
 

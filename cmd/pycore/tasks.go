@@ -159,15 +159,19 @@ func printTree(w io.Writer, tasks []*cpython.AsyncTask, byAddr map[core.Address]
 	}
 	// Tasks in a cycle of awaits have no root: show them from any member.
 	shown := map[core.Address]bool{}
-	var visit func(t *cpython.AsyncTask)
-	visit = func(t *cpython.AsyncTask) {
-		if shown[t.Address] {
-			return
-		}
-		shown[t.Address] = true
-		for _, a := range t.Awaits {
-			if c := byAddr[a]; c != nil {
-				visit(c)
+	visit := func(t *cpython.AsyncTask) {
+		todo := []*cpython.AsyncTask{t}
+		for len(todo) > 0 {
+			t := todo[len(todo)-1]
+			todo = todo[:len(todo)-1]
+			if shown[t.Address] {
+				continue
+			}
+			shown[t.Address] = true
+			for _, a := range t.Awaits {
+				if c := byAddr[a]; c != nil {
+					todo = append(todo, c)
+				}
 			}
 		}
 	}
@@ -220,12 +224,19 @@ func printTask(w io.Writer, t *cpython.AsyncTask, byAddr map[core.Address]*cpyth
 		fmt.Fprintf(w, "%s%s  (awaits itself through the tasks above)\n", inner, bar)
 		return
 	}
+	if len(path) >= maxTreeDepth && len(children) > 0 {
+		fmt.Fprintf(w, "%s%s  (%d awaited task(s) not shown: deeper than %d levels)\n", inner, bar, len(children), maxTreeDepth)
+		return
+	}
 	path[t.Address] = true
 	defer delete(path, t.Address)
 	for i, c := range children {
 		printTask(w, c, byAddr, inner, i == len(children)-1, path)
 	}
 }
+
+// maxTreeDepth bounds how deep the tree of awaited tasks is printed.
+const maxTreeDepth = 64
 
 func taskLabel(t *cpython.AsyncTask) string {
 	if t.Name != nil {
