@@ -225,6 +225,11 @@ func (m *Mapping) read(core, dst []byte, addr Address) (int, readFailure) {
 		if src >= uint64(len(core)) {
 			return 0, readTruncated
 		}
+		if want == 8 && k == 8 && uint64(len(core))-src >= 8 {
+			// A word, the usual read: a move, not a call to memmove.
+			*(*[8]byte)(dst) = [8]byte(core[src:])
+			return 8, readOK
+		}
 		got := uint64(copy(dst[:k], core[src:]))
 		if got < k {
 			return int(got), readTruncated
