@@ -700,12 +700,14 @@ func (p *Process) AsyncioTasks() (*AsyncioSnapshot, error) {
 	for _, a := range ar.order {
 		out.Tasks = append(out.Tasks, ar.tasks[a])
 	}
+	// By loop, the running task first, then in the order CPython keeps
+	// them (3.14+: creation order per thread; before: the task set's).
 	sort.SliceStable(out.Tasks, func(i, j int) bool {
 		li, lj := loopIndex[out.Tasks[i].Loop], loopIndex[out.Tasks[j].Loop]
 		if li != lj {
 			return li < lj
 		}
-		return out.Tasks[i].Address < out.Tasks[j].Address
+		return out.Tasks[i].Running && !out.Tasks[j].Running
 	})
 	out.Notes = append(out.Notes, ar.notes...)
 	return out, nil
@@ -1512,8 +1514,13 @@ func (ar *asyncReader) link() {
 			}
 		}
 	}
+	// In the order the tasks were found (creation order on 3.14+).
+	index := map[core.Address]int{}
+	for i, a := range ar.order {
+		index[a] = i
+	}
 	for _, a := range ar.order {
 		aw := ar.tasks[a].Awaits
-		sort.Slice(aw, func(i, j int) bool { return aw[i] < aw[j] })
+		sort.Slice(aw, func(i, j int) bool { return index[aw[i]] < index[aw[j]] })
 	}
 }
