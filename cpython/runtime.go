@@ -317,6 +317,7 @@ var buildNameRE = regexp.MustCompile(`python\d\.\d+(t?)(d?)m?(?:\.so|$|-)`)
 //   - the "d" ABI flag in the file name (python3.11d, libpython3.7dm.so).
 //
 // Py_TRACE_REFS (not implied by Py_DEBUG since 3.8) exports _Py_PrintReferences.
+// Only free-threaded builds (3.13+) export _Py_MergeZeroLocalRefcount.
 func (p *Process) detectBuild(cand runtimeCandidate) {
 	m := cand.module
 	if m == nil {
@@ -336,6 +337,22 @@ func (p *Process) detectBuild(cand runtimeCandidate) {
 	if s, ok := m.Lookup("_Py_PrintReferences"); ok && s.Func {
 		p.TraceRefs = true
 		p.Evidence = append(p.Evidence, "build: Py_TRACE_REFS (symbol _Py_PrintReferences)")
+	}
+	// Free-threading is read from the debug offsets; without them (damaged,
+	// or not found) the build says it itself: read as a GIL build, a
+	// free-threaded process shows threads without frames and no error.
+	if p.DebugOffsets == nil {
+		var why []string
+		if s, ok := m.Lookup("_Py_MergeZeroLocalRefcount"); ok && s.Func {
+			why = append(why, "symbol _Py_MergeZeroLocalRefcount")
+		}
+		if f := buildNameRE.FindStringSubmatch(filepath.Base(m.Path)); f != nil && f[1] == "t" {
+			why = append(why, "the t ABI flag in "+filepath.Base(m.Path))
+		}
+		if len(why) > 0 {
+			p.FreeThreaded = true
+			p.Evidence = append(p.Evidence, "build: free-threaded ("+strings.Join(why, ", ")+")")
+		}
 	}
 }
 
