@@ -1088,7 +1088,7 @@ func (ar *asyncReader) readTask(t *AsyncTask) error {
 	return nil
 }
 
-// taskName reads task_name: a str, or (3.13+, until something asks for
+// taskName reads task_name: a str, or (3.12+, until something asks for
 // it) the int N of the automatic name "Task-N".
 func (ar *asyncReader) taskName(a core.Address) (*string, error) {
 	r := ar.r

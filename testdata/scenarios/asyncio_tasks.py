@@ -25,7 +25,7 @@ then aborts (abort) or sleeps for gcore (wait) at its CORE-POINT line.
 The awaited-by relation in the side file is the one this program built (gather, TaskGroup
 and direct awaits); on 3.14+ it is checked against CPython's own record of it.
 
-The second auto-named gather child's name is never asked for: 3.13+ keeps an unasked
+The second auto-named gather child's name is never asked for: 3.12+ keeps an unasked
 automatic name as the counter (an int) until something reads it, and a core must show
 that case too. Its expected name follows from the first one's (the counter increments
 once per task, and gather creates the two one after the other).
