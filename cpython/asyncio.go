@@ -713,7 +713,7 @@ func (p *Process) AsyncioTasks() (*AsyncioSnapshot, error) {
 	return out, nil
 }
 
-// addTask records a task found somewhere; running marks it as its loop's running task.
+// addTask records a task found somewhere, once; nil past maxTasks.
 func (ar *asyncReader) addTask(a core.Address, interp int64) *AsyncTask {
 	if a == 0 {
 		return nil
