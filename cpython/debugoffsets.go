@@ -308,6 +308,15 @@ func (d *DebugOffsets) layouts() (*VersionLayouts, error) {
 			return nil, err
 		}
 	}
+	// co_flags is not in the debug offsets, but CPython 3.11+ declares it right
+	// after PyObject_VAR_HEAD and three object pointers, and right before
+	// co_argcount (which the debug offsets give): take it when both agree.
+	if argc, ok := d.Fields["code_object.argcount"]; ok {
+		if obj, ok := d.Fields["pyobject.size"]; ok && argc >= 4 && obj+8+3*8 == argc-4 {
+			get("PyCodeObject").Members = append(get("PyCodeObject").Members,
+				MemberLayout{Path: "co_flags", Offset: int64(argc - 4), Type: "i32"})
+		}
+	}
 	// Unicode sizes describe two more structs.
 	if n, ok := d.Fields["unicode_object.asciiobject_size"]; ok && n > 0 && n < 1024 {
 		get("PyASCIIObject").Size = int64(n)

@@ -223,7 +223,7 @@ func compareFrames(where string, want []pytest.OracleFrame, got []cpython.Frame,
 		if g.Generator != (w.Kind != "") {
 			return []string{fmt.Sprintf("%s: frame %d (%s): generator=%v, the code is a %q", where, i, w, g.Generator, w.Kind)}
 		}
-		if g.Kind != "" && g.Kind != w.Kind && g.Kind != "generator" {
+		if g.Kind != w.Kind {
 			return []string{fmt.Sprintf("%s: frame %d (%s): kind %q, want %q", where, i, w, g.Kind, w.Kind)}
 		}
 		if !interp.AtLeast(3, 11) && g.Qualname != nil {
