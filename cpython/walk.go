@@ -29,6 +29,7 @@ type Snapshot struct {
 type PythonInfo struct {
 	Version      string `json:"version"`
 	FreeThreaded bool   `json:"free_threaded"`
+	Debug        bool   `json:"debug"` // a Py_DEBUG build (python3.Xd)
 	Evidence     string `json:"evidence"`
 }
 
@@ -117,7 +118,7 @@ func (p *Process) Snapshot() (*Snapshot, error) {
 
 // SnapshotWith walks every interpreter, thread and frame, reading what o asks.
 func (p *Process) SnapshotWith(o SnapshotOptions) (*Snapshot, error) {
-	s := &Snapshot{Python: PythonInfo{Version: p.Version.String(), FreeThreaded: p.FreeThreaded, Evidence: joinEvidence(p.Evidence)}}
+	s := &Snapshot{Python: PythonInfo{Version: p.Version.String(), FreeThreaded: p.FreeThreaded, Debug: p.Debug, Evidence: joinEvidence(p.Evidence)}}
 	c := p.Core
 	crashTID := 0
 	if si := c.Signal; si != nil {

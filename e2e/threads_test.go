@@ -158,6 +158,9 @@ func compare(o *pytest.Oracle, s *cpython.Snapshot, interp pytest.Interpreter) [
 	if len(s.Threads) != len(o.Threads) {
 		errs = append(errs, fmt.Sprintf("%d threads, the oracle has %d", len(s.Threads), len(o.Threads)))
 	}
+	if s.Python.Debug != interp.Debug() || s.Python.FreeThreaded != interp.FreeThreaded() {
+		errs = append(errs, fmt.Sprintf("build: debug=%v free_threaded=%v, the interpreter is %s", s.Python.Debug, s.Python.FreeThreaded, interp.Name()))
+	}
 	if s.Finalizing != o.Finalizing {
 		errs = append(errs, fmt.Sprintf("finalizing=%v, want %v", s.Finalizing, o.Finalizing))
 	}

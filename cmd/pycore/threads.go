@@ -87,6 +87,9 @@ func printThreads(w io.Writer, s *cpython.Snapshot) error {
 	if s.Python.FreeThreaded {
 		ft = " (free-threaded)"
 	}
+	if s.Python.Debug {
+		ft += " (Py_DEBUG build)"
+	}
 	fmt.Fprintf(w, "Python %s%s\n", s.Python.Version, ft)
 	if s.Signal != nil {
 		fmt.Fprintf(w, "Signal: %s (%d), code %d", s.Signal.Name, s.Signal.Number, s.Signal.Code)
