@@ -116,16 +116,31 @@ func damageHint(c *core.Process) string {
 // missingFilesHint names files the core maps that could not be found, which
 // is the usual reason symbols are missing.
 func missingFilesHint(c *core.Process) string {
-	var missing []string
+	var missing, mismatched []string
+	seen := map[string]bool{}
 	for _, o := range c.Objects {
-		if o.Status != core.FileFound && strings.Contains(filepath.Base(o.Path), "python") {
+		if o.Status == core.FileFound || !strings.Contains(filepath.Base(o.Path), "python") || seen[o.Path] {
+			continue
+		}
+		seen[o.Path] = true
+		if o.Status == core.FileMismatch {
+			// A file of another build was offered: say which, not "not found".
+			mismatched = append(mismatched, o.Path+": "+o.StatusMsg)
+		} else {
 			missing = append(missing, o.Path)
 		}
 	}
-	if len(missing) == 0 {
+	var parts []string
+	if len(missing) > 0 {
+		parts = append(parts, "not found on this machine: "+strings.Join(missing, ", "))
+	}
+	if len(mismatched) > 0 {
+		parts = append(parts, "found only in other builds: "+strings.Join(mismatched, "; "))
+	}
+	if len(parts) == 0 {
 		return ""
 	}
-	return fmt.Sprintf(" (not found on this machine: %s; try --sysroot, --lib-path or the executable argument)", strings.Join(missing, ", "))
+	return fmt.Sprintf(" (%s; try --sysroot, --lib-path or the executable argument)", strings.Join(parts, "; "))
 }
 
 // findRuntimeCandidates lists where _PyRuntime may be. Without full, from
