@@ -163,9 +163,12 @@ func TestCoresOfOtherMachines(t *testing.T) {
 		path string
 		want string
 	}{
-		"i386":       {i386, "32-bit i386 core: only x86-64 is supported"},
-		"aarch64":    {patched("core.arm64", func(b []byte) { binary.LittleEndian.PutUint16(b[18:], uint16(elf.EM_AARCH64)) }), "aarch64 core: only x86-64 is supported"},
-		"ppc64 (BE)": {patched("core.ppc64", func(b []byte) { b[elf.EI_DATA] = byte(elf.ELFDATA2MSB); b[16], b[17], b[18], b[19] = 0, 4, 0, byte(elf.EM_PPC64) }), "ppc64 core: only x86-64 is supported"},
+		"i386":    {i386, "32-bit i386 core: only x86-64 is supported"},
+		"aarch64": {patched("core.arm64", func(b []byte) { binary.LittleEndian.PutUint16(b[18:], uint16(elf.EM_AARCH64)) }), "aarch64 core: only x86-64 is supported"},
+		"ppc64 (BE)": {patched("core.ppc64", func(b []byte) {
+			b[elf.EI_DATA] = byte(elf.ELFDATA2MSB)
+			b[16], b[17], b[18], b[19] = 0, 4, 0, byte(elf.EM_PPC64)
+		}), "ppc64 core: only x86-64 is supported"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			for _, cmd := range [][]string{{"threads"}, {"eval"}, {"maps"}, {"pack", "-o", filepath.Join(dir, "out.pycore")}} {

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -37,7 +38,7 @@ import (
 // Limits for one pycore run on a damaged core.
 const (
 	damageTimeout = 30 * time.Second
-	damageMaxRSS  = 400 << 20 // bytes; the intact cores need ~40-100 MiB
+	damageMaxRSS  = 256 << 20 // bytes; the intact cores need ~25 MiB
 )
 
 // pyRun is one run of pycore.
@@ -94,7 +95,30 @@ func runBounded(t *testing.T, timeout time.Duration, args ...string) pyRun {
 		}
 		r.maxRSS = kib << 10
 	}
+	peaks.note(r)
 	return r
+}
+
+// peaks are the most memory and time any bounded run took, for the log.
+var peaks runPeaks
+
+type runPeaks struct {
+	mu      sync.Mutex
+	rss     int64
+	elapsed time.Duration
+	runs    int
+}
+
+func (p *runPeaks) note(r pyRun) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.rss, p.elapsed, p.runs = max(p.rss, r.maxRSS), max(p.elapsed, r.elapsed), p.runs+1
+}
+
+func (p *runPeaks) String() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return fmt.Sprintf("%d runs of pycore, the largest peak RSS %d MiB, the longest %v", p.runs, p.rss>>20, p.elapsed.Round(time.Millisecond))
 }
 
 // timeBin is GNU time, which measures a command's peak RSS ("" if missing:
@@ -478,6 +502,7 @@ func TestDamagedCores(t *testing.T) {
 	if timeBin == "" {
 		t.Log("/usr/bin/time not found (apt-get install time): peak memory is not checked")
 	}
+	t.Cleanup(func() { t.Log(peaks.String()) })
 	for _, interp := range damageInterpreters(t) {
 		interp := interp
 		t.Run(interp.Name(), func(t *testing.T) {
@@ -494,6 +519,15 @@ func TestDamagedCores(t *testing.T) {
 				r := threads(args...)
 				for _, msg := range r.sane() {
 					t.Error(msg)
+				}
+				// The other readers of the same memory: locals (the object
+				// renderer) and asyncio tasks must be as sane.
+				if len(args) == 0 {
+					for _, other := range [][]string{{"threads", "--locals"}, {"tasks", "--json"}} {
+						for _, msg := range runBounded(t, damageTimeout, append(other, d.path)...).sane() {
+							t.Error(msg)
+						}
+					}
 				}
 				s, err := r.snapshot()
 				if err != nil {
