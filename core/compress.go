@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
+	"sync"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -40,6 +42,26 @@ func compressionOf(data []byte) string {
 // it was written) still gives the part before the break, with a warning:
 // the core reader copes with truncated cores.
 func decompressFile(f *os.File, kind string) (data []byte, warning string, err error) {
+	// One at a time: a zstd or xz decoder holds a window of history as large
+	// as the stream asks (the whole core for a single-segment zstd frame, 43
+	// MiB for the shipped sample; an xz dictionary of up to 64 MiB), so cores
+	// decompressed in parallel (pycore report -j) would need that much memory
+	// each, and peak memory would depend on how many coincide.
+	decompressMu.Lock()
+	defer decompressMu.Unlock()
+	data, warning, err = decompress(f, kind)
+	if kind == "zstd" || kind == "xz" {
+		// The decoder is unreachable now: give its window back at once. Left
+		// to the garbage collector, whose next goal is twice the heap that
+		// held it, windows of successive cores piled up, and pycore report's
+		// peak memory grew with the number of compressed cores. A collection
+		// costs little beside a decompression.
+		debug.FreeOSMemory()
+	}
+	return data, warning, err
+}
+
+func decompress(f *os.File, kind string) (data []byte, warning string, err error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, "", err
 	}
@@ -100,6 +122,8 @@ func decompressFile(f *os.File, kind string) (data []byte, warning string, err e
 	}
 	return data, warning, nil
 }
+
+var decompressMu sync.Mutex
 
 var errTooLarge = errors.New("too large")
 
