@@ -80,6 +80,9 @@ func (p *Process) frameObjectChain(f typesys.Value) ([]Frame, error) {
 		if seen[addr] || len(seen) >= maxFrames {
 			return out, fmt.Errorf("frame chain loops or exceeds %d frames at %s", maxFrames, addr)
 		}
+		if err := p.spendFrame(); err != nil {
+			return out, err
+		}
 		seen[addr] = true
 		code, err := f.Member("f_code")
 		if err != nil {
@@ -134,6 +137,9 @@ func (p *Process) interpreterFrameChain(f typesys.Value, base core.Address) ([]F
 		}
 		if seen[addr] || len(seen) >= maxFrames {
 			return out, fmt.Errorf("frame chain loops or exceeds %d frames at %s", maxFrames, addr)
+		}
+		if err := p.spendFrame(); err != nil {
+			return out, err
 		}
 		seen[addr] = true
 		frame, err := f.Deref()
@@ -323,4 +329,17 @@ func (p *Process) readCode(addr core.Address) (*codeInfo, error) {
 		}
 	}
 	return ci, nil
+}
+
+// spendFrame counts one frame against the snapshot's budget (0: no snapshot
+// is running, e.g. a single chain walked for asyncio, bounded by maxFrames).
+func (p *Process) spendFrame() error {
+	if p.frameBudget == 0 {
+		return nil
+	}
+	if p.frameBudget == 1 {
+		return fmt.Errorf("more than %d frames in all threads: stopped (a corrupt core may point many threads at one chain)", maxSnapshotFrames)
+	}
+	p.frameBudget--
+	return nil
 }

@@ -56,6 +56,9 @@ type Process struct {
 	// debugOffsetsErr says why no _Py_DebugOffsets were read at the runtime.
 	debugOffsetsErr error
 	codes           codeCache
+	// frameBudget bounds the frames one snapshot reads in all: per-chain limits
+	// multiply when a forged core points many thread states at one long chain.
+	frameBudget int
 }
 
 // ErrNotPython is returned (wrapped) when the process shows no sign of CPython.

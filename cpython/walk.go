@@ -14,6 +14,8 @@ const (
 	maxInterpreters = 1024
 	maxThreads      = 1 << 16
 	maxFrames       = 1 << 16
+	// maxSnapshotFrames bounds the frames of all threads of one snapshot.
+	maxSnapshotFrames = 1 << 20
 )
 
 // Snapshot is what Python was doing when the core was made.
@@ -118,6 +120,7 @@ func (p *Process) Snapshot() (*Snapshot, error) {
 
 // SnapshotWith walks every interpreter, thread and frame, reading what o asks.
 func (p *Process) SnapshotWith(o SnapshotOptions) (*Snapshot, error) {
+	p.frameBudget = maxSnapshotFrames
 	s := &Snapshot{Python: PythonInfo{Version: p.Version.String(), FreeThreaded: p.FreeThreaded, Debug: p.Debug, Evidence: joinEvidence(p.Evidence)}}
 	c := p.Core
 	crashTID := 0
@@ -211,6 +214,10 @@ func (p *Process) SnapshotWith(o SnapshotOptions) (*Snapshot, error) {
 			}
 		}
 		s.Threads = append(s.Threads, threads...)
+		if len(s.Threads) >= maxThreads {
+			s.Notes = append(s.Notes, fmt.Sprintf("more than %d thread states in all interpreters: stopped", maxThreads))
+			break
+		}
 		if interp, err = interp.Member("next"); err != nil {
 			s.Notes = append(s.Notes, fmt.Sprintf("interpreter list: %v", err))
 			break
