@@ -631,10 +631,10 @@ func (p *Process) AsyncioTasks() (*AsyncioSnapshot, error) {
 		}
 	}
 	if p.Syms != nil {
-		if s, ok := p.Syms.Lookup("PyCoro_Type"); ok {
+		if s, ok := p.lookup("PyCoro_Type"); ok {
 			ar.coroTyp = s.Addr
 		}
-		if s, ok := p.Syms.Lookup("PyMethod_Type"); ok {
+		if s, ok := p.lookup("PyMethod_Type"); ok {
 			ar.methTyp = s.Addr
 		}
 	}

@@ -103,7 +103,7 @@ func (p *Process) newLocalsReader(l *detailLayout, opts ReprOptions) (*localsRea
 	lr := &localsReader{p: p, l: l, r: &renderer{p: p, l: ol, opts: DefaultReprOptions}, opts: opts,
 		codes: map[core.Address]*codeVars{}}
 	if p.Syms != nil {
-		if s, ok := p.Syms.Lookup("PyCell_Type"); ok {
+		if s, ok := p.lookup("PyCell_Type"); ok {
 			lr.cell = s.Addr
 		}
 	}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -58,12 +60,17 @@ core is of, when the path recorded in the core is not right on this machine.`,
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
 			snap.Notes = append(snap.Notes, s.Core.Warnings...)
+			bw := bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)
 			if asJSON {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(snap)
+				if err := writeSnapshotJSON(bw, snap); err != nil {
+					return err
+				}
+				return bw.Flush()
 			}
-			return printThreads(cmd.OutOrStdout(), snap)
+			if err := printThreads(bw, snap); err != nil {
+				return err
+			}
+			return bw.Flush()
 		},
 	}
 	ff.register(cmd)
@@ -264,4 +271,45 @@ func optString(p *string) string {
 		return "-"
 	}
 	return *p
+}
+
+// writeSnapshotJSON writes what json.Encoder with a two-space indent writes,
+// one thread at a time, so the whole document is never in memory.
+func writeSnapshotJSON(w io.Writer, snap *cpython.Snapshot) error {
+	head := *snap
+	head.Threads = []*cpython.Thread{}
+	b, err := json.MarshalIndent(&head, "", "  ")
+	if err != nil {
+		return err
+	}
+	const mark = `"threads": []`
+	i := bytes.Index(b, []byte(mark))
+	if i < 0 {
+		return fmt.Errorf("snapshot JSON has no threads member")
+	}
+	if _, err := w.Write(b[:i+len(mark)-1]); err != nil {
+		return err
+	}
+	for k, t := range snap.Threads {
+		tb, err := json.MarshalIndent(t, "    ", "  ")
+		if err != nil {
+			return err
+		}
+		sep := ",\n    "
+		if k == 0 {
+			sep = "\n    "
+		}
+		io.WriteString(w, sep)
+		if _, err := w.Write(tb); err != nil {
+			return err
+		}
+	}
+	if len(snap.Threads) > 0 {
+		io.WriteString(w, "\n  ")
+	}
+	if _, err := w.Write(b[i+len(mark)-1:]); err != nil {
+		return err
+	}
+	_, err = io.WriteString(w, "\n")
+	return err
 }
