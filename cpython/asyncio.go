@@ -177,18 +177,11 @@ func dwarfTaskLayout(m *symbols.Module, ptr int) (*taskLayout, error) {
 	if m == nil {
 		return nil, errors.New("no module defines _asyncio")
 	}
-	if !m.HasDWARF() {
-		return nil, fmt.Errorf("no debug info for %s, which defines _asyncio.Task (install its debug symbols or pass --debug-dir)", m.Path)
-	}
-	d, err := m.DWARF()
+	dt, src, err := moduleDWARFTypes(m, ptr, ", which defines _asyncio.Task")
 	if err != nil {
-		return nil, fmt.Errorf("debug info of %s: %w", m.Path, err)
+		return nil, err
 	}
-	src := "the DWARF of " + m.Path
-	if f := m.DebugFile(); f != "" {
-		src = "the DWARF of " + f
-	}
-	t, err := typesys.NewDWARFTypes(d, ptr, src).Lookup("TaskObj")
+	t, err := dt.Lookup("TaskObj")
 	if err != nil {
 		return nil, fmt.Errorf("TaskObj in %s: %w", src, err)
 	}
@@ -830,27 +823,9 @@ func (ar *asyncReader) eachInterpreter(f func(interp typesys.Value, addr core.Ad
 
 func (ar *asyncReader) moduleTasks(interp typesys.Value, id int64) error {
 	r := ar.r
-	var modules typesys.Value
-	var err error
-	for _, path := range []string{"imports.modules", "modules"} {
-		if modules, err = interp.Path(path); err == nil {
-			break
-		}
-	}
-	if err != nil {
-		return err
-	}
-	mods, err := rawWord(modules)
-	if err != nil || mods == 0 {
-		return err
-	}
-	mod, ok, err := r.dictGetStr(core.Address(mods), "asyncio.tasks")
+	md, ok, err := r.moduleDict(interp, "asyncio.tasks")
 	if err != nil || !ok {
 		return err // asyncio not imported in this interpreter
-	}
-	md, err := r.ptr(mod.Add(r.l.modDict))
-	if err != nil {
-		return fmt.Errorf("__dict__: %w", err)
 	}
 	var found []string
 	defer func() {

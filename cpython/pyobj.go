@@ -2058,43 +2058,45 @@ func (p *Process) interpreterThreadNames(interp typesys.Value) (map[uint64]strin
 	return names, err
 }
 
-// threadNames adds the names in one interpreter's threading._active.
-func (r *renderer) threadNames(interp typesys.Value, names map[uint64]string) error {
+// moduleDict returns the __dict__ of sys.modules[name] in one interpreter;
+// found is false when the module was never imported there (or sys.modules is
+// not set up, or already torn down).
+func (r *renderer) moduleDict(interp typesys.Value, name string) (dict core.Address, found bool, err error) {
 	var modules typesys.Value
-	var err error
 	for _, path := range []string{"imports.modules", "modules"} {
 		if modules, err = interp.Path(path); err == nil {
 			break
 		}
 	}
 	if err != nil {
-		return err
+		return 0, false, err
 	}
 	mods, err := rawWord(modules)
 	if err != nil {
-		return fmt.Errorf("sys.modules: %w", err)
+		return 0, false, fmt.Errorf("sys.modules: %w", err)
 	}
 	if mods == 0 {
-		return nil // not initialized (or finalized)
+		return 0, false, nil
 	}
-	threading, ok, err := r.dictGetStr(core.Address(mods), "threading")
+	mod, ok, err := r.dictGetStr(core.Address(mods), name)
 	if err != nil {
-		return fmt.Errorf("sys.modules: %w", err)
+		return 0, false, fmt.Errorf("sys.modules: %w", err)
 	}
 	if !ok {
-		return nil // threading was never imported: no Thread objects
+		return 0, false, nil
 	}
-	md, err := r.ptr(threading.Add(r.l.modDict))
+	md, err := r.ptr(mod.Add(r.l.modDict))
 	if err != nil {
-		return fmt.Errorf("threading.__dict__: %w", err)
+		return 0, false, fmt.Errorf("%s.__dict__: %w", name, err)
 	}
-	active, ok, err := r.dictGetStr(md, "_active")
-	if err != nil || !ok {
-		return fmt.Errorf("threading._active: not found (%v)", err)
-	}
-	items, _, err := r.dictItems(active, maxLookupItems)
+	return md, true, nil
+}
+
+// threadNames adds the names in one interpreter's threading._active.
+func (r *renderer) threadNames(interp typesys.Value, names map[uint64]string) error {
+	items, err := r.threadingActive(interp)
 	if err != nil {
-		return fmt.Errorf("threading._active: %w", err)
+		return err
 	}
 	for _, it := range items {
 		ident, err := r.intValue(it.key)

@@ -434,22 +434,14 @@ func rodataVersion(m *symbols.Module, major, minor int) (Version, bool) {
 // chooseTypes picks where struct layouts come from.
 func (p *Process) chooseTypes(mode TypesMode) error {
 	dwarfSrc := func() (TypeSource, error) {
-		m := p.Module
-		if m == nil {
+		if p.Module == nil {
 			return nil, fmt.Errorf("no debug info: the runtime was not found in a file")
 		}
-		if !m.HasDWARF() {
-			return nil, fmt.Errorf("no debug info for %s (install its debug symbols or pass --debug-dir)", m.Path)
-		}
-		d, err := m.DWARF()
+		dt, src, err := moduleDWARFTypes(p.Module, p.R.PtrSize, "")
 		if err != nil {
-			return nil, fmt.Errorf("debug info of %s: %w", m.Path, err)
+			return nil, err
 		}
-		src := "the DWARF of " + m.Path
-		if f := m.DebugFile(); f != "" {
-			src = "the DWARF of " + f
-		}
-		return &dwarfTypes{dt: typesys.NewDWARFTypes(d, p.R.PtrSize, src), source: src}, nil
+		return &dwarfTypes{dt: dt, source: src}, nil
 	}
 	builtin := func() (TypeSource, error) {
 		if p.DebugOffsets != nil {
@@ -541,4 +533,21 @@ func tableFor(v Version, freeThreaded, debug bool) *VersionLayouts {
 		}
 	}
 	return best
+}
+
+// moduleDWARFTypes opens a module's DWARF (its own or a detached debug file's)
+// as types; what says what the module is looked at for, in the error.
+func moduleDWARFTypes(m *symbols.Module, ptrSize int, what string) (*typesys.DWARFTypes, string, error) {
+	if !m.HasDWARF() {
+		return nil, "", fmt.Errorf("no debug info for %s%s (install its debug symbols or pass --debug-dir)", m.Path, what)
+	}
+	d, err := m.DWARF()
+	if err != nil {
+		return nil, "", fmt.Errorf("debug info of %s: %w", m.Path, err)
+	}
+	src := "the DWARF of " + m.Path
+	if f := m.DebugFile(); f != "" {
+		src = "the DWARF of " + f
+	}
+	return typesys.NewDWARFTypes(d, ptrSize, src), src, nil
 }

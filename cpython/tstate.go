@@ -322,32 +322,17 @@ func (p *Process) interpreterDaemons(interp typesys.Value) (map[uint64]bool, err
 // threadingActive lists the items of an interpreter's threading._active
 // (ident -> Thread); none if threading was never imported.
 func (r *renderer) threadingActive(interp typesys.Value) ([]dictEntry, error) {
-	var modules typesys.Value
-	var err error
-	for _, path := range []string{"imports.modules", "modules"} {
-		if modules, err = interp.Path(path); err == nil {
-			break
-		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	mods, err := rawWord(modules)
-	if err != nil || mods == 0 {
-		return nil, err
-	}
-	threading, ok, err := r.dictGetStr(core.Address(mods), "threading")
+	md, ok, err := r.moduleDict(interp, "threading")
 	if err != nil || !ok {
-		return nil, err
-	}
-	md, err := r.ptr(threading.Add(r.l.modDict))
-	if err != nil {
-		return nil, fmt.Errorf("threading.__dict__: %w", err)
+		return nil, err // threading was never imported: no Thread objects
 	}
 	active, ok, err := r.dictGetStr(md, "_active")
 	if err != nil || !ok {
 		return nil, fmt.Errorf("threading._active: not found (%v)", err)
 	}
 	items, _, err := r.dictItems(active, maxLookupItems)
-	return items, err
+	if err != nil {
+		return nil, fmt.Errorf("threading._active: %w", err)
+	}
+	return items, nil
 }
