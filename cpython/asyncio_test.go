@@ -169,10 +169,10 @@ type memReader struct {
 }
 
 func (m memReader) ReadAt(p []byte, addr core.Address) (int, error) {
-	if addr < m.base || int64(addr.Sub(m.base)) > int64(len(m.data)) {
+	if addr < m.base || uint64(addr-m.base) > uint64(len(m.data)) {
 		return 0, &core.ReadError{Addr: addr, Size: len(p), Reason: "not mapped"}
 	}
-	n := copy(p, m.data[addr.Sub(m.base):])
+	n := copy(p, m.data[uint64(addr-m.base):])
 	if n < len(p) {
 		return n, &core.ReadError{Addr: addr.Add(int64(n)), Size: len(p), Reason: "not mapped"}
 	}

@@ -15,10 +15,10 @@ type flatMemory struct {
 }
 
 func (m flatMemory) ReadAt(p []byte, addr core.Address) (int, error) {
-	if addr < m.base || addr.Sub(m.base) > int64(len(m.b)) {
+	if addr < m.base || uint64(addr-m.base) > uint64(len(m.b)) {
 		return 0, &core.ReadError{Addr: addr, Size: len(p), Reason: "not mapped"}
 	}
-	n := copy(p, m.b[addr.Sub(m.base):])
+	n := copy(p, m.b[uint64(addr-m.base):])
 	if n < len(p) {
 		return n, &core.ReadError{Addr: addr.Add(int64(n)), Size: len(p), Reason: "not mapped"}
 	}
