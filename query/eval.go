@@ -872,7 +872,7 @@ func (ev *evaluator) pointerOp(n *Binary, x, y typesys.Value) (typesys.Value, er
 		if err != nil {
 			return typesys.Value{}, err
 		}
-		return ev.boolValue(compareUint(n.Op, a, b)), nil
+		return ev.boolValue(compare(n.Op, a, b)), nil
 	}
 	return typesys.Value{}, ev.opErr(n, "operator %s does not apply to pointers (%s %s %s); cast to unsigned long first", n.Op, x.Type, n.Op, y.Type)
 }
@@ -901,39 +901,8 @@ func (ev *evaluator) pointerDiff(n *Binary, x, y typesys.Value) (typesys.Value, 
 	return typesys.FromUint(ev.env.Mem, ev.env.ctypes().longT, uint64(d)), nil
 }
 
-func compareUint(op string, a, b uint64) bool {
-	switch op {
-	case "==":
-		return a == b
-	case "!=":
-		return a != b
-	case "<":
-		return a < b
-	case ">":
-		return a > b
-	case "<=":
-		return a <= b
-	}
-	return a >= b
-}
-
-func compareInt(op string, a, b int64) bool {
-	switch op {
-	case "==":
-		return a == b
-	case "!=":
-		return a != b
-	case "<":
-		return a < b
-	case ">":
-		return a > b
-	case "<=":
-		return a <= b
-	}
-	return a >= b
-}
-
-func compareFloat(op string, a, b float64) bool {
+// compare applies a C comparison operator to two numbers of one kind.
+func compare[T ~int64 | ~uint64 | ~float64](op string, a, b T) bool {
 	switch op {
 	case "==":
 		return a == b
@@ -963,7 +932,7 @@ func (ev *evaluator) arith(n *Binary, a, b num) (typesys.Value, error) {
 		case "/":
 			return ev.fromNum(num{float: true, f: x / y}), nil
 		case "==", "!=", "<", ">", "<=", ">=":
-			return ev.boolValue(compareFloat(n.Op, x, y)), nil
+			return ev.boolValue(compare(n.Op, x, y)), nil
 		}
 		return typesys.Value{}, ev.opErr(n, "operator %s needs integers, not floating point", n.Op)
 	}
@@ -1028,9 +997,9 @@ func (ev *evaluator) arith(n *Binary, a, b num) (typesys.Value, error) {
 		r.u = x ^ y
 	case "==", "!=", "<", ">", "<=", ">=":
 		if signed {
-			return ev.boolValue(compareInt(n.Op, int64(x), int64(y))), nil
+			return ev.boolValue(compare(n.Op, int64(x), int64(y))), nil
 		}
-		return ev.boolValue(compareUint(n.Op, truncate(x, size), truncate(y, size))), nil
+		return ev.boolValue(compare(n.Op, truncate(x, size), truncate(y, size))), nil
 	default:
 		return typesys.Value{}, ev.opErr(n, "unknown operator %s", n.Op)
 	}
