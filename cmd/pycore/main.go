@@ -41,6 +41,19 @@ func (f *fileFlags) options(executable string) (session.Options, error) {
 		DebugDirs: f.debugDirs, Types: mode}, nil
 }
 
+// open opens the core of a "CORE [EXECUTABLE]" command line.
+func (f *fileFlags) open(args []string) (*session.Session, error) {
+	exe := ""
+	if len(args) > 1 {
+		exe = args[1]
+	}
+	opts, err := f.options(exe)
+	if err != nil {
+		return nil, err
+	}
+	return session.Open(args[0], opts)
+}
+
 func newRootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "pycore",

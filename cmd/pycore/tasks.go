@@ -12,7 +12,6 @@ import (
 
 	"github.com/pycore/pycore/core"
 	"github.com/pycore/pycore/cpython"
-	"github.com/pycore/pycore/session"
 )
 
 func init() { register(newTasksCommand) }
@@ -34,15 +33,7 @@ asyncio's own sets and derives the awaited-by edges of tasks awaiting tasks,
 gather() and TaskGroup; what a version cannot give is said at the end.`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			exe := ""
-			if len(args) > 1 {
-				exe = args[1]
-			}
-			opts, err := ff.options(exe)
-			if err != nil {
-				return err
-			}
-			s, err := session.Open(args[0], opts)
+			s, err := ff.open(args)
 			if err != nil {
 				return err
 			}

@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pycore/pycore/cpython"
-	"github.com/pycore/pycore/session"
 )
 
 func init() { register(newThreadsCommand) }
@@ -42,15 +41,7 @@ CORE may be compressed (.gz, .zst, .xz, .lz4). EXECUTABLE is the program the
 core is of, when the path recorded in the core is not right on this machine.`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			exe := ""
-			if len(args) > 1 {
-				exe = args[1]
-			}
-			opts, err := ff.options(exe)
-			if err != nil {
-				return err
-			}
-			s, err := session.Open(args[0], opts)
+			s, err := ff.open(args)
 			if err != nil {
 				return err
 			}
