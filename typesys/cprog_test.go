@@ -542,6 +542,13 @@ func checkTypeShapes(t *testing.T, im *image) {
 		t.Errorf("anonymous members of struct node: %s, want %s", got, want)
 	}
 
+	// An anonymous struct named by a typedef names its own anonymous members.
+	if v, err := im.eval("g_tdanon.state"); err != nil {
+		t.Error(err)
+	} else if got := v.Type.String(); got != "tdanon_t:4->struct" {
+		t.Errorf("g_tdanon.state has type %s, want tdanon_t:4->struct", got)
+	}
+
 	// Bitfields report where they are.
 	if v, err := im.eval("g_bits.c"); err != nil {
 		t.Error(err)

@@ -166,6 +166,9 @@ func (dt *DWARFTypes) convert(t dwarf.Type, depth int) *Type {
 	case *dwarf.TypedefType:
 		out.Kind, out.Name = Typedef, t.Name
 		out.Elem = dt.convert(t.Type, depth+1)
+		if e := out.Elem; e != nil && (e.Kind == Struct || e.Kind == Union) && e.Name == "" {
+			nameAnonymousAs(e, t.Name, 0)
+		}
 		if out.Size <= 0 {
 			out.Size = out.Elem.Resolve().sizeOr(0)
 		}

@@ -165,8 +165,15 @@ func join(base, inner string) string {
 // readable names from where they sit: "struct node:8->union" is the union
 // at offset 8 of struct node, and a second one at the same place gets "#2".
 // It is called again when t itself is renamed, so names follow the parents.
+// An anonymous struct named by a typedef (typedef struct {...} PyASCIIObject)
+// names its members after the typedef: see nameAnonymousAs.
 func nameAnonymous(t *Type, depth int) {
-	if t.Name == "" || depth > 16 {
+	nameAnonymousAs(t, t.Name, depth)
+}
+
+// nameAnonymousAs is nameAnonymous with the parent called parent.
+func nameAnonymousAs(t *Type, parent string, depth int) {
+	if parent == "" || depth > 16 {
 		return
 	}
 	seen := map[string]int{}
@@ -178,7 +185,7 @@ func nameAnonymous(t *Type, depth int) {
 		if mt == nil || (mt.Kind != Struct && mt.Kind != Union) || (mt.Name != "" && !mt.anon) {
 			continue
 		}
-		name := fmt.Sprintf("%s:%d->%s", t.Name, m.Offset, mt.Kind)
+		name := fmt.Sprintf("%s:%d->%s", parent, m.Offset, mt.Kind)
 		seen[name]++
 		if n := seen[name]; n > 1 {
 			name = fmt.Sprintf("%s#%d", name, n)

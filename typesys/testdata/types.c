@@ -85,6 +85,14 @@ struct node {
 	const volatile int cv;
 };
 
+typedef struct { /* named only by its typedef, as CPython's PyASCIIObject */
+	int len;
+	struct {
+		unsigned kind : 3;
+		unsigned ready : 1;
+	} state;
+} tdanon_t;
+
 struct flex {
 	int n;
 	long items[]; /* flexible array member */
@@ -114,6 +122,7 @@ struct node g_nodes[3] = {
 	 .name = NULL, .buf = "", .pts = {{0, 0}, {0, 0}, {-1, -1}}, .color = BLUE, .cv = 13},
 };
 struct node *g_head = &g_nodes[0];
+tdanon_t g_tdanon = {5, {4, 1}};
 point_t *g_pp = &g_nodes[1].pts[0];
 struct bits g_bits;
 struct packed_bits g_packed;
