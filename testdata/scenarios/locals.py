@@ -33,6 +33,33 @@ class Plain(object):
     pass
 
 
+def legacy_str(text):
+    """text as a str in the legacy (non-compact) layout, its characters in a buffer of
+    their own: what PyUnicode_FromUnicode(NULL, n) made before 3.12 (removed there), made
+    ready the way CPython readies it on first use. None where the API is gone."""
+    if sys.version_info >= (3, 12):
+        return None
+    import ctypes
+    import warnings
+    api = ctypes.pythonapi
+    new = api.PyUnicode_FromUnicode
+    new.restype, new.argtypes = ctypes.py_object, [ctypes.c_void_p, ctypes.c_ssize_t]
+    wstr = api.PyUnicode_AsUnicode
+    wstr.restype, wstr.argtypes = ctypes.c_void_p, [ctypes.py_object]
+    ready = api._PyUnicode_Ready
+    ready.restype, ready.argtypes = ctypes.c_int, [ctypes.py_object]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # 3.10, 3.11: deprecated
+        s = new(None, len(text))
+    buf = wstr(s)
+    wchar = ctypes.sizeof(ctypes.c_wchar)
+    for i, c in enumerate(text):
+        (ctypes.c_uint32 if wchar == 4 else ctypes.c_uint16).from_address(buf + wchar * i).value = ord(c)
+    if ready(s) != 0 or s != text:
+        oracle.fail("legacy_str: %r did not become %r" % (s, text))
+    return s
+
+
 # Every built-in type a local can hold, nested and recursive containers, non-ASCII text.
 def many_types(ev):
     none = None
@@ -58,6 +85,8 @@ def many_types(ev):
     obj = Plain()
     cls = Plain
     func = many_types
+    legacy_latin = legacy_str(u"l\xe9gacy")
+    legacy_ucs4 = legacy_str(u"\U0001f40d l\xe9gacy \u2713")
     empty_list, empty_dict, empty_tuple = [], {}, ()
     deleted = "gone"
     del deleted
