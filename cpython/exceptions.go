@@ -19,8 +19,11 @@ package cpython
 // 'filename'"). str() of an argument is its text for str, the message for an
 // exception, and its repr otherwise. Classes that override __str__ (and
 // SyntaxError, UnicodeError, ImportError with keyword arguments) may differ
-// from what Python would print: a core cannot run Python code. Exception
-// groups (3.11+) print as plain exceptions, without their sub-exceptions.
+// from what Python would print: a core cannot run Python code.
+//
+// Exception groups (3.11+) carry their sub-exceptions, read and printed as
+// the traceback module does: at most maxGroupWidth of them per group, nested
+// groups to maxGroupDepth, inside the "| " margins Python draws.
 
 import (
 	"fmt"
@@ -45,6 +48,11 @@ type Exception struct {
 	Notes        []string   `json:"notes,omitempty"` // __notes__ (3.11+)
 	Cause        *Exception `json:"cause,omitempty"`
 	Context      *Exception `json:"context,omitempty"`
+	// Exceptions are an exception group's first sub-exceptions (at most
+	// maxGroupWidth, as Python prints them); ExceptionsTotal counts them all.
+	// Both are absent for exceptions that are not groups.
+	Exceptions      []*Exception `json:"exceptions,omitempty"`
+	ExceptionsTotal int          `json:"exceptions_total,omitempty"`
 	// SuppressContext is __suppress_context__ (set by raise ... from ...).
 	SuppressContext bool `json:"suppress_context"`
 	// Seen marks an exception already met higher in the same chain (a
@@ -72,6 +80,13 @@ const (
 	maxTraceback     = 4096 // entries of one traceback
 	maxMessageChars  = 4096
 	maxMessageNested = 8 // str() of an exception whose argument is an exception ...
+	// maxExcTree bounds the exceptions read for one exception, its chains and
+	// its groups' members together.
+	maxExcTree = 1024
+	// maxGroupWidth and maxGroupDepth are the traceback module's defaults for
+	// printing exception groups (max_group_width, max_group_depth).
+	maxGroupWidth = 15
+	maxGroupDepth = 10
 )
 
 type excReader struct {
@@ -109,7 +124,7 @@ func (er *excReader) threadExceptions(t *Thread) {
 		if err != nil {
 			note("current_exception: %v", err)
 		} else if exc != 0 {
-			t.Exception = er.read(exc, 0, map[core.Address]bool{})
+			t.Exception = er.read(exc, 0, newExcWalk(), false)
 		}
 	case l.tsCurType >= 0 && l.tsCurValue >= 0 && l.tsCurTB >= 0:
 		typ, err1 := R.Ptr(ts.Add(l.tsCurType))
@@ -144,7 +159,7 @@ func (er *excReader) threadExceptions(t *Thread) {
 				break
 			}
 			if v != 0 && !er.r.isNone(v) {
-				t.HandledExceptions = append(t.HandledExceptions, er.read(v, 0, map[core.Address]bool{}))
+				t.HandledExceptions = append(t.HandledExceptions, er.read(v, 0, newExcWalk(), false))
 			}
 			item, err = R.Ptr(item.Add(l.siPrev))
 		}
@@ -169,7 +184,7 @@ func (er *excReader) threadExceptions(t *Thread) {
 		for _, v := range values {
 			if v != 0 && !seen[v] && !er.r.isNone(v) && len(seen) < maxExcChain {
 				seen[v] = true
-				t.HandledExceptions = append(t.HandledExceptions, er.read(v, 0, map[core.Address]bool{}))
+				t.HandledExceptions = append(t.HandledExceptions, er.read(v, 0, newExcWalk(), false))
 			}
 		}
 	default:
@@ -205,8 +220,20 @@ func (er *excReader) typeName(tp core.Address) string {
 	return mod + "." + qual
 }
 
-// read reads the exception at a and, recursively, its cause and context.
-func (er *excReader) read(a core.Address, depth int, seen map[core.Address]bool) *Exception {
+// excWalk is the state of reading one exception tree: the exceptions met
+// (Python prints a cause or context met before only by name) and how many
+// have been read, which bounds the walk however its members repeat.
+type excWalk struct {
+	seen map[core.Address]bool
+	read int
+}
+
+func newExcWalk() *excWalk { return &excWalk{seen: map[core.Address]bool{}} }
+
+// read reads the exception at a and, recursively, its cause and context and
+// a group's members. A member is read in full even if met before, as the
+// traceback module does (member says so).
+func (er *excReader) read(a core.Address, depth int, w *excWalk, member bool) *Exception {
 	e := &Exception{Address: a, Traceback: []TracebackEntry{}}
 	ti, tp, err := er.isException(a)
 	if err != nil {
@@ -217,11 +244,12 @@ func (er *excReader) read(a core.Address, depth int, seen map[core.Address]bool)
 		return e
 	}
 	e.Type = er.typeName(tp)
-	if seen[a] {
+	if w.seen[a] && !member {
 		e.Seen = true
 		return e
 	}
-	seen[a] = true
+	w.seen[a] = true
+	w.read++
 	l, R := er.l, er.p.R
 	e.Message, err = er.message(a, ti, tp, 0)
 	if err != nil {
@@ -243,6 +271,9 @@ func (er *excReader) read(a core.Address, depth int, seen map[core.Address]bool)
 		e.Error = joinErr(e.Error, fmt.Sprintf("chain longer than %d exceptions: cut here", maxExcChain))
 		return e
 	}
+	if l.egExcs >= 0 && er.excTypeNamed(tp, "BaseExceptionGroup") {
+		er.readGroup(e, a, depth, w)
+	}
 	for _, link := range []struct {
 		off  int64
 		name string
@@ -254,10 +285,46 @@ func (er *excReader) read(a core.Address, depth int, seen map[core.Address]bool)
 			continue
 		}
 		if c != 0 && !er.r.isNone(c) {
-			*link.dst = er.read(c, depth+1, seen)
+			if w.read >= maxExcTree && !w.seen[c] {
+				e.Error = joinErr(e.Error, fmt.Sprintf("%s: more than %d exceptions in this tree: cut here", link.name, maxExcTree))
+				continue
+			}
+			*link.dst = er.read(c, depth+1, w, false)
 		}
 	}
 	return e
+}
+
+// readGroup reads the members of the exception group at a into e.
+func (er *excReader) readGroup(e *Exception, a core.Address, depth int, w *excWalk) {
+	excs, err := er.p.R.Ptr(a.Add(er.l.egExcs))
+	if err != nil {
+		e.Error = joinErr(e.Error, fmt.Sprintf("exception group excs: %v", err))
+		return
+	}
+	if excs == 0 {
+		e.Error = joinErr(e.Error, "exception group with NULL excs")
+		return
+	}
+	n, err := er.r.tupleLen(excs, hardMaxItems)
+	if err != nil {
+		e.Error = joinErr(e.Error, fmt.Sprintf("exception group excs: %v", err))
+		return
+	}
+	members, err := er.r.tupleHead(excs, min(n, maxGroupWidth))
+	if err != nil {
+		e.Error = joinErr(e.Error, fmt.Sprintf("exception group excs: %v", err))
+		return
+	}
+	e.ExceptionsTotal = int(n)
+	e.Exceptions = []*Exception{}
+	for _, m := range members {
+		if w.read >= maxExcTree {
+			e.Error = joinErr(e.Error, fmt.Sprintf("more than %d exceptions in this tree: members cut here", maxExcTree))
+			return
+		}
+		e.Exceptions = append(e.Exceptions, er.read(m, depth+1, w, true))
+	}
 }
 
 // readTriple reads a <= 3.11 curexc triple. The value is usually already
@@ -266,7 +333,7 @@ func (er *excReader) read(a core.Address, depth int, seen map[core.Address]bool)
 func (er *excReader) readTriple(typ, val, tb core.Address) *Exception {
 	if val != 0 {
 		if _, _, err := er.isException(val); err == nil {
-			e := er.read(val, 0, map[core.Address]bool{})
+			e := er.read(val, 0, newExcWalk(), false)
 			if tb != 0 && e.Error == "" {
 				// The traceback collected so far; PyErr_NormalizeException
 				// attaches it to the instance later.
@@ -490,6 +557,20 @@ func (er *excReader) message(a core.Address, ti *typeInfo, tp core.Address, nest
 			return fmt.Sprintf("[Errno %s] %s", er.str(errno, nested), er.str(strerror, nested)), nil
 		}
 	}
+	if l.egExcs >= 0 && er.excTypeNamed(tp, "BaseExceptionGroup") {
+		// BaseExceptionGroup_str: "msg (N sub-exception[s])".
+		msg, err1 := R.Ptr(a.Add(l.egMsg))
+		excs, err2 := R.Ptr(a.Add(l.egExcs))
+		if err1 == nil && err2 == nil && msg != 0 && excs != 0 {
+			if n, err := er.r.tupleLen(excs, hardMaxItems); err == nil {
+				plural := "s"
+				if n == 1 {
+					plural = ""
+				}
+				return fmt.Sprintf("%s (%d sub-exception%s)", er.str(msg, nested), n, plural), nil
+			}
+		}
+	}
 	if len(args) == 1 && er.excTypeNamed(tp, "KeyError") {
 		return er.repr(args[0]), nil
 	}
@@ -550,9 +631,9 @@ func (er *excReader) repr(obj core.Address) string {
 // would print for e (without source lines, which are not in the core),
 // each without its newline.
 func FormatException(e *Exception) []string {
-	var out []string
-	formatChain(e, &out, 0)
-	return out
+	var p excPrinter
+	p.format(e, 0)
+	return p.out
 }
 
 const (
@@ -563,34 +644,143 @@ const (
 	recursiveCutoff = 3
 )
 
-func formatChain(e *Exception, out *[]string, depth int) {
-	if depth < maxExcChain {
+// excPrinter follows traceback.TracebackException.format and its
+// _ExceptionPrintContext: inside an exception group every line carries a
+// margin, two spaces per level of nesting and then "| " (or "+ ").
+type excPrinter struct {
+	out        []string
+	groupDepth int
+	needClose  bool
+}
+
+func (p *excPrinter) indent() string { return strings.Repeat(" ", 2*p.groupDepth) }
+
+// emit adds lines with the margin of the current group depth.
+func (p *excPrinter) emit(margin string, lines ...string) {
+	prefix := ""
+	if p.groupDepth > 0 {
+		prefix = p.indent() + margin + " "
+	}
+	for _, l := range lines {
+		p.out = append(p.out, prefix+l)
+	}
+}
+
+// format prints e and its chain, outermost cause or context first.
+func (p *excPrinter) format(top *Exception, depth int) {
+	type link struct {
+		msg string
+		e   *Exception
+	}
+	var chain []link
+	for e, msg := top, ""; e != nil && len(chain) < maxExcChain; {
+		chain = append(chain, link{msg, e})
 		switch {
 		case e.Cause != nil && !e.Cause.Seen:
-			formatChain(e.Cause, out, depth+1)
-			*out = append(*out, "", causeMessage, "")
+			e, msg = e.Cause, causeMessage
 		case e.Context != nil && !e.Context.Seen && !e.SuppressContext:
-			formatChain(e.Context, out, depth+1)
-			*out = append(*out, "", contextMessage, "")
+			e, msg = e.Context, contextMessage
+		default:
+			e = nil
 		}
 	}
-	if len(e.Traceback) > 0 {
-		*out = append(*out, "Traceback (most recent call last):")
-		*out = append(*out, formatEntries(e.Traceback)...)
-		if e.TracebackCut > 0 {
-			*out = append(*out, fmt.Sprintf("  [%d more entries not read]", e.TracebackCut))
+	for i := len(chain) - 1; i >= 0; i-- {
+		e := chain[i].e
+		if i+1 < len(chain) {
+			p.emit("|", "", chain[i+1].msg, "")
+		}
+		switch {
+		case e.Exceptions == nil:
+			if len(e.Traceback) > 0 {
+				p.emit("|", "Traceback (most recent call last):")
+				p.emitTraceback(e)
+			}
+			p.emitFinal(e)
+		case p.groupDepth > maxGroupDepth:
+			p.emit("|", fmt.Sprintf("... (max_group_depth is %d)", maxGroupDepth))
+		default:
+			p.formatGroup(e, depth)
 		}
 	}
+}
+
+func (p *excPrinter) emitTraceback(e *Exception) {
+	p.emit("|", formatEntries(e.Traceback)...)
+	if e.TracebackCut > 0 {
+		p.emit("|", fmt.Sprintf("  [%d more entries not read]", e.TracebackCut))
+	}
+}
+
+// emitFinal is format_exception_only: "Type: message", then the notes.
+func (p *excPrinter) emitFinal(e *Exception) {
 	line := e.Type
 	if e.Message != "" {
 		line += ": " + e.Message
 	}
-	*out = append(*out, strings.Split(line, "\n")...)
+	p.emit("|", strings.Split(line, "\n")...)
 	for _, n := range e.Notes {
-		*out = append(*out, strings.Split(n, "\n")...)
+		p.emit("|", strings.Split(n, "\n")...)
 	}
 	if e.Error != "" {
-		*out = append(*out, "  [incomplete: "+e.Error+"]")
+		p.emit("|", "  [incomplete: "+e.Error+"]")
+	}
+}
+
+func (p *excPrinter) formatGroup(e *Exception, depth int) {
+	toplevel := p.groupDepth == 0
+	if toplevel {
+		p.groupDepth++
+	}
+	if len(e.Traceback) > 0 {
+		margin := "|"
+		if toplevel {
+			margin = "+"
+		}
+		p.emit(margin, "Exception Group Traceback (most recent call last):")
+		p.emitTraceback(e)
+	}
+	p.emitFinal(e)
+	n := e.ExceptionsTotal
+	if n > maxGroupWidth {
+		n = maxGroupWidth + 1
+	}
+	p.needClose = false
+	for i := 0; i < n; i++ {
+		last := i == n-1
+		if last {
+			p.needClose = true // a nested group may close the frame first
+		}
+		title := strconv.Itoa(i + 1)
+		if i >= maxGroupWidth {
+			title = "..."
+		}
+		lead := "  "
+		if i == 0 {
+			lead = "+-"
+		}
+		p.out = append(p.out, p.indent()+lead+"+---------------- "+title+" ----------------")
+		p.groupDepth++
+		switch {
+		case i >= maxGroupWidth:
+			rest := e.ExceptionsTotal - maxGroupWidth
+			plural := "s"
+			if rest == 1 {
+				plural = ""
+			}
+			p.emit("|", fmt.Sprintf("and %d more exception%s", rest, plural))
+		case i < len(e.Exceptions):
+			p.format(e.Exceptions[i], depth+1)
+		default:
+			p.emit("|", "[not read]")
+		}
+		if last && p.needClose {
+			p.out = append(p.out, p.indent()+"+------------------------------------")
+			p.needClose = false
+		}
+		p.groupDepth--
+	}
+	if toplevel {
+		p.groupDepth = 0
 	}
 }
 

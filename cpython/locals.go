@@ -378,18 +378,33 @@ func (lr *localsReader) names(field core.Address, what string) ([]string, error)
 	return out, nil
 }
 
-// tupleItems reads the item pointers of a tuple (at most max).
-func (r *renderer) tupleItems(t core.Address, max int64) ([]core.Address, error) {
+// tupleLen reads the size of a tuple (at most max).
+func (r *renderer) tupleLen(t core.Address, max int64) (int64, error) {
 	if t == 0 {
-		return nil, errors.New("NULL tuple")
+		return 0, errors.New("NULL tuple")
 	}
 	n, err := r.i64(t.Add(r.l.obSize))
 	if err != nil {
-		return nil, fmt.Errorf("tuple at %#x: ob_size: %w", uint64(t), err)
+		return 0, fmt.Errorf("tuple at %#x: ob_size: %w", uint64(t), err)
 	}
 	if n < 0 || n > max {
-		return nil, fmt.Errorf("tuple at %#x: %d items is not plausible (at most %d)", uint64(t), n, max)
+		return 0, fmt.Errorf("tuple at %#x: %d items is not plausible (at most %d)", uint64(t), n, max)
 	}
+	return n, nil
+}
+
+// tupleItems reads the item pointers of a tuple (at most max).
+func (r *renderer) tupleItems(t core.Address, max int64) ([]core.Address, error) {
+	n, err := r.tupleLen(t, max)
+	if err != nil {
+		return nil, err
+	}
+	return r.tupleHead(t, n)
+}
+
+// tupleHead reads the first n item pointers of a tuple whose size is at
+// least n.
+func (r *renderer) tupleHead(t core.Address, n int64) ([]core.Address, error) {
 	buf := make([]byte, n*r.l.ptr)
 	if err := r.p.R.Read(buf, t.Add(r.l.tupleItems)); err != nil {
 		return nil, fmt.Errorf("tuple at %#x: items: %w", uint64(t), err)

@@ -77,7 +77,7 @@ func TestLocalsAndExceptionsOfUnreadableMemorySayWhy(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			e := er.read(nowhere, 0, map[core.Address]bool{})
+			e := er.read(nowhere, 0, newExcWalk(), false)
 			if e.Error == "" || !strings.Contains(e.Error, "0x10") {
 				t.Errorf("an exception out of the core: %+v", e)
 			}

@@ -42,6 +42,7 @@ type detailLayout struct {
 	// PyBaseExceptionObject, PyOSErrorObject
 	excArgs, excNotes, excTB, excContext, excCause, excSuppress int64
 	osErrno, osStrerror, osFilename, osFilename2                int64
+	egMsg, egExcs                                               int64 // PyBaseExceptionGroupObject (3.11+)
 	// PyTracebackObject
 	tbNext, tbFrame, tbLasti, tbLineno int64
 	// PyFrameObject: f_code and f_localsplus before 3.11, f_frame after;
@@ -175,6 +176,16 @@ func newDetailLayout(p *Process) (*detailLayout, error) {
 	l.osStrerror, l.osFilename, l.osFilename2 = l.osErrno+ptr, l.osErrno+2*ptr, l.osErrno+3*ptr
 	if o := off(os, "filename"); o >= 0 {
 		l.osStrerror, l.osFilename, l.osFilename2 = off(os, "strerror"), o, off(os, "filename2")
+	}
+	// PyBaseExceptionGroupObject (3.11+): PyException_HEAD, then msg, excs.
+	l.egMsg, l.egExcs = -1, -1
+	if v.AtLeast(3, 11) {
+		eg := "PyBaseExceptionGroupObject"
+		l.egMsg, l.egExcs = off(eg, "msg"), off(eg, "excs")
+		if l.egMsg < 0 || l.egExcs < 0 {
+			l.egMsg = alignUp(l.excSuppress+1, ptr)
+			l.egExcs = l.egMsg + ptr
+		}
 	}
 
 	// --- PyTracebackObject: {header; tb_next; tb_frame; int tb_lasti; int tb_lineno} ---

@@ -210,16 +210,28 @@ func compareExcChain(where string, w *oracleExc, g *cpython.Exception) []string 
 	return errs
 }
 
-// pythonText is format_exception's text without source and caret lines.
+// pythonText is format_exception's text without source and caret lines:
+// those indented by four spaces, after the "| " margin inside exception groups.
 func pythonText(text string) string {
 	var out []string
 	for _, line := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
-		if strings.HasPrefix(line, "    ") {
+		if isSourceLine(line) {
 			continue
 		}
 		out = append(out, line)
 	}
 	return strings.Join(out, "\n")
+}
+
+func isSourceLine(line string) bool {
+	rest := strings.TrimLeft(line, " ")
+	switch {
+	case strings.HasPrefix(rest, "| "):
+		return strings.HasPrefix(rest[2:], "    ")
+	case strings.HasPrefix(rest, "+"):
+		return false // a group's frame: "+-+---- 1 ----", "+ Exception Group ..."
+	}
+	return strings.HasPrefix(line, "    ")
 }
 
 // checkExceptionText finds each thread's exceptions in the human output, under

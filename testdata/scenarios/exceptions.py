@@ -17,6 +17,10 @@ format_exception() of it. An exception met again in its own chain is {"type", "s
 Every thread records its exceptions itself before it parks.
 """
 
+try:
+    import builtins
+except ImportError:  # 2.7
+    import __builtin__ as builtins
 import io
 import json
 import os
@@ -175,6 +179,48 @@ def cycle(ev):
         park(ev)
 
 
+# An exception group (3.11+), as asyncio.TaskGroup and except* make them: members with
+# tracebacks, chains and notes of their own, a nested group with more members than
+# Python prints (max_group_width, 15) and groups nested deeper than it prints
+# (max_group_depth, 10).
+def groups(ev):
+    EG = getattr(builtins, "ExceptionGroup")
+
+    def fail(i):
+        raise ValueError("member %d" % i)
+
+    members = []
+    for i in range(2):
+        try:
+            fail(i)
+        except ValueError as e:
+            members.append(e)
+    try:
+        try:
+            {}["ctx"]
+        except KeyError:
+            raise TypeError("with a context")
+    except TypeError as e:
+        members.append(e)
+    try:
+        raise EG("wide", [OSError(2, "No such file or directory", "/x")] + [RuntimeError(i) for i in range(17)])
+    except EG as e:
+        members.append(e)
+    deep = ValueError("bottom")
+    for i in range(12):
+        deep = EG("level %d" % i, [deep])
+    members.append(deep)
+    noted = IndexError("noted")
+    noted.add_note("a note\non two lines")
+    members.append(noted)
+    members.append(EG("one", [ArithmeticError()]))
+    try:
+        raise EG("outer", members)
+    except EG as handled:
+        record([handled])
+        park(ev)
+
+
 def handling_generator(outer, ev):
     try:
         raise LookupError("raised in the generator")
@@ -285,6 +331,8 @@ def main():
     ]
     if sys.version_info >= (3, 10):
         threads.append(("cycle", cycle, ()))
+    if sys.version_info >= (3, 11):
+        threads.append(("groups", groups, ()))
     if mode == "abort":
         threads.append(("gil-waiter", gil_waiter, ()))
     events = oracle.start(threads)
