@@ -13,13 +13,15 @@ package cpython
 //     None) are skipped. 3.6 has no chain: tstate->exc_value, then the
 //     f_exc_value each frame saved when it began handling an exception.
 //
-// An exception's message is str(exc) as CPython computes it for the common
-// cases: BaseException (no args: ""; one: str(args[0]); more: repr(args)),
-// KeyError (repr of its one argument) and OSError ("[Errno N] strerror:
-// 'filename'"). str() of an argument is its text for str, the message for an
-// exception, and its repr otherwise. Classes that override __str__ (and
-// SyntaxError, UnicodeError, ImportError with keyword arguments) may differ
-// from what Python would print: a core cannot run Python code.
+// An exception's message is str(exc) as CPython computes it for the builtin
+// classes: BaseException (no args: ""; one: str(args[0]); more: repr(args)),
+// KeyError (repr of its one argument), OSError ("[Errno N] strerror:
+// 'filename'"), SyntaxError ("msg (file.py, line N)"), the UnicodeError
+// family ("'utf-8' codec can't decode byte 0xff in position 0: ...") and
+// exception groups ("msg (N sub-exceptions)"). str() of an argument is its
+// text for str, the message for an exception, and its repr otherwise. Classes
+// that override __str__ in Python may differ from what Python would print: a
+// core cannot run Python code.
 //
 // Exception groups (3.11+) carry their sub-exceptions, read and printed as
 // the traceback module does: at most maxGroupWidth of them per group, nested
@@ -53,6 +55,9 @@ type Exception struct {
 	// Both are absent for exceptions that are not groups.
 	Exceptions      []*Exception `json:"exceptions,omitempty"`
 	ExceptionsTotal int          `json:"exceptions_total,omitempty"`
+	// Syntax is where a SyntaxError (or subclass) points, which the
+	// traceback module prints instead of its str().
+	Syntax *SyntaxDetail `json:"syntax,omitempty"`
 	// SuppressContext is __suppress_context__ (set by raise ... from ...).
 	SuppressContext bool `json:"suppress_context"`
 	// Seen marks an exception already met higher in the same chain (a
@@ -63,6 +68,17 @@ type Exception struct {
 	// keeps it while raising; Address is then the value's (0 if none).
 	Unnormalized bool   `json:"unnormalized,omitempty"`
 	Error        string `json:"error,omitempty"` // what could not be read
+}
+
+// SyntaxDetail is a SyntaxError's msg, filename and lineno attributes, as
+// str() makes them; a nil pointer is None.
+type SyntaxDetail struct {
+	Msg      *string `json:"msg"`
+	Filename *string `json:"filename"`
+	Lineno   *string `json:"lineno"`
+	// Located says whether the traceback module prints a 'File "...", line
+	// N' line for it: when it has a lineno, and always before 3.8.
+	Located bool `json:"located"`
 }
 
 // TracebackEntry is one entry of a traceback.
@@ -256,6 +272,9 @@ func (er *excReader) read(a core.Address, depth int, w *excWalk, member bool) *E
 		e.Error = fmt.Sprintf("message: %v", err)
 	}
 	e.Repr = er.r.object(a, 0).Repr
+	if er.excTypeNamed(tp, "SyntaxError") {
+		e.Syntax = er.syntaxDetail(a)
+	}
 	if tb, err := R.Ptr(a.Add(l.excTB)); err != nil {
 		e.Error = joinErr(e.Error, fmt.Sprintf("__traceback__: %v", err))
 	} else {
@@ -571,6 +590,19 @@ func (er *excReader) message(a core.Address, ti *typeInfo, tp core.Address, nest
 			}
 		}
 	}
+	if er.excTypeNamed(tp, "SyntaxError") {
+		if m, ok := er.syntaxStr(a, nested); ok {
+			return m, nil
+		}
+	}
+	for _, kind := range []string{"UnicodeEncodeError", "UnicodeDecodeError", "UnicodeTranslateError"} {
+		if er.excTypeNamed(tp, kind) {
+			if m, ok := er.unicodeErrorStr(a, kind, nested); ok {
+				return m, nil
+			}
+			break
+		}
+	}
 	if len(args) == 1 && er.excTypeNamed(tp, "KeyError") {
 		return er.repr(args[0]), nil
 	}
@@ -619,6 +651,162 @@ func (er *excReader) str(obj core.Address, nested int) string {
 		return m
 	}
 	return er.repr(obj)
+}
+
+// member reads an object pointer member of the exception at a; 0 for NULL,
+// None or unreadable.
+func (er *excReader) member(a core.Address, off int64) core.Address {
+	v, err := er.p.R.Ptr(a.Add(off))
+	if err != nil || v == 0 || er.r.isNone(v) {
+		return 0
+	}
+	return v
+}
+
+// exactInt is the value of obj if it is exactly an int (PyLong_CheckExact)
+// that fits in 64 bits.
+func (er *excReader) exactInt(obj core.Address) (int64, bool) {
+	if obj == 0 {
+		return 0, false
+	}
+	tp, err := er.p.R.Ptr(obj.Add(er.r.l.obType))
+	if err != nil {
+		return 0, false
+	}
+	if ti := er.r.typeOf(tp); ti.err != nil || ti.kind != kindInt || !ti.exact {
+		return 0, false
+	}
+	v, err := er.r.intValue(obj)
+	if err != nil || !v.IsInt64() {
+		return 0, false
+	}
+	return v.Int64(), true
+}
+
+// isStr reports whether obj is a str (PyUnicode_Check: subclasses too).
+func (er *excReader) isStr(obj core.Address) bool {
+	if obj == 0 {
+		return false
+	}
+	tp, err := er.p.R.Ptr(obj.Add(er.r.l.obType))
+	return err == nil && er.r.typeOf(tp).kind == kindStr
+}
+
+// syntaxStr is SyntaxError_str: "msg (file.py, line N)", the file's
+// basename and the line when they are a str and an int.
+func (er *excReader) syntaxStr(a core.Address, nested int) (string, bool) {
+	l := er.l
+	if l.synMsg < 0 || l.synFilename < 0 || l.synLineno < 0 {
+		return "", false
+	}
+	msg := "None"
+	if m := er.member(a, l.synMsg); m != 0 {
+		msg = er.str(m, nested)
+	}
+	file, haveFile := "", false
+	if f := er.member(a, l.synFilename); er.isStr(f) {
+		file, haveFile = er.str(f, nested), true
+		file = file[strings.LastIndexByte(file, '/')+1:]
+	}
+	line, haveLine := er.exactInt(er.member(a, l.synLineno))
+	switch {
+	case haveFile && haveLine:
+		return fmt.Sprintf("%s (%s, line %d)", msg, file, line), true
+	case haveFile:
+		return fmt.Sprintf("%s (%s)", msg, file), true
+	case haveLine:
+		return fmt.Sprintf("%s (line %d)", msg, line), true
+	}
+	return msg, true
+}
+
+// syntaxDetail reads what the traceback module shows of a SyntaxError.
+func (er *excReader) syntaxDetail(a core.Address) *SyntaxDetail {
+	l := er.l
+	if l.synMsg < 0 || l.synFilename < 0 || l.synLineno < 0 {
+		return nil
+	}
+	d := &SyntaxDetail{}
+	for _, f := range []struct {
+		off int64
+		dst **string
+	}{{l.synMsg, &d.Msg}, {l.synFilename, &d.Filename}, {l.synLineno, &d.Lineno}} {
+		if v := er.member(a, f.off); v != 0 {
+			s := er.str(v, 0)
+			*f.dst = &s
+		}
+	}
+	d.Located = d.Lineno != nil || !er.p.Version.AtLeast(3, 8)
+	return d
+}
+
+// unicodeErrorStr is str() of a UnicodeEncodeError, UnicodeDecodeError or
+// UnicodeTranslateError: the offending character or byte when there is
+// one, else the range of positions.
+func (er *excReader) unicodeErrorStr(a core.Address, kind string, nested int) (string, bool) {
+	l, R := er.l, er.p.R
+	if l.ueObject < 0 || l.ueStart < 0 || l.ueEnd < 0 {
+		return "", false
+	}
+	object := er.member(a, l.ueObject)
+	if object == 0 {
+		return "", true // not initialized: CPython prints nothing either
+	}
+	start, err1 := er.r.i64(a.Add(l.ueStart))
+	end, err2 := er.r.i64(a.Add(l.ueEnd))
+	if err1 != nil || err2 != nil {
+		return "", false
+	}
+	strOf := func(off int64) string {
+		if v, err := R.Ptr(a.Add(off)); err == nil && v != 0 {
+			return er.str(v, nested)
+		}
+		return "<NULL>"
+	}
+	reason, encoding := strOf(l.ueReason), strOf(l.ueEncoding)
+	single := end == start+1 && start >= 0
+	switch kind {
+	case "UnicodeDecodeError":
+		if single {
+			if b, ok := er.byteAt(object, start); ok {
+				return fmt.Sprintf("'%s' codec can't decode byte 0x%02x in position %d: %s", encoding, b, start, reason), true
+			}
+		}
+		return fmt.Sprintf("'%s' codec can't decode bytes in position %d-%d: %s", encoding, start, end-1, reason), true
+	default:
+		what := fmt.Sprintf("'%s' codec can't encode", encoding)
+		if kind == "UnicodeTranslateError" {
+			what = "can't translate"
+		}
+		if single {
+			cps, total, err := er.r.strCodepoints(object, int(min(start+1, maxMessageChars+1)))
+			if err == nil && start < total && start < int64(len(cps)) {
+				c := cps[start]
+				var esc string
+				switch {
+				case c <= 0xff:
+					esc = fmt.Sprintf("\\x%02x", c)
+				case c <= 0xffff:
+					esc = fmt.Sprintf("\\u%04x", c)
+				default:
+					esc = fmt.Sprintf("\\U%08x", c)
+				}
+				return fmt.Sprintf("%s character '%s' in position %d: %s", what, esc, start, reason), true
+			}
+		}
+		return fmt.Sprintf("%s characters in position %d-%d: %s", what, start, end-1, reason), true
+	}
+}
+
+// byteAt reads byte i of the bytes object at obj, if it has one.
+func (er *excReader) byteAt(obj core.Address, i int64) (byte, bool) {
+	sl := er.p.objs.layout
+	n, err := er.r.i64(obj.Add(sl.bytesSizeOff))
+	if err != nil || i < 0 || i >= n {
+		return 0, false
+	}
+	b, err := er.p.R.Uint8(obj.Add(sl.bytesDataOff + i))
+	return b, err == nil
 }
 
 func (er *excReader) repr(obj core.Address) string {
@@ -711,10 +899,31 @@ func (p *excPrinter) emitTraceback(e *Exception) {
 	}
 }
 
-// emitFinal is format_exception_only: "Type: message", then the notes.
+// emitFinal is format_exception_only: "Type: message", then the notes. A
+// SyntaxError shows where it points instead of its str().
 func (p *excPrinter) emitFinal(e *Exception) {
 	line := e.Type
-	if e.Message != "" {
+	if d := e.Syntax; d != nil {
+		suffix := ""
+		switch {
+		case d.Located:
+			file, line := "<string>", "None"
+			if d.Filename != nil && *d.Filename != "" {
+				file = *d.Filename
+			}
+			if d.Lineno != nil {
+				line = *d.Lineno
+			}
+			p.emit("|", fmt.Sprintf("  File \"%s\", line %s", file, line))
+		case d.Filename != nil:
+			suffix = " (" + *d.Filename + ")"
+		}
+		msg := "<no detail available>"
+		if d.Msg != nil && *d.Msg != "" {
+			msg = *d.Msg
+		}
+		line += ": " + msg + suffix
+	} else if e.Message != "" {
 		line += ": " + e.Message
 	}
 	p.emit("|", strings.Split(line, "\n")...)

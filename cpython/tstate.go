@@ -43,6 +43,8 @@ type detailLayout struct {
 	excArgs, excNotes, excTB, excContext, excCause, excSuppress int64
 	osErrno, osStrerror, osFilename, osFilename2                int64
 	egMsg, egExcs                                               int64 // PyBaseExceptionGroupObject (3.11+)
+	synMsg, synFilename, synLineno                              int64 // PySyntaxErrorObject
+	ueEncoding, ueObject, ueStart, ueEnd, ueReason              int64 // PyUnicodeErrorObject
 	// PyTracebackObject
 	tbNext, tbFrame, tbLasti, tbLineno int64
 	// PyFrameObject: f_code and f_localsplus before 3.11, f_frame after;
@@ -176,6 +178,19 @@ func newDetailLayout(p *Process) (*detailLayout, error) {
 	l.osStrerror, l.osFilename, l.osFilename2 = l.osErrno+ptr, l.osErrno+2*ptr, l.osErrno+3*ptr
 	if o := off(os, "filename"); o >= 0 {
 		l.osStrerror, l.osFilename, l.osFilename2 = off(os, "strerror"), o, off(os, "filename2")
+	}
+	// The other exception structs also start their own members right after
+	// PyException_HEAD: PySyntaxErrorObject {msg, filename, lineno, ...},
+	// PyUnicodeErrorObject {encoding, object, Py_ssize_t start, end, reason}.
+	first := alignUp(l.excSuppress+1, ptr)
+	l.synMsg, l.synFilename, l.synLineno = first, first+ptr, first+2*ptr
+	if o := off("PySyntaxErrorObject", "msg"); o >= 0 {
+		l.synMsg, l.synFilename, l.synLineno = o, off("PySyntaxErrorObject", "filename"), off("PySyntaxErrorObject", "lineno")
+	}
+	l.ueEncoding, l.ueObject, l.ueStart, l.ueEnd, l.ueReason = first, first+ptr, first+2*ptr, first+3*ptr, first+4*ptr
+	if o := off("PyUnicodeErrorObject", "encoding"); o >= 0 {
+		ue := "PyUnicodeErrorObject"
+		l.ueEncoding, l.ueObject, l.ueStart, l.ueEnd, l.ueReason = o, off(ue, "object"), off(ue, "start"), off(ue, "end"), off(ue, "reason")
 	}
 	// PyBaseExceptionGroupObject (3.11+): PyException_HEAD, then msg, excs.
 	l.egMsg, l.egExcs = -1, -1

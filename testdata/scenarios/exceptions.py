@@ -151,6 +151,37 @@ def messages(ev):
                         park(ev)
 
 
+# Messages that builtin classes compute themselves (the UnicodeError family, SyntaxError)
+# and how the traceback module prints a SyntaxError: where it points, not its str().
+def builtin_messages(ev):
+    try:
+        b"ab\xff".decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            b"\xe2\x9c".decode("utf-8")
+        except UnicodeDecodeError:
+            try:
+                u"x\xe9".encode("ascii")
+            except UnicodeEncodeError:
+                try:
+                    u"\u2713\u2713 \u0100".encode("latin-1")
+                except UnicodeEncodeError:
+                    try:
+                        raise UnicodeTranslateError(u"ab\U0001f40d", 2, 3, "no mapping")
+                    except UnicodeTranslateError:
+                        try:
+                            compile("x = (1,\n", "/tmp/bad/generated.py", "exec")
+                        except SyntaxError:
+                            try:
+                                raise SyntaxError("no location")
+                            except SyntaxError:
+                                try:
+                                    raise SyntaxError("", ("", 3, None, None))
+                                except SyntaxError as handled:
+                                    record([handled])
+                                    park(ev)
+
+
 def recurse_fail(n):
     if n == 0:
         raise RecursionError("deep enough")
@@ -326,6 +357,7 @@ def main():
         ("nested-handlers", nested_handlers, ()),
         ("suppressed", suppressed, ()),
         ("messages", messages, ()),
+        ("builtin-messages", builtin_messages, ()),
         ("repeated", repeated, ()),
         ("generator", generator_handler, ()),
     ]
