@@ -779,9 +779,7 @@ func (er *excReader) unicodeErrorStr(a core.Address, kind string, nested int) (s
 			what = "can't translate"
 		}
 		if single {
-			cps, total, err := er.r.strCodepoints(object, int(min(start+1, maxMessageChars+1)))
-			if err == nil && start < total && start < int64(len(cps)) {
-				c := cps[start]
+			if c, err := er.r.strCharAt(object, start); err == nil {
 				var esc string
 				switch {
 				case c <= 0xff:

@@ -991,37 +991,9 @@ func abs(x int) int {
 // strCodepoints reads up to max code points of a str (all if max <= 0, up
 // to the package bound), surrogates kept, and the str's length.
 func (r *renderer) strCodepoints(a core.Address, max int) ([]rune, int64, error) {
-	if a == 0 {
-		return nil, 0, errors.New("NULL str")
-	}
-	sl := r.p.objs.layout
-	tp, err := r.ptr(a.Add(r.l.obType))
+	data, kind, length, err := r.strData(a)
 	if err != nil {
-		return nil, 0, fmt.Errorf("str at %#x: %w", uint64(a), err)
-	}
-	ti := r.typeOf(tp)
-	if ti.err != nil {
-		return nil, 0, fmt.Errorf("str at %#x: %w", uint64(a), ti.err)
-	}
-	if ti.flags&tpflagsUnicodeSubclass == 0 {
-		return nil, 0, fmt.Errorf("object at %#x is a %q, not a str", uint64(a), ti.name)
-	}
-	length, err := r.i64(a.Add(sl.lengthOff))
-	if err != nil {
-		return nil, 0, fmt.Errorf("str at %#x: length: %w", uint64(a), err)
-	}
-	if length < 0 || length > 1<<40 {
-		return nil, 0, fmt.Errorf("str at %#x: length %d is not plausible", uint64(a), length)
-	}
-	state, err := r.p.R.Uint32(a.Add(sl.stateOff))
-	if err != nil {
-		return nil, 0, fmt.Errorf("str at %#x: state: %w", uint64(a), err)
-	}
-	kind := int(state>>sl.kindShift) & 7
-	compact := state>>sl.compactBit&1 == 1
-	ascii := state>>sl.asciiBit&1 == 1
-	if kind != 1 && kind != 2 && kind != 4 {
-		return nil, 0, fmt.Errorf("str at %#x: kind %d in state %#x is not 1, 2 or 4 (a string not made ready?)", uint64(a), kind, state)
+		return nil, 0, err
 	}
 	n := length
 	if max <= 0 || max > maxStringChars {
@@ -1030,7 +1002,78 @@ func (r *renderer) strCodepoints(a core.Address, max int) ([]rune, int64, error)
 	if n > int64(max) {
 		n = int64(max)
 	}
-	var data core.Address
+	buf := make([]byte, int(n)*kind)
+	if err := r.p.R.Read(buf, data); err != nil {
+		return nil, 0, fmt.Errorf("str at %#x: %d characters: %w", uint64(a), n, err)
+	}
+	cps := make([]rune, n)
+	for i := range cps {
+		cps[i] = r.codepoint(buf[i*kind:], kind)
+	}
+	return cps, length, nil
+}
+
+// strCharAt reads code point i of a str.
+func (r *renderer) strCharAt(a core.Address, i int64) (rune, error) {
+	data, kind, length, err := r.strData(a)
+	if err != nil {
+		return 0, err
+	}
+	if i < 0 || i >= length {
+		return 0, fmt.Errorf("str at %#x: index %d out of range (length %d)", uint64(a), i, length)
+	}
+	buf := make([]byte, kind)
+	if err := r.p.R.Read(buf, data.Add(i*int64(kind))); err != nil {
+		return 0, fmt.Errorf("str at %#x: character %d: %w", uint64(a), i, err)
+	}
+	return r.codepoint(buf, kind), nil
+}
+
+func (r *renderer) codepoint(b []byte, kind int) rune {
+	switch kind {
+	case 1:
+		return rune(b[0])
+	case 2:
+		return rune(r.p.R.Order.Uint16(b))
+	}
+	return rune(r.p.R.Order.Uint32(b))
+}
+
+// strData finds a str's characters: where they are, their size (1, 2 or 4
+// bytes) and how many there are.
+func (r *renderer) strData(a core.Address) (data core.Address, kind int, length int64, err error) {
+	if a == 0 {
+		return 0, 0, 0, errors.New("NULL str")
+	}
+	sl := r.p.objs.layout
+	tp, err := r.ptr(a.Add(r.l.obType))
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("str at %#x: %w", uint64(a), err)
+	}
+	ti := r.typeOf(tp)
+	if ti.err != nil {
+		return 0, 0, 0, fmt.Errorf("str at %#x: %w", uint64(a), ti.err)
+	}
+	if ti.flags&tpflagsUnicodeSubclass == 0 {
+		return 0, 0, 0, fmt.Errorf("object at %#x is a %q, not a str", uint64(a), ti.name)
+	}
+	length, err = r.i64(a.Add(sl.lengthOff))
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("str at %#x: length: %w", uint64(a), err)
+	}
+	if length < 0 || length > 1<<40 {
+		return 0, 0, 0, fmt.Errorf("str at %#x: length %d is not plausible", uint64(a), length)
+	}
+	state, err := r.p.R.Uint32(a.Add(sl.stateOff))
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("str at %#x: state: %w", uint64(a), err)
+	}
+	kind = int(state>>sl.kindShift) & 7
+	compact := state>>sl.compactBit&1 == 1
+	ascii := state>>sl.asciiBit&1 == 1
+	if kind != 1 && kind != 2 && kind != 4 {
+		return 0, 0, 0, fmt.Errorf("str at %#x: kind %d in state %#x is not 1, 2 or 4 (a string not made ready?)", uint64(a), kind, state)
+	}
 	switch {
 	case compact && ascii:
 		data = a.Add(sl.asciiSize)
@@ -1038,25 +1081,10 @@ func (r *renderer) strCodepoints(a core.Address, max int) ([]rune, int64, error)
 		data = a.Add(sl.compactSize)
 	default:
 		if data, err = r.ptr(a.Add(sl.dataOff)); err != nil {
-			return nil, 0, fmt.Errorf("str at %#x: data pointer: %w", uint64(a), err)
+			return 0, 0, 0, fmt.Errorf("str at %#x: data pointer: %w", uint64(a), err)
 		}
 	}
-	buf := make([]byte, int(n)*kind)
-	if err := r.p.R.Read(buf, data); err != nil {
-		return nil, 0, fmt.Errorf("str at %#x: %d characters: %w", uint64(a), n, err)
-	}
-	cps := make([]rune, n)
-	for i := range cps {
-		switch kind {
-		case 1:
-			cps[i] = rune(buf[i])
-		case 2:
-			cps[i] = rune(r.p.R.Order.Uint16(buf[2*i:]))
-		default:
-			cps[i] = rune(r.p.R.Order.Uint32(buf[4*i:]))
-		}
-	}
-	return cps, length, nil
+	return data, kind, length, nil
 }
 
 func codepointsToString(cps []rune) string {

@@ -161,7 +161,7 @@ def builtin_messages(ev):
             b"\xe2\x9c".decode("utf-8")
         except UnicodeDecodeError:
             try:
-                u"x\xe9".encode("ascii")
+                (u"x" * 5000 + u"\xe9").encode("ascii")  # past pycore's message bound
             except UnicodeEncodeError:
                 try:
                     u"\u2713\u2713 \u0100".encode("latin-1")
