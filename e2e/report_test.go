@@ -50,6 +50,13 @@ var reportScenarios = []struct {
 	{"hang_deadlock", pytest.Gcore, 1},
 }
 
+// reportExceptions is the exception each crash site's signature thread has
+// when its core is made (being raised, else the innermost being handled); the
+// others have none.
+var reportExceptions = map[string]*report.ExceptionInfo{
+	"abort_main": {State: "handled", Type: "ValueError", Message: "invalid literal for int() with base 10: 'not-a-number'"},
+}
+
 // corpusCore is one readable core of the corpus and what made it.
 type corpusCore struct {
 	path     string // absolute
@@ -567,6 +574,16 @@ func TestReportGroupsTheCorpusAsMade(t *testing.T) {
 		if g.Example != newestPath {
 			t.Errorf("group %d: example %s, want the newest core %s", g.Rank, g.Example, newestPath)
 		}
+		// The exception is the example core's; every core of the group has it.
+		want := reportExceptions[byPath[g.Example].scenario]
+		switch {
+		case want == nil && (g.Exception != nil || len(g.Exceptions) != 0):
+			t.Errorf("group %d (%s): exception %v, counts %v; its cores have none", g.Rank, byPath[g.Example].scenario, g.Exception, g.Exceptions)
+		case want != nil && (g.Exception == nil || *g.Exception != *want):
+			t.Errorf("group %d: exception %v, want %v", g.Rank, g.Exception, want)
+		case want != nil && (len(g.Exceptions) != 1 || g.Exceptions[0] != report.ExceptionCount{Type: want.Type, Count: g.Count}):
+			t.Errorf("group %d: exception counts %v, want %s ×%d", g.Rank, g.Exceptions, want.Type, g.Count)
+		}
 		// The representative stack is the example core's signature thread, whole.
 		ot := oracleSignatureThread(byPath[g.Example].oracle)
 		if len(g.Stack) != len(ot.Frames) {
@@ -737,6 +754,15 @@ func TestReportTable(t *testing.T) {
 		f := g.Stack[0]
 		if line := fmt.Sprintf("    File %q, line %d, in %s\n", f.File, f.Line, f.Name()); !strings.Contains(out, line) {
 			t.Errorf("group %d: stack line %q missing", g.Rank, line)
+		}
+		// After it, the example's exception, and the group's counts in its head.
+		if e := g.Exception; e != nil {
+			if line := fmt.Sprintf("in %s\n  %s: %s (being %s)\n", f.Name(), e.Type, e.Message, e.State); !strings.Contains(out, line) {
+				t.Errorf("group %d: no exception line %q after the stack", g.Rank, line)
+			}
+			if line := fmt.Sprintf("\n  exceptions: %s ×%d\n", e.Type, g.Count); !strings.Contains(out, line) {
+				t.Errorf("group %d: no line %q", g.Rank, line)
+			}
 		}
 	}
 	if !strings.Contains(out, fmt.Sprintf("\nUnreadable (%d):\n", len(c.junk))) {

@@ -39,7 +39,9 @@ func tricky() *Report {
 		Groups: []*Group{
 			{Rank: 1, Count: 3, Signature: segv, Versions: []string{"3.9.18", "3.12.1"}, First: t0, Last: t0.Add(time.Hour),
 				Example: "/cores/a|b/`core`.1", Thread: &ThreadInfo{ThreadID: 0x7f00, LWP: &lwp, Crashed: true, HoldsGIL: true, Depth: 1003},
-				Stack: deep, StackOmitted: 1000, New: true},
+				Stack: deep, StackOmitted: 1000, New: true,
+				Exception:  &ExceptionInfo{State: "handled", Type: "app.<Err>", Message: "a *b* | `c`\nnext line"},
+				Exceptions: []ExceptionCount{{Type: "app.<Err>", Count: 2}, {Type: "KeyError", Count: 1}}},
 			{Rank: 2, Count: 1, Signature: hang, Versions: []string{"3.15.2"}, First: t0.Add(time.Minute), Last: t0.Add(time.Minute),
 				Example: "/cores/hang <1>.core", Thread: &ThreadInfo{ThreadID: 1, Main: true}, Stack: []StackFrame{}},
 			{Rank: 3, Count: 1, Signature: noThread, Versions: []string{"3.13.0"}, First: t0, Last: t0,

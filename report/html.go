@@ -24,11 +24,12 @@ func WriteHTML(w io.Writer, r *Report) error {
 		},
 		"traceback": func(g *Group) string {
 			var b strings.Builder
-			Traceback(&b, "", g.Stack, g.StackOmitted)
+			GroupTraceback(&b, "", g)
 			return b.String()
 		},
-		"join":   strings.Join,
-		"plural": plural,
+		"join":       strings.Join,
+		"exceptions": ExceptionCounts,
+		"plural":     plural,
 	}
 	t, err := template.New("report").Funcs(funcs).Parse(htmlTemplate)
 	if err != nil {
@@ -67,6 +68,7 @@ ol.frames .file { color: #666; }
 .head { font-weight: 600; }
 .new { background: #c62828; color: #fff; border-radius: 3px; padding: 0 .35em; font-size: 11px; font-weight: 600; margin-left: .4em; }
 .sigid { color: #888; font-size: 11px; }
+.exceptions { color: #8a1f11; font-size: 12.5px; margin: .2em 0; }
 details.stack summary { cursor: pointer; color: #23508e; }
 pre.traceback { background: #f6f8fa; border: 1px solid #e1e4e8; padding: .6em .8em; overflow-x: auto; margin: .4em 0; }
 .versions li { list-style: none; }
@@ -89,7 +91,8 @@ td.example { word-break: break-all; max-width: 24em; }
 <td class="signature">
 <div class="head">{{.Signature.Head}}{{if .New}}<span class="new">new</span>{{end}} <span class="sigid">{{.Signature.ID}}</span></div>
 <ol class="frames">{{range .Signature.Frames}}<li><code>{{.Function}}</code> <span class="file">{{.File}}{{if .Line}}:{{.Line}}{{end}}</span></li>{{else}}<li>(no Python frames)</li>{{end}}</ol>
-<details class="stack"><summary>Stack of the example core ({{.Thread.String}})</summary>
+{{if .Exceptions}}<div class="exceptions">Exceptions: {{exceptions .}}</div>
+{{end}}<details class="stack"><summary>Stack of the example core ({{.Thread.String}})</summary>
 <pre class="traceback">{{traceback .}}</pre>
 </details>
 </td>

@@ -36,10 +36,13 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 		fmt.Fprintf(&b, "<a id=\"group-%d\"></a>\n## %d. %s: %d %s%s\n\n", g.Rank, g.Rank, mdText(g.Signature.Head()), g.Count,
 			plural(g.Count, "core", "cores"), yesNo(g.New, " (new)", ""))
 		fmt.Fprintf(&b, "Signature `%s`: %s\n\n", g.Signature.ID, mdCode(g.Signature.FramesText()))
+		if len(g.Exceptions) > 0 {
+			fmt.Fprintf(&b, "Exceptions: %s.\n\n", mdText(ExceptionCounts(g)))
+		}
 		fmt.Fprintf(&b, "Python %s; first %s, last %s (UTC). Example %s (%s):\n\n", mdText(strings.Join(g.Versions, ", ")),
 			fmtTime(g.First), fmtTime(g.Last), mdCode(g.Example), mdText(g.Thread.String()))
 		var tb bytes.Buffer
-		Traceback(&tb, "", g.Stack, g.StackOmitted)
+		GroupTraceback(&tb, "", g)
 		fence := mdFence(tb.String())
 		fmt.Fprintf(&b, "%stext\n%s%s\n\n", fence, tb.String(), fence)
 	}

@@ -89,6 +89,56 @@ func (f StackFrame) Name() string {
 	return f.Function
 }
 
+// ExceptionInfo is the exception a signature thread was raising or, when it
+// raised none, the innermost one it was handling (sys.exc_info()).
+type ExceptionInfo struct {
+	State   string `json:"state"` // "raised" or "handled"
+	Type    string `json:"type"`  // as the traceback module names it
+	Message string `json:"message,omitempty"`
+}
+
+// maxExcMessage bounds an exception message kept per core, in characters.
+const maxExcMessage = 300
+
+// String is the exception as Python's last traceback line, with its state:
+// "ValueError: bad value (being handled)".
+func (e *ExceptionInfo) String() string {
+	s := e.Type
+	if e.Message != "" {
+		s += ": " + strings.ReplaceAll(e.Message, "\n", " ")
+	}
+	return s + " (being " + e.State + ")"
+}
+
+// exceptionOf picks t's exception for a report.
+func exceptionOf(t *cpython.Thread) *ExceptionInfo {
+	e, state := t.Exception, "raised"
+	if e == nil && len(t.HandledExceptions) > 0 {
+		e, state = t.HandledExceptions[0], "handled"
+	}
+	if e == nil || e.Type == "" {
+		return nil
+	}
+	msg := e.Message
+	if r := []rune(msg); len(r) > maxExcMessage {
+		msg = string(r[:maxExcMessage]) + "..."
+	}
+	return &ExceptionInfo{State: state, Type: e.Type, Message: msg}
+}
+
+// ExceptionCount is how many cores of a group had an exception of a type.
+type ExceptionCount struct {
+	Type  string `json:"type"`
+	Count int    `json:"count"`
+}
+
+// maxExcTypes bounds the exception types counted per group; the rest are
+// counted together as otherExcTypes.
+const (
+	maxExcTypes   = 16
+	otherExcTypes = "(other types)"
+)
+
 // CoreResult is what one file gave: a signature, or the reason it could not be
 // read. It is one line of --format jsonl.
 type CoreResult struct {
@@ -99,6 +149,7 @@ type CoreResult struct {
 	Signal    *cpython.SignalInfo `json:"signal_info,omitempty"`
 	Signature *Signature          `json:"signature,omitempty"`
 	Thread    *ThreadInfo         `json:"thread,omitempty"`
+	Exception *ExceptionInfo      `json:"exception,omitempty"` // the signature thread's
 	Notes     []string            `json:"notes,omitempty"`
 	Error     string              `json:"error,omitempty"`
 
@@ -126,10 +177,15 @@ type Group struct {
 	Thread       *ThreadInfo  `json:"thread"`
 	Stack        []StackFrame `json:"stack"`
 	StackOmitted int          `json:"stack_omitted,omitempty"` // outer frames left out
+	// Exception is the example core's (see ExceptionInfo); Exceptions count
+	// the exception types of all the group's cores, most frequent first.
+	Exception  *ExceptionInfo   `json:"exception,omitempty"`
+	Exceptions []ExceptionCount `json:"exceptions,omitempty"`
 	// New is set when a baseline was given and has no group of this signature.
 	New bool `json:"new,omitempty"`
 
 	versions  map[string]bool
+	excTypes  map[string]int
 	exampleAt time.Time
 }
 
@@ -229,6 +285,7 @@ func Analyze(path string, o Options) (r *CoreResult) {
 			r.stack[i] = sf
 		}
 		r.stackOmitted = len(t.Frames) - n
+		r.Exception = exceptionOf(t)
 	}
 	return r
 }
@@ -375,12 +432,19 @@ func (a *aggregator) add(r *CoreResult) {
 	sig := *r.Signature
 	g := a.groups[sig.Text]
 	if g == nil {
-		g = &Group{Signature: sig, versions: map[string]bool{}, First: r.Time, Last: r.Time}
+		g = &Group{Signature: sig, versions: map[string]bool{}, excTypes: map[string]int{}, First: r.Time, Last: r.Time}
 		a.groups[sig.Text] = g
 	}
 	g.Count++
 	if r.Python != "" {
 		g.versions[r.Python] = true
+	}
+	if e := r.Exception; e != nil {
+		if _, ok := g.excTypes[e.Type]; ok || len(g.excTypes) < maxExcTypes {
+			g.excTypes[e.Type]++
+		} else {
+			g.excTypes[otherExcTypes]++
+		}
 	}
 	if r.Time.Before(g.First) {
 		g.First = r.Time
@@ -390,6 +454,7 @@ func (a *aggregator) add(r *CoreResult) {
 	}
 	if g.Example == "" || r.Time.After(g.exampleAt) || r.Time.Equal(g.exampleAt) && r.Path < g.Example {
 		g.Example, g.exampleAt, g.Thread, g.Stack, g.StackOmitted = r.Path, r.Time, r.Thread, r.stack, r.stackOmitted
+		g.Exception = r.Exception
 	}
 	a.rep.Cores = append(a.rep.Cores, CoreEntry{Path: r.Path, Group: sig.ID, Python: r.Python, Time: r.Time})
 }
@@ -402,6 +467,16 @@ func (a *aggregator) report(now time.Time) *Report {
 			g.Versions = append(g.Versions, v)
 		}
 		sort.Slice(g.Versions, func(i, j int) bool { return versionLess(g.Versions[i], g.Versions[j]) })
+		for t, n := range g.excTypes {
+			g.Exceptions = append(g.Exceptions, ExceptionCount{Type: t, Count: n})
+		}
+		sort.Slice(g.Exceptions, func(i, j int) bool {
+			a, b := g.Exceptions[i], g.Exceptions[j]
+			if a.Count != b.Count {
+				return a.Count > b.Count
+			}
+			return a.Type < b.Type
+		})
 		if g.Stack == nil {
 			g.Stack = []StackFrame{}
 		}

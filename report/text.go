@@ -74,6 +74,25 @@ func Traceback(w io.Writer, indent string, stack []StackFrame, omitted int) {
 	}
 }
 
+// GroupTraceback writes a group's representative stack and, after it as
+// Python prints it, the example core's exception.
+func GroupTraceback(w io.Writer, indent string, g *Group) {
+	Traceback(w, indent, g.Stack, g.StackOmitted)
+	if g.Exception != nil {
+		fmt.Fprintf(w, "%s%s\n", indent, g.Exception)
+	}
+}
+
+// ExceptionCounts is a group's exception types with their counts:
+// "ValueError ×3, KeyError ×1".
+func ExceptionCounts(g *Group) string {
+	parts := make([]string, len(g.Exceptions))
+	for i, e := range g.Exceptions {
+		parts[i] = fmt.Sprintf("%s ×%d", e.Type, e.Count)
+	}
+	return strings.Join(parts, ", ")
+}
+
 // WriteTable writes the human report: a summary, the rule, a table of groups
 // by count, each group's representative stack, then the unreadable files.
 func WriteTable(w io.Writer, r *Report) error {
@@ -111,8 +130,11 @@ func WriteTable(w io.Writer, r *Report) error {
 		fmt.Fprintf(w, "\nGroup %d: %d %s, %s%s\n", g.Rank, g.Count, plural(g.Count, "core", "cores"), g.Signature.Head(), yesNo(g.New, " [NEW]", ""))
 		fmt.Fprintf(w, "  signature %s: %s\n", g.Signature.ID, g.Signature.FramesText())
 		fmt.Fprintf(w, "  Python %s; first %s, last %s (UTC)\n", strings.Join(g.Versions, ", "), fmtTime(g.First), fmtTime(g.Last))
+		if len(g.Exceptions) > 0 {
+			fmt.Fprintf(w, "  exceptions: %s\n", ExceptionCounts(g))
+		}
 		fmt.Fprintf(w, "  example %s (%s)\n", g.Example, g.Thread)
-		Traceback(w, "  ", g.Stack, g.StackOmitted)
+		GroupTraceback(w, "  ", g)
 	}
 	if len(r.Unreadable) > 0 {
 		fmt.Fprintf(w, "\nUnreadable (%d):\n", len(r.Unreadable))

@@ -42,7 +42,8 @@ func newReportCommand() *cobra.Command {
 		Long: `Read many cores (or bundles from 'pycore pack', or compressed cores; directories
 are searched recursively) and group them by crash signature: a table of groups
 by count with the Python versions, first and last core time (file modification
-time, UTC) and an example core of each, then each group's stack.
+time, UTC) and an example core of each, then each group's stack, ending with
+the exception its thread was raising or handling, if any.
 
 ` + wrapText(report.Rule(report.SignatureOptions{}), 79) + `
 
