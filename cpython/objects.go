@@ -22,19 +22,24 @@ const (
 
 // strLayout is how str objects are laid out in this version.
 type strLayout struct {
-	lengthOff    int64
-	stateOff     int64
-	asciiSize    int64 // sizeof(PyASCIIObject): compact ASCII data follows
-	compactSize  int64 // sizeof(PyCompactUnicodeObject): compact non-ASCII data follows
-	dataOff      int64 // PyUnicodeObject.data.any: legacy (non-compact) strings
-	kindShift    uint  // bit position of state.kind
-	compactBit   uint
-	asciiBit     uint
-	typeOff      int64 // PyObject.ob_type
-	tpFlagsOff   int64
-	tpNameOff    int64
-	bytesSizeOff int64 // PyBytesObject ob_size
-	bytesDataOff int64 // PyBytesObject ob_sval
+	lengthOff   int64
+	stateOff    int64
+	asciiSize   int64 // sizeof(PyASCIIObject): compact ASCII data follows
+	compactSize int64 // sizeof(PyCompactUnicodeObject): compact non-ASCII data follows
+	dataOff     int64 // PyUnicodeObject.data.any: legacy (non-compact) strings
+	// A legacy str not made ready yet (<= 3.11: made by C code, before its
+	// first use) has only wchar_t characters: PyASCIIObject.wstr, counted by
+	// PyCompactUnicodeObject.wstr_length; -1 from 3.12, which has neither.
+	wstrOff, wstrLenOff int64
+	wcharSize           int64
+	kindShift           uint // bit position of state.kind
+	compactBit          uint
+	asciiBit            uint
+	typeOff             int64 // PyObject.ob_type
+	tpFlagsOff          int64
+	tpNameOff           int64
+	bytesSizeOff        int64 // PyBytesObject ob_size
+	bytesDataOff        int64 // PyBytesObject ob_sval
 }
 
 const (
@@ -80,6 +85,19 @@ func newStrLayout(ts TypeSource, v Version, freeThreaded bool) (*strLayout, erro
 		l.compactSize = l.asciiSize + 16
 		if !v.AtLeast(3, 12) {
 			l.compactSize = l.asciiSize + 24 // wstr_length too
+		}
+	}
+	l.wstrOff, l.wstrLenOff, l.wcharSize = -1, -1, 4 // wchar_t is 4 bytes on Linux
+	if !v.AtLeast(3, 12) {
+		// Both are the last members of their structs.
+		l.wstrOff, l.wstrLenOff = l.asciiSize-8, l.compactSize-8
+		if off, err := memberOffset(ascii, "wstr"); err == nil {
+			l.wstrOff = off
+		}
+		if compact, err := ts.Struct("PyCompactUnicodeObject"); err == nil {
+			if off, err := memberOffset(compact, "wstr_length"); err == nil {
+				l.wstrLenOff = off
+			}
 		}
 	}
 	l.dataOff = l.compactSize

@@ -1039,6 +1039,23 @@ func (r *renderer) codepoint(b []byte, kind int) rune {
 	return rune(r.p.R.Order.Uint32(b))
 }
 
+// wstrData finds the wchar_t characters of a legacy str not made ready.
+func (r *renderer) wstrData(a core.Address) (core.Address, int, int64, error) {
+	sl := r.p.objs.layout
+	wstr, err := r.ptr(a.Add(sl.wstrOff))
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("str at %#x (not ready): wstr: %w", uint64(a), err)
+	}
+	n, err := r.i64(a.Add(sl.wstrLenOff))
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("str at %#x (not ready): wstr_length: %w", uint64(a), err)
+	}
+	if wstr == 0 || n < 0 || n > 1<<40 {
+		return 0, 0, 0, fmt.Errorf("str at %#x is not ready and has no characters (wstr %#x, wstr_length %d)", uint64(a), uint64(wstr), n)
+	}
+	return wstr, int(sl.wcharSize), n, nil
+}
+
 // strData finds a str's characters: where they are, their size (1, 2 or 4
 // bytes) and how many there are.
 func (r *renderer) strData(a core.Address) (data core.Address, kind int, length int64, err error) {
@@ -1071,6 +1088,11 @@ func (r *renderer) strData(a core.Address) (data core.Address, kind int, length 
 	kind = int(state>>sl.kindShift) & 7
 	compact := state>>sl.compactBit&1 == 1
 	ascii := state>>sl.asciiBit&1 == 1
+	if kind == 0 && !compact && sl.wstrOff >= 0 {
+		// PyUnicode_WCHAR_KIND: not made ready; Python would ready it before
+		// printing it, from these characters.
+		return r.wstrData(a)
+	}
 	if kind != 1 && kind != 2 && kind != 4 {
 		return 0, 0, 0, fmt.Errorf("str at %#x: kind %d in state %#x is not 1, 2 or 4 (a string not made ready?)", uint64(a), kind, state)
 	}

@@ -33,10 +33,16 @@ class Plain(object):
     pass
 
 
-def legacy_str(text):
+# Strings deliberately never made ready, by id, with the text they hold: the oracle
+# takes their repr from here, as repr() of the string itself would make it ready.
+UNREADY = {}
+
+
+def legacy_str(text, make_ready=True):
     """text as a str in the legacy (non-compact) layout, its characters in a buffer of
     their own: what PyUnicode_FromUnicode(NULL, n) made before 3.12 (removed there), made
-    ready the way CPython readies it on first use. None where the API is gone."""
+    ready the way CPython readies it on first use, or left as C code leaves it before
+    then (wchar_t characters only). None where the API is gone."""
     if sys.version_info >= (3, 12):
         return None
     import ctypes
@@ -55,6 +61,9 @@ def legacy_str(text):
     wchar = ctypes.sizeof(ctypes.c_wchar)
     for i, c in enumerate(text):
         (ctypes.c_uint32 if wchar == 4 else ctypes.c_uint16).from_address(buf + wchar * i).value = ord(c)
+    if not make_ready:
+        UNREADY[id(s)] = text
+        return s
     if ready(s) != 0 or s != text:
         oracle.fail("legacy_str: %r did not become %r" % (s, text))
     return s
@@ -87,6 +96,7 @@ def many_types(ev):
     func = many_types
     legacy_latin = legacy_str(u"l\xe9gacy")
     legacy_ucs4 = legacy_str(u"\U0001f40d l\xe9gacy \u2713")
+    legacy_unready = legacy_str(u"n\xf6t r\xe9ady \U0001f40d", make_ready=False)
     empty_list, empty_dict, empty_tuple = [], {}, ()
     deleted = "gone"
     del deleted
@@ -229,7 +239,8 @@ def frame_locals(frame):
         rec = {"name": name, "kind": kind, "argument": args[i] if i < len(args) else "", "bound": name in values}
         if name in values:
             v = values[name]
-            rec.update({"id": id(v), "repr": repr(v), "type": type(v).__name__, "renderable": renderable(v)})
+            shown = UNREADY[id(v)] if id(v) in UNREADY else v  # repr(v) would ready it
+            rec.update({"id": id(v), "repr": repr(shown), "type": type(v).__name__, "renderable": renderable(v)})
         out.append(rec)
     return out
 
