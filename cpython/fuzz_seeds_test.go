@@ -94,7 +94,7 @@ func imageOf(p *Process, rec *recorder, roots []core.Address) *image {
 		roots: roots, ranges: rec.ranges()}
 	for addr, kind := range l.types {
 		for i, bt := range builtinTypes {
-			if bt.kind == kind && addr != l.baseExc {
+			if bt.kind == kind && addr != l.baseExc && addr != l.excGroup {
 				im.syms = append(im.syms, imageSym{uint8(i), addr})
 				break
 			}
@@ -105,6 +105,9 @@ func imageOf(p *Process, rec *recorder, roots []core.Address) *image {
 	}
 	if l.baseExc != 0 {
 		im.syms = append(im.syms, imageSym{tagBaseExc, l.baseExc})
+	}
+	if l.excGroup != 0 {
+		im.syms = append(im.syms, imageSym{tagExcGroup, l.excGroup})
 	}
 	sort.Slice(im.syms, func(i, j int) bool { return im.syms[i].addr < im.syms[j].addr })
 	return im

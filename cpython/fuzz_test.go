@@ -37,6 +37,7 @@ const (
 	imageDebug     = 2 // flags: Py_DEBUG build
 	tagSingleton   = 64
 	tagBaseExc     = 128
+	tagExcGroup    = 129
 	maxImageRoots  = 1 << 10
 	maxImageRanges = 1 << 16
 )
@@ -268,6 +269,9 @@ func imageProcess(im *image) (*Process, error) {
 		case s.tag == tagBaseExc:
 			l.baseExc = s.addr
 			l.types[s.addr] = kindException
+		case s.tag == tagExcGroup:
+			l.excGroup = s.addr
+			l.types[s.addr] = kindExcGroup
 		case s.tag >= tagSingleton && int(s.tag-tagSingleton) < len(singletonSymbols):
 			l.singletons[s.addr] = int(s.tag - tagSingleton)
 		case int(s.tag) < len(builtinTypes):
@@ -275,7 +279,7 @@ func imageProcess(im *image) (*Process, error) {
 		default:
 			continue
 		}
-		if rp, err := p.R.Ptr(s.addr.Add(l.tpRepr)); err == nil && s.tag < tagSingleton {
+		if rp, err := p.R.Ptr(s.addr.Add(l.tpRepr)); err == nil && (s.tag < tagSingleton || s.tag >= tagBaseExc) {
 			l.reprOf[l.types[s.addr]] = rp
 		}
 	}

@@ -198,6 +198,7 @@ const (
 	kindEllipsis
 	kindNotImplemented
 	kindException
+	kindExcGroup // BaseExceptionGroup and subclasses that keep its repr
 )
 
 // builtinTypes are the exported type objects the renderer tells apart, with
@@ -299,6 +300,7 @@ type objLayout struct {
 	setMask, setTable            int64
 	funcQualname, modDict        int64
 	excArgs                      int64
+	egMsg, egExcs                int64 // PyBaseExceptionGroupObject (3.11+)
 	codeName, codeFile           int64
 	codeFirstLine                int64
 	inst                         instModel
@@ -308,6 +310,7 @@ type objLayout struct {
 	types      map[core.Address]objKind
 	reprOf     map[objKind]core.Address // tp_repr of the builtin types found
 	baseExc    core.Address
+	excGroup   core.Address // BaseExceptionGroup (3.11+)
 
 	mu        sync.Mutex
 	typeCache map[core.Address]*typeInfo
@@ -490,6 +493,10 @@ func newObjLayout(p *Process) (*objLayout, error) {
 	l.funcQualname = off("PyFunctionObject", "func_qualname", H+3*ptr)
 	l.modDict = off("PyModuleObject", "md_dict", H)
 	l.excArgs = off("PyBaseExceptionObject", "args", H+ptr)
+	// PyException_HEAD since 3.11: {header; dict; args; notes; traceback;
+	// context; cause; char suppress_context}, then the group's msg and excs.
+	l.egMsg = off("PyBaseExceptionGroupObject", "msg", H+7*ptr)
+	l.egExcs = off("PyBaseExceptionGroupObject", "excs", l.egMsg+ptr)
 	l.codeName = off("PyCodeObject", "co_name", -1)
 	l.codeFile = off("PyCodeObject", "co_filename", -1)
 	l.codeFirstLine = off("PyCodeObject", "co_firstlineno", -1)
@@ -531,13 +538,26 @@ func newObjLayout(p *Process) (*objLayout, error) {
 				l.reprOf[bt.kind] = rp
 			}
 		}
-		// PyExc_BaseException is a pointer to the (static) type.
-		if sym, ok := p.lookup("PyExc_BaseException"); ok {
+		// PyExc_BaseException is a pointer to the (static) type, and so is
+		// PyExc_BaseExceptionGroup (3.11+).
+		for _, e := range []struct {
+			sym  string
+			kind objKind
+		}{{"PyExc_BaseException", kindException}, {"PyExc_BaseExceptionGroup", kindExcGroup}} {
+			sym, ok := p.lookup(e.sym)
+			if !ok {
+				continue
+			}
 			if tp, err := p.R.Ptr(sym.Addr); err == nil && tp != 0 {
-				l.baseExc = tp
-				l.types[tp] = kindException
+				switch e.kind {
+				case kindException:
+					l.baseExc = tp
+				case kindExcGroup:
+					l.excGroup = tp
+				}
+				l.types[tp] = e.kind
 				if rp, err := p.R.Ptr(tp.Add(l.tpRepr)); err == nil {
-					l.reprOf[kindException] = rp
+					l.reprOf[e.kind] = rp
 				}
 			}
 		}
@@ -672,6 +692,12 @@ func (r *renderer) readType(tp core.Address) *typeInfo {
 		ti.kind = inherits(kindDict)
 	case flags&tpflagsBaseExcSubcl != 0:
 		ti.kind = inherits(kindException)
+		if g, _ := r.excGroupBases(tp); g != 0 {
+			ti.kind = kindExcGroup
+			if own, err := r.ptr(g.Add(l.tpRepr)); err == nil && myRepr != own {
+				ti.kind = kindObject
+			}
+		}
 	case !ti.heap:
 		for _, bt := range builtinTypes {
 			if bt.name == ti.name {
@@ -752,6 +778,8 @@ func (r *renderer) object(a core.Address, depth int) Object {
 		err = r.renderModule(&o, a)
 	case kindException:
 		err = r.renderException(&o, a, ti, depth)
+	case kindExcGroup:
+		err = r.renderExcGroup(&o, a, ti, depth)
 	default:
 		err = r.renderInstance(&o, a, ti)
 	}
@@ -1295,6 +1323,13 @@ func (r *renderer) renderSequence(o *Object, a core.Address, ti *typeInfo, depth
 			return fmt.Errorf("list at %#x: %d items but a NULL ob_item", uint64(a), n)
 		}
 	}
+	return r.renderItems(o, a, items, n, open, closing, ti.kind == kindTuple, ti.basename, depth)
+}
+
+// renderItems renders the n object pointers at items of the container at a
+// between open and closing; a one-item tuple gets its comma.
+func (r *renderer) renderItems(o *Object, a, items core.Address, n int64, open, closing string, tuple bool, what string, depth int) error {
+	l := r.l
 	ok, cut := r.enter(a, depth)
 	if !ok {
 		o.Repr, o.Truncated = open+"..."+closing, cut
@@ -1304,7 +1339,7 @@ func (r *renderer) renderSequence(o *Object, a core.Address, ti *typeInfo, depth
 	want := min(n, int64(r.opts.MaxLength))
 	ptrs := make([]byte, want*l.ptr)
 	if err := r.p.R.Read(ptrs, items); err != nil {
-		return fmt.Errorf("%s at %#x: items: %w", ti.basename, uint64(a), err)
+		return fmt.Errorf("%s at %#x: items: %w", what, uint64(a), err)
 	}
 	var b strings.Builder
 	b.WriteString(open)
@@ -1327,7 +1362,7 @@ func (r *renderer) renderSequence(o *Object, a core.Address, ti *typeInfo, depth
 		}
 		b.WriteString("...")
 		o.Truncated = true
-	} else if n == 1 && ti.kind == kindTuple {
+	} else if n == 1 && tuple {
 		b.WriteString(",")
 	}
 	b.WriteString(closing)
@@ -1860,6 +1895,93 @@ func (r *renderer) isTrue(a core.Address) bool {
 
 // renderException is BaseException_repr: Name(arg) for one argument (3.7+),
 // Name(args...) otherwise.
+// renderExcGroup renders an exception group. Up to 3.13 its repr is
+// BaseException's (the arguments it was made with); later versions show
+// Type(msg, [members]) from the members it holds, as a list when it was
+// given a list.
+func (r *renderer) renderExcGroup(o *Object, a core.Address, ti *typeInfo, depth int) error {
+	tp, err := r.ptr(a.Add(r.l.obType))
+	if err != nil {
+		return fmt.Errorf("exception group at %#x: ob_type: %w", uint64(a), err)
+	}
+	if g, b := r.excGroupBases(tp); g != 0 && b != 0 {
+		gr, err1 := r.ptr(g.Add(r.l.tpRepr))
+		br, err2 := r.ptr(b.Add(r.l.tpRepr))
+		if err1 == nil && err2 == nil && gr == br {
+			return r.renderException(o, a, ti, depth)
+		}
+	}
+	msg, err := r.ptr(a.Add(r.l.egMsg))
+	if err != nil {
+		return fmt.Errorf("exception group at %#x: msg: %w", uint64(a), err)
+	}
+	excs, err := r.ptr(a.Add(r.l.egExcs))
+	if err != nil {
+		return fmt.Errorf("exception group at %#x: excs: %w", uint64(a), err)
+	}
+	n, err := r.tupleLen(excs, hardMaxItems)
+	if err != nil {
+		return fmt.Errorf("exception group at %#x: excs: %w", uint64(a), err)
+	}
+	open, closing, tuple := "(", ")", true
+	if args, err := r.ptr(a.Add(r.l.excArgs)); err == nil && args != 0 {
+		if items, err := r.tupleItems(args, hardMaxItems); err == nil && len(items) == 2 {
+			if tp, err := r.ptr(items[1].Add(r.l.obType)); err == nil {
+				switch r.typeOf(tp).kind {
+				case kindList:
+					open, closing, tuple = "[", "]", false
+				case kindTuple:
+				default:
+					// CPython shows the repr of the sequence it was given, saved
+					// when the group was made; pycore does not read it.
+					o.Repr = ti.basename + "(" + r.object(msg, depth+1).Repr + ", ...)"
+					o.Truncated = true
+					return nil
+				}
+			}
+		}
+	}
+	m := r.object(msg, depth+1)
+	var members Object
+	if err := r.renderItems(&members, excs, excs.Add(r.l.tupleItems), n, open, closing, tuple, "exception group members", depth+1); err != nil {
+		return err
+	}
+	o.Repr = ti.basename + "(" + m.Repr + ", " + members.Repr + ")"
+	o.Value = []Object{m, {Address: excs, Repr: members.Repr, Value: members.Value, Truncated: members.Truncated}}
+	o.Truncated = m.Truncated || members.Truncated
+	return nil
+}
+
+// excGroupBases finds the static types BaseExceptionGroup and BaseException
+// in the base chain of tp (0 where absent): whether the group's repr is its
+// own (3.14+) or BaseException's shows in their tp_repr.
+func (r *renderer) excGroupBases(tp core.Address) (group, base core.Address) {
+	cur := tp
+	for i := 0; i < maxTypeChain && cur != 0 && r.l.tpBase >= 0; i++ {
+		flags, err := r.p.R.Uint64(cur.Add(r.l.tpFlags))
+		if err != nil {
+			break
+		}
+		if flags&tpflagsHeapType == 0 {
+			if np, err := r.ptr(cur.Add(r.l.tpName)); err == nil && np != 0 {
+				if b, _, err := r.p.R.CString(np, 32); err == nil {
+					switch string(b) {
+					case "BaseExceptionGroup":
+						group = cur
+					case "BaseException":
+						base = cur
+						return group, base
+					}
+				}
+			}
+		}
+		if cur, err = r.ptr(cur.Add(r.l.tpBase)); err != nil {
+			break
+		}
+	}
+	return group, base
+}
+
 func (r *renderer) renderException(o *Object, a core.Address, ti *typeInfo, depth int) error {
 	args, err := r.ptr(a.Add(r.l.excArgs))
 	if err != nil {

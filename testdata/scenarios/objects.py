@@ -178,6 +178,15 @@ def build():
         "exception_one": KeyError("k"),
         "exception_none": RuntimeError(),
     }
+    if sys.version_info >= (3, 11):
+        # Exception groups: 3.14+ show the members they hold (not the list they were
+        # given, appended to here), as a list when given a list.
+        members = [ValueError(1), KeyError("k")]
+        objs["exception_group"] = ExceptionGroup("grp", members)  # noqa: F821 (3.11+)
+        members.append(TypeError("added later"))
+        objs["exception_group_tuple"] = ExceptionGroup("tup", (OSError(2, "gone"),))  # noqa: F821
+        objs["exception_group_nested"] = BaseExceptionGroup(  # noqa: F821
+            "outer", [ExceptionGroup("inner", [ValueError()]), KeyboardInterrupt()])  # noqa: F821
     return objs
 
 
