@@ -290,7 +290,7 @@ func (er *excReader) read(a core.Address, depth int, w *excWalk, member bool) *E
 		e.Error = joinErr(e.Error, fmt.Sprintf("chain longer than %d exceptions: cut here", maxExcChain))
 		return e
 	}
-	if l.egExcs >= 0 && er.excTypeNamed(tp, "BaseExceptionGroup") {
+	if er.excTypeNamed(tp, "BaseExceptionGroup") {
 		er.readGroup(e, a, depth, w)
 	}
 	for _, link := range []struct {
@@ -316,7 +316,7 @@ func (er *excReader) read(a core.Address, depth int, w *excWalk, member bool) *E
 
 // readGroup reads the members of the exception group at a into e.
 func (er *excReader) readGroup(e *Exception, a core.Address, depth int, w *excWalk) {
-	excs, err := er.p.R.Ptr(a.Add(er.l.egExcs))
+	excs, err := er.p.R.Ptr(a.Add(er.r.l.egExcs))
 	if err != nil {
 		e.Error = joinErr(e.Error, fmt.Sprintf("exception group excs: %v", err))
 		return
@@ -576,10 +576,10 @@ func (er *excReader) message(a core.Address, ti *typeInfo, tp core.Address, nest
 			return fmt.Sprintf("[Errno %s] %s", er.str(errno, nested), er.str(strerror, nested)), nil
 		}
 	}
-	if l.egExcs >= 0 && er.excTypeNamed(tp, "BaseExceptionGroup") {
+	if er.excTypeNamed(tp, "BaseExceptionGroup") {
 		// BaseExceptionGroup_str: "msg (N sub-exception[s])".
-		msg, err1 := R.Ptr(a.Add(l.egMsg))
-		excs, err2 := R.Ptr(a.Add(l.egExcs))
+		msg, err1 := R.Ptr(a.Add(er.r.l.egMsg))
+		excs, err2 := R.Ptr(a.Add(er.r.l.egExcs))
 		if err1 == nil && err2 == nil && msg != 0 && excs != 0 {
 			if n, err := er.r.tupleLen(excs, hardMaxItems); err == nil {
 				plural := "s"

@@ -42,7 +42,6 @@ type detailLayout struct {
 	// PyBaseExceptionObject, PyOSErrorObject
 	excArgs, excNotes, excTB, excContext, excCause, excSuppress int64
 	osErrno, osStrerror, osFilename, osFilename2                int64
-	egMsg, egExcs                                               int64 // PyBaseExceptionGroupObject (3.11+)
 	synMsg, synFilename, synLineno                              int64 // PySyntaxErrorObject
 	ueEncoding, ueObject, ueStart, ueEnd, ueReason              int64 // PyUnicodeErrorObject
 	// PyTracebackObject
@@ -169,20 +168,21 @@ func newDetailLayout(p *Process) (*detailLayout, error) {
 	l.excContext = next("context", l.excTB+ptr)
 	l.excCause = next("cause", l.excContext+ptr)
 	l.excSuppress = next("suppress_context", l.excCause+ptr)
+	// The subclasses' structs start their own members right after
+	// PyException_HEAD, at first.
+	first := alignUp(l.excSuppress+1, ptr)
 	// PyOSErrorObject: PyException_HEAD, then myerrno, strerror, filename, filename2.
 	os := "PyOSErrorObject"
 	l.osErrno = off(os, "myerrno")
 	if l.osErrno < 0 {
-		l.osErrno = alignUp(l.excSuppress+1, ptr)
+		l.osErrno = first
 	}
 	l.osStrerror, l.osFilename, l.osFilename2 = l.osErrno+ptr, l.osErrno+2*ptr, l.osErrno+3*ptr
 	if o := off(os, "filename"); o >= 0 {
 		l.osStrerror, l.osFilename, l.osFilename2 = off(os, "strerror"), o, off(os, "filename2")
 	}
-	// The other exception structs also start their own members right after
-	// PyException_HEAD: PySyntaxErrorObject {msg, filename, lineno, ...},
-	// PyUnicodeErrorObject {encoding, object, Py_ssize_t start, end, reason}.
-	first := alignUp(l.excSuppress+1, ptr)
+	// PySyntaxErrorObject {msg, filename, lineno, ...}, PyUnicodeErrorObject
+	// {encoding, object, Py_ssize_t start, end, reason}.
 	l.synMsg, l.synFilename, l.synLineno = first, first+ptr, first+2*ptr
 	if o := off("PySyntaxErrorObject", "msg"); o >= 0 {
 		l.synMsg, l.synFilename, l.synLineno = o, off("PySyntaxErrorObject", "filename"), off("PySyntaxErrorObject", "lineno")
@@ -191,16 +191,6 @@ func newDetailLayout(p *Process) (*detailLayout, error) {
 	if o := off("PyUnicodeErrorObject", "encoding"); o >= 0 {
 		ue := "PyUnicodeErrorObject"
 		l.ueEncoding, l.ueObject, l.ueStart, l.ueEnd, l.ueReason = o, off(ue, "object"), off(ue, "start"), off(ue, "end"), off(ue, "reason")
-	}
-	// PyBaseExceptionGroupObject (3.11+): PyException_HEAD, then msg, excs.
-	l.egMsg, l.egExcs = -1, -1
-	if v.AtLeast(3, 11) {
-		eg := "PyBaseExceptionGroupObject"
-		l.egMsg, l.egExcs = off(eg, "msg"), off(eg, "excs")
-		if l.egMsg < 0 || l.egExcs < 0 {
-			l.egMsg = alignUp(l.excSuppress+1, ptr)
-			l.egExcs = l.egMsg + ptr
-		}
 	}
 
 	// --- PyTracebackObject: {header; tb_next; tb_frame; int tb_lasti; int tb_lineno} ---
