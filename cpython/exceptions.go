@@ -559,14 +559,7 @@ func (er *excReader) message(a core.Address, ti *typeInfo, tp core.Address, nest
 		}
 	}
 	if er.excTypeNamed(tp, "OSError") {
-		field := func(off int64) core.Address {
-			v, err := R.Ptr(a.Add(off))
-			if err != nil || v == 0 || er.r.isNone(v) {
-				return 0
-			}
-			return v
-		}
-		errno, strerror, fn, fn2 := field(l.osErrno), field(l.osStrerror), field(l.osFilename), field(l.osFilename2)
+		errno, strerror, fn, fn2 := er.member(a, l.osErrno), er.member(a, l.osStrerror), er.member(a, l.osFilename), er.member(a, l.osFilename2)
 		switch {
 		case fn != 0 && fn2 != 0:
 			return fmt.Sprintf("[Errno %s] %s: %s -> %s", er.str(errno, nested), er.str(strerror, nested), er.repr(fn), er.repr(fn2)), nil
@@ -818,7 +811,7 @@ func (er *excReader) repr(obj core.Address) string {
 // each without its newline.
 func FormatException(e *Exception) []string {
 	var p excPrinter
-	p.format(e, 0)
+	p.format(e)
 	return p.out
 }
 
@@ -853,7 +846,7 @@ func (p *excPrinter) emit(margin string, lines ...string) {
 }
 
 // format prints e and its chain, outermost cause or context first.
-func (p *excPrinter) format(top *Exception, depth int) {
+func (p *excPrinter) format(top *Exception) {
 	type link struct {
 		msg string
 		e   *Exception
@@ -885,7 +878,7 @@ func (p *excPrinter) format(top *Exception, depth int) {
 		case p.groupDepth > maxGroupDepth:
 			p.emit("|", fmt.Sprintf("... (max_group_depth is %d)", maxGroupDepth))
 		default:
-			p.formatGroup(e, depth)
+			p.formatGroup(e)
 		}
 	}
 }
@@ -933,7 +926,7 @@ func (p *excPrinter) emitFinal(e *Exception) {
 	}
 }
 
-func (p *excPrinter) formatGroup(e *Exception, depth int) {
+func (p *excPrinter) formatGroup(e *Exception) {
 	toplevel := p.groupDepth == 0
 	if toplevel {
 		p.groupDepth++
@@ -976,7 +969,7 @@ func (p *excPrinter) formatGroup(e *Exception, depth int) {
 			}
 			p.emit("|", fmt.Sprintf("and %d more exception%s", rest, plural))
 		case i < len(e.Exceptions):
-			p.format(e.Exceptions[i], depth+1)
+			p.format(e.Exceptions[i])
 		default:
 			p.emit("|", "[not read]")
 		}
