@@ -1,0 +1,276 @@
+package cpython
+
+import (
+	"fmt"
+
+	"github.com/pycore/pycore/core"
+)
+
+// referents calls f with each object the container at a refers to, bounded.
+// Built-in containers are read by their layout; other GC objects (functions,
+// code, cells, modules, instances with __slots__, frames) by the pointer
+// words of their body, each checked to be an object by its type pointer.
+func (w *heapWalker) referents(a core.Address, f func(core.Address)) {
+	r, l := w.r, w.r.l
+	tp := w.seen[a]
+	ti := r.typeOf(tp)
+	if ti.err != nil || ti.flags&tpflagsHaveGC == 0 {
+		return
+	}
+	ptr := l.ptr
+	words := func(from core.Address, n int64) {
+		if n <= 0 {
+			return
+		}
+		if n > maxRefsPerObj {
+			n = maxRefsPerObj
+			w.stats.Unreadable++
+		}
+		buf := make([]byte, n*ptr)
+		if err := w.p.R.Read(buf, from); err != nil {
+			w.stats.Unreadable++
+			return
+		}
+		for i := int64(0); i < n; i++ {
+			if v := core.Address(r.word(buf[i*ptr:])); v != 0 && v != a {
+				f(v)
+			}
+		}
+	}
+	switch {
+	case ti.flags&tpflagsListSubclass != 0:
+		items, err1 := r.ptr(a.Add(l.listItems))
+		n, err2 := r.i64(a.Add(l.obSize))
+		if err1 == nil && err2 == nil && items != 0 {
+			words(items, n)
+		}
+	case ti.flags&tpflagsTupleSubclass != 0:
+		if n, err := r.i64(a.Add(l.obSize)); err == nil {
+			words(a.Add(l.tupleItems), n)
+		}
+	case ti.flags&tpflagsDictSubclass != 0:
+		items, _, err := r.dictItems(a, maxRefsPerObj)
+		if err != nil {
+			w.stats.Unreadable++
+		}
+		for _, it := range items {
+			f(it.key)
+			f(it.value)
+		}
+	case ti.kind == kindSet || ti.kind == kindFrozenSet:
+		mask, err1 := r.i64(a.Add(l.setMask))
+		table, err2 := r.ptr(a.Add(l.setTable))
+		if err1 != nil || err2 != nil || mask < 0 || mask >= maxRefsPerObj {
+			w.stats.Unreadable++
+			return
+		}
+		buf := make([]byte, (mask+1)*2*ptr)
+		if err := w.p.R.Read(buf, table); err != nil {
+			w.stats.Unreadable++
+			return
+		}
+		for i := int64(0); i <= mask; i++ {
+			key := core.Address(r.word(buf[i*2*ptr:]))
+			hash := int64(r.word(buf[i*2*ptr+ptr:]))
+			if key != 0 && hash != pySetDummyHash {
+				f(key)
+			}
+		}
+	default:
+		basic, err := r.i64(tp.Add(l.tpBasicsize))
+		if err != nil || basic <= l.header || basic > 1<<16 {
+			return
+		}
+		words(a.Add(l.header), (basic-l.header)/ptr)
+		if item, err := r.i64(tp.Add(l.tpItemsize)); err == nil && item == ptr {
+			// Only where ob_size is plausibly an item count (frames and
+			// match objects keep other things there).
+			if n, err := r.i64(a.Add(l.obSize)); err == nil && n > 0 && n <= 1<<12 {
+				words(a.Add(basic), n)
+			}
+		}
+		if ti.heap && ti.kind == kindObject {
+			if items, err := r.instanceItems(a); err == nil {
+				for _, it := range items {
+					f(it.value)
+				}
+			}
+		}
+	}
+}
+
+// sizeof is sys.getsizeof of the object at a: its type's __sizeof__ for the
+// built-ins that override it, else tp_basicsize + |ob_size| * tp_itemsize,
+// plus the pre-header (GC header; 3.12+ also the managed dict and weakref
+// words) that getsizeof adds.
+func (w *heapWalker) sizeof(a, tp core.Address) int64 {
+	r, l := w.r, w.r.l
+	ti := r.typeOf(tp)
+	basic, err := r.i64(tp.Add(l.tpBasicsize))
+	if err != nil || basic < 0 || basic > 1<<30 {
+		w.sizeErr++
+		return 0
+	}
+	item, _ := r.i64(tp.Add(l.tpItemsize))
+	size := basic
+	ptr := l.ptr
+	switch {
+	case ti.exact && ti.kind == kindInt || ti.flags&tpflagsLongSubclass != 0 && ti.kind == kindInt:
+		n, err := r.i64(a.Add(l.longSize))
+		if err != nil {
+			w.sizeErr++
+			break
+		}
+		if l.longTagged {
+			n = int64(uint64(n) >> longNonSizeBits)
+			if n < 1 {
+				n = 1
+			}
+		} else if n < 0 {
+			n = -n
+		}
+		size = l.longDigits + n*int64(l.digitBytes)
+	case ti.kind == kindStr:
+		data, kind, length, err := r.strData(a)
+		if err != nil {
+			w.sizeErr++
+			break
+		}
+		if d := int64(data) - int64(a); d > 0 && d <= 128 {
+			size = d + (length+1)*int64(kind)
+		}
+	case ti.kind == kindList:
+		// list.__sizeof__: the header plus the allocated item slots.
+		if alloc, err := r.i64(a.Add(l.listItems + ptr)); err == nil && alloc >= 0 && alloc < 1<<40 {
+			size = basic + alloc*ptr
+		}
+	case ti.kind == kindDict:
+		size = basic + w.dictExtra(a)
+	case ti.kind == kindSet || ti.kind == kindFrozenSet:
+		mask, err1 := r.i64(a.Add(l.setMask))
+		table, err2 := r.ptr(a.Add(l.setTable))
+		// The small table is inline after table (and hash, finalizer): only a
+		// separate table adds to the size.
+		if err1 == nil && err2 == nil && mask >= 0 && mask < 1<<40 && (table < a || table >= a.Add(basic)) {
+			size = basic + (mask+1)*2*ptr
+		}
+	case item != 0:
+		if n, err := r.i64(a.Add(l.obSize)); err == nil {
+			if n < 0 {
+				n = -n
+			}
+			// Types whose ob_size is not an item count (frames) keep their
+			// basic size rather than an absurd one.
+			if n < 1<<32 {
+				size = basic + n*item
+			} else {
+				w.sizeErr++
+			}
+		}
+	}
+	if ti.flags&tpflagsHaveGC != 0 {
+		size += w.gcHdr
+	}
+	if w.p.Version.AtLeast(3, 12) && ti.flags&(tpflagsManagedDict|tpflagsManagedW) != 0 {
+		size += 2 * ptr
+	}
+	return size
+}
+
+// dictExtra is what dict.__sizeof__ adds to the basic size: the keys table
+// when the dict owns it, and the split values (3.11+ layout).
+func (w *heapWalker) dictExtra(a core.Address) int64 {
+	r, l := w.r, w.r.l
+	if l.dict == dictV36 {
+		return w.dictExtra36(a)
+	}
+	ptr := l.ptr
+	keys, err := r.ptr(a.Add(l.dictKeys))
+	if err != nil || keys == 0 {
+		return 0
+	}
+	values, _ := r.ptr(a.Add(l.dictVals))
+	log2, err1 := r.u8(keys.Add(l.dkLog2Size))
+	log2ix, err2 := r.u8(keys.Add(l.dkLog2IndexBytes))
+	kind, err3 := r.u8(keys.Add(l.dkKind))
+	refcnt, err4 := r.i64(keys)
+	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || log2 > 40 || log2ix > 43 {
+		return 0
+	}
+	usable := (int64(2) << log2) / 3
+	var extra int64
+	if values != 0 {
+		extra += usable * ptr // shared_keys_usable_size * sizeof(PyObject *)
+		if l.dict == dictV313 {
+			extra = 0
+			if cap, err := r.u8(values); err == nil {
+				extra = l.valuesData + int64(cap)*ptr + int64(cap)
+				extra = (extra + ptr - 1) / ptr * ptr
+			}
+		}
+	}
+	if refcnt == 1 {
+		entry := 3 * ptr
+		if kind != dictKeysGeneral {
+			entry = 2 * ptr
+		}
+		extra += l.dkIndices + int64(1)<<log2ix + usable*entry
+	}
+	return extra
+}
+
+// dictExtra36 is dict.__sizeof__'s addition for 3.6-3.10.
+func (w *heapWalker) dictExtra36(a core.Address) int64 {
+	r, l := w.r, w.r.l
+	ptr := l.ptr
+	keys, err := r.ptr(a.Add(l.dictKeys))
+	if err != nil || keys == 0 {
+		return 0
+	}
+	values, _ := r.ptr(a.Add(l.dictVals))
+	size, err1 := r.i64(keys.Add(l.dkSize))
+	refcnt, err2 := r.i64(keys)
+	if err1 != nil || err2 != nil || size <= 0 || size > 1<<40 {
+		return 0
+	}
+	usable := size * 2 / 3
+	var extra int64
+	if values != 0 {
+		extra += usable * ptr
+	}
+	if refcnt == 1 {
+		ix := int64(8)
+		switch {
+		case size <= 0xff:
+			ix = 1
+		case size <= 0xffff:
+			ix = 2
+		case size <= 0xffffffff:
+			ix = 4
+		}
+		extra += l.dkIndices + ix*size + usable*3*ptr
+	}
+	return extra
+}
+
+// heapTypeName names a type as Python does: module.QualName, built-ins by
+// their name.
+func (p *Process) heapTypeName(r *renderer, tp core.Address) string {
+	mod, qual, err := r.typeNames(tp)
+	if err != nil {
+		return r.typeOf(tp).name
+	}
+	if mod == "" || mod == "builtins" {
+		return qual
+	}
+	return mod + "." + qual
+}
+
+// TypeName is the name of the type object at tp as the heap walk gives it.
+func (p *Process) TypeName(tp core.Address) string {
+	l, err := p.objLayout()
+	if err != nil {
+		return fmt.Sprintf("<type at %#x>", uint64(tp))
+	}
+	return p.heapTypeName(&renderer{p: p, l: l, opts: DefaultReprOptions, left: 1 << 30, active: map[core.Address]bool{}}, tp)
+}
