@@ -208,11 +208,15 @@ func (p *Process) gcState() (core.Address, int64, error) {
 	if err != nil {
 		return 0, 0, fmt.Errorf("main interpreter: %w", err)
 	}
-	off := p.offsetIn("PyInterpreterState", "gc")
-	if d := p.DebugOffsets; off < 0 && d != nil {
+	// The interpreter's own table first (3.13+): it is what this build has.
+	off := int64(-1)
+	if d := p.DebugOffsets; d != nil {
 		if v, ok := d.Fields["interpreter_state.gc"]; ok && v < maxStructSize {
 			off = int64(v)
 		}
+	}
+	if off < 0 {
+		off = p.offsetIn("PyInterpreterState", "gc")
 	}
 	if off < 0 {
 		return 0, 0, errors.New("the layout of PyInterpreterState has no gc member")
@@ -242,7 +246,8 @@ func (p *Process) gcListHeads() ([]core.Address, error) {
 		return core.Address(u &^ 3)
 	}
 	var heads []core.Address
-	for o := int64(0); o+2*ptr <= size; o += ptr {
+	// Step 4: Debian's 3.13 puts the generations at a 4-byte boundary.
+	for o := int64(0); o+2*ptr <= size; o += 4 {
 		h := base.Add(o)
 		next, prev := word(buf[o:]), word(buf[o+ptr:])
 		if next == 0 || prev == 0 {
@@ -250,7 +255,7 @@ func (p *Process) gcListHeads() ([]core.Address, error) {
 		}
 		if next == h && prev == h {
 			heads = append(heads, h) // an empty list
-			o += ptr
+			o += 2*ptr - 4
 			continue
 		}
 		np, err1 := p.R.Ptr(next.Add(ptr))
@@ -259,7 +264,7 @@ func (p *Process) gcListHeads() ([]core.Address, error) {
 			continue
 		}
 		heads = append(heads, h)
-		o += ptr
+		o += 2*ptr - 4
 	}
 	if len(heads) == 0 {
 		return nil, fmt.Errorf("no GC list heads in the GC state at %#x", uint64(base))

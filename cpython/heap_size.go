@@ -171,7 +171,11 @@ func (w *heapWalker) sizeof(a, tp core.Address) int64 {
 	if ti.flags&tpflagsHaveGC != 0 {
 		size += w.gcHdr
 	}
-	if w.p.Version.AtLeast(3, 12) && ti.flags&(tpflagsManagedDict|tpflagsManagedW) != 0 {
+	// 3.11 added the managed dict words before the object (3.12 the weakref
+	// flag too); getsizeof counts them.
+	switch {
+	case w.p.Version.AtLeast(3, 12) && ti.flags&(tpflagsManagedDict|tpflagsManagedW) != 0,
+		w.p.Version.Is(3, 11) && ti.flags&tpflagsManagedDict != 0:
 		size += 2 * ptr
 	}
 	return size
