@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/pycore/pycore/core"
 	"github.com/pycore/pycore/symbols"
@@ -276,7 +277,7 @@ func (p *Process) tryRuntime(cand runtimeCandidate, opts Options) error {
 	return nil
 }
 
-var pyNameRE = regexp.MustCompile(`python(\d)\.(\d+)`)
+var pyNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`python(\d)\.(\d+)`) })
 
 // detectVersion reads the version from the strongest evidence available.
 func (p *Process) detectVersion(cand runtimeCandidate) error {
@@ -308,7 +309,7 @@ func (p *Process) detectVersion(cand runtimeCandidate) error {
 	if cand.module == nil {
 		return fmt.Errorf("cannot tell the CPython version: no debug offsets, and the runtime was not found in a file")
 	}
-	m := pyNameRE.FindStringSubmatch(filepath.Base(cand.module.Path))
+	m := pyNameRE().FindStringSubmatch(filepath.Base(cand.module.Path))
 	if m == nil {
 		return fmt.Errorf("cannot tell the CPython version of %s: no Py_Version symbol and no version in its name", cand.module.Path)
 	}
@@ -325,7 +326,7 @@ func (p *Process) detectVersion(cand runtimeCandidate) error {
 
 // buildNameRE reads the ABI flags off a CPython file name: python3.11d,
 // libpython3.7dm.so.1.0, python3.13td.
-var buildNameRE = regexp.MustCompile(`python\d\.\d+(t?)(d?)m?(?:\.so|$|-)`)
+var buildNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`python\d\.\d+(t?)(d?)m?(?:\.so|$|-)`) })
 
 // detectBuild tells a Py_DEBUG build from a release build, which matters to
 // the generated tables: Py_DEBUG changes struct layouts (3.6-3.12 have no debug
@@ -345,7 +346,7 @@ func (p *Process) detectBuild(cand runtimeCandidate) {
 	if s, ok := m.Lookup("_Py_NegativeRefcount"); ok && s.Func {
 		why = append(why, "symbol _Py_NegativeRefcount")
 	}
-	if f := buildNameRE.FindStringSubmatch(filepath.Base(m.Path)); f != nil && f[2] == "d" {
+	if f := buildNameRE().FindStringSubmatch(filepath.Base(m.Path)); f != nil && f[2] == "d" {
 		why = append(why, "the d ABI flag in "+filepath.Base(m.Path))
 	}
 	if len(why) > 0 {
@@ -364,7 +365,7 @@ func (p *Process) detectBuild(cand runtimeCandidate) {
 		if s, ok := m.Lookup("_Py_MergeZeroLocalRefcount"); ok && s.Func {
 			why = append(why, "symbol _Py_MergeZeroLocalRefcount")
 		}
-		if f := buildNameRE.FindStringSubmatch(filepath.Base(m.Path)); f != nil && f[1] == "t" {
+		if f := buildNameRE().FindStringSubmatch(filepath.Base(m.Path)); f != nil && f[1] == "t" {
 			why = append(why, "the t ABI flag in "+filepath.Base(m.Path))
 		}
 		if len(why) > 0 {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"sync"
 )
 
 // Version is a CPython version, as PY_VERSION_HEX encodes it.
@@ -34,11 +35,11 @@ func VersionFromHex(h uint64) (Version, error) {
 	return v, nil
 }
 
-var versionRE = regexp.MustCompile(`^(\d+)\.(\d+)(?:\.(\d+))?(?:(a|b|rc)(\d+))?`)
+var versionRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(\d+)\.(\d+)(?:\.(\d+))?(?:(a|b|rc)(\d+))?`) })
 
 // ParseVersion parses "3.12.1", "3.13.0rc3" or "3.9".
 func ParseVersion(s string) (Version, error) {
-	m := versionRE.FindStringSubmatch(s)
+	m := versionRE().FindStringSubmatch(s)
 	if m == nil {
 		return Version{}, fmt.Errorf("%q is not a Python version", s)
 	}

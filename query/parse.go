@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/alecthomas/participle/v2"
 	"github.com/alecthomas/participle/v2/lexer"
@@ -20,10 +21,10 @@ const (
 	maxUnaryRun = 64
 )
 
-// exprLexer splits an expression into tokens. TypeName and Keyword never match
+// exprRules split an expression into tokens. TypeName and Keyword never match
 // text: identifiers are re-typed into them after lexing (see classify), since
 // whether "(x) - 1" is a cast depends on whether x names a type, as in C.
-var exprLexer = lexer.MustSimple([]lexer.SimpleRule{
+var exprRules = []lexer.SimpleRule{
 	{Name: "Whitespace", Pattern: `[ \t\r\n]+`},
 	{Name: "Number", Pattern: `(?:0[xX][0-9a-fA-F]+|[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?)[uUlLfF]*`},
 	{Name: "Char", Pattern: `'(?:\\.|[^'\\])*'`},
@@ -33,7 +34,7 @@ var exprLexer = lexer.MustSimple([]lexer.SimpleRule{
 	{Name: "Punct", Pattern: `->|<<|>>|<=|>=|==|!=|&&|\|\||[-+*/%&|^~!<>()\[\].,?:]`},
 	{Name: "TypeName", Pattern: `[^\x00-\x{10FFFF}]`},
 	{Name: "Keyword", Pattern: `[^\x00-\x{10FFFF}]`},
-})
+}
 
 // The grammar. Binary operators are parsed as a flat list and grouped by C's
 // precedence afterwards (see climb), which keeps the grammar small.
@@ -122,19 +123,26 @@ type gArg struct {
 	Expr *gExpr `parser:"| @@"`
 }
 
-var exprParser = participle.MustBuild[gExpr](
-	participle.Lexer(exprLexer),
-	participle.UseLookahead(participle.MaxLookahead),
+// exprParser is built on first use, not at package init: building the lexer's
+// regexps and the grammar takes about 2 ms, which every command paid at start-up
+// though most never parse an expression. It also sets the tok* token types.
+var exprParser = sync.OnceValue(func() *participle.Parser[gExpr] {
+	lex := lexer.MustSimple(exprRules)
+	sym := lex.Symbols()
+	tokIdent, tokTypeName, tokKeyword = sym["Ident"], sym["TypeName"], sym["Keyword"]
+	tokPunct, tokWS = sym["Punct"], sym["Whitespace"]
+	return participle.MustBuild[gExpr](
+		participle.Lexer(lex),
+		participle.UseLookahead(participle.MaxLookahead),
+	)
+})
+
+// The lexer's token types, set by exprParser (read only after it has run).
+var (
+	tokIdent, tokTypeName, tokKeyword, tokPunct, tokWS lexer.TokenType
 )
 
-var (
-	tokIdent    = exprLexer.Symbols()["Ident"]
-	tokTypeName = exprLexer.Symbols()["TypeName"]
-	tokKeyword  = exprLexer.Symbols()["Keyword"]
-	tokPunct    = exprLexer.Symbols()["Punct"]
-	tokWS       = exprLexer.Symbols()["Whitespace"]
-	tokEOF      = lexer.EOF
-)
+const tokEOF = lexer.EOF
 
 // keywords are the identifiers C reserves that the grammar uses.
 var keywords = map[string]bool{
@@ -160,7 +168,8 @@ func Parse(src string, opts ParseOptions) (Node, error) {
 	if strings.TrimSpace(src) == "" {
 		return nil, &Error{Src: src, Msg: "empty expression"}
 	}
-	raw, err := exprParser.Lex("", strings.NewReader(src))
+	parser := exprParser()
+	raw, err := parser.Lex("", strings.NewReader(src))
 	if err != nil {
 		return nil, syntaxError(src, err)
 	}
@@ -178,7 +187,7 @@ func Parse(src string, opts ParseOptions) (Node, error) {
 	if err != nil {
 		return nil, syntaxError(src, err)
 	}
-	g, err := exprParser.ParseFromLexer(peek)
+	g, err := parser.ParseFromLexer(peek)
 	if err != nil {
 		return nil, syntaxError(src, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/pycore/pycore/cpython"
 )
@@ -146,7 +147,9 @@ func signatureThread(threads []*cpython.Thread) (*cpython.Thread, Basis) {
 
 // libPrefix matches the part of a path up to the standard library directory:
 // ".../lib/python3.12/", ".../lib/python3.13t/", ".../lib/python312.zip/".
-var libPrefix = regexp.MustCompile(`^.*/lib(?:64)?/python[0-9]+(?:\.[0-9]+)?t?(?:\.zip)?/`)
+var libPrefix = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^.*/lib(?:64)?/python[0-9]+(?:\.[0-9]+)?t?(?:\.zip)?/`)
+})
 
 // ModulePath names a source file the same way on every machine and Python
 // version: the path below site-packages/ or dist-packages/ for installed
@@ -162,7 +165,7 @@ func ModulePath(file string) string {
 			return file[i+len(dir):]
 		}
 	}
-	if m := libPrefix.FindStringIndex(file); m != nil && m[1] < len(file) {
+	if m := libPrefix().FindStringIndex(file); m != nil && m[1] < len(file) {
 		return file[m[1]:]
 	}
 	parts := strings.Split(strings.TrimRight(file, "/"), "/")

@@ -140,13 +140,13 @@ func (q *Query) FormatOptions() typesys.FormatOptions {
 	return o
 }
 
-var pyObjectName = regexp.MustCompile(`^(Py\w*Object|struct _\w*object)$`)
+var pyObjectName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(Py\w*Object|struct _\w*object)$`) })
 
 // isPyObjectType reports whether t (or a typedef it goes through) is one of
 // CPython's object structs: PyObject, PyCodeObject, struct _typeobject, ...
 func isPyObjectType(t *typesys.Type) bool {
 	for i := 0; t != nil && i < 16; i++ {
-		if pyObjectName.MatchString(t.Name) {
+		if pyObjectName().MatchString(t.Name) {
 			return true
 		}
 		if t.Kind != typesys.Typedef {
