@@ -63,7 +63,10 @@ Python was doing: every thread's Python stack, the thread that crashed and the
 one holding the GIL. It needs no Python and no debug info.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// --version prints what `pycore version` prints, as users of other CLIs expect.
+		Version: pycoreVersion(),
 	}
+	root.SetVersionTemplate("pycore {{.Version}}\n")
 	for _, newCmd := range commands {
 		root.AddCommand(newCmd())
 	}
@@ -84,14 +87,19 @@ func newVersionCommand() *cobra.Command {
 		Short: "Print pycore's version",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			v := "(devel)"
-			if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-				v = bi.Main.Version
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), "pycore", v)
+			fmt.Fprintln(cmd.OutOrStdout(), "pycore", pycoreVersion())
 			return nil
 		},
 	}
+}
+
+// pycoreVersion is the module version the binary was built from, "(devel)"
+// for a build from a work tree.
+func pycoreVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
 }
 
 func main() {
