@@ -47,7 +47,7 @@ type Stack struct {
 // Unwinder unwinds threads of one process. Each module's CFI is parsed
 // once, on first use.
 type Unwinder struct {
-	mem  core.Memory
+	mem  core.Reader // x86-64: little-endian, 8-byte pointers
 	syms *symbols.Table
 
 	mu  sync.Mutex
@@ -61,7 +61,7 @@ type moduleCFI struct {
 
 // New returns an unwinder over mem whose modules are syms.
 func New(mem core.Memory, syms *symbols.Table) *Unwinder {
-	return &Unwinder{mem: mem, syms: syms, cfi: map[*symbols.Module]*moduleCFI{}}
+	return &Unwinder{mem: core.Reader{Mem: mem, Order: binary.LittleEndian, PtrSize: 8}, syms: syms, cfi: map[*symbols.Module]*moduleCFI{}}
 }
 
 func (u *Unwinder) moduleCFI(m *symbols.Module) *moduleCFI {
@@ -117,21 +117,12 @@ const mcontextOff = 40
 var mcontextRegs = [...]int{8, 9, 10, 11, 12, 13, 14, 15, regRDI, regRSI, regRBP, regRBX, regRDX, regRAX, regRCX, regRSP, regRA}
 
 func (u *Unwinder) read64(a uint64) (uint64, error) {
-	var b [8]byte
-	n, err := u.mem.ReadAt(b[:], core.Address(a))
-	if n < 8 {
-		if err == nil {
-			err = fmt.Errorf("short read")
-		}
-		return 0, fmt.Errorf("reading %#x: %w", a, err)
-	}
-	return binary.LittleEndian.Uint64(b[:]), nil
+	return u.mem.Uint64(core.Address(a))
 }
 
 func (u *Unwinder) isSigreturn(pc uint64) bool {
 	var b [9]byte
-	n, _ := u.mem.ReadAt(b[:], core.Address(pc))
-	return n == len(b) && bytes.Equal(b[:], sigreturn)
+	return u.mem.Read(b[:], core.Address(pc)) == nil && bytes.Equal(b[:], sigreturn)
 }
 
 // Unwind returns the native stack of thread t.
