@@ -90,7 +90,7 @@ func (p *Process) WalkHeap(visit func(HeapObject)) (*HeapStats, error) {
 	if err != nil {
 		return nil, fmt.Errorf("heap: %w", err)
 	}
-	w := &heapWalker{p: p, r: &renderer{p: p, l: l, opts: DefaultReprOptions, left: 1 << 30, active: map[core.Address]bool{}},
+	w := &heapWalker{p: p, r: p.heapRenderer(l),
 		seen: map[core.Address]core.Address{}, types: map[core.Address]bool{}, notType: map[core.Address]bool{},
 		stats: &HeapStats{}, visit: visit}
 	w.gcHdr = p.gcHeaderSize()
@@ -366,6 +366,12 @@ func (w *heapWalker) typeShaped(tp core.Address) bool {
 		}
 	}
 	return r.typeOf(tp).err == nil
+}
+
+// heapRenderer reads objects for the heap walk: default repr options and no
+// total budget, since the walk reads far more than one repr's worth.
+func (p *Process) heapRenderer(l *objLayout) *renderer {
+	return &renderer{p: p, l: l, opts: DefaultReprOptions, left: 1 << 30, active: map[core.Address]bool{}}
 }
 
 func uint64Align(p *Process) core.Address { return core.Address(p.R.PtrSize) }

@@ -276,5 +276,5 @@ func (p *Process) TypeName(tp core.Address) string {
 	if err != nil {
 		return fmt.Sprintf("<type at %#x>", uint64(tp))
 	}
-	return p.heapTypeName(&renderer{p: p, l: l, opts: DefaultReprOptions, left: 1 << 30, active: map[core.Address]bool{}}, tp)
+	return p.heapTypeName(p.heapRenderer(l), tp)
 }
