@@ -123,24 +123,34 @@ type gArg struct {
 	Expr *gExpr `parser:"| @@"`
 }
 
-// exprParser is built on first use, not at package init: building the lexer's
-// regexps and the grammar takes about 2 ms, which every command paid at start-up
-// though most never parse an expression. It also sets the tok* token types.
-var exprParser = sync.OnceValue(func() *participle.Parser[gExpr] {
+// grammar is the parser and its lexer's token types, built together on first
+// use, not at package init: building the lexer's regexps and the grammar takes
+// about 2 ms, which every command paid at start-up though most never parse an
+// expression.
+type grammar struct {
+	parser *participle.Parser[gExpr]
+	tok    tokenTypes
+}
+
+// tokenTypes are the lexer's token types; classify retypes tokens by them.
+type tokenTypes struct {
+	ident, typeName, keyword, punct, ws lexer.TokenType
+}
+
+var exprGrammar = sync.OnceValue(func() grammar {
 	lex := lexer.MustSimple(exprRules)
 	sym := lex.Symbols()
-	tokIdent, tokTypeName, tokKeyword = sym["Ident"], sym["TypeName"], sym["Keyword"]
-	tokPunct, tokWS = sym["Punct"], sym["Whitespace"]
-	return participle.MustBuild[gExpr](
-		participle.Lexer(lex),
-		participle.UseLookahead(participle.MaxLookahead),
-	)
+	return grammar{
+		parser: participle.MustBuild[gExpr](
+			participle.Lexer(lex),
+			participle.UseLookahead(participle.MaxLookahead),
+		),
+		tok: tokenTypes{
+			ident: sym["Ident"], typeName: sym["TypeName"], keyword: sym["Keyword"],
+			punct: sym["Punct"], ws: sym["Whitespace"],
+		},
+	}
 })
-
-// The lexer's token types, set by exprParser (read only after it has run).
-var (
-	tokIdent, tokTypeName, tokKeyword, tokPunct, tokWS lexer.TokenType
-)
 
 const tokEOF = lexer.EOF
 
@@ -168,31 +178,32 @@ func Parse(src string, opts ParseOptions) (Node, error) {
 	if strings.TrimSpace(src) == "" {
 		return nil, &Error{Src: src, Msg: "empty expression"}
 	}
-	parser := exprParser()
-	raw, err := parser.Lex("", strings.NewReader(src))
+	g := exprGrammar()
+	tt := g.tok
+	raw, err := g.parser.Lex("", strings.NewReader(src))
 	if err != nil {
 		return nil, syntaxError(src, err)
 	}
 	toks := raw[:0:0]
 	for _, t := range raw {
-		if t.Type != tokWS {
+		if t.Type != tt.ws {
 			toks = append(toks, t)
 		}
 	}
-	if err := checkShape(src, toks); err != nil {
+	if err := tt.checkShape(src, toks); err != nil {
 		return nil, err
 	}
-	classify(toks, opts.IsType)
+	tt.classify(toks, opts.IsType)
 	peek, err := lexer.Upgrade(&sliceLexer{toks: toks})
 	if err != nil {
 		return nil, syntaxError(src, err)
 	}
-	g, err := parser.ParseFromLexer(peek)
+	ast, err := g.parser.ParseFromLexer(peek)
 	if err != nil {
 		return nil, syntaxError(src, err)
 	}
 	c := converter{src: src}
-	n := c.expr(g)
+	n := c.expr(ast)
 	if c.err != nil {
 		return nil, c.err
 	}
@@ -200,13 +211,13 @@ func Parse(src string, opts ParseOptions) (Node, error) {
 }
 
 // checkShape bounds the token count and nesting before the recursive parser runs.
-func checkShape(src string, toks []lexer.Token) error {
+func (tt tokenTypes) checkShape(src string, toks []lexer.Token) error {
 	if len(toks) > maxTokens {
 		return &Error{Src: src, Pos: toks[maxTokens].Pos.Offset, End: len(src), Msg: fmt.Sprintf("expression has more than %d tokens", maxTokens)}
 	}
 	depth, unary := 0, 0
 	for _, t := range toks {
-		if t.Type != tokPunct {
+		if t.Type != tt.punct {
 			unary = 0
 			continue
 		}
@@ -232,21 +243,21 @@ func checkShape(src string, toks []lexer.Token) error {
 
 // classify re-types keywords, and identifiers that are type names in a
 // position where only a type fits, or where isType says so.
-func classify(toks []lexer.Token, isType func(string) bool) {
+func (tt tokenTypes) classify(toks []lexer.Token, isType func(string) bool) {
 	for i := range toks {
-		if toks[i].Type == tokIdent && keywords[toks[i].Value] {
-			toks[i].Type = tokKeyword
+		if toks[i].Type == tt.ident && keywords[toks[i].Value] {
+			toks[i].Type = tt.keyword
 		}
 	}
 	punct := func(i int, v string) bool {
-		return i >= 0 && i < len(toks) && toks[i].Type == tokPunct && toks[i].Value == v
+		return i >= 0 && i < len(toks) && toks[i].Type == tt.punct && toks[i].Value == v
 	}
 	qual := func(i int) bool {
-		return i >= 0 && i < len(toks) && toks[i].Type == tokKeyword && (toks[i].Value == "const" || toks[i].Value == "volatile")
+		return i >= 0 && i < len(toks) && toks[i].Type == tt.keyword && (toks[i].Value == "const" || toks[i].Value == "volatile")
 	}
 	askType := func(name string) bool { return isType != nil && isType(name) }
 	for i := range toks {
-		if toks[i].Type != tokIdent {
+		if toks[i].Type != tt.ident {
 			continue
 		}
 		j, quals := i-1, false
@@ -272,33 +283,33 @@ func classify(toks []lexer.Token, isType func(string) bool) {
 			isTypeHere = true
 		case stars == 0 && punct(j, "(") && punct(k, ")"):
 			switch {
-			case j > 0 && toks[j-1].Type == tokKeyword && toks[j-1].Value == "sizeof":
+			case j > 0 && toks[j-1].Type == tt.keyword && toks[j-1].Value == "sizeof":
 				isTypeHere = askType(name)
-			case j > 0 && toks[j-1].Type == tokIdent:
+			case j > 0 && toks[j-1].Type == tt.ident:
 				// A call's argument: the built-in decides what it wants.
-			case startsOperandOnly(toks, k+1):
+			case tt.startsOperandOnly(toks, k+1):
 				isTypeHere = true // "(x) y" parses only as a cast
-			case startsOperandOrOperator(toks, k+1):
+			case tt.startsOperandOrOperator(toks, k+1):
 				isTypeHere = askType(name)
 			}
 		}
 		if isTypeHere {
-			toks[i].Type = tokTypeName
+			toks[i].Type = tt.typeName
 		}
 	}
 }
 
 // startsOperandOnly reports whether token i can begin an operand but cannot
 // continue an expression as a binary or postfix operator.
-func startsOperandOnly(toks []lexer.Token, i int) bool {
+func (tt tokenTypes) startsOperandOnly(toks []lexer.Token, i int) bool {
 	if i >= len(toks) || toks[i].Type == tokEOF {
 		return false
 	}
 	t := toks[i]
 	switch t.Type {
-	case tokPunct:
+	case tt.punct:
 		return t.Value == "!" || t.Value == "~" || t.Value == "("
-	case tokKeyword:
+	case tt.keyword:
 		return t.Value == "sizeof"
 	}
 	return true // identifiers, type names, numbers, characters, strings
@@ -306,8 +317,8 @@ func startsOperandOnly(toks []lexer.Token, i int) bool {
 
 // startsOperandOrOperator reports whether token i is one of - + * &, which
 // begin an operand after a cast and are binary operators after a parenthesis.
-func startsOperandOrOperator(toks []lexer.Token, i int) bool {
-	if i >= len(toks) || toks[i].Type != tokPunct {
+func (tt tokenTypes) startsOperandOrOperator(toks []lexer.Token, i int) bool {
+	if i >= len(toks) || toks[i].Type != tt.punct {
 		return false
 	}
 	switch toks[i].Value {
