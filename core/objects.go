@@ -307,6 +307,11 @@ func (p *Process) locate(path string, id []byte, exe *localFile, opts Options) (
 			}
 		}
 	}
+	if alt, ok := p.liveFiles[path]; ok {
+		if c := tryPath(alt); c != nil {
+			return accept(c)
+		}
+	}
 	if opts.Sysroot != "" {
 		// Clean after rooting so ".." in a recorded path cannot climb out.
 		if c := tryPath(filepath.Join(opts.Sysroot, filepath.Clean("/"+clean))); c != nil {

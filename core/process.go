@@ -25,6 +25,7 @@ type Process struct {
 	Signal   *SignalInfo
 	PsInfo   *PsInfo
 	Auxv     []AuxvEntry
+	Live     *Live // set when read from a running process (OpenPID)
 
 	// Warnings are problems that did not stop the open, e.g. a file whose
 	// build ID does not match the core's.
@@ -36,6 +37,10 @@ type Process struct {
 	closed  atomic.Bool
 	reads   atomic.Uint64 // ReadAt calls, for trim
 	exeUsed bool          // whether Options.Executable backed some object
+	// liveFiles maps a live process's recorded paths to where it sees the
+	// file (/proc/PID/map_files/...), tried first: deleted, replaced and
+	// other-namespace files still match.
+	liveFiles map[string]string
 }
 
 // Perm is a mapping's protection.

@@ -25,6 +25,14 @@ type Snapshot struct {
 	Finalizing bool        `json:"finalizing"`
 	Threads    []*Thread   `json:"threads"`
 	Notes      []string    `json:"notes,omitempty"`
+	Live       *LiveInfo   `json:"live,omitempty"` // read from a running process, not a core
+}
+
+// LiveInfo says how a running process was read.
+type LiveInfo struct {
+	PID         int     `json:"pid"`
+	NonBlocking bool    `json:"nonblocking"` // read without stopping it
+	PausedMS    float64 `json:"paused_ms"`   // how long it was stopped
 }
 
 // PythonInfo says which CPython this is and how pycore knows.
@@ -123,6 +131,9 @@ func (p *Process) SnapshotWith(o SnapshotOptions) (*Snapshot, error) {
 	p.frameBudget = maxSnapshotFrames
 	s := &Snapshot{Python: PythonInfo{Version: p.Version.String(), FreeThreaded: p.FreeThreaded, Debug: p.Debug, Evidence: joinEvidence(p.Evidence)}}
 	c := p.Core
+	if l := c.Live; l != nil {
+		s.Live = &LiveInfo{PID: l.PID, NonBlocking: l.NonBlocking, PausedMS: float64(l.Paused.Microseconds()) / 1000}
+	}
 	crashTID := 0
 	if si := c.Signal; si != nil {
 		s.Signal = &SignalInfo{Number: si.Signo, Name: si.Name(), Code: si.Code, Address: uint64(si.Addr), Fatal: si.IsFatal()}

@@ -19,7 +19,7 @@ import (
 // runtime cannot be read) still opens for expressions over its symbols and
 // debug info: then Python is nil and pythonErr says why.
 func OpenAny(path string, opts Options) (s *Session, pythonErr error, err error) {
-	c, err := core.Open(path, core.Options{Sysroot: opts.Sysroot, LibPaths: opts.LibPaths, Executable: opts.Executable})
+	c, err := openCore(path, opts)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -20,6 +20,21 @@ type Options struct {
 	LibPaths   []string // and in these directories by basename
 	DebugDirs  []string // detached debug files; nil means /usr/lib/debug
 	Types      cpython.TypesMode
+
+	// Live reads running process PID instead of a core; the path
+	// arguments of Open are then only names for messages.
+	Live        bool
+	PID         int
+	NonBlocking bool // read the process without stopping it
+}
+
+// openCore opens the process image: a core file, or a live process.
+func openCore(path string, opts Options) (*core.Process, error) {
+	copts := core.Options{Sysroot: opts.Sysroot, LibPaths: opts.LibPaths, Executable: opts.Executable}
+	if opts.Live {
+		return core.OpenPID(opts.PID, copts, core.LiveOptions{NonBlocking: opts.NonBlocking})
+	}
+	return core.Open(path, copts)
 }
 
 // Session is an opened core.
@@ -29,9 +44,10 @@ type Session struct {
 	Python *cpython.Process
 }
 
-// Open opens a core (or bundle) and finds CPython in it.
+// Open opens a core (or bundle), or the live process opts.PID, and finds
+// CPython in it.
 func Open(path string, opts Options) (*Session, error) {
-	c, err := core.Open(path, core.Options{Sysroot: opts.Sysroot, LibPaths: opts.LibPaths, Executable: opts.Executable})
+	c, err := openCore(path, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -48,9 +64,22 @@ func Open(path string, opts Options) (*Session, error) {
 	}
 	if s.Python, err = cpython.Open(c, s.Syms, cpython.Options{Types: opts.Types}); err != nil {
 		s.Close()
-		return nil, err
+		return nil, notPython(c, err)
 	}
 	return s, nil
+}
+
+// notPython says so when a live process without CPython was read, rather
+// than why the runtime could not be found in it.
+func notPython(c *core.Process, err error) error {
+	if c.Live != nil && !c.MapsPython() {
+		name := "?"
+		if c.PsInfo != nil {
+			name = c.PsInfo.Fname
+		}
+		return fmt.Errorf("pid %d (%s) is not a Python process: no python executable or libpython is mapped", c.Live.PID, name)
+	}
+	return err
 }
 
 // checkExecutableUsed fails when the user named an executable that matches no

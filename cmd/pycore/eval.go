@@ -66,6 +66,9 @@ func (qs *querySource) open(args []string) (q *session.Query, rest []string, don
 // corePath picks the core: --core; else the first argument if it names a
 // file (and is not the only argument while $PYCORE_CORE is set); else $PYCORE_CORE.
 func (qs *querySource) corePath(args []string) (string, []string, error) {
+	if qs.ff.pid >= 0 {
+		return qs.ff.livePath(), args, nil
+	}
 	if qs.core != "" {
 		return qs.core, args, nil
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime/debug"
 	"runtime/pprof"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -20,6 +21,9 @@ type fileFlags struct {
 	libPaths  []string
 	debugDirs []string
 	types     string
+
+	pid         int  // --pid: read this running process instead of a core (-1: not given)
+	nonblocking bool // --nonblocking: without stopping it
 }
 
 func (f *fileFlags) register(cmd *cobra.Command) {
@@ -28,7 +32,34 @@ func (f *fileFlags) register(cmd *cobra.Command) {
 	fl.StringArrayVar(&f.libPaths, "lib-path", nil, "look for mapped files in `DIR` by file name (repeatable)")
 	fl.StringArrayVar(&f.debugDirs, "debug-dir", nil, "look for detached debug files under `DIR` (repeatable; default /usr/lib/debug)")
 	fl.StringVar(&f.types, "types", "auto", "where struct layouts come from: auto, dwarf or builtin")
+	fl.IntVarP(&f.pid, "pid", "p", -1, "read the running process `PID` instead of a core (stopped for the read, then resumed)")
+	fl.BoolVar(&f.nonblocking, "nonblocking", false, "with --pid: read without stopping the process (the answer may be inconsistent)")
+	if strings.Contains(cmd.Use, " CORE [EXECUTABLE]") && !strings.HasPrefix(cmd.Use, "pack ") {
+		f.takeCoreArg(cmd)
+	}
 }
+
+// takeCoreArg lets a "CMD CORE [EXECUTABLE]" command run with --pid and no
+// CORE: the command sees livePath in CORE's place.
+func (f *fileFlags) takeCoreArg(cmd *cobra.Command) {
+	args, run := cmd.Args, cmd.RunE
+	withCore := func(a []string) []string {
+		if f.pid < 0 {
+			return a
+		}
+		return append([]string{f.livePath()}, a...)
+	}
+	cmd.Args = func(c *cobra.Command, a []string) error {
+		if args == nil {
+			return nil
+		}
+		return args(c, withCore(a))
+	}
+	cmd.RunE = func(c *cobra.Command, a []string) error { return run(c, withCore(a)) }
+}
+
+// livePath names the process in messages where a core's path would be.
+func (f *fileFlags) livePath() string { return fmt.Sprintf("pid %d", f.pid) }
 
 func (f *fileFlags) options(executable string) (session.Options, error) {
 	mode := cpython.TypesMode(f.types)
@@ -37,8 +68,11 @@ func (f *fileFlags) options(executable string) (session.Options, error) {
 	default:
 		return session.Options{}, fmt.Errorf("--types %q: want auto, dwarf or builtin", f.types)
 	}
+	if f.nonblocking && f.pid < 0 {
+		return session.Options{}, fmt.Errorf("--nonblocking reads a running process: give it with --pid PID")
+	}
 	return session.Options{Executable: executable, Sysroot: f.sysroot, LibPaths: f.libPaths,
-		DebugDirs: f.debugDirs, Types: mode}, nil
+		DebugDirs: f.debugDirs, Types: mode, Live: f.pid >= 0, PID: f.pid, NonBlocking: f.nonblocking}, nil
 }
 
 // open opens the core of a "CORE [EXECUTABLE]" command line.

@@ -39,7 +39,7 @@ The core may be given as the first argument, with --core, or in $PYCORE_CORE.
 A core of any program works: no CPython is needed.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			path, _, err := fileCmdCore(coreFlag, args, 0)
+			path, _, err := fileCmdCore(&ff, coreFlag, args, 0)
 			if err != nil {
 				return err
 			}

@@ -22,8 +22,13 @@ func init() { register(newSymCommand) }
 
 // fileCmdCore picks the core for a command that takes operands after it:
 // --core, else the first of operands+1 arguments, else $PYCORE_CORE.
-func fileCmdCore(coreFlag string, args []string, operands int) (string, []string, error) {
+func fileCmdCore(ff *fileFlags, coreFlag string, args []string, operands int) (string, []string, error) {
 	switch {
+	case ff.pid >= 0:
+		if len(args) != operands {
+			return "", nil, fmt.Errorf("want %d arguments after --pid, got %d", operands, len(args))
+		}
+		return ff.livePath(), args, nil
 	case coreFlag != "":
 		if len(args) != operands {
 			return "", nil, fmt.Errorf("want %d arguments after --core, got %d", operands, len(args))
@@ -49,7 +54,13 @@ func openFileCmd(ff *fileFlags, path string) (*session.Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := core.Open(path, core.Options{Sysroot: opts.Sysroot, LibPaths: opts.LibPaths, Executable: opts.Executable})
+	copts := core.Options{Sysroot: opts.Sysroot, LibPaths: opts.LibPaths, Executable: opts.Executable}
+	var c *core.Process
+	if opts.Live {
+		c, err = core.OpenPID(opts.PID, copts, core.LiveOptions{NonBlocking: opts.NonBlocking})
+	} else {
+		c, err = core.Open(path, copts)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +89,7 @@ The core may be given as the first argument, with --core, or in $PYCORE_CORE.
 A core of any program works: no CPython is needed.`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			path, rest, err := fileCmdCore(coreFlag, args, 1)
+			path, rest, err := fileCmdCore(&ff, coreFlag, args, 1)
 			if err != nil {
 				return err
 			}
