@@ -836,9 +836,58 @@ func TestReportInputs(t *testing.T) {
 				args = append(args, cc.path)
 			}
 		}
-		r := reportJSON(t, append(args, filepath.Join(c.dir, "no-such-core"))...)
+		// A named path that does not exist is reported with the rest, and
+		// then makes the exit status 1 with one line naming it.
+		missing := filepath.Join(c.dir, "no-such-core")
+		out, stderr, err := runReport(t, append([]string{"--format", "json"}, append(args, missing)...)...)
+		var r report.Report
+		if jerr := json.Unmarshal([]byte(out), &r); jerr != nil {
+			t.Fatalf("report JSON: %v\n%s", jerr, out)
+		}
 		if r.Readable != len(args) || len(r.Unreadable) != 1 || !strings.Contains(r.Unreadable[0].Reason, "no such file") {
 			t.Errorf("%d readable, unreadable %+v; want %d and the missing file", r.Readable, r.Unreadable, len(args))
+		}
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(stderr, missing+": no such file") || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("exit %v, stderr %q; want exit 1 and one line naming %s", err, stderr, missing)
+		}
+	})
+	t.Run("only a missing path", func(t *testing.T) {
+		out, stderr, err := runReport(t, "/nonexistent")
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(stderr, "/nonexistent: no such file") {
+			t.Errorf("exit %v, stderr %q, stdout %q; want exit 1 naming /nonexistent", err, stderr, out)
+		}
+	})
+	t.Run("no readable core", func(t *testing.T) {
+		if len(c.junk) == 0 {
+			t.Skip("no junk files in the corpus")
+		}
+		_, stderr, err := runReport(t, c.junk[0].path)
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(stderr, "no readable core") {
+			t.Errorf("exit %v, stderr %q; want exit 1 and 'no readable core'", err, stderr)
+		}
+	})
+	t.Run("format from -o extension", func(t *testing.T) {
+		dir := t.TempDir()
+		for ext, prefix := range map[string]string{".html": "<!DOCTYPE html>", ".json": "{", ".md": "#", ".txt": "pycore report:"} {
+			path := filepath.Join(dir, "r"+ext)
+			if _, stderr, err := runReport(t, "-o", path, c.cores[0].path); err != nil {
+				t.Fatalf("-o %s: %v\n%s", path, err, stderr)
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(strings.TrimSpace(string(b)), prefix) {
+				t.Errorf("-o r%s starts %.60q; want %q", ext, b, prefix)
+			}
+		}
+		// --format given wins over the extension.
+		path := filepath.Join(dir, "forced.html")
+		if _, stderr, err := runReport(t, "--format", "json", "-o", path, c.cores[0].path); err != nil {
+			t.Fatalf("%v\n%s", err, stderr)
+		}
+		if b, _ := os.ReadFile(path); !strings.HasPrefix(string(b), "{") {
+			t.Errorf("--format json -o forced.html starts %.60q; want JSON", b)
 		}
 	})
 	t.Run("nothing to read", func(t *testing.T) {

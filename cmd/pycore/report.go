@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -52,12 +54,14 @@ Each group shows its signature in full and which thread it came from.
 
 Cores are read in parallel (-j), one open core per worker, closed before the
 next, so memory stays flat however many there are. A file that cannot be read
-is listed under "unreadable" with the reason; it never stops the batch, and
-pycore exits 0 once the report is written. With -o the report is written to a
+is listed under "unreadable" with the reason; it never stops the batch. The
+report is always written; pycore then exits 1 if a path named on the command
+line does not exist or no core at all was readable, else 0. With -o the report is written to a
 temporary file and renamed into place, so an interrupted run leaves none.
 A progress bar is drawn on stderr when stderr is a terminal.
 
-Formats: table (default), json (one document; --baseline reads it back),
+Formats: table (default; with -o, the one FILE's extension names: .html,
+.json, .jsonl, .md), json (one document; --baseline reads it back),
 jsonl (one line per core, in input order, as they are done), markdown, html
 (one self-contained file: bar chart of counts, expandable stacks).
 --baseline OLD.json marks the groups that OLD.json does not have as new.`,
@@ -66,6 +70,9 @@ jsonl (one line per core, in input order, as they are done), markdown, html
   pycore report cores/ --format json -o today.json --baseline yesterday.json`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if !cmd.Flags().Changed("format") && output != "" {
+				format = formatFromExtension(output)
+			}
 			write, ok := reportFormats[format]
 			if !ok {
 				return fmt.Errorf("--format %q: want table, json, jsonl, markdown or html", format)
@@ -140,9 +147,14 @@ jsonl (one line per core, in input order, as they are done), markdown, html
 				}
 			}
 			if file != nil {
-				return file.Commit()
+				if err := file.Commit(); err != nil {
+					return err
+				}
 			}
-			return nil
+			// The report is written whatever was found; the exit status says
+			// whether the batch was what was asked for (as grep does for a
+			// missing file it was given).
+			return batchError(args, inputs, rep)
 		},
 	}
 	ff.register(cmd)
@@ -156,6 +168,46 @@ jsonl (one line per core, in input order, as they are done), markdown, html
 	fl.StringVar(&baseline, "baseline", "", "mark groups not in `OLD.json` (an earlier --format json report) as new")
 	fl.BoolVar(&noProgress, "no-progress", false, "draw no progress bar, even on a terminal")
 	return cmd
+}
+
+// formatFromExtension picks the report format that -o FILE's extension
+// names, so that '-o report.html' is not a text table; else the default.
+func formatFromExtension(path string) string {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".html", ".htm":
+		return "html"
+	case ".json":
+		return "json"
+	case ".jsonl", ".ndjson":
+		return "jsonl"
+	case ".md", ".markdown":
+		return "markdown"
+	}
+	return "table"
+}
+
+// batchError is the run's failure once its report is out: a path named on
+// the command line that does not exist, or no readable core at all.
+func batchError(args []string, inputs []report.Input, rep *report.Report) error {
+	named := map[string]bool{}
+	for _, a := range args {
+		named[a] = true
+	}
+	var missing []string
+	for _, in := range inputs {
+		if named[in.Path] && errors.Is(in.Err, fs.ErrNotExist) {
+			missing = append(missing, in.Path)
+		}
+	}
+	switch {
+	case len(missing) == 1:
+		return fmt.Errorf("%s: no such file or directory (the other paths were reported)", missing[0])
+	case len(missing) > 1:
+		return fmt.Errorf("%d paths do not exist: %s (the other paths were reported)", len(missing), strings.Join(missing, ", "))
+	case rep.Readable == 0:
+		return fmt.Errorf("no readable core among the %d files (see \"unreadable\" in the report for why)", rep.Total)
+	}
+	return nil
 }
 
 // wrapText breaks text into lines of at most width columns at spaces.
