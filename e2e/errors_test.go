@@ -113,6 +113,13 @@ func TestUnusableInputsFailWithOneClearLine(t *testing.T) {
 	t.Run("executable that does not match", func(t *testing.T) {
 		runFail(t, []string{core, pycoreBin, "matches no file the core maps"}, "threads", core, pycoreBin)
 	})
+	t.Run("a PID where a core goes", func(t *testing.T) {
+		// This test's own process exists, and no file in the e2e directory has its number as name.
+		pid := itoa(os.Getpid())
+		for _, cmd := range [][]string{{"threads", pid}, {"tasks", pid}} {
+			runFail(t, []string{pid + ": no such file", "looks like a process id", "--pid " + pid}, cmd...)
+		}
+	})
 	t.Run("bad --types", func(t *testing.T) {
 		runFail(t, []string{"--types"}, "threads", "--types", "guess", core)
 	})

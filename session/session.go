@@ -4,7 +4,10 @@
 package session
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -34,7 +37,26 @@ func openCore(path string, opts Options) (*core.Process, error) {
 	if opts.Live {
 		return core.OpenPID(opts.PID, copts, core.LiveOptions{NonBlocking: opts.NonBlocking})
 	}
-	return core.Open(path, copts)
+	c, err := core.Open(path, copts)
+	if err != nil && errors.Is(err, fs.ErrNotExist) && looksLikePID(path) {
+		return nil, fmt.Errorf("%s: no such file; it looks like a process id: to read that running process, give --pid %s", path, path)
+	}
+	return c, err
+}
+
+// looksLikePID is true of a path that is only digits and names a process
+// that exists: a user who typed a PID where a core goes.
+func looksLikePID(path string) bool {
+	if path == "" || len(path) > 10 {
+		return false
+	}
+	for _, r := range path {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	_, err := os.Stat(filepath.Join("/proc", path))
+	return err == nil
 }
 
 // Session is an opened core.
