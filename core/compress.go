@@ -109,7 +109,7 @@ func decompress(f *os.File, kind string) (data []byte, warning string, err error
 	}
 	if size == 0 {
 		if readErr != nil {
-			return nil, "", fmt.Errorf("%s: %w", kind, readErr)
+			return nil, "", fmt.Errorf("the file is a damaged %s stream: nothing could be decompressed (%w)", kind, readErr)
 		}
 		return nil, "", fmt.Errorf("%s data decompresses to nothing", kind)
 	}

@@ -546,7 +546,7 @@ func TestOpenRejects(t *testing.T) {
 		{"text file", write("notes.txt", []byte("hello, world\n")), `not an ELF file (starts with "hello, w")`},
 		{"empty file", write("empty", nil), "empty file"},
 		{"missing file", filepath.Join(dir, "nope"), "no such file"},
-		{"directory", dir, "not a regular file"},
+		{"directory", dir, "is a directory, not a core (pycore report DIR"},
 		{"executable", f.Target, "an ELF shared object or PIE executable, not a core"},
 		{"aarch64 core", patched("arm", func(b []byte) { binary.LittleEndian.PutUint16(b[18:], 183) }), "aarch64 core: only x86-64 is supported"},
 		{"i386 core", patched("i386", func(b []byte) { b[4] = 1; binary.LittleEndian.PutUint16(b[18:], 3) }), "32-bit i386 core: only x86-64 is supported"},
@@ -554,7 +554,7 @@ func TestOpenRejects(t *testing.T) {
 		{"big-endian", patched("be", func(b []byte) { b[5] = 2; b[16], b[17], b[18], b[19] = 0, 4, 0, 62 }), "big-endian x86-64 core"},
 		{"cut in the program headers", write("cut", core[:100]), "truncated: program header table ends at"},
 		{"bad phentsize", patched("phent", func(b []byte) { b[54] = 32 }), "e_phentsize is 32"},
-		{"corrupt zstd", write("bad.zst", []byte{0x28, 0xb5, 0x2f, 0xfd, 1, 2, 3, 4, 5, 6}), "zstd"},
+		{"corrupt zstd", write("bad.zst", []byte{0x28, 0xb5, 0x2f, 0xfd, 1, 2, 3, 4, 5, 6}), "damaged zstd stream"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p, err := Open(c.path, Options{})

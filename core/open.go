@@ -191,14 +191,37 @@ func (p *Process) release() error {
 	return errors.Join(errs...)
 }
 
+// FileKind names a file type in words; FileMode's String prints only a
+// letter and nine dashes for the permissions Type() dropped.
+func FileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeSymlink != 0:
+		return "a symbolic link"
+	case m&os.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeCharDevice != 0:
+		return "a character device"
+	case m&os.ModeDevice != 0:
+		return "a block device"
+	}
+	return m.Type().String()
+}
+
 // mmapFile maps a whole regular file read-only.
 func mmapFile(f *os.File) ([]byte, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return nil, err
 	}
+	if st.IsDir() {
+		return nil, errors.New("is a directory, not a core (pycore report DIR reads every core in a directory)")
+	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("not a regular file (%s)", st.Mode().Type())
+		return nil, fmt.Errorf("not a regular file (%s)", FileKind(st.Mode()))
 	}
 	if st.Size() == 0 {
 		return nil, errors.New("empty file")
@@ -222,7 +245,7 @@ func mmapPath(path string) ([]byte, error) {
 		return nil, err
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("not a regular file (%s)", st.Mode().Type())
+		return nil, fmt.Errorf("not a regular file (%s)", FileKind(st.Mode()))
 	}
 	// Non-blocking, should the path turn into a FIFO after the check;
 	// mmapFile checks the opened file again.

@@ -113,6 +113,17 @@ func TestUnusableInputsFailWithOneClearLine(t *testing.T) {
 	t.Run("executable that does not match", func(t *testing.T) {
 		runFail(t, []string{core, pycoreBin, "matches no file the core maps"}, "threads", core, pycoreBin)
 	})
+	t.Run("directory", func(t *testing.T) {
+		runFail(t, []string{dir, "is a directory", "pycore report DIR"}, "threads", dir)
+	})
+	t.Run("damaged zstd", func(t *testing.T) {
+		// A zstd frame header followed by garbage, as a cut or corrupted copy gives.
+		p := filepath.Join(dir, "core.zst")
+		if err := os.WriteFile(p, []byte{0x28, 0xb5, 0x2f, 0xfd, 1, 2, 3, 4, 5, 6, 7, 8}, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		runFail(t, []string{p, "damaged zstd stream"}, "threads", p)
+	})
 	t.Run("a PID where a core goes", func(t *testing.T) {
 		// This test's own process exists, and no file in the e2e directory has its number as name.
 		pid := itoa(os.Getpid())

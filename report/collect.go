@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/pycore/pycore/core"
 )
 
 // Input is one file to analyse. Err is set when the path could not even be
@@ -49,7 +51,7 @@ func Collect(paths []string, glob string) ([]Input, error) {
 			continue
 		case !fi.IsDir():
 			if !fi.Mode().IsRegular() {
-				add(root, fmt.Errorf("not a regular file (%s)", fi.Mode().Type()))
+				add(root, fmt.Errorf("not a regular file (%s)", core.FileKind(fi.Mode())))
 			} else {
 				add(root, nil)
 			}
@@ -90,7 +92,7 @@ func Collect(paths []string, glob string) ([]Input, error) {
 				mode = fi.Mode().Type()
 			}
 			if !mode.IsRegular() {
-				add(path, fmt.Errorf("not a regular file (%s)", mode))
+				add(path, fmt.Errorf("not a regular file (%s)", core.FileKind(mode)))
 				return nil
 			}
 			add(path, nil)

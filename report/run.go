@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pycore/pycore/core"
 	"github.com/pycore/pycore/cpython"
 	"github.com/pycore/pycore/session"
 )
@@ -250,7 +251,10 @@ func Analyze(path string, o Options) (r *CoreResult) {
 	}
 	r.Time, r.Size = fi.ModTime(), fi.Size()
 	if !fi.Mode().IsRegular() {
-		r.Error = fmt.Sprintf("not a regular file (%s)", fi.Mode().Type())
+		r.Error = fmt.Sprintf("not a regular file (%s)", core.FileKind(fi.Mode()))
+		if fi.IsDir() {
+			r.Error = "is a directory, not a core"
+		}
 		return r
 	}
 	s, closeSession, err := openSession(path, o.Session)

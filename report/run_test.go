@@ -162,7 +162,7 @@ func TestAnalyzeNamesWhatIsWrong(t *testing.T) {
 	}
 	for _, c := range []struct{ path, want string }{
 		{empty, "empty file"},
-		{dir, "not a regular file"},
+		{dir, "is a directory"},
 		{filepath.Join(dir, "missing"), "no such file"},
 	} {
 		r := Analyze(c.path, Options{})
