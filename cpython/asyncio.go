@@ -1285,7 +1285,7 @@ func (ar *asyncReader) coroFrame(coro core.Address) (*Frame, core.Address, error
 		return nil, 0, nil
 	}
 	frameAddr := coro.Add(cl.frame)
-	fr, skip, err := p.interpreterFrame(typesys.At(p.R, cl.iframeType, frameAddr), &p.flavor)
+	fr, skip, _, err := p.interpreterFrame(typesys.At(p.R, cl.iframeType, frameAddr), &p.flavor)
 	if err != nil {
 		return nil, 0, fmt.Errorf("frame at %s: %w", frameAddr, err)
 	}

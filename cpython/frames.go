@@ -146,12 +146,15 @@ func (p *Process) interpreterFrameChain(f typesys.Value, base core.Address) ([]F
 		if err != nil {
 			return out, err
 		}
-		fr, skip, err := p.interpreterFrame(frame, fl)
+		fr, skip, shim, err := p.interpreterFrame(frame, fl)
 		if err != nil {
 			return out, fmt.Errorf("frame at %s: %w", addr, err)
 		}
 		if !skip {
 			out = append(out, fr)
+		} else if shim && len(out) > 0 {
+			// 3.12+: the eval loop pushes a shim under the first frame it runs.
+			out[len(out)-1].Entry = true
 		}
 		if f, err = frame.Member("previous"); err != nil {
 			return out, fmt.Errorf("frame at %s: %w", addr, err)
@@ -159,55 +162,57 @@ func (p *Process) interpreterFrameChain(f typesys.Value, base core.Address) ([]F
 	}
 }
 
-func (p *Process) interpreterFrame(frame typesys.Value, fl *flavor) (fr Frame, skip bool, err error) {
+// interpreterFrame reads one _PyInterpreterFrame; skip says it is not a
+// Python frame to show, shim that it is the C stack's entry shim (3.12+).
+func (p *Process) interpreterFrame(frame typesys.Value, fl *flavor) (fr Frame, skip, shim bool, err error) {
 	owner := int64(0)
 	if ov, err := frame.Member("owner"); err == nil {
 		if owner, err = ov.Int(); err != nil {
-			return fr, false, fmt.Errorf("owner: %w", err)
+			return fr, false, false, fmt.Errorf("owner: %w", err)
 		}
 	}
 	if fl.firstNonPythonOwner > 0 && owner >= fl.firstNonPythonOwner {
-		return fr, true, nil
+		return fr, true, true, nil
 	}
 	ev, err := frame.Member(fl.execMember)
 	if err != nil {
-		return fr, false, err
+		return fr, false, false, err
 	}
 	raw, err := rawWord(ev)
 	if err != nil {
-		return fr, false, fmt.Errorf("%s: %w", fl.execMember, err)
+		return fr, false, false, fmt.Errorf("%s: %w", fl.execMember, err)
 	}
 	codeAddr := core.Address(raw &^ fl.stackRefTagBits)
 	if codeAddr == 0 {
 		// Python frames always have code; a NULL here means the frame's memory is
 		// not what the process had (gdb's gcore zero-fills pages it failed to read).
-		return fr, false, fmt.Errorf("%s is NULL (the core's memory there may be zero-filled)", fl.execMember)
+		return fr, false, false, fmt.Errorf("%s is NULL (the core's memory there may be zero-filled)", fl.execMember)
 	}
 	if p.codeTyp != 0 {
 		// 3.13+ shim frames hold None rather than a code object.
 		tp, err := p.R.Ptr(codeAddr.Add(p.objs.layout.typeOff))
 		if err != nil {
-			return fr, false, fmt.Errorf("executable at %s: %w", codeAddr, err)
+			return fr, false, false, fmt.Errorf("executable at %s: %w", codeAddr, err)
 		}
 		if tp != p.codeTyp {
-			return fr, true, nil
+			return fr, true, false, nil
 		}
 	}
 	ci, err := p.code(codeAddr)
 	if err != nil {
-		return fr, false, err
+		return fr, false, false, err
 	}
 	iv, err := frame.Member(fl.instrMember)
 	if err != nil {
-		return fr, false, err
+		return fr, false, false, err
 	}
 	ip, err := iv.Ptr()
 	if err != nil {
-		return fr, false, fmt.Errorf("%s: %w", fl.instrMember, err)
+		return fr, false, false, fmt.Errorf("%s: %w", fl.instrMember, err)
 	}
 	index := (int64(ip) - int64(ci.bytecode)) / 2
 	if owner != fl.ownerGenerator && ci.firstTraceable > 0 && index < ci.firstTraceable {
-		return fr, true, nil // not yet started: CPython hides these frames too
+		return fr, true, false, nil // not yet started: CPython hides these frames too
 	}
 	fr = Frame{Function: ci.name, Qualname: ci.qualname, File: ci.file, Line: p.line(ci, index),
 		Generator: owner == fl.ownerGenerator, Code: codeAddr, Address: frame.Addr}
@@ -217,7 +222,7 @@ func (p *Process) interpreterFrame(frame typesys.Value, fl *flavor) (fr Frame, s
 			fr.Entry = true
 		}
 	}
-	return fr, false, nil
+	return fr, false, false, nil
 }
 
 // line maps an instruction position to a line: a byte offset for frame

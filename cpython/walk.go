@@ -1,6 +1,7 @@
 package cpython
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -101,9 +102,10 @@ type Frame struct {
 	Line     int     `json:"line"`
 	// Generator is set for frames owned by a generator or coroutine; Kind says
 	// which ("generator", "coroutine", "async generator") when co_flags is known.
+	// (JSON "generator_kind": "kind" says what sort of frame this is.)
 	Generator bool         `json:"generator,omitempty"`
-	Kind      string       `json:"kind,omitempty"`
-	Entry     bool         `json:"entry,omitempty"` // first frame of a C->Python call (3.11)
+	Kind      string       `json:"generator_kind,omitempty"`
+	Entry     bool         `json:"entry,omitempty"` // first frame of a C->Python call (3.11+): the outermost an eval loop activation runs
 	Code      core.Address `json:"code"`
 	Address   core.Address `json:"address"` // the frame object or interpreter frame
 	// Locals are the frame's arguments (first) and local variables, when
@@ -111,6 +113,16 @@ type Frame struct {
 	// not be read.
 	Locals      []Local `json:"locals,omitempty"`
 	LocalsError string  `json:"locals_error,omitempty"`
+}
+
+// MarshalJSON writes the frame's fields after "kind": "python", which
+// tells it from the native frames of pycore threads --native.
+func (f Frame) MarshalJSON() ([]byte, error) {
+	type plain Frame // without this method
+	return json.Marshal(struct {
+		Kind string `json:"kind"`
+		*plain
+	}{"python", (*plain)(&f)})
 }
 
 // SnapshotOptions choose what a snapshot reads beyond stacks.

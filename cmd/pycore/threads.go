@@ -20,6 +20,7 @@ func init() { register(newThreadsCommand) }
 func newThreadsCommand() *cobra.Command {
 	var ff fileFlags
 	var asJSON, locals bool
+	var nativeMode string // "", "native" or "native-all"
 	repr := threadsReprDefaults
 	cmd := &cobra.Command{
 		Use:   "threads CORE [EXECUTABLE]",
@@ -52,6 +53,12 @@ core is of, when the path recorded in the core is not right on this machine.`,
 			}
 			snap.Notes = append(snap.Notes, s.Core.Warnings...)
 			bw := bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)
+			if nativeMode != "" {
+				if err := writeNative(bw, s, snap, nativeMode, asJSON); err != nil {
+					return err
+				}
+				return bw.Flush()
+			}
 			if asJSON {
 				if err := writeSnapshotJSON(bw, snap); err != nil {
 					return err
@@ -67,6 +74,7 @@ core is of, when the path recorded in the core is not right on this machine.`,
 	ff.register(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON document")
 	cmd.Flags().BoolVar(&locals, "locals", false, "show each frame's arguments and local variables")
+	registerNativeFlags(cmd, &nativeMode)
 	cmd.Flags().IntVar(&repr.MaxDepth, "max-depth", repr.MaxDepth, "levels of nested containers shown in a value (`N`)")
 	cmd.Flags().IntVar(&repr.MaxLength, "max-length", repr.MaxLength, "items shown per container (`N`)")
 	cmd.Flags().IntVar(&repr.MaxString, "max-string", repr.MaxString, "characters of a str, bytes or int shown (`N`)")
@@ -269,7 +277,13 @@ func optString(p *string) string {
 func writeSnapshotJSON(w io.Writer, snap *cpython.Snapshot) error {
 	head := *snap
 	head.Threads = []*cpython.Thread{}
-	b, err := json.MarshalIndent(&head, "", "  ")
+	return writeStreamedJSON(w, &head, snap.Threads)
+}
+
+// writeStreamedJSON writes head (whose "threads" member is an empty array)
+// with threads in that array, one marshalled at a time.
+func writeStreamedJSON[T any](w io.Writer, head any, threads []T) error {
+	b, err := json.MarshalIndent(head, "", "  ")
 	if err != nil {
 		return err
 	}
@@ -281,7 +295,7 @@ func writeSnapshotJSON(w io.Writer, snap *cpython.Snapshot) error {
 	if _, err := w.Write(b[:i+len(mark)-1]); err != nil {
 		return err
 	}
-	for k, t := range snap.Threads {
+	for k, t := range threads {
 		tb, err := json.MarshalIndent(t, "    ", "  ")
 		if err != nil {
 			return err
@@ -295,7 +309,7 @@ func writeSnapshotJSON(w io.Writer, snap *cpython.Snapshot) error {
 			return err
 		}
 	}
-	if len(snap.Threads) > 0 {
+	if len(threads) > 0 {
 		io.WriteString(w, "\n  ")
 	}
 	if _, err := w.Write(b[i+len(mark)-1:]); err != nil {

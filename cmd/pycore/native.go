@@ -1,0 +1,197 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/spf13/cobra"
+
+	"github.com/pycore/pycore/cpython"
+	"github.com/pycore/pycore/native"
+	"github.com/pycore/pycore/session"
+)
+
+// printNativeThreads writes threads --native / --native-all: the summary,
+// a table of every kernel thread, then each thread's merged stack,
+// innermost call last like a Python traceback.
+func printNativeThreads(w io.Writer, s *native.Snapshot) error {
+	fmt.Fprintf(w, "Python %s", s.Python.Version)
+	if s.Python.FreeThreaded {
+		fmt.Fprint(w, " (free-threaded)")
+	}
+	if s.Python.Debug {
+		fmt.Fprint(w, " (Py_DEBUG build)")
+	}
+	fmt.Fprintln(w)
+	if si := s.Signal; si != nil {
+		fmt.Fprintf(w, "Signal: %s (%d), code %d", si.Name, si.Number, si.Code)
+		if si.Address != 0 {
+			fmt.Fprintf(w, ", address %#x", si.Address)
+		}
+		if si.Thread != 0 {
+			fmt.Fprintf(w, ", in thread %d", si.Thread)
+		}
+		fmt.Fprintln(w)
+	}
+	if s.Finalizing {
+		fmt.Fprintln(w, "The interpreter was finalizing (shutting down).")
+	}
+	fmt.Fprintln(w)
+
+	table := tablewriter.NewWriter(w)
+	table.Header("LWP", "Thread ID", "Interp", "Name", "State", "Python", "Native")
+	for _, t := range s.Threads {
+		id, interp, name, state := "-", "-", "-", "not a Python thread"
+		if p := t.Python; p != nil {
+			id, interp, name, state = fmt.Sprintf("%#x", p.ThreadID), fmt.Sprint(p.InterpreterID), optString(p.Name), threadState(p)
+		}
+		py, nat := 0, 0
+		for _, f := range t.Frames {
+			if f.Python != nil {
+				py++
+			} else {
+				nat++
+			}
+		}
+		if t.MergeError != "" && t.Python != nil {
+			py = len(t.Python.Frames)
+		}
+		if err := table.Append(lwpText(t.LWP), id, interp, name, state, fmt.Sprint(py), fmt.Sprint(nat)); err != nil {
+			return err
+		}
+	}
+	if err := table.Render(); err != nil {
+		return err
+	}
+	for _, t := range s.Threads {
+		fmt.Fprintln(w)
+		printNativeThreadHeader(w, t)
+		if normalStop(t.Stop) {
+			fmt.Fprintln(w, "Stack (most recent call last):")
+		} else {
+			fmt.Fprintf(w, "Stack (most recent call last; native unwinding stopped: %s):\n", t.Stop)
+		}
+		if t.MergeError != "" {
+			fmt.Fprintf(w, "  [%s: native frames only; the Python frames follow]\n", t.MergeError)
+		}
+		for i := len(t.Frames) - 1; i >= 0; i-- {
+			printMixedFrame(w, &t.Frames[i])
+		}
+		if t.Python == nil {
+			continue
+		}
+		if t.MergeError != "" {
+			fmt.Fprintln(w, "Python frames (most recent call last):")
+			for i := len(t.Python.Frames) - 1; i >= 0; i-- {
+				printMixedFrame(w, &native.Frame{Python: &t.Python.Frames[i]})
+			}
+		}
+		if t.Python.Error != "" {
+			fmt.Fprintf(w, "  [Python stack incomplete: %s]\n", t.Python.Error)
+		}
+		printExceptions(w, t.Python)
+	}
+	for _, n := range s.Notes {
+		fmt.Fprintf(w, "\nnote: %s\n", n)
+	}
+	return nil
+}
+
+func lwpText(lwp int) string {
+	if lwp == 0 {
+		return "-"
+	}
+	return fmt.Sprint(lwp)
+}
+
+func printNativeThreadHeader(w io.Writer, t *native.Thread) {
+	var tags []string
+	if t.LWP != 0 {
+		tags = append(tags, fmt.Sprintf("LWP %d", t.LWP))
+	}
+	p := t.Python
+	if p == nil {
+		fmt.Fprintf(w, "Thread (%s, not a Python thread)\n", strings.Join(tags, ", "))
+		return
+	}
+	if p.Name != nil {
+		tags = append(tags, fmt.Sprintf("%q", *p.Name))
+	}
+	if st := threadState(p); st != "" {
+		tags = append(tags, st)
+	}
+	fmt.Fprintf(w, "Thread %#x (%s)\n", p.ThreadID, strings.Join(tags, ", "))
+}
+
+// normalStop: the stack was unwound to its outermost frame.
+func normalStop(stop string) bool {
+	return stop == "" || strings.HasSuffix(stop, "(outermost frame)")
+}
+
+func printMixedFrame(w io.Writer, f *native.Frame) {
+	if p := f.Python; p != nil {
+		name := p.Function
+		if p.Qualname != nil && *p.Qualname != "" {
+			name = *p.Qualname
+		}
+		fmt.Fprintf(w, "  File \"%s\", line %d, in %s", p.File, p.Line, name)
+		if p.Kind != "" {
+			fmt.Fprintf(w, " (%s)", p.Kind)
+		}
+		fmt.Fprintln(w)
+		printLocals(w, *p)
+		return
+	}
+	if f.Signal {
+		fmt.Fprintf(w, "  (C) %#016x <signal handler called>\n", uint64(f.PC))
+		return
+	}
+	fmt.Fprintf(w, "  (C) %#016x %s", uint64(f.PC), f.Symbol())
+	if loc := f.Location(); loc != "" {
+		fmt.Fprintf(w, " %s", loc)
+	}
+	if f.FramePointer {
+		fmt.Fprint(w, " [by frame pointer]")
+	}
+	fmt.Fprintln(w)
+}
+
+// registerNativeFlags adds --native and --native-all; mode becomes the
+// flag's name.
+func registerNativeFlags(cmd *cobra.Command, mode *string) {
+	var merged, all bool
+	cmd.Flags().BoolVar(&merged, "native", false, "merge each thread's native (C) frames with its Python frames, hiding the interpreter's own")
+	cmd.Flags().BoolVar(&all, "native-all", false, "like --native, with every native frame (gdb's bt), the interpreter's included")
+	cmd.MarkFlagsMutuallyExclusive("native", "native-all")
+	prev := cmd.PreRunE
+	cmd.PreRunE = func(c *cobra.Command, args []string) error {
+		switch {
+		case all:
+			*mode = "native-all"
+		case merged:
+			*mode = "native"
+		}
+		if prev != nil {
+			return prev(c, args)
+		}
+		return nil
+	}
+}
+
+// writeNative unwinds every thread of the session's core and prints the
+// merged stacks.
+func writeNative(w io.Writer, s *session.Session, snap *cpython.Snapshot, mode string, asJSON bool) error {
+	m := native.Merged
+	if mode == "native-all" {
+		m = native.All
+	}
+	ns := native.Stacks(s.Core, s.Syms, snap, m)
+	if asJSON {
+		head := *ns
+		head.Threads = []*native.Thread{}
+		return writeStreamedJSON(w, &head, ns.Threads)
+	}
+	return printNativeThreads(w, ns)
+}

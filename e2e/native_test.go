@@ -1,0 +1,235 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pycore/pycore/internal/pytest"
+)
+
+// gdbBtScript lists every thread's physical frames as "F lwp pc signal name"
+// (inlined and tail-call frames left out: no stack holds them).
+const gdbBtScript = `
+import gdb
+for th in gdb.selected_inferior().threads():
+    th.switch()
+    f = gdb.newest_frame()
+    while f is not None:
+        if f.type() not in (gdb.INLINE_FRAME, gdb.TAILCALL_FRAME):
+            print("F %d %#x %d %s" % (th.ptid[1], f.pc(), f.type() == gdb.SIGTRAMP_FRAME, f.name() or "-"))
+        f = f.older()
+`
+
+type btFrame struct {
+	pc     uint64
+	signal bool
+	fn     string
+}
+
+func gdbBacktraces(t *testing.T, gdb, exe, corePath string) map[int][]btFrame {
+	t.Helper()
+	script := filepath.Join(t.TempDir(), "bt.py")
+	if err := os.WriteFile(script, []byte(gdbBtScript), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, gdb, "-nx", "-batch", "-ex", "set backtrace past-main on",
+		"-ex", "source "+script, exe, corePath).CombinedOutput()
+	if err != nil {
+		t.Fatalf("gdb: %v\n%s", err, out)
+	}
+	frames := map[int][]btFrame{}
+	for _, line := range strings.Split(string(out), "\n") {
+		var lwp, sig int
+		var pc uint64
+		var name string
+		if n, _ := fmt.Sscanf(line, "F %d %v %d %s", &lwp, &pc, &sig, &name); n == 4 {
+			if name == "-" {
+				name = ""
+			}
+			frames[lwp] = append(frames[lwp], btFrame{pc, sig == 1, name})
+		}
+	}
+	if len(frames) == 0 {
+		t.Fatalf("gdb listed no frames:\n%s", out)
+	}
+	return frames
+}
+
+// nativeDoc is what the test reads of pycore threads --native[-all] --json.
+type nativeDoc struct {
+	Threads []struct {
+		LWP        int     `json:"lwp"`
+		ThreadID   *uint64 `json:"thread_id"`
+		NativeStop string  `json:"native_stop"`
+		MergeError string  `json:"merge_error"`
+		Frames     []struct {
+			Kind     string  `json:"kind"`
+			PC       uint64  `json:"pc"`
+			Function *string `json:"function"`
+			Module   *string `json:"module"`
+			Signal   bool    `json:"signal"`
+			File     string  `json:"file"`
+			Line     int     `json:"line"`
+		} `json:"frames"`
+	} `json:"threads"`
+}
+
+// buildLibnat compiles testdata/native/libnat.c as the tests need it:
+// optimised, with DWARF, without frame pointers.
+func buildLibnat(t *testing.T) string {
+	t.Helper()
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("gcc not installed")
+	}
+	lib := filepath.Join(t.TempDir(), "libnat.so")
+	if out, err := exec.Command("gcc", "-O2", "-g", "-fomit-frame-pointer", "-shared", "-fPIC", "-pthread",
+		"-o", lib, "testdata/native/libnat.c").CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	return lib
+}
+
+// gcoreNat runs nat.py under interp, waits until its threads are parked and
+// dumps it with gcore; the process is killed afterwards.
+func gcoreNat(t *testing.T, interp pytest.Interpreter, lib string) string {
+	t.Helper()
+	dir := t.TempDir()
+	ready := filepath.Join(dir, "ready")
+	cmd := interp.Command(context.Background(), os.Environ(), "testdata/native/nat.py", lib, ready)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); cmd.Wait() }()
+	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(ready); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nat.py not ready after 90 s:\n%s", stderr.String())
+		}
+	}
+	prefix := filepath.Join(dir, "core")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	pid := strconv.Itoa(cmd.Process.Pid)
+	var gc *exec.Cmd
+	if gdb := pytest.GdbPath(); gdb != "" {
+		gc = exec.CommandContext(ctx, gdb, "-batch", "-p", pid, "-ex", "gcore "+prefix+"."+pid)
+	} else {
+		gc = exec.CommandContext(ctx, "gcore", "-o", prefix, pid)
+	}
+	if out, err := gc.CombinedOutput(); err != nil {
+		t.Fatalf("gcore: %v\n%s", err, out)
+	}
+	return prefix + "." + pid
+}
+
+// TestNativeAllMatchesGdb: pycore threads --native-all lists, for every
+// thread of a gcore of nat.py (a C thread that never ran Python included),
+// the native frames gdb's bt lists: same pcs, same order, the signal frame in
+// the same place, the same names in libnat; and the callback thread reads
+// Python -> C -> C -> C -> Python.
+func TestNativeAllMatchesGdb(t *testing.T) {
+	for _, tool := range []string{"gdb", "gcore"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed", tool)
+		}
+	}
+	lib := buildLibnat(t)
+	gdb := "gdb"
+	if g := pytest.GdbPath(); g != "" {
+		gdb = g
+	}
+	for _, interp := range interpreters(t) {
+		interp := interp
+		t.Run(interp.Name(), func(t *testing.T) {
+			corePath := gcoreNat(t, interp, lib)
+			want := gdbBacktraces(t, gdb, interp.Exe, corePath)
+			args := []string{"threads", "--native-all", "--json", corePath}
+			if interp.DebugDir != "" {
+				args = append(args, "--debug-dir", interp.DebugDir)
+			}
+			out, err := exec.Command(pycoreBin, args...).Output()
+			if err != nil {
+				t.Fatalf("pycore threads --native-all: %v", err)
+			}
+			var doc nativeDoc
+			if err := json.Unmarshal(out, &doc); err != nil {
+				t.Fatal(err)
+			}
+			if len(doc.Threads) != len(want) {
+				t.Errorf("%d threads, gdb has %d", len(doc.Threads), len(want))
+			}
+			sawC, sawCallback := false, false
+			for _, th := range doc.Threads {
+				var got, exp []string
+				var kinds []string
+				for _, f := range th.Frames {
+					if f.Kind == "python" {
+						kinds = append(kinds, "P")
+						continue
+					}
+					fn := ""
+					if f.Function != nil {
+						fn = *f.Function
+					}
+					kinds = append(kinds, "C:"+fn)
+					got = append(got, fmt.Sprintf("%#x sig=%v", f.PC, f.Signal))
+				}
+				for _, f := range want[th.LWP] {
+					exp = append(exp, fmt.Sprintf("%#x sig=%v", f.pc, f.signal))
+				}
+				if strings.Join(got, "\n") != strings.Join(exp, "\n") {
+					t.Errorf("thread %d (stop: %s): native frames differ from gdb's\n got  %s\n want %s", th.LWP, th.NativeStop,
+						strings.Join(got, "\n      "), strings.Join(exp, "\n      "))
+					continue
+				}
+				// Names in libnat, where both have its symbols.
+				k := 0
+				for _, f := range th.Frames {
+					if f.Kind != "native" {
+						continue
+					}
+					g := want[th.LWP][k]
+					k++
+					if f.Module != nil && filepath.Base(*f.Module) == "libnat.so" && (f.Function == nil || *f.Function != g.fn) {
+						t.Errorf("thread %d: pc %#x: function %v, gdb says %q", th.LWP, f.PC, f.Function, g.fn)
+					}
+				}
+				seq := strings.Join(kinds, " ")
+				if th.ThreadID == nil && strings.Contains(seq, "C:nat_block_inner C:nat_block_mid C:nat_block_outer") {
+					sawC = true
+				}
+				if th.MergeError != "" {
+					t.Errorf("thread %d: %s", th.LWP, th.MergeError)
+				}
+				if i := strings.Index(seq, "C:nat_cb_inner C:nat_cb_mid C:nat_cb_outer"); i >= 0 {
+					sawCallback = strings.Contains(seq[:i], "P") && strings.Contains(seq[i:], "P")
+					if !sawCallback {
+						t.Errorf("thread %d: the callback's Python frames are not on both sides of libnat's: %s", th.LWP, seq)
+					}
+				}
+			}
+			if !sawC {
+				t.Errorf("no thread unknown to Python blocked in nat_block_inner <- nat_block_mid <- nat_block_outer")
+			}
+			if !sawCallback {
+				t.Errorf("no thread in nat_cb_inner <- nat_cb_mid <- nat_cb_outer")
+			}
+		})
+	}
+}

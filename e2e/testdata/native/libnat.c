@@ -1,0 +1,24 @@
+/* A C library loaded through ctypes by nat.py: it blocks in poll() 3 calls
+   deep, calls back into Python 3 calls deep, and starts a thread of its
+   own that never runs Python. Built -O2 -g -fomit-frame-pointer by the
+   test, so only CFI can unwind it. */
+#include <poll.h>
+#include <pthread.h>
+
+static volatile int sink;
+
+__attribute__((noinline)) void nat_block_inner(int n) { poll(0, 0, -1); sink += n; }
+__attribute__((noinline)) void nat_block_mid(int n) { nat_block_inner(n + 1); sink++; }
+__attribute__((noinline)) void nat_block_outer(int n) { nat_block_mid(n + 1); sink++; }
+
+typedef void (*callback)(int);
+__attribute__((noinline)) void nat_cb_inner(callback cb, int n) { cb(n); sink++; }
+__attribute__((noinline)) void nat_cb_mid(callback cb, int n) { nat_cb_inner(cb, n + 1); sink++; }
+__attribute__((noinline)) void nat_cb_outer(callback cb, int n) { nat_cb_mid(cb, n + 1); sink++; }
+
+static void *c_thread(void *arg) { (void)arg; nat_block_outer(100); return 0; }
+
+int nat_start_c_thread(void) {
+	pthread_t t;
+	return pthread_create(&t, 0, c_thread, 0);
+}

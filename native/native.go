@@ -1,0 +1,286 @@
+// Package native joins a process's native (C) stacks, unwound by package
+// unwind, to the Python threads package cpython reads: every kernel thread
+// of the core with its native frames, the thread's Python frames merged in
+// where the eval loop ran them, and the threads the interpreter does not
+// know. It sits above cpython and below session and the command line.
+package native
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/pycore/pycore/core"
+	"github.com/pycore/pycore/cpython"
+	"github.com/pycore/pycore/symbols"
+	"github.com/pycore/pycore/unwind"
+)
+
+// Mode says which native frames a stack keeps.
+type Mode int
+
+const (
+	// All keeps every native frame: exactly gdb's bt, Python frames merged in.
+	All Mode = iota
+	// Merged hides the interpreter's own frames (libpython, the python
+	// executable) except those that explain where a thread stopped.
+	Merged
+)
+
+// Frame is one frame of a merged stack: a Python frame (Python != nil) or a
+// native one.
+type Frame struct {
+	Python *cpython.Frame
+
+	PC core.Address
+	// Function is the ELF symbol covering the pc, "" when none does (never a
+	// symbol stretched past its size); Offset is pc - its start.
+	Function string
+	Offset   uint64
+	// Module is the mapped file's path ("" if no file maps the pc);
+	// ModuleOffset is the pc as a link-time address of that file, what
+	// addr2line and objdump take (pc - load bias).
+	Module       string
+	ModuleOffset uint64
+	File         string // from DWARF line tables, "" when unknown
+	Line         int
+	Signal       bool // the kernel's signal trampoline: gdb's <signal handler called>
+	FramePointer bool // found by the frame-pointer fallback, not CFI
+	// eval marks an activation of the eval loop (_PyEval_EvalFrameDefault).
+	eval     bool
+	internal bool // in libpython or the python executable
+}
+
+// nativeJSON is a native frame as JSON.
+type nativeJSON struct {
+	Kind         string  `json:"kind"`
+	PC           uint64  `json:"pc"`
+	Function     *string `json:"function"`
+	Offset       *uint64 `json:"offset"`
+	Module       *string `json:"module"`
+	ModuleOffset *uint64 `json:"module_offset"`
+	File         *string `json:"file,omitempty"`
+	Line         *int    `json:"line,omitempty"`
+	Signal       bool    `json:"signal,omitempty"`
+	FramePointer bool    `json:"frame_pointer,omitempty"`
+}
+
+// MarshalJSON writes a Python frame as cpython writes it ("kind": "python")
+// and a native frame with "kind": "native" and its pc, symbol and module.
+func (f Frame) MarshalJSON() ([]byte, error) {
+	if f.Python != nil {
+		return json.Marshal(f.Python)
+	}
+	j := nativeJSON{Kind: "native", PC: uint64(f.PC), Signal: f.Signal, FramePointer: f.FramePointer}
+	if f.Function != "" {
+		fn, off := f.Function, f.Offset
+		j.Function, j.Offset = &fn, &off
+	}
+	if f.Module != "" {
+		m, off := f.Module, f.ModuleOffset
+		j.Module, j.ModuleOffset = &m, &off
+	}
+	if f.File != "" {
+		file, line := f.File, f.Line
+		j.File, j.Line = &file, &line
+	}
+	return json.Marshal(j)
+}
+
+// Where names a native frame as "func (lib.so+0x1170, file.c:17)": the
+// symbol (or "??"), then Location.
+func (f *Frame) Where() string {
+	fn := f.Function
+	if fn == "" {
+		fn = "??"
+	}
+	if loc := f.Location(); loc != "" {
+		return fn + " " + loc
+	}
+	return fn
+}
+
+// Symbol is "func+0x12", or "??" with no symbol.
+func (f *Frame) Symbol() string {
+	if f.Function == "" {
+		return "??"
+	}
+	return fmt.Sprintf("%s+%#x", f.Function, f.Offset)
+}
+
+// Location is "(lib.so+0x1170, file.c:17)": the module's base name and
+// link-time offset, and the source line when DWARF has it ("" if neither).
+func (f *Frame) Location() string {
+	var in []string
+	if f.Module != "" {
+		in = append(in, fmt.Sprintf("%s+%#x", filepath.Base(f.Module), f.ModuleOffset))
+	}
+	if f.File != "" {
+		in = append(in, fmt.Sprintf("%s:%d", filepath.Base(f.File), f.Line))
+	}
+	if len(in) == 0 {
+		return ""
+	}
+	return "(" + strings.Join(in, ", ") + ")"
+}
+
+// Thread is one kernel thread of the core: its Python thread state if the
+// interpreter knows it, and its stack.
+type Thread struct {
+	LWP    int
+	Python *cpython.Thread // nil for a thread no PyThreadState claims
+	Frames []Frame         // innermost first
+	// Stop says why native unwinding ended.
+	Stop string
+	// MergeError says why the Python frames could not be placed among the
+	// native ones; Frames then holds the native frames only and the Python
+	// frames are in Python.Frames.
+	MergeError string
+}
+
+type threadJSON struct {
+	*cpython.Thread
+	LWP        int     `json:"lwp"`
+	Frames     []Frame `json:"frames"`
+	NativeStop string  `json:"native_stop"`
+	MergeError string  `json:"merge_error,omitempty"`
+	// PythonFrames, only when the merge failed: the Python stack as read.
+	PythonFrames []cpython.Frame `json:"python_frames,omitempty"`
+}
+
+// MarshalJSON writes the Python thread's fields (none for a thread the
+// interpreter does not know), then lwp, the merged frames and native_stop.
+func (t *Thread) MarshalJSON() ([]byte, error) {
+	j := threadJSON{Thread: t.Python, LWP: t.LWP, Frames: t.Frames, NativeStop: t.Stop, MergeError: t.MergeError}
+	if j.Frames == nil {
+		j.Frames = []Frame{}
+	}
+	if t.MergeError != "" && t.Python != nil {
+		j.PythonFrames = t.Python.Frames
+	}
+	return json.Marshal(j)
+}
+
+// Snapshot is a cpython.Snapshot whose threads carry native stacks: every
+// thread of the core, Python's in the interpreter's order, then the others.
+type Snapshot struct {
+	*cpython.Snapshot
+	Threads []*Thread `json:"threads"`
+	// Crash is the frame the fatal signal interrupted (nil without one).
+	Crash *Frame `json:"crash_frame,omitempty"`
+}
+
+// Stacks unwinds every thread of p and merges snap's Python frames into
+// them. snap's threads are matched to kernel threads by LWP.
+func Stacks(p *core.Process, syms *symbols.Table, snap *cpython.Snapshot, mode Mode) *Snapshot {
+	out := &Snapshot{Snapshot: snap}
+	u := unwind.New(p, syms)
+	lines := newLineCache()
+	byEntry := atLeast311(snap.Python.Version)
+	byLWP := map[int]*cpython.Thread{}
+	for _, t := range snap.Threads {
+		if t.LWP != nil {
+			byLWP[int(*t.LWP)] = t
+		}
+	}
+	stacks := map[int]*Thread{}
+	for _, ct := range p.Threads {
+		st := u.Unwind(ct)
+		th := &Thread{LWP: ct.TID, Python: byLWP[ct.TID], Stop: st.Stop}
+		frames := make([]Frame, 0, len(st.Frames))
+		for _, f := range st.Frames {
+			frames = append(frames, convert(f, lines))
+		}
+		th.Frames = frames
+		if th.Python != nil {
+			th.Frames, th.MergeError = merge(frames, th.Python.Frames, mode, byEntry)
+		}
+		stacks[ct.TID] = th
+		if snap.Signal != nil && snap.Signal.Fatal && ct.TID == snap.Signal.Thread && out.Crash == nil {
+			out.Crash = crashFrame(frames)
+		}
+	}
+	seen := map[int]bool{}
+	for _, t := range snap.Threads {
+		if t.LWP == nil {
+			// A thread state with no kernel thread in the core (exited, or
+			// not matched): its Python frames alone.
+			th := &Thread{Python: t, Frames: pythonOnly(t.Frames), Stop: "no kernel thread of the core matches this thread state"}
+			out.Threads = append(out.Threads, th)
+			continue
+		}
+		if th, ok := stacks[int(*t.LWP)]; ok && !seen[th.LWP] {
+			seen[th.LWP] = true
+			out.Threads = append(out.Threads, th)
+		}
+	}
+	for _, ct := range p.Threads {
+		if !seen[ct.TID] {
+			seen[ct.TID] = true
+			out.Threads = append(out.Threads, stacks[ct.TID])
+		}
+	}
+	return out
+}
+
+func pythonOnly(py []cpython.Frame) []Frame {
+	out := make([]Frame, len(py))
+	for i := range py {
+		out[i] = Frame{Python: &py[i]}
+	}
+	return out
+}
+
+// crashFrame is the frame a fatal signal interrupted: the one above the
+// signal trampoline when a handler ran on the stack (faulthandler's), else
+// the innermost frame.
+func crashFrame(frames []Frame) *Frame {
+	if len(frames) == 0 {
+		return nil
+	}
+	for i, f := range frames {
+		if f.Signal && i+1 < len(frames) {
+			c := frames[i+1]
+			return &c
+		}
+	}
+	c := frames[0]
+	return &c
+}
+
+// convert names a frame of package unwind for people: module path and
+// link-time offset, the interpreter's own frames marked.
+func convert(f unwind.Frame, lines *lineCache) Frame {
+	out := Frame{PC: f.PC, Function: f.Function, Offset: f.Offset, Signal: f.Signal, FramePointer: f.FramePointer}
+	if f.Module != nil {
+		out.Module = f.Module.Path
+		out.ModuleOffset = uint64(f.PC) - f.Module.Bias
+		base := filepath.Base(f.Module.Path)
+		out.internal = strings.HasPrefix(base, "libpython") || strings.HasPrefix(base, "python")
+		lookup := f.PC
+		if !f.Interrupted && lookup > 0 {
+			lookup-- // a return address may be the first byte of the next line
+		}
+		out.File, out.Line = lines.line(f.Module, lookup)
+	}
+	out.eval = isEval(f.Function)
+	return out
+}
+
+// isEval says whether a symbol is the eval loop: one activation per Python
+// frame up to 3.10, per run of frames up to an entry frame from 3.11.
+// Substring: GCC's .cold clones count too.
+func isEval(sym string) bool {
+	return strings.Contains(sym, "_PyEval_EvalFrameDefault")
+}
+
+// atLeast311 says whether version ("3.12.1") runs several Python frames per
+// activation of the eval loop.
+func atLeast311(version string) bool {
+	var major, minor int
+	if n, _ := fmt.Sscanf(version, "%d.%d", &major, &minor); n != 2 {
+		return false
+	}
+	return major > 3 || major == 3 && minor >= 11
+}
