@@ -220,3 +220,32 @@ func copyFile(t *testing.T, src, dst string) {
 		t.Fatal(err)
 	}
 }
+
+// Command-line mistakes fail with one line that says what was wrong and,
+// for arguments, how the command is used.
+func TestCommandLineMistakesFailWithOneClearLine(t *testing.T) {
+	core := sampleCore(t)
+	t.Run("no core", func(t *testing.T) {
+		runFail(t, []string{"threads: accepts between 1 and 2", "usage: pycore threads CORE [EXECUTABLE]", "pycore threads --help"}, "threads")
+	})
+	t.Run("too many arguments", func(t *testing.T) {
+		runFail(t, []string{"usage: pycore tasks CORE [EXECUTABLE]"}, "tasks", core, core, core)
+	})
+	t.Run("report without a path", func(t *testing.T) {
+		runFail(t, []string{"usage: pycore report PATH..."}, "report")
+	})
+	t.Run("completion of an unknown shell", func(t *testing.T) {
+		runFail(t, []string{`completion "tcsh"`, "bash"}, "completion", "tcsh")
+	})
+	t.Run("completion of bash still works", func(t *testing.T) {
+		out, err := exec.Command(pycoreBin, "completion", "bash").Output()
+		if err != nil || !strings.Contains(string(out), "bash completion") {
+			t.Errorf("completion bash: %v, %.80q", err, out)
+		}
+	})
+	for _, flag := range []string{"--max-depth", "--max-length", "--max-string", "--max-repr"} {
+		t.Run("negative "+flag, func(t *testing.T) {
+			runFail(t, []string{flag + " -1", "want 0 or more"}, "threads", "--locals", flag, "-1", core)
+		})
+	}
+}

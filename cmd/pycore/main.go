@@ -104,6 +104,7 @@ one holding the GIL. It needs no Python and no debug info.`,
 	for _, newCmd := range commands {
 		root.AddCommand(newCmd())
 	}
+	checkCommandLines(root)
 	return root
 }
 

@@ -131,7 +131,12 @@ func runSym(w io.Writer, s *session.Session, arg string, asJSON bool) error {
 	}
 	var matches []SymMatch
 	if addr, ok := symParseAddress(arg); ok {
-		matches = []SymMatch{symAt(s, arg, addr)}
+		m := symAt(s, arg, addr)
+		if m.Module == "" && m.Mapping == "not mapped" {
+			// As for a name that is not there: no answer is an error, not an empty success.
+			return fmt.Errorf("sym: %s is not mapped in the process: no file or memory there ('pycore maps' lists what is)", arg)
+		}
+		matches = []SymMatch{m}
 	} else {
 		syms := s.Syms.LookupAll(arg)
 		if len(syms) == 0 {
