@@ -35,6 +35,13 @@ func printNativeThreads(w io.Writer, s *native.Snapshot) error {
 		}
 		fmt.Fprintln(w)
 	}
+	if si, c := s.Signal, s.Crash; si != nil && c != nil {
+		fmt.Fprintf(w, "Crash: %s", si.Name)
+		if si.Address != 0 || si.Code > 0 {
+			fmt.Fprintf(w, " (address %#x)", si.Address)
+		}
+		fmt.Fprintf(w, " in %s\n", c.Where())
+	}
 	if s.Finalizing {
 		fmt.Fprintln(w, "The interpreter was finalizing (shutting down).")
 	}
