@@ -158,64 +158,12 @@ func TestNativeAllMatchesGdb(t *testing.T) {
 		interp := interp
 		t.Run(interp.Name(), func(t *testing.T) {
 			corePath := gcoreNat(t, interp, lib)
-			want := gdbBacktraces(t, gdb, interp.Exe, corePath)
-			args := []string{"threads", "--native-all", "--json", corePath}
-			if interp.DebugDir != "" {
-				args = append(args, "--debug-dir", interp.DebugDir)
-			}
-			out, err := exec.Command(pycoreBin, args...).Output()
-			if err != nil {
-				t.Fatalf("pycore threads --native-all: %v", err)
-			}
-			var doc nativeDoc
-			if err := json.Unmarshal(out, &doc); err != nil {
-				t.Fatal(err)
-			}
-			if len(doc.Threads) != len(want) {
-				t.Errorf("%d threads, gdb has %d", len(doc.Threads), len(want))
-			}
+			doc, seqs := compareWithGdb(t, gdb, interp, corePath)
 			sawC, sawCallback := false, false
-			for _, th := range doc.Threads {
-				var got, exp []string
-				var kinds []string
-				for _, f := range th.Frames {
-					if f.Kind == "python" {
-						kinds = append(kinds, "P")
-						continue
-					}
-					fn := ""
-					if f.Function != nil {
-						fn = *f.Function
-					}
-					kinds = append(kinds, "C:"+fn)
-					got = append(got, fmt.Sprintf("%#x sig=%v", f.PC, f.Signal))
-				}
-				for _, f := range want[th.LWP] {
-					exp = append(exp, fmt.Sprintf("%#x sig=%v", f.pc, f.signal))
-				}
-				if strings.Join(got, "\n") != strings.Join(exp, "\n") {
-					t.Errorf("thread %d (stop: %s): native frames differ from gdb's\n got  %s\n want %s", th.LWP, th.NativeStop,
-						strings.Join(got, "\n      "), strings.Join(exp, "\n      "))
-					continue
-				}
-				// Names in libnat, where both have its symbols.
-				k := 0
-				for _, f := range th.Frames {
-					if f.Kind != "native" {
-						continue
-					}
-					g := want[th.LWP][k]
-					k++
-					if f.Module != nil && filepath.Base(*f.Module) == "libnat.so" && (f.Function == nil || *f.Function != g.fn) {
-						t.Errorf("thread %d: pc %#x: function %v, gdb says %q", th.LWP, f.PC, f.Function, g.fn)
-					}
-				}
-				seq := strings.Join(kinds, " ")
+			for k, th := range doc.Threads {
+				seq := seqs[k]
 				if th.ThreadID == nil && strings.Contains(seq, "C:nat_block_inner C:nat_block_mid C:nat_block_outer") {
 					sawC = true
-				}
-				if th.MergeError != "" {
-					t.Errorf("thread %d: %s", th.LWP, th.MergeError)
 				}
 				if i := strings.Index(seq, "C:nat_cb_inner C:nat_cb_mid C:nat_cb_outer"); i >= 0 {
 					sawCallback = strings.Contains(seq[:i], "P") && strings.Contains(seq[i:], "P")
@@ -229,6 +177,135 @@ func TestNativeAllMatchesGdb(t *testing.T) {
 			}
 			if !sawCallback {
 				t.Errorf("no thread in nat_cb_inner <- nat_cb_mid <- nat_cb_outer")
+			}
+		})
+	}
+}
+
+// compareWithGdb checks pycore threads --native-all --json of corePath
+// against gdb's bt of every thread and returns the document with each
+// thread's frames as "P" (Python) and "C:function" words, innermost first.
+func compareWithGdb(t *testing.T, gdb string, interp pytest.Interpreter, corePath string) (nativeDoc, []string) {
+	t.Helper()
+	var seqs []string
+	want := gdbBacktraces(t, gdb, interp.Exe, corePath)
+	args := []string{"threads", "--native-all", "--json", corePath}
+	if interp.DebugDir != "" {
+		args = append(args, "--debug-dir", interp.DebugDir)
+	}
+	out, err := exec.Command(pycoreBin, args...).Output()
+	if err != nil {
+		t.Fatalf("pycore threads --native-all: %v", err)
+	}
+	var doc nativeDoc
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Threads) != len(want) {
+		t.Errorf("%d threads, gdb has %d", len(doc.Threads), len(want))
+	}
+	for _, th := range doc.Threads {
+		var got, exp []string
+		var kinds []string
+		for _, f := range th.Frames {
+			if f.Kind == "python" {
+				kinds = append(kinds, "P")
+				continue
+			}
+			fn := ""
+			if f.Function != nil {
+				fn = *f.Function
+			}
+			kinds = append(kinds, "C:"+fn)
+			got = append(got, fmt.Sprintf("%#x sig=%v", f.PC, f.Signal))
+		}
+		seqs = append(seqs, strings.Join(kinds, " "))
+		for _, f := range want[th.LWP] {
+			exp = append(exp, fmt.Sprintf("%#x sig=%v", f.pc, f.signal))
+		}
+		if strings.Join(got, "\n") != strings.Join(exp, "\n") {
+			t.Errorf("thread %d (stop: %s): native frames differ from gdb's\n got  %s\n want %s", th.LWP, th.NativeStop,
+				strings.Join(got, "\n      "), strings.Join(exp, "\n      "))
+			continue
+		}
+		// Names in libnat, where both have its symbols.
+		k := 0
+		for _, f := range th.Frames {
+			if f.Kind != "native" {
+				continue
+			}
+			g := want[th.LWP][k]
+			k++
+			if f.Module != nil && filepath.Base(*f.Module) == "libnat.so" && (f.Function == nil || *f.Function != g.fn) {
+				t.Errorf("thread %d: pc %#x: function %v, gdb says %q", th.LWP, f.PC, f.Function, g.fn)
+			}
+		}
+		if th.MergeError != "" {
+			t.Errorf("thread %d: %s", th.LWP, th.MergeError)
+		}
+	}
+	return doc, seqs
+}
+
+// TestNativeCrashMatchesGdb: a kernel core of nat.py segfaulting in libnat 3
+// calls deep with faulthandler enabled reads through faulthandler's signal
+// frame as gdb's bt does, and the Crash line names libnat's function.
+func TestNativeCrashMatchesGdb(t *testing.T) {
+	if _, err := exec.LookPath("gdb"); err != nil {
+		t.Skip("gdb not installed")
+	}
+	if err := pytest.KernelCoresUsable(); err != nil {
+		t.Skipf("kernel cores: %v (TestNativeAllMatchesGdb covers gcore cores)", err)
+	}
+	lib := buildLibnat(t)
+	gdb := "gdb"
+	if g := pytest.GdbPath(); g != "" {
+		gdb = g
+	}
+	script, err := filepath.Abs("testdata/native/nat.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, interp := range interpreters(t) {
+		interp := interp
+		t.Run(interp.Name(), func(t *testing.T) {
+			dir := t.TempDir()
+			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+			defer cancel()
+			cmd := interp.Command(ctx, os.Environ(), script, lib, filepath.Join(dir, "ready"), "crash")
+			cmd.Dir = dir
+			out, err := cmd.CombinedOutput()
+			ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
+			if err == nil || !ws.Signaled() || !ws.CoreDump() {
+				t.Fatalf("nat.py crash did not dump core (%v):\n%s", err, out)
+			}
+			cores, _ := filepath.Glob(filepath.Join(dir, "core*"))
+			if len(cores) != 1 {
+				t.Fatalf("want one core file in %s, found %v", dir, cores)
+			}
+			doc, seqs := compareWithGdb(t, gdb, interp, cores[0])
+			sawSignal := false
+			for k := range doc.Threads {
+				fs := doc.Threads[k].Frames
+				for i := 0; i+1 < len(fs); i++ {
+					if fs[i].Signal && fs[i+1].Function != nil && *fs[i+1].Function == "nat_crash_inner" &&
+						strings.Contains(seqs[k], "C:nat_crash_inner C:nat_crash_mid C:nat_crash_outer") {
+						sawSignal = true
+					}
+				}
+			}
+			if !sawSignal {
+				t.Errorf("no thread reads <signal handler called> <- nat_crash_inner <- nat_crash_mid <- nat_crash_outer: %q", seqs)
+			}
+			text, err := exec.Command(pycoreBin, "threads", "--native", cores[0]).Output()
+			if err != nil {
+				t.Fatalf("pycore threads --native: %v", err)
+			}
+			// faulthandler re-raises the signal, so the core's siginfo is the
+			// raise's, without the fault address.
+			if want := "Crash: SIGSEGV in nat_crash_inner (libnat.so+0x"; !strings.Contains(string(text), want) ||
+				!strings.Contains(string(text), "libnat.c:") {
+				t.Errorf("no %q ... libnat.c:N line in:\n%s", want, text)
 			}
 		})
 	}

@@ -22,3 +22,9 @@ int nat_start_c_thread(void) {
 	pthread_t t;
 	return pthread_create(&t, 0, c_thread, 0);
 }
+
+/* Crashes 3 calls deep: a store through a near-NULL pointer. */
+struct rec { long pad[2]; long v; };
+__attribute__((noinline)) void nat_crash_inner(struct rec *r) { r->v = 1; sink++; }
+__attribute__((noinline)) void nat_crash_mid(struct rec *r) { nat_crash_inner(r); sink++; }
+__attribute__((noinline)) void nat_crash_outer(void) { nat_crash_mid((struct rec *)0); sink++; }

@@ -1,6 +1,8 @@
-"""nat.py LIBNAT READY: threads blocked in C (libnat) for pycore threads --native tests.
-Writes READY once every thread is parked, then sleeps until killed."""
+"""nat.py LIBNAT READY [crash]: threads blocked in C (libnat) for pycore threads --native
+tests. Writes READY once every thread is parked, then sleeps until killed, or with
+"crash" enables faulthandler and segfaults in libnat 3 calls deep."""
 import ctypes
+import faulthandler
 import sys
 import threading
 import time
@@ -36,6 +38,9 @@ def main():
     time.sleep(0.3)  # into poll() and sleep()
     with open(sys.argv[2], "w") as f:
         f.write("ready\n")
+    if sys.argv[3:] == ["crash"]:
+        faulthandler.enable()
+        lib.nat_crash_outer()
     time.sleep(3600)
 
 
