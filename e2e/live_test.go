@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -150,9 +151,10 @@ func TestLiveThreadsMatchOracle(t *testing.T) {
 
 			snap = liveSnapshot(t, ctx, "-p", pid, "--nonblocking")
 			for _, e := range compare(lp.oracle, snap, interp) {
-				// Without ptrace there are no registers to match thread
-				// states to LWPs by (before 3.11, which records the TID).
-				if !interp.AtLeast(3, 11) && strings.Contains(e, "lwp=null") {
+				// Without ptrace there are no registers (fs_base) to match
+				// thread states to LWPs by before 3.11, which records the
+				// TID: no LWP, so no main thread either.
+				if !interp.AtLeast(3, 11) && (strings.Contains(e, "lwp=null") || strings.Contains(e, "main=false, want true")) {
 					continue
 				}
 				t.Error("nonblocking: " + e)
@@ -234,4 +236,77 @@ func TestLiveBadTargets(t *testing.T) {
 		}
 	}
 	lp.finish(t)
+}
+
+// TestLiveStress reads a process whose threads mutate lists and dicts without
+// pause, again and again, stopped and with --nonblocking: every run ends
+// (bounded by a timeout, not timed), none panics, every stopped read
+// succeeds, and the process runs on untraced.
+func TestLiveStress(t *testing.T) {
+	n := 15
+	if pytest.Full() {
+		n = 100
+	}
+	for _, interp := range interpreters(t) {
+		t.Run(interp.Name(), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			cmd := interp.Command(ctx, nil, filepath.Join("testdata", "churn.py"))
+			stdin, err := cmd.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+			line := make([]byte, 6)
+			if _, err := io.ReadFull(stdout, line); err != nil || string(line) != "ready\n" {
+				t.Fatalf("churn.py did not start: %q %v\n%s", line, err, stderr.String())
+			}
+			pid := fmt.Sprint(cmd.Process.Pid)
+			failed := 0
+			for i := 0; i < 2*n; i++ {
+				args := []string{"threads", "--json", "--locals", "--pid", pid}
+				nonblocking := i%2 == 1
+				if nonblocking {
+					args = append(args, "--nonblocking")
+				}
+				runCtx, runCancel := context.WithTimeout(ctx, time.Minute)
+				_, errOut, err := runPycoreCtx(runCtx, args...)
+				timedOut := runCtx.Err() != nil
+				runCancel()
+				switch {
+				case timedOut:
+					t.Fatalf("run %d (nonblocking=%v) did not end within a minute", i, nonblocking)
+				case err == nil:
+				case strings.Contains(errOut, "internal error"):
+					t.Fatalf("run %d (nonblocking=%v) panicked:\n%s", i, nonblocking, errOut)
+				case !nonblocking:
+					t.Errorf("run %d, stopped: %v\n%s", i, err, errOut)
+				default:
+					// A torn read may fail, with one line saying why.
+					failed++
+					if lines := strings.Split(strings.TrimSpace(errOut), "\n"); len(lines) != 1 {
+						t.Errorf("run %d, nonblocking: %d lines of error:\n%s", i, len(lines), errOut)
+					}
+				}
+			}
+			t.Logf("%d of %d nonblocking reads failed cleanly", failed, n)
+			if tp := tracerPID(t, cmd.Process.Pid); tp != 0 {
+				t.Errorf("TracerPid is %d after the reads, want 0", tp)
+			}
+			fmt.Fprintln(stdin, "stop")
+			rest, _ := io.ReadAll(stdout)
+			if err := cmd.Wait(); err != nil || string(rest) != "done\n" {
+				t.Errorf("churn.py after the reads: %v, printed %q\n%s", err, rest, stderr.String())
+			}
+		})
+	}
 }
