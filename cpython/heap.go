@@ -78,11 +78,26 @@ type heapWalker struct {
 	sizeErr int64
 	// typeType is &PyType_Type when the symbols give it.
 	typeType core.Address
+	// For describing references: module __dict__s, and the offset of
+	// tp_members (0 until looked up, -1 when unknown).
+	modDicts  map[core.Address]bool
+	tpMembers int64
 }
 
 // WalkHeap finds every live object it can and calls visit (if not nil) for
 // each; it returns the counts by type.
 func (p *Process) WalkHeap(visit func(HeapObject)) (*HeapStats, error) {
+	w, err := p.findObjects()
+	if err != nil {
+		return nil, err
+	}
+	w.visit = visit
+	return w.tally(), nil
+}
+
+// findObjects runs the walk: the GC lists, then the references of every
+// object found, until no new object turns up.
+func (p *Process) findObjects() (*heapWalker, error) {
 	if p.FreeThreaded {
 		return nil, errors.New("heap: free-threaded builds keep no GC lists (their GC walks mimalloc's heaps), which pycore does not read yet")
 	}
@@ -92,7 +107,7 @@ func (p *Process) WalkHeap(visit func(HeapObject)) (*HeapStats, error) {
 	}
 	w := &heapWalker{p: p, r: p.heapRenderer(l),
 		seen: map[core.Address]core.Address{}, types: map[core.Address]bool{}, notType: map[core.Address]bool{},
-		stats: &HeapStats{}, visit: visit}
+		stats: &HeapStats{}}
 	w.gcHdr = p.gcHeaderSize()
 	for a, k := range l.types {
 		if k == kindType {
@@ -113,12 +128,18 @@ func (p *Process) WalkHeap(visit func(HeapObject)) (*HeapStats, error) {
 	for len(w.queue) > 0 {
 		a := w.queue[len(w.queue)-1]
 		w.queue = w.queue[:len(w.queue)-1]
-		w.referents(a, func(ref core.Address) {
+		w.referents(a, func(ref core.Address, _ refHow) {
 			if w.add(ref) {
 				w.stats.Referenced++
 			}
 		})
 	}
+	return w, nil
+}
+
+// tally counts the objects found by type, calling w.visit for each.
+func (w *heapWalker) tally() *HeapStats {
+	p, visit := w.p, w.visit
 	byType := map[core.Address]*HeapType{}
 	for a, tp := range w.seen {
 		ht := byType[tp]
@@ -159,7 +180,7 @@ func (p *Process) WalkHeap(visit func(HeapObject)) (*HeapStats, error) {
 		w.stats.Notes = append(w.stats.Notes, fmt.Sprintf("%d object(s) sized by their type's basic size only (fields unreadable)", w.sizeErr))
 	}
 	w.stats.Notes = append(w.stats.Notes, "objects referenced only from C or from 3.11+ frames' locals are not counted (obmalloc arenas are not walked yet)")
-	return w.stats, nil
+	return w.stats
 }
 
 // gcHeaderSize is sizeof(PyGC_Head): two words from 3.8, a union with a long

@@ -6,11 +6,32 @@ import (
 	"github.com/pycore/pycore/core"
 )
 
+// refKind says how a container refers to an object.
+type refKind uint8
+
+const (
+	refIndex   refKind = iota // list or tuple item index
+	refDictKey                // a dict's key
+	refDictVal                // the value under key
+	refMember                 // a set's member
+	refAttr                   // an instance attribute named key
+	refField                  // the pointer field at byte offset index
+	refVarItem                // item index of a variable-size object's tail
+)
+
+// refHow is one reference's kind and where it sits; it is turned into words
+// only for the references that are printed.
+type refHow struct {
+	kind  refKind
+	index int64
+	key   core.Address
+}
+
 // referents calls f with each object the container at a refers to, bounded.
 // Built-in containers are read by their layout; other GC objects (functions,
 // code, cells, modules, instances with __slots__, frames) by the pointer
 // words of their body, each checked to be an object by its type pointer.
-func (w *heapWalker) referents(a core.Address, f func(core.Address)) {
+func (w *heapWalker) referents(a core.Address, f func(core.Address, refHow)) {
 	r, l := w.r, w.r.l
 	tp := w.seen[a]
 	ti := r.typeOf(tp)
@@ -18,7 +39,7 @@ func (w *heapWalker) referents(a core.Address, f func(core.Address)) {
 		return
 	}
 	ptr := l.ptr
-	words := func(from core.Address, n int64) {
+	words := func(from core.Address, n int64, kind refKind, step int64) {
 		if n <= 0 {
 			return
 		}
@@ -33,7 +54,7 @@ func (w *heapWalker) referents(a core.Address, f func(core.Address)) {
 		}
 		for i := int64(0); i < n; i++ {
 			if v := core.Address(r.word(buf[i*ptr:])); v != 0 && v != a {
-				f(v)
+				f(v, refHow{kind: kind, index: i * step})
 			}
 		}
 	}
@@ -42,11 +63,11 @@ func (w *heapWalker) referents(a core.Address, f func(core.Address)) {
 		items, err1 := r.ptr(a.Add(l.listItems))
 		n, err2 := r.i64(a.Add(l.obSize))
 		if err1 == nil && err2 == nil && items != 0 {
-			words(items, n)
+			words(items, n, refIndex, 1)
 		}
 	case ti.flags&tpflagsTupleSubclass != 0:
 		if n, err := r.i64(a.Add(l.obSize)); err == nil {
-			words(a.Add(l.tupleItems), n)
+			words(a.Add(l.tupleItems), n, refIndex, 1)
 		}
 	case ti.flags&tpflagsDictSubclass != 0:
 		items, _, err := r.dictItems(a, maxRefsPerObj)
@@ -54,8 +75,8 @@ func (w *heapWalker) referents(a core.Address, f func(core.Address)) {
 			w.stats.Unreadable++
 		}
 		for _, it := range items {
-			f(it.key)
-			f(it.value)
+			f(it.key, refHow{kind: refDictKey})
+			f(it.value, refHow{kind: refDictVal, key: it.key})
 		}
 	case ti.kind == kindSet || ti.kind == kindFrozenSet:
 		mask, err1 := r.i64(a.Add(l.setMask))
@@ -73,26 +94,31 @@ func (w *heapWalker) referents(a core.Address, f func(core.Address)) {
 			key := core.Address(r.word(buf[i*2*ptr:]))
 			hash := int64(r.word(buf[i*2*ptr+ptr:]))
 			if key != 0 && hash != pySetDummyHash {
-				f(key)
+				f(key, refHow{kind: refMember})
 			}
 		}
 	default:
 		basic, err := r.i64(tp.Add(l.tpBasicsize))
-		if err != nil || basic <= l.header || basic > 1<<16 {
+		if err != nil || basic < l.header || basic > 1<<16 {
 			return
 		}
-		words(a.Add(l.header), (basic-l.header)/ptr)
+		// Field offsets are counted from the object's start. A class
+		// without __slots__ may have no fields at all (3.11+ keeps its
+		// attributes before or after the object): its attributes follow.
+		words(a.Add(l.header), (basic-l.header)/ptr, refField, ptr)
 		if item, err := r.i64(tp.Add(l.tpItemsize)); err == nil && item == ptr {
 			// Only where ob_size is plausibly an item count (frames and
 			// match objects keep other things there).
 			if n, err := r.i64(a.Add(l.obSize)); err == nil && n > 0 && n <= 1<<12 {
-				words(a.Add(basic), n)
+				words(a.Add(basic), n, refVarItem, 1)
 			}
 		}
-		if ti.heap && ti.kind == kindObject {
+		// Before 3.11 the __dict__ is a field, followed above, as
+		// gc.get_referrers sees it.
+		if ti.heap && ti.kind == kindObject && w.p.Version.AtLeast(3, 11) {
 			if items, err := r.instanceItems(a); err == nil {
 				for _, it := range items {
-					f(it.value)
+					f(it.value, refHow{kind: refAttr, key: it.key})
 				}
 			}
 		}

@@ -9,7 +9,13 @@ right before the core:
       pycore names them: module.QualName) and collections.deque;
   "sizes": {TYPE: sum of sys.getsizeof} of the instances the program made of its own types;
   "samples": [{"id", "type", "size"}] one object of each built-in kind it made, with
-      sys.getsizeof of it.
+      sys.getsizeof of it;
+  "referrers": {"target": id, "refs": [{"id", "type"}]} gc.get_referrers of REF_TARGET
+      (frames left out), which REF_LIST[1], REF_DICT["key"], REF_HOLDER.attr and the
+      global REF_TARGET refer to;
+  "chain": {"target": id, "steps": [id, ...]} the only chain that keeps CHAIN_TARGET
+      alive: the globals, CHAIN (global), its ["inner"] list, the Holder at [3] (its
+      __dict__ before 3.11), whose .attr is the target.
 """
 
 import collections
@@ -57,6 +63,25 @@ DEQUES = [collections.deque([i]) for i in range(50)]
 SETS = [set([i, i + 1, i + 2, i + 3, i + 4, i + 5]) for i in range(50)]
 
 
+class Holder(object):
+    def __init__(self):
+        self.attr = None
+
+
+class Target(object):
+    pass
+
+
+REF_TARGET = Target()
+REF_LIST = [None, REF_TARGET]
+REF_DICT = {"key": REF_TARGET}
+REF_HOLDER = Holder()
+REF_HOLDER.attr = REF_TARGET
+
+CHAIN = {"inner": [0, 1, 2, Holder(), 4]}
+CHAIN["inner"][3].attr = Target()
+
+
 def make_cycle():
     a, b = Node(), Node()
     a.other, b.other = b, a
@@ -83,7 +108,17 @@ def record(path):
     for objs in (DICTS, LISTS, TUPLES, STRS, BYTES, FLOATS, BIGINTS, SETS, PLAINS, SLOTTED):
         for o in (objs[0], objs[len(objs) // 2], objs[-1]):
             samples.append({"id": id(o), "type": pycore_name(type(o)), "size": sys.getsizeof(o)})
-    doc = {"gc_counts": counts, "sizes": sizes, "samples": samples}
+    refs = []
+    for r in gc.get_referrers(REF_TARGET):
+        if type(r).__name__ != "frame":
+            refs.append({"id": id(r), "type": pycore_name(type(r))})
+    holder = CHAIN["inner"][3]
+    steps = [id(globals()), id(CHAIN), id(CHAIN["inner"]), id(holder)]
+    if sys.version_info < (3, 11):
+        steps.append(id(holder.__dict__))  # 3.11+ keeps the values inline; asking would make a dict
+    doc = {"gc_counts": counts, "sizes": sizes, "samples": samples,
+           "referrers": {"target": id(REF_TARGET), "refs": refs},
+           "chain": {"target": id(holder.attr), "steps": steps}}
     with io.open(path + ".tmp", "w", encoding="utf-8") as f:
         f.write(json.dumps(doc, indent=1))
         f.flush()
