@@ -602,6 +602,35 @@ type asyncReader struct {
 
 // AsyncioTasks finds every asyncio task of every interpreter.
 func (p *Process) AsyncioTasks() (*AsyncioSnapshot, error) {
+	return p.AsyncioTasksWith(SnapshotOptions{})
+}
+
+// AsyncioTasksWith is AsyncioTasks reading what o asks beyond the stacks:
+// with o.Locals, every coroutine frame's arguments and locals, as
+// SnapshotWith reads a thread's.
+func (p *Process) AsyncioTasksWith(o SnapshotOptions) (*AsyncioSnapshot, error) {
+	out, err := p.asyncioTasks()
+	if err != nil || !o.Locals {
+		return out, err
+	}
+	dl, err := newDetailLayout(p)
+	var lr *localsReader
+	if err == nil {
+		lr, err = p.newLocalsReader(dl, o.Repr)
+	}
+	if err != nil {
+		out.Notes = append(out.Notes, fmt.Sprintf("locals: %v", err))
+		return out, nil
+	}
+	for _, t := range out.Tasks {
+		for i := range t.Stack {
+			lr.frameLocals(&t.Stack[i])
+		}
+	}
+	return out, nil
+}
+
+func (p *Process) asyncioTasks() (*AsyncioSnapshot, error) {
 	l, err := p.objLayout()
 	if err != nil {
 		return nil, err

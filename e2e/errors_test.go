@@ -249,3 +249,15 @@ func TestCommandLineMistakesFailWithOneClearLine(t *testing.T) {
 		})
 	}
 }
+
+// threads and tasks take $PYCORE_CORE when no core is named, as eval does.
+func TestCoreFromEnvironment(t *testing.T) {
+	core := sampleCore(t)
+	for _, cmd := range []string{"threads", "tasks"} {
+		named := string(pycoreOut(t, nil, cmd, core))
+		fromEnv := string(pycoreOut(t, []string{"PYCORE_CORE=" + core}, cmd))
+		if named != fromEnv || named == "" {
+			t.Errorf("%s with $PYCORE_CORE differs from %s CORE:\n%s\n---\n%s", cmd, cmd, fromEnv, named)
+		}
+	}
+}

@@ -398,3 +398,69 @@ func TestTasksOfOtherScenarios(t *testing.T) {
 		})
 	}
 }
+
+// TestTasksLocals checks tasks --locals against the arguments the program
+// passed its coroutines: "lonely" runs never("lonely", fut), "tg-child-N" runs
+// tg_child(N); the text shows them under the coroutine's frame.
+func TestTasksLocals(t *testing.T) {
+	for _, interp := range interpreters(t) {
+		interp := interp
+		if !interp.AtLeast(3, 8) {
+			continue
+		}
+		t.Run(interp.Name(), func(t *testing.T) {
+			t.Parallel()
+			c := pytest.MakeCore(t, interp, "asyncio_tasks", pytest.Kernel)
+			snap := runTasks(t, c.Path, "--locals")
+			want := map[string][2]string{"lonely": {"never", "'lonely'"}}
+			if interp.AtLeast(3, 11) {
+				want["tg-child-1"] = [2]string{"tg_child", "1"}
+				want["tg-child-2"] = [2]string{"tg_child", "2"}
+			}
+			argName := map[string]string{"never": "name", "tg_child": "n"}
+			found := 0
+			for _, task := range snap.Tasks {
+				if task.Name == nil {
+					continue
+				}
+				w, ok := want[*task.Name]
+				if !ok {
+					continue
+				}
+				found++
+				var got []string
+				for _, f := range task.Stack {
+					if f.Function != w[0] {
+						continue
+					}
+					for _, l := range f.Locals {
+						if l.Name == argName[w[0]] && l.Argument == "positional" && l.Value != nil && l.Value.Repr == w[1] {
+							got = append(got, l.Value.Repr)
+						}
+					}
+					if len(got) == 0 {
+						t.Errorf("task %s: frame %s has locals %+v (error %q); want argument %s = %s", *task.Name, f.Function, f.Locals, f.LocalsError, argName[w[0]], w[1])
+					}
+				}
+				if len(got) == 0 && len(task.Stack) > 0 && task.Stack[0].Function != w[0] {
+					t.Errorf("task %s: no frame %s in its stack", *task.Name, w[0])
+				}
+			}
+			if found != len(want) {
+				t.Errorf("found %d of the tasks %v", found, want)
+			}
+			text := string(pycoreOutput(t, "tasks", "--locals", c.Path))
+			if !strings.Contains(text, "name = 'lonely'") {
+				t.Errorf("tasks --locals text lacks name = 'lonely':\n%s", text)
+			}
+			// Without --locals, none.
+			for _, task := range runTasks(t, c.Path).Tasks {
+				for _, f := range task.Stack {
+					if len(f.Locals) > 0 {
+						t.Fatalf("tasks without --locals has locals in %s", f.Function)
+					}
+				}
+			}
+		})
+	}
+}

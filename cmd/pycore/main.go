@@ -40,11 +40,16 @@ func (f *fileFlags) register(cmd *cobra.Command) {
 }
 
 // takeCoreArg lets a "CMD CORE [EXECUTABLE]" command run with --pid and no
-// CORE: the command sees livePath in CORE's place.
+// CORE (the command sees livePath in CORE's place), or with no CORE and
+// $PYCORE_CORE set.
 func (f *fileFlags) takeCoreArg(cmd *cobra.Command) {
 	args, run := cmd.Args, cmd.RunE
 	withCore := func(a []string) []string {
 		if f.pid < 0 {
+			// No core on the command line: $PYCORE_CORE's, as eval, rd, sym, maps and shell take it.
+			if env := os.Getenv(coreEnv); len(a) == 0 && env != "" {
+				return []string{env}
+			}
 			return a
 		}
 		return append([]string{f.livePath()}, a...)

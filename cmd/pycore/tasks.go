@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,7 +19,8 @@ func init() { register(newTasksCommand) }
 
 func newTasksCommand() *cobra.Command {
 	var ff fileFlags
-	var asJSON bool
+	var asJSON, locals bool
+	repr := threadsReprDefaults
 	cmd := &cobra.Command{
 		Use:   "tasks CORE [EXECUTABLE]",
 		Short: "Print every asyncio task: its coroutine stack and who awaits whom",
@@ -30,7 +32,10 @@ per event loop and thread: each task's name and state, its coroutine stack
 CPython 3.14 and newer record every task and who awaits whom, and say where
 (the .AsyncioDebug section). For 3.8-3.13 pycore reads the tasks from
 asyncio's own sets and derives the awaited-by edges of tasks awaiting tasks,
-gather() and TaskGroup; what a version cannot give is said at the end.`,
+gather() and TaskGroup; what a version cannot give is said at the end.
+
+--locals lists every coroutine frame's arguments and local variables, as
+'pycore threads --locals' does, bounded by the same --max-* flags.`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := ff.open(args)
@@ -38,7 +43,7 @@ gather() and TaskGroup; what a version cannot give is said at the end.`,
 				return err
 			}
 			defer s.Close()
-			snap, err := s.Python.AsyncioTasks()
+			snap, err := s.Python.AsyncioTasksWith(cpython.SnapshotOptions{Locals: locals, Repr: repr})
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
@@ -53,6 +58,11 @@ gather() and TaskGroup; what a version cannot give is said at the end.`,
 	}
 	ff.register(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON document")
+	cmd.Flags().BoolVar(&locals, "locals", false, "show each coroutine frame's arguments and local variables")
+	cmd.Flags().IntVar(&repr.MaxDepth, "max-depth", repr.MaxDepth, "levels of nested containers shown in a value (`N`)")
+	cmd.Flags().IntVar(&repr.MaxLength, "max-length", repr.MaxLength, "items shown per container (`N`)")
+	cmd.Flags().IntVar(&repr.MaxString, "max-string", repr.MaxString, "characters of a str, bytes or int shown (`N`)")
+	cmd.Flags().IntVar(&repr.MaxTotal, "max-repr", repr.MaxTotal, "characters of one value's whole repr (`N`)")
 	return cmd
 }
 
@@ -204,6 +214,16 @@ func printTask(w io.Writer, t *cpython.AsyncTask, byAddr map[core.Address]*cpyth
 			name = *f.Qualname
 		}
 		fmt.Fprintf(w, "%s%s  %s %s:%d\n", inner, bar, name, filepath.Base(f.File), f.Line)
+		if f.Locals != nil || f.LocalsError != "" {
+			// As threads --locals prints them, inside the tree's indentation.
+			var b bytes.Buffer
+			printLocals(&b, f)
+			for _, line := range strings.SplitAfter(b.String(), "\n") {
+				if line != "" {
+					fmt.Fprintf(w, "%s%s%s", inner, bar, line)
+				}
+			}
+		}
 	}
 	if t.WaitingFor != nil && len(children) == 0 {
 		fmt.Fprintf(w, "%s%s  waiting for %s at %#x\n", inner, bar, orDash(t.WaitingFor.Type), uint64(t.WaitingFor.Address))
