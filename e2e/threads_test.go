@@ -113,6 +113,7 @@ func TestThreadsMatchOracle(t *testing.T) {
 									return
 								}
 								matrix.record(row, col, "pass")
+								checkTextStacks(t, c, a.args...)
 							})
 						}
 					})

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"strings"
@@ -83,17 +84,13 @@ func printNativeThreads(w io.Writer, s *native.Snapshot) error {
 		if t.MergeError != "" {
 			fmt.Fprintf(w, "  [%s: native frames only; the Python frames follow]\n", t.MergeError)
 		}
-		for i := len(t.Frames) - 1; i >= 0; i-- {
-			printMixedFrame(w, &t.Frames[i])
-		}
+		printMixedFrames(w, t.Frames)
 		if t.Python == nil {
 			continue
 		}
 		if t.MergeError != "" {
 			fmt.Fprintln(w, "Python frames (most recent call last):")
-			for i := len(t.Python.Frames) - 1; i >= 0; i-- {
-				printMixedFrame(w, &native.Frame{Python: &t.Python.Frames[i]})
-			}
+			printFrames(w, t.Python.Frames)
 		}
 		if t.Python.Error != "" {
 			fmt.Fprintf(w, "  [Python stack incomplete: %s]\n", t.Python.Error)
@@ -137,18 +134,24 @@ func normalStop(stop string) bool {
 	return stop == "" || strings.HasSuffix(stop, "(outermost frame)")
 }
 
+// printMixedFrames writes a thread's merged frames (innermost first in
+// frames) outermost first, repeated frames collapsed as printFrames does.
+func printMixedFrames(w io.Writer, frames []native.Frame) {
+	blocks := make([]string, 0, len(frames))
+	var b bytes.Buffer
+	for i := len(frames) - 1; i >= 0; i-- {
+		b.Reset()
+		printMixedFrame(&b, &frames[i])
+		blocks = append(blocks, b.String())
+	}
+	for _, s := range collapseRepeats(blocks, "  ") {
+		io.WriteString(w, s)
+	}
+}
+
 func printMixedFrame(w io.Writer, f *native.Frame) {
 	if p := f.Python; p != nil {
-		name := p.Function
-		if p.Qualname != nil && *p.Qualname != "" {
-			name = *p.Qualname
-		}
-		fmt.Fprintf(w, "  File \"%s\", line %d, in %s", p.File, p.Line, name)
-		if p.Kind != "" {
-			fmt.Fprintf(w, " (%s)", p.Kind)
-		}
-		fmt.Fprintln(w)
-		printLocals(w, *p)
+		printFrame(w, *p)
 		return
 	}
 	if f.Signal {

@@ -207,23 +207,29 @@ func printTask(w io.Writer, t *cpython.AsyncTask, byAddr map[core.Address]*cpyth
 	if len(children) > 0 {
 		bar = "│   "
 	}
+	blocks := make([]string, 0, len(t.Stack))
 	for i := len(t.Stack) - 1; i >= 0; i-- {
 		f := t.Stack[i]
 		name := f.Function
 		if f.Qualname != nil && *f.Qualname != "" {
 			name = *f.Qualname
 		}
-		fmt.Fprintf(w, "%s%s  %s %s:%d\n", inner, bar, name, filepath.Base(f.File), f.Line)
+		var b strings.Builder
+		fmt.Fprintf(&b, "%s%s  %s %s:%d\n", inner, bar, name, filepath.Base(f.File), f.Line)
 		if f.Locals != nil || f.LocalsError != "" {
 			// As threads --locals prints them, inside the tree's indentation.
-			var b bytes.Buffer
-			printLocals(&b, f)
-			for _, line := range strings.SplitAfter(b.String(), "\n") {
+			var lb bytes.Buffer
+			printLocals(&lb, f)
+			for _, line := range strings.SplitAfter(lb.String(), "\n") {
 				if line != "" {
-					fmt.Fprintf(w, "%s%s%s", inner, bar, line)
+					fmt.Fprintf(&b, "%s%s%s", inner, bar, line)
 				}
 			}
 		}
+		blocks = append(blocks, b.String())
+	}
+	for _, s := range collapseRepeats(blocks, inner+bar+"  ") {
+		io.WriteString(w, s)
 	}
 	if t.WaitingFor != nil && len(children) == 0 {
 		fmt.Fprintf(w, "%s%s  waiting for %s at %#x\n", inner, bar, orDash(t.WaitingFor.Type), uint64(t.WaitingFor.Address))

@@ -158,19 +158,7 @@ func printThreads(w io.Writer, s *cpython.Snapshot) error {
 		} else if t.Error == "" {
 			fmt.Fprintln(w, "  (no Python frames)")
 		}
-		for i := len(t.Frames) - 1; i >= 0; i-- {
-			f := t.Frames[i]
-			name := f.Function
-			if f.Qualname != nil && *f.Qualname != "" {
-				name = *f.Qualname
-			}
-			fmt.Fprintf(w, "  File \"%s\", line %d, in %s", f.File, f.Line, name)
-			if f.Kind != "" {
-				fmt.Fprintf(w, " (%s)", f.Kind)
-			}
-			fmt.Fprintln(w)
-			printLocals(w, f)
-		}
+		printFrames(w, t.Frames)
 		if t.Error != "" {
 			fmt.Fprintf(w, "  [stack incomplete: %s]\n", t.Error)
 		}

@@ -30,6 +30,10 @@ type OracleThread struct {
 	HoldsGIL bool          `json:"holds_gil"` // as far as the scenario knows (the thread that aborts / crashes holds it)
 	Interp   int64         `json:"interp"`    // the interpreter's id: 0 for the main one
 	Frames   []OracleFrame `json:"frames"`    // innermost first
+	// FormatStack is what traceback.format_stack() printed of the thread's stack, one
+	// entry per frame or "[Previous line repeated ...]" line, outermost first; nil for
+	// the thread that made the core (its stack moved on) and threads of subinterpreters.
+	FormatStack []string `json:"format_stack"`
 }
 
 // OracleFrame is one Python frame: code object file and names, current line.

@@ -20,6 +20,7 @@ import os
 import sys
 import threading
 import time
+import traceback
 
 PARK = "# PARK"
 CORE_POINT = "# CORE-POINT"
@@ -152,6 +153,17 @@ def gil_enabled():
     return getattr(sys, "_is_gil_enabled", lambda: True)()
 
 
+def format_stacks(snap, exclude):
+    """What traceback.format_stack() prints of every parked thread whose stack is still
+    the one in snap (the calling thread's will have moved on by the core), by ident."""
+    out = {}
+    for ident, frame in sys._current_frames().items():
+        if ident in exclude or stack(frame) != snap.get(ident):
+            continue
+        out[ident] = traceback.format_stack(frame)
+    return out
+
+
 def write_oracle(path, mode, signal=0, crashed=False, holds_gil=False, inner=None, extra=None):
     """Write the oracle for a core taken at the caller's next CORE-POINT line.
 
@@ -176,6 +188,7 @@ def write_oracle(path, mode, signal=0, crashed=False, holds_gil=False, inner=Non
         fail("threads in sys._current_frames %s differ from threading.enumerate %s"
              % (sorted(set(snap) | set([me.ident])), sorted(live)))
     snap[me.ident] = own
+    printed = format_stacks(snap, exclude=(me.ident,))
 
     main_ident = threading.main_thread().ident
     threads = []
@@ -189,6 +202,7 @@ def write_oracle(path, mode, signal=0, crashed=False, holds_gil=False, inner=Non
             "holds_gil": holds_gil and gil_enabled() and t.ident == me.ident,
             "interp": 0,
             "frames": snap[t.ident],
+            "format_stack": printed.get(t.ident),
         })
     threads.extend(extra or [])
     oracle = {
