@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+
+	"github.com/pycore/pycore/cpython"
+	"github.com/pycore/pycore/internal/pytest"
 )
 
 // term is a program running in a pseudo-terminal, as a person would use it.
@@ -194,5 +197,100 @@ func TestShellRunsAFileOfCommands(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "unknown name 'nosuch'") {
 		t.Errorf("stderr lacks the error about nosuch:\n%s", stderr.String())
+	}
+}
+
+// runShell feeds lines to `pycore shell CORE` on its standard input and
+// returns what it printed.
+func runShell(t *testing.T, core string, lines ...string) (stdout, stderr string) {
+	t.Helper()
+	cmd := exec.Command(pycoreBin, "shell", core)
+	cmd.Env = append(os.Environ(), "PYCORE_CORE=")
+	cmd.Stdin = strings.NewReader(strings.Join(lines, "\n") + "\n")
+	var out, errw bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errw
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("pycore shell %s: %v\n%s", core, err, errw.String())
+	}
+	return out.String(), errw.String()
+}
+
+// decodeAll decodes the JSON documents of one shell session in order.
+func decodeAll(t *testing.T, text string, docs ...any) {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(text))
+	for i, d := range docs {
+		if err := dec.Decode(d); err != nil {
+			t.Fatalf("JSON document %d of the shell's output: %v\n%s", i+1, err, text)
+		}
+	}
+}
+
+// TestShellThreadsLocalsAndTasks: the shell's threads takes the flags of
+// pycore threads (--locals and the --max-* bounds) and the shell has tasks,
+// checked through its standard input against the oracles of locals.py and
+// asyncio_tasks.py.
+func TestShellThreadsLocalsAndTasks(t *testing.T) {
+	for _, interp := range interpreters(t) {
+		interp := interp
+		if !interp.AtLeast(3, 8) {
+			continue
+		}
+		t.Run(interp.Name(), func(t *testing.T) {
+			t.Parallel()
+			lc := pytest.MakeCore(t, interp, "locals", pytest.Kernel)
+			want := readLocalsOracle(t, lc)
+			out, errs := runShell(t, lc.Path,
+				"threads "+strings.Join(roomyLocals, " ")+" --json",
+				"threads --json",
+				"threads "+lc.Path,
+				"threads --locals")
+			var withLocals, without cpython.Snapshot
+			decodeAll(t, out, &withLocals, &without)
+			for _, e := range compareLocals(want, &withLocals) {
+				t.Error("shell threads --locals: " + e)
+			}
+			for _, th := range without.Threads {
+				for _, f := range th.Frames {
+					if len(f.Locals) > 0 {
+						t.Fatalf("shell threads without --locals has locals in %s", f.Function)
+					}
+				}
+			}
+			// A core argument is refused: the shell has its core.
+			if !strings.Contains(errs, "unexpected argument") {
+				t.Errorf("shell threads CORE: stderr lacks the refusal:\n%s", errs)
+			}
+			// The text form prints the locals under their frames.
+			if !strings.Contains(out, "Traceback (most recent call last):") || !strings.Contains(out, "\n    captured_arg = {'key': 'value'}\n") {
+				t.Errorf("shell threads --locals text lacks the closures frame's captured_arg:\n%s", out)
+			}
+
+			tc := pytest.MakeCore(t, interp, "asyncio_tasks", pytest.Kernel)
+			o := readTasksOracle(t, tc)
+			out, _ = runShell(t, tc.Path, "tasks --json", "tasks --locals --json", "tasks")
+			var tasks, tasksLocals cpython.AsyncioSnapshot
+			decodeAll(t, out, &tasks, &tasksLocals)
+			for _, e := range compareTasks(o, &tasks, interp) {
+				t.Error("shell tasks: " + e)
+			}
+			lonely := false
+			for _, task := range tasksLocals.Tasks {
+				if task.Name == nil || *task.Name != "lonely" {
+					continue
+				}
+				for _, f := range task.Stack {
+					for _, l := range f.Locals {
+						lonely = lonely || (f.Function == "never" && l.Name == "name" && l.Value != nil && l.Value.Repr == "'lonely'")
+					}
+				}
+			}
+			if !lonely {
+				t.Errorf("shell tasks --locals: task lonely's never() frame lacks name = 'lonely'")
+			}
+			if !strings.Contains(out, "asyncio task(s) on 2 event loop(s)") {
+				t.Errorf("shell tasks text lacks its summary:\n%s", out)
+			}
+		})
 	}
 }

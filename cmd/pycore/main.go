@@ -24,9 +24,17 @@ type fileFlags struct {
 
 	pid         int  // --pid: read this running process instead of a core (-1: not given)
 	nonblocking bool // --nonblocking: without stopping it
+
+	// shell is the shell's open session: the command runs on it, takes no
+	// core argument and no file flags, and must not close it.
+	shell *session.Session
 }
 
 func (f *fileFlags) register(cmd *cobra.Command) {
+	if f.shell != nil {
+		f.inShell(cmd)
+		return
+	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.sysroot, "sysroot", "", "look for the core's mapped files under `DIR` first")
 	fl.StringArrayVar(&f.libPaths, "lib-path", nil, "look for mapped files in `DIR` by file name (repeatable)")
@@ -63,6 +71,25 @@ func (f *fileFlags) takeCoreArg(cmd *cobra.Command) {
 	cmd.RunE = func(c *cobra.Command, a []string) error { return run(c, withCore(a)) }
 }
 
+// inShell makes a "CMD CORE [EXECUTABLE]" command run on the shell's core:
+// it sees that core's path as CORE.
+func (f *fileFlags) inShell(cmd *cobra.Command) {
+	run := cmd.RunE
+	cmd.Use = strings.Replace(cmd.Use, " CORE [EXECUTABLE]", "", 1)
+	cmd.Args = func(c *cobra.Command, a []string) error {
+		if len(a) > 0 {
+			return fmt.Errorf("unexpected argument %q: in the shell, %s runs on the shell's core", a[0], c.Name())
+		}
+		return nil
+	}
+	cmd.RunE = func(c *cobra.Command, a []string) error {
+		if f.shell.Python == nil {
+			return fmt.Errorf("%s needs CPython, and %s has none", c.Name(), f.shell.Core.Path)
+		}
+		return run(c, []string{f.shell.Core.Path})
+	}
+}
+
 // livePath names the process in messages where a core's path would be.
 func (f *fileFlags) livePath() string { return fmt.Sprintf("pid %d", f.pid) }
 
@@ -80,8 +107,12 @@ func (f *fileFlags) options(executable string) (session.Options, error) {
 		DebugDirs: f.debugDirs, Types: mode, Live: f.pid >= 0, PID: f.pid, NonBlocking: f.nonblocking}, nil
 }
 
-// open opens the core of a "CORE [EXECUTABLE]" command line.
+// open opens the core of a "CORE [EXECUTABLE]" command line (in the shell,
+// it is the shell's session).
 func (f *fileFlags) open(args []string) (*session.Session, error) {
+	if f.shell != nil {
+		return f.shell, nil
+	}
 	exe := ""
 	if len(args) > 1 {
 		exe = args[1]
@@ -91,6 +122,13 @@ func (f *fileFlags) open(args []string) (*session.Session, error) {
 		return nil, err
 	}
 	return session.Open(args[0], opts)
+}
+
+// close closes what open opened, and leaves the shell's session open.
+func (f *fileFlags) close(s *session.Session) {
+	if s != f.shell {
+		s.Close()
+	}
 }
 
 func newRootCommand() *cobra.Command {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -26,7 +25,7 @@ func newShellCommand() *cobra.Command {
 		Use:   "shell [CORE]",
 		Short: "Interactive session over one core: threads, eval, ptype, rd, with history and completion",
 		Long: `Open a core once and explore it interactively, in the style of crash: the
-commands threads, eval (or p, print), ptype, rd, sym and maps work as on the command line
+commands threads, tasks, eval (or p, print), ptype, rd, sym and maps work as on the command line
 but without the core argument, and any line that is not a command is evaluated
 as an expression. The line editor keeps a history (in $PYCORE_HISTORY, default
 ~/.cache/pycore/shell_history; set it empty for none) and completes commands,
@@ -77,7 +76,10 @@ func (sh *shell) commands() []shellCommand {
 		{name: "eval", aliases: []string{"p", "print"}, short: "evaluate an expression (the rest of the line)", make: newEvalCommand},
 		{name: "ptype", short: "layout of a type or of an expression's type", make: newPtypeCommand},
 		{name: "rd", short: "dump memory: rd [-8|-4|-2|-1] ADDR|EXPR [COUNT]", make: newRdCommand},
-		{name: "threads", short: "every thread's Python stack (threads --json for JSON)", run: (*shell).threads},
+		{name: "threads", short: "every thread's Python stack, as pycore threads (--locals, --native, --json, ...)",
+			make: func(qs *querySource) *cobra.Command { return threadsCommand(qs.shell.S) }},
+		{name: "tasks", short: "every asyncio task, as pycore tasks (--locals, --json, ...)",
+			make: func(qs *querySource) *cobra.Command { return tasksCommand(qs.shell.S) }},
 		{name: "sym", short: "symbol to address, address to symbol+offset: sym NAME|ADDR [--json]", run: (*shell).sym},
 		{name: "maps", short: "the process's mappings and where their bytes come from (maps --json)", run: (*shell).maps},
 		{name: "help", short: "list commands, or explain one: help CMD", run: (*shell).help},
@@ -205,7 +207,8 @@ func (sh *shell) execute(line string) (quit bool) {
 	if c.name == "quit" {
 		return true
 	}
-	args := splitArgs(strings.TrimSpace(rest))
+	// Not nil: cobra would take a nil argument list from os.Args.
+	args := append([]string{}, splitArgs(strings.TrimSpace(rest))...)
 	var err error
 	switch {
 	case c.run != nil:
@@ -273,28 +276,6 @@ func splitArgs(s string) []string {
 		args = append(args, cur.String())
 	}
 	return args
-}
-
-func (sh *shell) threads(args []string) error {
-	rest, asJSON := jsonFlag(args)
-	if len(rest) > 0 {
-		return fmt.Errorf("threads: unknown argument %q (threads [--json])", rest[0])
-	}
-	p := sh.q.S.Python
-	if p == nil {
-		return fmt.Errorf("threads needs CPython: %v", sh.q.PythonErr)
-	}
-	snap, err := p.Snapshot()
-	if err != nil {
-		return err
-	}
-	snap.Notes = append(snap.Notes, sh.q.S.Core.Warnings...)
-	if asJSON {
-		enc := json.NewEncoder(sh.out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(snap)
-	}
-	return printThreads(sh.out, snap)
 }
 
 // jsonFlag takes --json out of args.

@@ -13,12 +13,17 @@ import (
 
 	"github.com/pycore/pycore/core"
 	"github.com/pycore/pycore/cpython"
+	"github.com/pycore/pycore/session"
 )
 
 func init() { register(newTasksCommand) }
 
-func newTasksCommand() *cobra.Command {
-	var ff fileFlags
+func newTasksCommand() *cobra.Command { return tasksCommand(nil) }
+
+// tasksCommand is the tasks command, run in the shell over its session when
+// shell is not nil.
+func tasksCommand(shell *session.Session) *cobra.Command {
+	ff := fileFlags{shell: shell}
 	var asJSON, locals bool
 	repr := threadsReprDefaults
 	cmd := &cobra.Command{
@@ -42,7 +47,7 @@ gather() and TaskGroup; what a version cannot give is said at the end.
 			if err != nil {
 				return err
 			}
-			defer s.Close()
+			defer ff.close(s)
 			snap, err := s.Python.AsyncioTasksWith(cpython.SnapshotOptions{Locals: locals, Repr: repr})
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)

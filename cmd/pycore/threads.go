@@ -13,12 +13,17 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pycore/pycore/cpython"
+	"github.com/pycore/pycore/session"
 )
 
 func init() { register(newThreadsCommand) }
 
-func newThreadsCommand() *cobra.Command {
-	var ff fileFlags
+func newThreadsCommand() *cobra.Command { return threadsCommand(nil) }
+
+// threadsCommand is the threads command, run in the shell over its session
+// when shell is not nil.
+func threadsCommand(shell *session.Session) *cobra.Command {
+	ff := fileFlags{shell: shell}
 	var asJSON, locals bool
 	var nativeMode string // "", "native" or "native-all"
 	repr := threadsReprDefaults
@@ -46,7 +51,7 @@ core is of, when the path recorded in the core is not right on this machine.`,
 			if err != nil {
 				return err
 			}
-			defer s.Close()
+			defer ff.close(s)
 			snap, err := s.Python.SnapshotWith(cpython.SnapshotOptions{Locals: locals, Repr: repr})
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
