@@ -38,7 +38,10 @@ type ReprOptions struct {
 	MaxDepth  int // levels of containers shown (the root is one); deeper ones print as [...]
 	MaxLength int // items shown per container, then ...
 	MaxString int // characters of a str, bytes of a bytes, digits of an int, then ...
-	MaxTotal  int // characters of the whole rendering, then ...
+	MaxTotal  int // characters of the whole rendering, "..." included
+	// Attrs shows the attributes (slots, then __dict__) of instances of
+	// Python classes after their repr: <mod.Foo object at 0x...>(a=1, b='x').
+	Attrs bool
 }
 
 // DefaultReprOptions keep one object's rendering to a few lines.
@@ -69,6 +72,7 @@ func (o ReprOptions) withDefaults() ReprOptions {
 	if o.MaxTotal > 0 {
 		d.MaxTotal = o.MaxTotal
 	}
+	d.Attrs = o.Attrs
 	return d
 }
 
@@ -118,19 +122,36 @@ func (p *Process) Repr(obj core.Address, opts ReprOptions) (string, error) {
 func (p *Process) Object(obj core.Address, opts ReprOptions) Object {
 	l, err := p.objLayout()
 	if err != nil {
-		return Object{Address: obj, Repr: unreadable(obj, err), Error: err.Error()}
+		o := Object{Address: obj, Repr: unreadable(obj, err), Error: err.Error()}
+		if n := opts.withDefaults().MaxTotal; utf8.RuneCountInString(o.Repr) > n {
+			o.Repr, o.Truncated = cutRepr(o.Repr, n), true
+		}
+		return o
 	}
 	opts = opts.withDefaults()
 	r := &renderer{p: p, l: l, opts: opts, left: opts.MaxTotal, active: map[core.Address]bool{}}
 	o := r.object(obj, 0)
-	if len(o.Repr) > opts.MaxTotal {
-		cut := opts.MaxTotal
-		for cut > 0 && !utf8.RuneStart(o.Repr[cut]) {
-			cut--
-		}
-		o.Repr, o.Truncated = o.Repr[:cut]+"...", true
+	if utf8.RuneCountInString(o.Repr) > opts.MaxTotal {
+		o.Repr, o.Truncated = cutRepr(o.Repr, opts.MaxTotal), true
 	}
 	return o
+}
+
+// cutRepr shortens s to n characters, the last three of them "..." (all
+// of them dots when n is under 4): --max-repr N means at most N, always.
+func cutRepr(s string, n int) string {
+	const dots = "..."
+	if n <= len(dots) {
+		return dots[:max(n, 0)]
+	}
+	keep, i := n-len(dots), 0
+	for at := range s {
+		if i == keep {
+			return s[:at] + dots
+		}
+		i++
+	}
+	return s
 }
 
 // ReadStr reads a str object as Go text (lone surrogates become U+FFFD).
@@ -305,6 +326,7 @@ type objLayout struct {
 	codeFirstLine                int64
 	inst                         instModel
 	managedDict                  int64 // offset of the managed dict pointer from the object (negative)
+	v                            valueLayout
 
 	singletons map[core.Address]int // address -> index in singletonSymbols
 	types      map[core.Address]objKind
@@ -500,6 +522,7 @@ func newObjLayout(p *Process) (*objLayout, error) {
 	l.codeName = off("PyCodeObject", "co_name", -1)
 	l.codeFile = off("PyCodeObject", "co_filename", -1)
 	l.codeFirstLine = off("PyCodeObject", "co_firstlineno", -1)
+	l.v = newValueLayout(p, l, off, counted)
 
 	// Instance attributes (Include/internal/pycore_object.h): the managed
 	// dict pointer is 3 words before the object (1 in free-threaded builds,
@@ -528,9 +551,9 @@ func newObjLayout(p *Process) (*objLayout, error) {
 				l.singletons[sym.Addr] = i
 			}
 		}
-		for _, bt := range builtinTypes {
+		for _, bt := range append(builtinTypes[:len(builtinTypes):len(builtinTypes)], valueTypes...) {
 			sym, ok := p.lookup(bt.sym)
-			if !ok {
+			if bt.sym == "" || !ok {
 				continue
 			}
 			l.types[sym.Addr] = bt.kind
@@ -584,6 +607,8 @@ type renderer struct {
 	left   int                   // characters of output still allowed
 	active map[core.Address]bool // containers being rendered: Python's Py_ReprEnter
 	visits int
+
+	threadIdents map[uint64]string // threading._active of every interpreter, once read
 }
 
 func (r *renderer) ptr(a core.Address) (core.Address, error) { return r.p.R.Ptr(a) }
@@ -608,6 +633,7 @@ func (r *renderer) typeOf(tp core.Address) *typeInfo {
 		return ti
 	}
 	ti = r.readType(tp)
+	r.refineKind(tp, ti)
 	l.mu.Lock()
 	if len(l.typeCache) < 1<<14 {
 		l.typeCache[tp] = ti
@@ -781,7 +807,11 @@ func (r *renderer) object(a core.Address, depth int) Object {
 	case kindExcGroup:
 		err = r.renderExcGroup(&o, a, ti, depth)
 	default:
-		err = r.renderInstance(&o, a, ti)
+		if ti.kind > kindFirstValue {
+			err = r.renderValue(&o, a, ti, depth)
+		} else if err = r.renderInstance(&o, a, ti); err == nil && r.opts.Attrs && ti.heap {
+			r.appendAttrs(&o, a, depth)
+		}
 	}
 	if err != nil {
 		return r.fail(o, err)

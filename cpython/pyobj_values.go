@@ -1,0 +1,927 @@
+package cpython
+
+// Reprs of the built-in objects beyond plain data: built-in functions and
+// methods, bound methods, frames, cells, generators and coroutines,
+// functools.partial, staticmethod and classmethod, range, slice, memoryview,
+// types.SimpleNamespace, struct sequences and threading.Thread instances,
+// each as the version's own tp_repr (or Thread.__repr__) prints it. Their
+// structs are public headers that have kept their first fields since 3.6;
+// offsets come from the type source where it has them, else are counted
+// from the object header like pyobj.go's.
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/pycore/pycore/core"
+	"github.com/pycore/pycore/typesys"
+)
+
+const (
+	kindFirstValue objKind = 100 + iota
+	kindCFunction          // builtin_function_or_method (and PyCMethod)
+	kindMethodWrapper
+	kindMethod // bound method
+	kindFrame
+	kindCell
+	kindGenerator
+	kindCoroutine
+	kindAsyncGen
+	kindStaticMethod
+	kindClassMethod
+	kindRange
+	kindSlice
+	kindMemoryView
+	kindNamespace
+	kindPartial
+	kindStructSeq
+	kindThread // an instance of threading.Thread (or a subclass keeping its __repr__)
+)
+
+// valueTypes are the types of this file, by exported symbol and by tp_name
+// (static types without a symbol, and functools.partial, a heap type of
+// _functools since 3.10).
+var valueTypes = []struct {
+	sym, name string
+	kind      objKind
+}{
+	{"PyCFunction_Type", "builtin_function_or_method", kindCFunction},
+	{"PyCMethod_Type", "builtin_method", kindCFunction},
+	{"_PyMethodWrapper_Type", "method-wrapper", kindMethodWrapper},
+	{"PyMethod_Type", "method", kindMethod},
+	{"PyFrame_Type", "frame", kindFrame},
+	{"PyCell_Type", "cell", kindCell},
+	{"PyGen_Type", "generator", kindGenerator},
+	{"PyCoro_Type", "coroutine", kindCoroutine},
+	{"PyAsyncGen_Type", "async_generator", kindAsyncGen},
+	{"PyStaticMethod_Type", "staticmethod", kindStaticMethod},
+	{"PyClassMethod_Type", "classmethod", kindClassMethod},
+	{"PyRange_Type", "range", kindRange},
+	{"PySlice_Type", "slice", kindSlice},
+	{"PyMemoryView_Type", "memoryview", kindMemoryView},
+	{"_PyNamespace_Type", "types.SimpleNamespace", kindNamespace},
+	{"", "functools.partial", kindPartial},
+}
+
+// valueLayout holds the offsets of this file's structs.
+type valueLayout struct {
+	cfuncML, cfuncSelf       int64 // PyCFunctionObject {HEAD; m_ml; m_self; m_module; ...}
+	wrapDescr, wrapSelf      int64 // wrapperobject {HEAD; descr; self}
+	descrBase                int64 // PyWrapperDescrObject: PyDescr_COMMON {d_type, d_name, d_qualname}, then d_base
+	methFunc, methSelf       int64 // PyMethodObject {HEAD; im_func; im_self; ...}
+	cellRef                  int64 // PyCellObject {HEAD; ob_ref}
+	genQualname              int64
+	callable                 int64 // staticmethod / classmethod {HEAD; callable; dict}
+	rangeStart, sliceStart   int64 // {HEAD; start; stop; step}
+	mvFlags                  int64 // PyMemoryViewObject {VAR_HEAD; mbuf; hash; int flags; ...}
+	nsDict                   int64 // _PyNamespaceObject {HEAD; ns_dict}
+	partFn, partArgs, partKw int64 // partialobject {HEAD; fn; args; kw; ...}
+	tpMembers                int64 // PyTypeObject.tp_members, -1 if unknown
+	memberDefSize            int64
+	frameFrame, frameLineno  int64 // 3.11+ PyFrameObject {HEAD; f_back; f_frame; f_trace; int f_lineno; ...}
+}
+
+func newValueLayout(p *Process, l *objLayout, off func(strct, path string, def int64) int64, counted bool) valueLayout {
+	H, P := l.header, l.ptr
+	v := valueLayout{
+		cfuncML:   off("PyCFunctionObject", "m_ml", H),
+		cfuncSelf: off("PyCFunctionObject", "m_self", H+P),
+		wrapDescr: off("wrapperobject", "descr", H),
+		wrapSelf:  off("wrapperobject", "self", H+P),
+		descrBase: off("PyWrapperDescrObject", "d_base", H+3*P),
+		methFunc:  off("PyMethodObject", "im_func", H),
+		methSelf:  off("PyMethodObject", "im_self", H+P),
+		cellRef:   off("PyCellObject", "ob_ref", H),
+		callable:  H,
+		// 3.6-3.10 {frame, running, code, weakreflist, name, qualname};
+		// 3.11+ {weakreflist, name, qualname, ...}.
+		rangeStart:    off("rangeobject", "start", H),
+		sliceStart:    off("PySliceObject", "start", H),
+		mvFlags:       off("PyMemoryViewObject", "flags", H+3*P),
+		nsDict:        off("_PyNamespaceObject", "ns_dict", H),
+		partFn:        off("partialobject", "fn", H),
+		partArgs:      off("partialobject", "args", H+P),
+		partKw:        off("partialobject", "kw", H+2*P),
+		memberDefSize: 5 * P, // {name; int type; Py_ssize_t offset; int flags; doc}, padded
+		tpMembers:     -1,
+		frameFrame:    off("PyFrameObject", "f_frame", H+P),
+		frameLineno:   off("PyFrameObject", "f_lineno", H+3*P),
+	}
+	if p.Version.AtLeast(3, 11) {
+		v.genQualname = off("PyGenObject", "gi_qualname", off("PyGenObject", "gi_name", H+P)+P)
+	} else {
+		v.genQualname = off("PyGenObject", "gi_qualname", H+5*P)
+	}
+	if counted {
+		v.tpMembers = off("PyTypeObject", "tp_members", l.tpName+27*P)
+	} else {
+		v.tpMembers = off("PyTypeObject", "tp_members", -1)
+	}
+	return v
+}
+
+// valueKindByName is the kind of a type of this file named name, for types
+// found without their symbol.
+func valueKindByName(name string, heap bool) (objKind, bool) {
+	for _, vt := range valueTypes {
+		if vt.name == name && (!heap || strings.Contains(name, ".")) {
+			return vt.kind, true
+		}
+	}
+	return 0, false
+}
+
+// refineKind recognizes, in a type read as a plain object, the types of this
+// file that have no symbol (or inherit from one that has none), struct
+// sequences and threading.Thread classes.
+func (r *renderer) refineKind(tp core.Address, ti *typeInfo) {
+	if ti.err != nil || ti.kind != kindObject {
+		return
+	}
+	l := r.l
+	if k, ok := valueKindByName(ti.name, ti.heap); ok {
+		ti.kind, ti.exact = k, true
+		return
+	}
+	myRepr, _ := r.ptr(tp.Add(l.tpRepr))
+	cur := tp
+	for i := 0; i < maxTypeChain && l.tpBase >= 0; i++ {
+		b, err := r.ptr(cur.Add(l.tpBase))
+		if err != nil || b == 0 {
+			break
+		}
+		bf, err := r.p.R.Uint64(b.Add(l.tpFlags))
+		if err != nil {
+			break
+		}
+		if np, err := r.ptr(b.Add(l.tpName)); err == nil && np != 0 {
+			if name, _, err := r.p.R.CString(np, 256); err == nil {
+				if k, ok := valueKindByName(string(name), bf&tpflagsHeapType != 0); ok {
+					if br, err := r.ptr(b.Add(l.tpRepr)); err == nil && br == myRepr {
+						ti.kind = k
+					}
+					return
+				}
+			}
+		}
+		cur = b
+	}
+	if ti.flags&tpflagsTupleSubclass != 0 && r.isStructSeqType(tp) {
+		ti.kind = kindStructSeq
+		return
+	}
+	if ti.heap && r.isThreadClass(tp) {
+		ti.kind = kindThread
+	}
+}
+
+// isStructSeqType says whether tp is a struct sequence type: a tuple
+// subclass whose members are the read-only object fields ob_item[0], [1], ...
+// PyStructSequence_InitType makes (3.12+ static types keep their dict,
+// where n_fields is, per interpreter, so the members are what is left).
+func (r *renderer) isStructSeqType(tp core.Address) bool {
+	l := r.l
+	if l.v.tpMembers < 0 {
+		return false
+	}
+	m, err := r.ptr(tp.Add(l.v.tpMembers))
+	if err != nil || m == 0 {
+		return false
+	}
+	for i := int64(0); i < 2; i++ {
+		def := m.Add(i * l.v.memberDefSize)
+		name, err1 := r.ptr(def)
+		typ, err2 := r.p.R.Uint32(def.Add(l.ptr))
+		offset, err3 := r.i64(def.Add(2 * l.ptr))
+		flags, err4 := r.p.R.Uint32(def.Add(3 * l.ptr))
+		if errors.Join(err1, err2, err3, err4) != nil {
+			return false
+		}
+		if name == 0 {
+			return i > 0
+		}
+		const tObject, readOnly = 6, 1
+		if typ != tObject || flags&readOnly == 0 || offset != l.tupleItems+i*l.ptr {
+			return false
+		}
+	}
+	return true
+}
+
+// isThreadClass says whether instances of tp print with threading.Thread's
+// __repr__: threading.Thread is in its bases and no class before it defines
+// __repr__.
+func (r *renderer) isThreadClass(tp core.Address) bool {
+	l := r.l
+	cur := tp
+	for i := 0; i < maxTypeChain && cur != 0; i++ {
+		flags, err := r.p.R.Uint64(cur.Add(l.tpFlags))
+		if err != nil || flags&tpflagsHeapType == 0 {
+			return false
+		}
+		if l.tpDict < 0 || l.htQualname < 0 {
+			return false
+		}
+		// Not r.typeNames: that asks typeOf, which for tp is being computed.
+		d, err := r.ptr(cur.Add(l.tpDict))
+		if err != nil || d == 0 {
+			return false
+		}
+		if q, err := r.strAt(cur.Add(l.htQualname), 64); err == nil && q == "Thread" {
+			if m, ok, _ := r.dictGetStr(d, "__module__"); ok {
+				if cps, _, err := r.strCodepoints(m, 64); err == nil && string(cps) == "threading" {
+					return true
+				}
+			}
+		}
+		if _, ok, _ := r.dictGetStr(d, "__repr__"); ok {
+			return false
+		}
+		if l.tpBase < 0 {
+			return false
+		}
+		if cur, err = r.ptr(cur.Add(l.tpBase)); err != nil {
+			return false
+		}
+	}
+	return false
+}
+
+// renderValue renders the kinds of this file.
+func (r *renderer) renderValue(o *Object, a core.Address, ti *typeInfo, depth int) error {
+	v := &r.l.v
+	switch ti.kind {
+	case kindCFunction:
+		return r.renderCFunction(o, a)
+	case kindMethodWrapper:
+		descr, err := r.ptr(a.Add(v.wrapDescr))
+		if err != nil {
+			return fmt.Errorf("method-wrapper at %#x: descr: %w", uint64(a), err)
+		}
+		name, err := r.cstringAt(descr.Add(v.descrBase), "method-wrapper's slot name")
+		if err != nil {
+			return err
+		}
+		self, err := r.ptr(a.Add(v.wrapSelf))
+		if err != nil {
+			return fmt.Errorf("method-wrapper at %#x: self: %w", uint64(a), err)
+		}
+		o.Repr = fmt.Sprintf("<method-wrapper '%s' of %s object at %#x>", name, r.typeNameOf(self), uint64(self))
+		return nil
+	case kindMethod:
+		return r.renderMethod(o, a, depth)
+	case kindFrame:
+		return r.renderFrame(o, a)
+	case kindCell:
+		ref, err := r.ptr(a.Add(v.cellRef))
+		if err != nil {
+			return fmt.Errorf("cell at %#x: ob_ref: %w", uint64(a), err)
+		}
+		if ref == 0 {
+			o.Repr = fmt.Sprintf("<cell at %#x: empty>", uint64(a))
+			return nil
+		}
+		name := r.typeNameOf(ref)
+		if len(name) > 80 {
+			name = name[:80]
+		}
+		o.Repr = fmt.Sprintf("<cell at %#x: %s object at %#x>", uint64(a), name, uint64(ref))
+		return nil
+	case kindGenerator, kindCoroutine, kindAsyncGen:
+		what := map[objKind]string{kindGenerator: "generator", kindCoroutine: "coroutine", kindAsyncGen: "async_generator"}[ti.kind]
+		q, err := r.strAt(a.Add(v.genQualname), 1024)
+		if err != nil {
+			return fmt.Errorf("%s at %#x: __qualname__: %w", what, uint64(a), err)
+		}
+		o.Repr = fmt.Sprintf("<%s object %s at %#x>", what, q, uint64(a))
+		return nil
+	case kindStaticMethod, kindClassMethod:
+		if !r.p.Version.AtLeast(3, 10) {
+			return r.renderInstance(o, a, ti)
+		}
+		what := "staticmethod"
+		if ti.kind == kindClassMethod {
+			what = "classmethod"
+		}
+		c, err := r.ptr(a.Add(v.callable))
+		if err != nil {
+			return fmt.Errorf("%s at %#x: callable: %w", what, uint64(a), err)
+		}
+		inner := r.object(c, depth+1)
+		o.Repr, o.Truncated = "<"+what+"("+inner.Repr+")>", inner.Truncated
+		return nil
+	case kindRange, kindSlice:
+		return r.renderRangeSlice(o, a, ti, depth)
+	case kindMemoryView:
+		flags, err := r.p.R.Uint32(a.Add(v.mvFlags))
+		if err != nil {
+			return fmt.Errorf("memoryview at %#x: flags: %w", uint64(a), err)
+		}
+		if flags&1 != 0 { // _Py_MEMORYVIEW_RELEASED
+			o.Repr = fmt.Sprintf("<released memory at %#x>", uint64(a))
+		} else {
+			o.Repr = fmt.Sprintf("<memory at %#x>", uint64(a))
+		}
+		return nil
+	case kindNamespace:
+		return r.renderNamespace(o, a, ti, depth)
+	case kindPartial:
+		return r.renderPartial(o, a, ti, depth)
+	case kindStructSeq:
+		return r.renderStructSeq(o, a, ti, depth)
+	case kindThread:
+		return r.renderThread(o, a, ti)
+	}
+	return r.renderInstance(o, a, ti)
+}
+
+// cstringAt reads the C string a pointer at field points to.
+func (r *renderer) cstringAt(field core.Address, what string) (string, error) {
+	p, err := r.ptr(field)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", what, err)
+	}
+	if p == 0 {
+		return "", fmt.Errorf("%s: NULL", what)
+	}
+	p, err = r.ptr(p) // the name is the first member of PyMethodDef and wrapperbase
+	if err != nil || p == 0 {
+		return "", fmt.Errorf("%s: %v", what, err)
+	}
+	b, _, err := r.p.R.CString(p, 256)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", what, err)
+	}
+	return string(b), nil
+}
+
+// typeNameOf is tp_name of the object's type, as %s of Py_TYPE(x)->tp_name prints it.
+func (r *renderer) typeNameOf(obj core.Address) string {
+	tp, err := r.ptr(obj.Add(r.l.obType))
+	if err != nil {
+		return "?"
+	}
+	ti := r.typeOf(tp)
+	if ti.err != nil {
+		return "?"
+	}
+	return ti.name
+}
+
+// renderCFunction is meth_repr: a function of a module (or of nothing) is a
+// built-in function, anything else a method of its object.
+func (r *renderer) renderCFunction(o *Object, a core.Address) error {
+	v := &r.l.v
+	name, err := r.cstringAt(a.Add(v.cfuncML), fmt.Sprintf("built-in function at %#x: ml_name", uint64(a)))
+	if err != nil {
+		return err
+	}
+	self, err := r.ptr(a.Add(v.cfuncSelf))
+	if err != nil {
+		return fmt.Errorf("built-in function at %#x: m_self: %w", uint64(a), err)
+	}
+	if self == 0 {
+		o.Repr, o.Value = "<built-in function "+name+">", name
+		return nil
+	}
+	tp, err := r.ptr(self.Add(r.l.obType))
+	if err != nil {
+		return fmt.Errorf("built-in function at %#x: type of m_self: %w", uint64(a), err)
+	}
+	st := r.typeOf(tp)
+	if st.kind == kindModule { // PyModule_Check: modules and their subclasses
+		o.Repr, o.Value = "<built-in function "+name+">", name
+		return nil
+	}
+	o.Repr = fmt.Sprintf("<built-in method %s of %s object at %#x>", name, st.name, uint64(self))
+	return nil
+}
+
+// renderMethod is method_repr: <bound method QUALNAME of REPR(self)>.
+func (r *renderer) renderMethod(o *Object, a core.Address, depth int) error {
+	v := &r.l.v
+	fn, err := r.ptr(a.Add(v.methFunc))
+	if err != nil {
+		return fmt.Errorf("method at %#x: im_func: %w", uint64(a), err)
+	}
+	self, err := r.ptr(a.Add(v.methSelf))
+	if err != nil {
+		return fmt.Errorf("method at %#x: im_self: %w", uint64(a), err)
+	}
+	name := "?"
+	if tp, err := r.ptr(fn.Add(r.l.obType)); err == nil {
+		switch r.typeOf(tp).kind {
+		case kindFunction:
+			if q, err := r.strAt(fn.Add(r.l.funcQualname), 1024); err == nil {
+				name = q
+			}
+		case kindCFunction:
+			if n, err := r.cstringAt(fn.Add(v.cfuncML), "ml_name"); err == nil {
+				name = n
+			}
+		}
+	}
+	s := r.object(self, depth+1)
+	o.Repr, o.Truncated = "<bound method "+name+" of "+s.Repr+">", s.Truncated
+	return nil
+}
+
+// renderFrame is frame_repr (3.7+; 3.6 frames have object's repr):
+// <frame at 0x..., file 'x.py', line N, code NAME>, the line as
+// PyFrame_GetLineNumber computes it.
+func (r *renderer) renderFrame(o *Object, a core.Address) error {
+	p := r.p
+	if !p.Version.AtLeast(3, 7) {
+		o.Repr = fmt.Sprintf("<frame object at %#x>", uint64(a))
+		return nil
+	}
+	var ci *codeInfo
+	var line int64
+	if p.flavor.frames == frameObjects {
+		ft, _, err := p.structOf([]string{"PyFrameObject"}, nil)
+		if err != nil {
+			return fmt.Errorf("frame at %#x: %w", uint64(a), err)
+		}
+		f := typesys.At(p.R, ft, a)
+		lineno := func() (int64, error) {
+			v, err := f.Member("f_lineno")
+			if err != nil {
+				return 0, err
+			}
+			return v.Int()
+		}
+		cv, err := f.Member("f_code")
+		if err != nil {
+			return fmt.Errorf("frame at %#x: %w", uint64(a), err)
+		}
+		code, err := cv.Ptr()
+		if err != nil {
+			return fmt.Errorf("frame at %#x: f_code: %w", uint64(a), err)
+		}
+		if ci, err = p.code(code); err != nil {
+			return fmt.Errorf("frame at %#x: %w", uint64(a), err)
+		}
+		trace := core.Address(0)
+		if tv, err := f.Member("f_trace"); err == nil {
+			trace, _ = tv.Ptr()
+		}
+		if trace != 0 {
+			if line, err = lineno(); err != nil {
+				return fmt.Errorf("frame at %#x: f_lineno: %w", uint64(a), err)
+			}
+		} else {
+			lv, err := f.Member("f_lasti")
+			if err != nil {
+				return fmt.Errorf("frame at %#x: %w", uint64(a), err)
+			}
+			lasti, err := lv.Int()
+			if err != nil {
+				return fmt.Errorf("frame at %#x: f_lasti: %w", uint64(a), err)
+			}
+			line = int64(ci.firstLine)
+			if lasti >= 0 {
+				line = int64(p.line(ci, lasti*int64(p.flavor.lastiBytes)))
+			}
+		}
+	} else {
+		iframe, err := r.ptr(a.Add(r.l.v.frameFrame))
+		if err != nil || iframe == 0 {
+			return fmt.Errorf("frame at %#x: f_frame %#x: %v", uint64(a), uint64(iframe), err)
+		}
+		it, _, err := p.structOf([]string{"_PyInterpreterFrame"}, nil)
+		if err != nil {
+			return fmt.Errorf("frame at %#x: %w", uint64(a), err)
+		}
+		fr, skip, _, err := p.interpreterFrame(typesys.At(p.R, it, iframe), &p.flavor)
+		if err != nil {
+			return fmt.Errorf("frame at %#x: %w", uint64(a), err)
+		}
+		if skip {
+			return fmt.Errorf("frame at %#x: its code has not started", uint64(a))
+		}
+		if ci, err = p.code(fr.Code); err != nil {
+			return fmt.Errorf("frame at %#x: %w", uint64(a), err)
+		}
+		line = int64(fr.Line)
+		if n, err := r.p.R.Uint32(a.Add(r.l.v.frameLineno)); err == nil && n != 0 {
+			line = int64(int32(n))
+		}
+	}
+	o.Repr = fmt.Sprintf("<frame at %#x, file %s, line %d, code %s>", uint64(a), strRepr([]rune(ci.file)), line, ci.name)
+	return nil
+}
+
+// renderRangeSlice is range_repr (the step left out when it is 1) and slice_repr.
+func (r *renderer) renderRangeSlice(o *Object, a core.Address, ti *typeInfo, depth int) error {
+	start := r.l.v.sliceStart
+	what := "slice"
+	if ti.kind == kindRange {
+		start, what = r.l.v.rangeStart, "range"
+	}
+	parts := make([]string, 0, 3)
+	for i := int64(0); i < 3; i++ {
+		f, err := r.ptr(a.Add(start + i*r.l.ptr))
+		if err != nil {
+			return fmt.Errorf("%s at %#x: %w", what, uint64(a), err)
+		}
+		item := r.object(f, depth+1)
+		if item.Error != "" {
+			return fmt.Errorf("%s at %#x: %s", what, uint64(a), item.Error)
+		}
+		if i == 2 && ti.kind == kindRange && item.Value == int64(1) {
+			break
+		}
+		parts = append(parts, item.Repr)
+	}
+	o.Repr = what + "(" + strings.Join(parts, ", ") + ")"
+	return nil
+}
+
+// renderNamespace is namespace_repr: name(key=value, ...) over the str keys
+// of its dict, sorted before 3.9.
+func (r *renderer) renderNamespace(o *Object, a core.Address, ti *typeInfo, depth int) error {
+	name := ti.name
+	if ti.exact {
+		name = "namespace"
+	}
+	ok, cut := r.enter(a, depth)
+	if !ok {
+		o.Repr, o.Truncated = name+"(...)", cut
+		return nil
+	}
+	defer r.leave(a)
+	d, err := r.ptr(a.Add(r.l.v.nsDict))
+	if err != nil {
+		return fmt.Errorf("namespace at %#x: ns_dict: %w", uint64(a), err)
+	}
+	var items []dictEntry
+	if d != 0 {
+		if items, _, err = r.dictItems(d, maxLookupItems); err != nil {
+			return fmt.Errorf("namespace at %#x: %w", uint64(a), err)
+		}
+	}
+	type kv struct {
+		key   string
+		value core.Address
+	}
+	var kvs []kv
+	for _, it := range items {
+		cps, _, err := r.strCodepoints(it.key, 1024)
+		if err != nil || len(cps) == 0 {
+			continue
+		}
+		kvs = append(kvs, kv{codepointsToString(cps), it.value})
+	}
+	if !r.p.Version.AtLeast(3, 9) {
+		sort.SliceStable(kvs, func(i, j int) bool { return kvs[i].key < kvs[j].key })
+	}
+	var b strings.Builder
+	b.WriteString(name + "(")
+	for i, e := range kvs {
+		if !r.room(i) {
+			b.WriteString("...")
+			o.Truncated = true
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		v := r.object(e.value, depth+1)
+		b.WriteString(e.key + "=" + v.Repr)
+		o.Truncated = o.Truncated || v.Truncated
+	}
+	b.WriteString(")")
+	o.Repr = b.String()
+	return nil
+}
+
+// renderPartial is partial_repr: NAME(fn, args..., key=value...), NAME the
+// type's tp_name up to 3.12 and module.qualname from 3.13.
+func (r *renderer) renderPartial(o *Object, a core.Address, ti *typeInfo, depth int) error {
+	v := &r.l.v
+	name := ti.name
+	if r.p.Version.AtLeast(3, 13) {
+		tp, _ := r.ptr(a.Add(r.l.obType))
+		if mod, qual, err := r.typeNames(tp); err == nil && mod != "" {
+			name = mod + "." + qual
+		}
+	}
+	ok, cut := r.enter(a, depth)
+	if !ok {
+		o.Repr, o.Truncated = "...", cut
+		return nil
+	}
+	defer r.leave(a)
+	fn, err1 := r.ptr(a.Add(v.partFn))
+	args, err2 := r.ptr(a.Add(v.partArgs))
+	kw, err3 := r.ptr(a.Add(v.partKw))
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return fmt.Errorf("partial at %#x: %w", uint64(a), err)
+	}
+	var b strings.Builder
+	f := r.object(fn, depth+1)
+	b.WriteString(name + "(" + f.Repr)
+	o.Truncated = f.Truncated
+	shown := 0
+	more := false
+	if args != 0 {
+		items, err := r.tupleItems(args, int64(r.opts.MaxLength)+1)
+		if err != nil {
+			return fmt.Errorf("partial at %#x: args: %w", uint64(a), err)
+		}
+		for _, it := range items {
+			if !r.room(shown) {
+				more = true
+				break
+			}
+			x := r.object(it, depth+1)
+			b.WriteString(", " + x.Repr)
+			o.Truncated = o.Truncated || x.Truncated
+			shown++
+		}
+	}
+	if kw != 0 && !more {
+		items, extra, err := r.dictItems(kw, r.opts.MaxLength)
+		if err != nil {
+			return fmt.Errorf("partial at %#x: keywords: %w", uint64(a), err)
+		}
+		more = extra
+		for _, it := range items {
+			if !r.room(shown) {
+				more = true
+				break
+			}
+			k, cut, err := r.boundedStr(it.key)
+			if err != nil {
+				return fmt.Errorf("partial at %#x: keyword: %w", uint64(a), err)
+			}
+			x := r.object(it.value, depth+1)
+			b.WriteString(", " + k + "=" + x.Repr)
+			o.Truncated = o.Truncated || cut
+			o.Truncated = o.Truncated || x.Truncated
+			shown++
+		}
+	}
+	if more {
+		b.WriteString(", ...")
+		o.Truncated = true
+	}
+	b.WriteString(")")
+	o.Repr = b.String()
+	return nil
+}
+
+// renderStructSeq is structseq_repr: tp_name(field=value, ...) over the
+// visible fields, named by the type's members in order.
+func (r *renderer) renderStructSeq(o *Object, a core.Address, ti *typeInfo, depth int) error {
+	l := r.l
+	if l.v.tpMembers < 0 {
+		return fmt.Errorf("struct sequence at %#x: %s does not say where PyTypeObject keeps tp_members", uint64(a), r.p.Types.Describe())
+	}
+	tp, err := r.ptr(a.Add(l.obType))
+	if err != nil {
+		return err
+	}
+	members, err := r.ptr(tp.Add(l.v.tpMembers))
+	if err != nil || members == 0 {
+		return fmt.Errorf("struct sequence at %#x: tp_members of %s: %v", uint64(a), ti.name, err)
+	}
+	n, err := r.i64(a.Add(l.obSize))
+	if err != nil || n < 0 || n > 1<<16 {
+		return fmt.Errorf("struct sequence at %#x: size %d: %v", uint64(a), n, err)
+	}
+	ok, cut := r.enter(a, depth)
+	if !ok {
+		o.Repr, o.Truncated = ti.name+"(...)", cut
+		return nil
+	}
+	defer r.leave(a)
+	var b strings.Builder
+	b.WriteString(ti.name + "(")
+	for i := int64(0); i < n; i++ {
+		if !r.room(int(i)) {
+			b.WriteString("...")
+			o.Truncated = true
+			break
+		}
+		np, err := r.ptr(members.Add(i * l.v.memberDefSize))
+		if err != nil || np == 0 {
+			return fmt.Errorf("struct sequence at %#x: name of field %d: %v", uint64(a), i, err)
+		}
+		fname, _, err := r.p.R.CString(np, 256)
+		if err != nil {
+			return fmt.Errorf("struct sequence at %#x: name of field %d: %w", uint64(a), i, err)
+		}
+		item, err := r.ptr(a.Add(l.tupleItems + i*l.ptr))
+		if err != nil {
+			return fmt.Errorf("struct sequence at %#x: field %d: %w", uint64(a), i, err)
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		x := r.object(item, depth+1)
+		b.WriteString(string(fname) + "=" + x.Repr)
+		o.Truncated = o.Truncated || x.Truncated
+	}
+	b.WriteString(")")
+	o.Repr = b.String()
+	return nil
+}
+
+// renderThread is threading.Thread.__repr__ from the instance's attributes:
+// <Class(name, status)>. Thread.__repr__ calls is_alive(), which marks a
+// thread whose OS thread has ended as stopped; from a core, a started
+// thread that threading._active no longer lists is taken as stopped too.
+func (r *renderer) renderThread(o *Object, a core.Address, ti *typeInfo) error {
+	items, err := r.instanceItems(a)
+	if err != nil {
+		return fmt.Errorf("thread at %#x: %w", uint64(a), err)
+	}
+	get := func(name string) (core.Address, bool) {
+		v, ok, _ := r.findStrKey(items, name)
+		return v, ok
+	}
+	nameObj, ok := get("_name")
+	if !ok {
+		return r.renderInstance(o, a, ti) // Thread.__init__ never ran
+	}
+	cps, total, err := r.strCodepoints(nameObj, r.opts.MaxString)
+	if err != nil {
+		return fmt.Errorf("thread at %#x: _name: %w", uint64(a), err)
+	}
+	name := codepointsToString(cps)
+	if int64(len(cps)) < total {
+		name, o.Truncated = name+"...", true
+	}
+	status := "initial"
+	started := false
+	if ev, ok := get("_started"); ok {
+		if flag, ok := r.attr(ev, "_flag"); ok && r.isTrue(flag) {
+			status, started = "started", true
+		}
+	}
+	ident := ""
+	if id, ok := get("_ident"); ok && !r.isNone(id) {
+		if v, err := r.intValue(id); err == nil {
+			ident = v.String()
+		}
+	}
+	stopped := false
+	if s, ok := get("_is_stopped"); ok && r.isTrue(s) {
+		stopped = true
+	}
+	if started && !stopped && ident != "" {
+		if active := r.activeIdents(); active != nil {
+			if id, err := strconv.ParseUint(ident, 10, 64); err == nil {
+				if _, ok := active[id]; !ok {
+					stopped = true
+				}
+			}
+		}
+	}
+	if stopped {
+		status = "stopped"
+	}
+	if d, ok := get("_daemonic"); ok && r.isTrue(d) {
+		status += " daemon"
+	}
+	if ident != "" {
+		status += " " + ident
+	}
+	o.Repr = "<" + ti.name + "(" + name + ", " + status + ")>"
+	return nil
+}
+
+// activeIdents are the idents of every interpreter's threading._active, read
+// once per rendering; nil if they cannot be read.
+func (r *renderer) activeIdents() map[uint64]string {
+	if r.active == nil {
+		return nil
+	}
+	if r.threadIdents == nil {
+		names, err := r.p.ThreadNames()
+		if err != nil {
+			names = map[uint64]string{}
+		}
+		r.threadIdents = names
+	}
+	if len(r.threadIdents) == 0 {
+		return nil
+	}
+	return r.threadIdents
+}
+
+// appendAttrs adds an instance's attributes to its repr, as gdb's
+// python-gdb shows them (<Foo(an_int=42) at remote 0x...>) but after
+// Python's own repr: slots (the class's own first, then its bases'), then
+// the __dict__ in insertion order, each value bounded like any other.
+func (r *renderer) appendAttrs(o *Object, a core.Address, depth int) {
+	l := r.l
+	type attr struct {
+		name  string
+		value core.Address
+	}
+	var attrs []attr
+	more := false
+	tp, err := r.ptr(a.Add(l.obType))
+	if err != nil {
+		return
+	}
+	// Slots are the heap types' T_OBJECT_EX members.
+	cur := tp
+	for i := 0; i < maxTypeChain && cur != 0 && l.v.tpMembers >= 0 && l.tpBase >= 0; i++ {
+		flags, err := r.p.R.Uint64(cur.Add(l.tpFlags))
+		if err != nil || flags&tpflagsHeapType == 0 {
+			break
+		}
+		if m, err := r.ptr(cur.Add(l.v.tpMembers)); err == nil && m != 0 {
+			for j := int64(0); j < 256; j++ {
+				def := m.Add(j * l.v.memberDefSize)
+				np, err := r.ptr(def)
+				if err != nil || np == 0 {
+					break
+				}
+				typ, err1 := r.p.R.Uint32(def.Add(l.ptr))
+				off, err2 := r.i64(def.Add(2 * l.ptr))
+				if errors.Join(err1, err2) != nil || off <= 0 || off > 1<<20 {
+					break
+				}
+				const tObjectEx = 16
+				if typ != tObjectEx {
+					continue
+				}
+				v, err := r.ptr(a.Add(off))
+				if err != nil || v == 0 {
+					continue // unset: no attribute
+				}
+				name, _, err := r.p.R.CString(np, 256)
+				if err != nil {
+					continue
+				}
+				attrs = append(attrs, attr{string(name), v})
+			}
+		}
+		if cur, err = r.ptr(cur.Add(l.tpBase)); err != nil {
+			break
+		}
+	}
+	if items, err := r.instanceItems(a); err == nil {
+		for _, it := range items {
+			k, cut, err := r.boundedStr(it.key)
+			if err != nil {
+				continue
+			}
+			o.Truncated = o.Truncated || cut
+			attrs = append(attrs, attr{k, it.value})
+		}
+	}
+	if len(attrs) == 0 {
+		return
+	}
+	ok, cut := r.enter(a, depth)
+	if !ok {
+		o.Repr += "(...)"
+		o.Truncated = o.Truncated || cut
+		return
+	}
+	defer r.leave(a)
+	var b strings.Builder
+	b.WriteString(o.Repr + "(")
+	for i, at := range attrs {
+		if !r.room(i) {
+			more = true
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		v := r.object(at.value, depth+1)
+		b.WriteString(at.name + "=" + v.Repr)
+		o.Truncated = o.Truncated || v.Truncated
+	}
+	if more {
+		if !strings.HasSuffix(b.String(), "(") {
+			b.WriteString(", ")
+		}
+		b.WriteString("...")
+		o.Truncated = true
+	}
+	b.WriteString(")")
+	o.Repr = b.String()
+}
+
+// boundedStr is a str's text within MaxString, "..." marking a cut.
+func (r *renderer) boundedStr(obj core.Address) (s string, cut bool, err error) {
+	cps, total, err := r.strCodepoints(obj, r.opts.MaxString)
+	if err != nil {
+		return "", false, err
+	}
+	s = codepointsToString(cps)
+	if int64(len(cps)) < total {
+		return s + "...", true, nil
+	}
+	return s, false, nil
+}
