@@ -106,40 +106,49 @@ func readProcStatus(pid int) (*procStatus, error) {
 	return st, nil
 }
 
-func (p *Process) openLive(pid int, opts Options, live LiveOptions) error {
+// checkLiveTarget says, in one line, why process pid cannot be read (no
+// such process, a thread, a zombie, permission, already traced unless
+// nonBlocking), or returns its status.
+func checkLiveTarget(pid int, nonBlocking bool) (*procStatus, error) {
 	if pid <= 0 {
-		return errors.New("not a process id: want a positive PID")
+		return nil, errors.New("not a process id: want a positive PID")
 	}
 	if pid == os.Getpid() {
-		return errors.New("that is pycore itself")
+		return nil, errors.New("that is pycore itself")
 	}
 	st, err := readProcStatus(pid)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return errors.New("no such process")
+			return nil, errors.New("no such process")
 		}
-		return fmt.Errorf("read /proc/%d/status: %w", pid, err)
+		return nil, fmt.Errorf("read /proc/%d/status: %w", pid, err)
 	}
 	if st.tgid != 0 && st.tgid != pid {
-		return fmt.Errorf("%d is a thread of process %d: give the process's PID", pid, st.tgid)
+		return nil, fmt.Errorf("%d is a thread of process %d: give the process's PID", pid, st.tgid)
 	}
 	if st.state == 'Z' || st.state == 'X' {
-		return fmt.Errorf("process %d (%s) has exited (a zombie): nothing left to read", pid, st.name)
+		return nil, fmt.Errorf("process %d (%s) has exited (a zombie): nothing left to read", pid, st.name)
 	}
-	maps, err := readProcMaps(pid)
-	if err != nil {
+	if _, err := readProcMaps(pid); err != nil {
 		if errors.Is(err, os.ErrPermission) {
-			return permissionError(pid, st)
+			return nil, permissionError(pid, st)
 		}
 		if errors.Is(err, os.ErrNotExist) {
-			return errors.New("no such process (it exited)")
+			return nil, errors.New("no such process (it exited)")
 		}
-		return err
+		return nil, err
 	}
-	_ = maps
-	if !live.NonBlocking && st.tracerPID != 0 {
-		return fmt.Errorf("process %d is already traced by process %d (%s): detach that debugger first (quit gdb, strace, ...), or read without stopping with --nonblocking",
+	if !nonBlocking && st.tracerPID != 0 {
+		return nil, fmt.Errorf("process %d is already traced by process %d (%s): detach that debugger first (quit gdb, strace, ...), or read without stopping with --nonblocking",
 			pid, st.tracerPID, procName(st.tracerPID))
+	}
+	return st, nil
+}
+
+func (p *Process) openLive(pid int, opts Options, live LiveOptions) error {
+	st, err := checkLiveTarget(pid, live.NonBlocking)
+	if err != nil {
+		return err
 	}
 	p.PsInfo = &PsInfo{PID: pid, PPID: st.ppid, UID: st.uid, GID: st.gid, State: st.state, Fname: st.name}
 	if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil {
@@ -176,18 +185,7 @@ func (p *Process) openLive(pid int, opts Options, live LiveOptions) error {
 			return err
 		})
 		if err != nil {
-			var se *ptrace.SeizeError
-			switch {
-			case errors.As(err, &se) && se.Errno == unix.EPERM:
-				if st2, err2 := readProcStatus(pid); err2 == nil && st2.tracerPID != 0 {
-					return fmt.Errorf("process %d is already traced by process %d (%s): detach that debugger first, or read without stopping with --nonblocking",
-						pid, st2.tracerPID, procName(st2.tracerPID))
-				}
-				return permissionError(pid, st)
-			case errors.Is(err, ptrace.ErrExited):
-				return errors.New("the process exited during the read")
-			}
-			return err
+			return stopFailure(pid, st, err, ", or read without stopping with --nonblocking")
 		}
 	}
 	p.Mappings, _ = buildMappings(loads, files)
@@ -195,6 +193,23 @@ func (p *Process) openLive(pid int, opts Options, live LiveOptions) error {
 		opts.Sysroot = fmt.Sprintf("/proc/%d/root", pid)
 	}
 	return p.resolveObjects(opts)
+}
+
+// stopFailure says in words why stopping pid failed: another tracer came
+// first (hint says what else to do), permission, or the process exited.
+func stopFailure(pid int, st *procStatus, err error, hint string) error {
+	var se *ptrace.SeizeError
+	switch {
+	case errors.As(err, &se) && se.Errno == unix.EPERM:
+		if st2, err2 := readProcStatus(pid); err2 == nil && st2.tracerPID != 0 {
+			return fmt.Errorf("process %d is already traced by process %d (%s): detach that debugger first%s",
+				pid, st2.tracerPID, procName(st2.tracerPID), hint)
+		}
+		return permissionError(pid, st)
+	case errors.Is(err, ptrace.ErrExited):
+		return errors.New("the process exited during the read")
+	}
+	return err
 }
 
 func liveGone(pid int, err error) error {

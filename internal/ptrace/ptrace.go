@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -281,4 +282,22 @@ func ListTasks(pid int) ([]int, error) {
 	tids, err := listTasks(pid)
 	sort.Ints(tids)
 	return tids, err
+}
+
+// RegSet reads register set typ (an NT_* note type: NT_PRFPREG,
+// NT_X86_XSTATE, ...) of stopped thread tid into buf and returns the part
+// the kernel filled. Call it only from the function WhileStopped runs: the
+// tracee belongs to the thread that seized it.
+func RegSet(tid int, typ int, buf []byte) ([]byte, error) {
+	if len(buf) == 0 {
+		return nil, errors.New("empty register buffer")
+	}
+	iov := unix.Iovec{Base: &buf[0]}
+	iov.SetLen(len(buf))
+	_, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_GETREGSET, uintptr(tid), uintptr(typ), uintptr(unsafe.Pointer(&iov)), 0, 0)
+	runtime.KeepAlive(buf)
+	if e != 0 {
+		return nil, fmt.Errorf("register set %#x of thread %d: %w", typ, tid, e)
+	}
+	return buf[:min(int(iov.Len), len(buf))], nil
 }

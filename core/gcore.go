@@ -1,0 +1,390 @@
+package core
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/pycore/pycore/core/elfcore"
+	"github.com/pycore/pycore/internal/ptrace"
+)
+
+// Dump is a core of a running process, copied while it was stopped (DumpPID).
+// Its memory lives in an anonymous mapping until Close.
+type Dump struct {
+	Core   elfcore.Core
+	Paused time.Duration // how long the process was stopped
+	// Bytes of memory copied (pages that were never touched are left out:
+	// they are holes in the file, zeros when read).
+	Copied uint64
+	// UnreadablePages are pages inside dumped mappings that could not be
+	// read (written as zeros); GuardPages those the kernel reports as guard
+	// regions (MADV_GUARD_INSTALL, e.g. glibc's thread-stack guards).
+	UnreadablePages int
+	GuardPages      int
+	buf             []byte
+}
+
+// Close releases the copied memory.
+func (d *Dump) Close() error {
+	if d.buf == nil {
+		return nil
+	}
+	err := unix.Munmap(d.buf)
+	d.buf = nil
+	d.Core.Segments = nil
+	return err
+}
+
+// Limits of a dump.
+const (
+	maxXState     = 64 << 10 // XSAVE area; AMX makes it about 11 KiB today
+	pagemapChunk  = 1 << 16  // pagemap entries per read
+	pmPresent     = 1 << 63
+	pmSwapped     = 1 << 62
+	pmGuardRegion = 1 << 58 // PM_GUARD_REGION (Linux 6.15+)
+)
+
+// smapsMap is a /proc/PID/smaps entry: the maps line and what decides
+// whether a core holds it.
+type smapsMap struct {
+	procMap
+	anonKB  uint64 // Anonymous: private pages written (COW) or anonymous
+	swapKB  uint64
+	vmFlags []string
+}
+
+func (m *smapsMap) hasFlag(f string) bool {
+	for _, v := range m.vmFlags {
+		if v == f {
+			return true
+		}
+	}
+	return false
+}
+
+func readSmaps(pid int) ([]smapsMap, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/smaps", pid))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []smapsMap
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		k, v, ok := strings.Cut(line, ":")
+		if ok && !strings.Contains(k, " ") && !strings.Contains(k, "-") {
+			if len(out) == 0 {
+				continue
+			}
+			m := &out[len(out)-1]
+			kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			switch k {
+			case "Anonymous":
+				m.anonKB = kb
+			case "Swap":
+				m.swapKB = kb
+			case "VmFlags":
+				m.vmFlags = strings.Fields(v)
+			}
+			continue
+		}
+		if len(out) >= maxLiveMaps {
+			return nil, fmt.Errorf("/proc/%d/smaps: more than %d mappings", pid, maxLiveMaps)
+		}
+		if pm, ok := parseMapsLine(line); ok {
+			out = append(out, smapsMap{procMap: pm})
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("/proc/%d/smaps: %w", pid, err)
+	}
+	if len(out) == 0 {
+		return nil, os.ErrPermission
+	}
+	return out, nil
+}
+
+// coreDumpSize is how many bytes from the start of m the kernel's default
+// coredump_filter (0x33) puts in a core: anonymous and written private
+// memory whole, the first page of a file mapped from offset 0 (so its build
+// ID can be checked), nothing of unwritten file text or shared file maps.
+// anon says the whole of it is anonymous memory, where pages never touched
+// are zeros and need not be read.
+func (m *smapsMap) coreDumpSize() (size uint64, anon bool) {
+	n := uint64(m.end - m.start)
+	switch {
+	case m.perm&PermRead == 0:
+		return 0, false
+	case m.path == "[vvar]" || m.path == "[vvar_vclock]" || m.path == "[vsyscall]":
+		return 0, false
+	case m.hasFlag("dd") || m.hasFlag("io"):
+		return 0, false // madvise(MADV_DONTDUMP), device memory
+	case !m.fileBacked():
+		return n, !m.shared && m.path != "[vdso]"
+	case m.shared:
+		if strings.HasSuffix(m.path, " (deleted)") {
+			return n, false // shared memory no file holds any more
+		}
+		return 0, false
+	case m.anonKB > 0 || m.swapKB > 0:
+		return n, false // written: relocated data, .data, .bss in the file's page
+	case m.offset == 0:
+		return min(livePageSize, n), false
+	}
+	return 0, false
+}
+
+// DumpPID stops every thread of process pid, copies its registers and the
+// memory a kernel core would hold, and resumes it, whatever happens (also on
+// SIGINT and SIGTERM). The core is written afterwards from the copy, so the
+// process is stopped only for the copy.
+func DumpPID(pid int) (*Dump, error) {
+	d, err := dumpPID(pid)
+	if err != nil {
+		return nil, fmt.Errorf("pid %d: %w", pid, err)
+	}
+	return d, nil
+}
+
+func dumpPID(pid int) (*Dump, error) {
+	st, err := checkLiveTarget(pid, true)
+	if err != nil {
+		return nil, err
+	}
+	if st.tracerPID != 0 {
+		return nil, fmt.Errorf("process %d is already traced by process %d (%s): detach that debugger first (quit gdb, strace, ...)",
+			pid, st.tracerPID, procName(st.tracerPID))
+	}
+	d := &Dump{}
+	c := &d.Core
+	c.Process = elfcore.Process{PID: int32(pid), PPID: int32(st.ppid), UID: uint32(st.uid), GID: uint32(st.gid), State: st.state, Fname: st.name}
+	if f := procStatFields(fmt.Sprintf("/proc/%d/stat", pid)); len(f) > 18 {
+		c.Process.PGRP = int32(atoi(f[4]))
+		c.Process.SID = int32(atoi(f[5]))
+		c.Process.Flag = uint64(atoi(f[8]))
+		c.Process.Nice = int8(atoi(f[18]))
+	}
+	if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil {
+		c.Process.Args = strings.TrimRight(strings.ReplaceAll(string(cmdline), "\x00", " "), " ")
+	}
+	if av, err := os.ReadFile(fmt.Sprintf("/proc/%d/auxv", pid)); err == nil && len(av) <= maxAuxvBytes {
+		c.Auxv = av
+	}
+
+	mem := newLiveMemory(pid)
+	defer mem.close()
+	d.Paused, err = ptrace.WhileStopped(pid, func(s ptrace.Stopped) error {
+		xbuf := make([]byte, maxXState)
+		for _, t := range s.Threads {
+			th := elfcore.Thread{TID: int32(t.TID)}
+			th.Regs = *(*[27]uint64)(unsafe.Pointer(&t.Regs))
+			if fp, err := ptrace.RegSet(t.TID, elfcore.NTPrfpreg, make([]byte, 512)); err == nil {
+				th.FPRegs = fp
+			}
+			if xs, err := ptrace.RegSet(t.TID, elfcore.NTX86XState, xbuf); err == nil {
+				th.XState = append([]byte(nil), xs...)
+			}
+			c.Threads = append(c.Threads, th)
+		}
+		return d.copyMemory(pid, mem, s.Interrupted)
+	})
+	if err != nil {
+		d.Close()
+		return nil, stopFailure(pid, st, err, "")
+	}
+	// Signal masks and CPU times are read after the process runs again: they
+	// are for the record, and reading them stopped would lengthen the pause.
+	for i := range c.Threads {
+		t := &c.Threads[i]
+		task := fmt.Sprintf("/proc/%d/task/%d/", pid, t.TID)
+		if f := procStatFields(task + "stat"); len(f) > 14 {
+			t.UTime = ticksToTimeval(atoi(f[13]))
+			t.STime = ticksToTimeval(atoi(f[14]))
+		}
+		if data, err := os.ReadFile(task + "status"); err == nil {
+			for _, line := range strings.Split(string(data), "\n") {
+				k, v, _ := strings.Cut(line, ":")
+				n, _ := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+				switch k {
+				case "SigPnd":
+					t.SigPend = n
+				case "SigBlk":
+					t.SigHold = n
+				}
+			}
+		}
+	}
+	return d, nil
+}
+
+// maxAuxvBytes bounds /proc/PID/auxv (a few hundred bytes in practice).
+const maxAuxvBytes = 64 << 10
+
+// copyMemory reads /proc/PID/smaps and copies, page run by page run, what a
+// kernel core would hold into d.buf, and describes it as segments and files.
+func (d *Dump) copyMemory(pid int, mem *liveMemory, interrupted interface{ Load() bool }) error {
+	maps, err := readSmaps(pid)
+	if err != nil {
+		if errors.Is(err, os.ErrPermission) {
+			return fmt.Errorf("permission denied reading /proc/%d/smaps", pid)
+		}
+		return liveGone(pid, err)
+	}
+	total := uint64(0)
+	for i := range maps {
+		n, _ := maps[i].coreDumpSize()
+		total += n
+	}
+	if total > 0 {
+		if int64(total) < 0 || uint64(int(total)) != total {
+			return fmt.Errorf("%d bytes of memory to copy: too many", total)
+		}
+		// Untouched pages of this mapping cost nothing: only what is
+		// copied becomes resident.
+		d.buf, err = unix.Mmap(-1, 0, int(total), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
+		if err != nil {
+			return fmt.Errorf("allocate %d bytes for the process's memory: %w", total, err)
+		}
+	}
+	pagemap, _ := os.Open(fmt.Sprintf("/proc/%d/pagemap", pid))
+	if pagemap != nil {
+		defer pagemap.Close()
+	}
+	c := &d.Core
+	off := uint64(0)
+	for i := range maps {
+		if interrupted != nil && interrupted.Load() {
+			return errors.New("interrupted")
+		}
+		m := &maps[i]
+		if m.fileBacked() {
+			c.Files = append(c.Files, elfcore.File{Start: uint64(m.start), End: uint64(m.end), Offset: m.offset, Path: m.path})
+		}
+		n, anon := m.coreDumpSize()
+		seg := elfcore.Segment{Vaddr: uint64(m.start), Memsz: uint64(m.end - m.start), Flags: segFlags(m.perm)}
+		if n > 0 {
+			dst := d.buf[off : off+n : off+n]
+			seg.Data = dst
+			off += n
+			if err := d.copyRange(mem, pagemap, dst, m.start, anon); err != nil {
+				return err
+			}
+		}
+		c.Segments = append(c.Segments, seg)
+	}
+	return nil
+}
+
+// copyRange fills dst with the memory at addr. Anonymous pages the pagemap
+// says were never touched (neither present nor swapped) are zeros and are not
+// read. Pages that cannot be read stay zero and are counted.
+func (d *Dump) copyRange(mem *liveMemory, pagemap *os.File, dst []byte, addr Address, anon bool) error {
+	pages := (uint64(len(dst)) + livePageSize - 1) / livePageSize
+	var entries []byte
+	for first := uint64(0); first < pages; first += pagemapChunk {
+		cnt := min(pages-first, pagemapChunk)
+		have := false
+		if pagemap != nil {
+			entries = entries[:0]
+			entries = append(entries, make([]byte, 8*cnt)...)
+			n, _ := pagemap.ReadAt(entries, int64(uint64(addr)/livePageSize+first)*8)
+			have = uint64(n) == 8*cnt
+		}
+		// Copy runs of pages that hold something.
+		for j := uint64(0); j < cnt; {
+			want := func(k uint64) bool {
+				if !have {
+					return true
+				}
+				e := binary.LittleEndian.Uint64(entries[8*k:])
+				if e&pmGuardRegion != 0 {
+					return false
+				}
+				return !anon || e&(pmPresent|pmSwapped) != 0
+			}
+			if !want(j) {
+				if have && binary.LittleEndian.Uint64(entries[8*j:])&pmGuardRegion != 0 {
+					d.GuardPages++
+				}
+				j++
+				continue
+			}
+			k := j + 1
+			for k < cnt && want(k) && k-j < liveChunk/livePageSize {
+				k++
+			}
+			lo := (first + j) * livePageSize
+			hi := min((first+k)*livePageSize, uint64(len(dst)))
+			d.readPages(mem, dst[lo:hi], addr+Address(lo))
+			j = k
+		}
+	}
+	return nil
+}
+
+// readPages reads dst from addr, page by page past the pages that fail.
+func (d *Dump) readPages(mem *liveMemory, dst []byte, addr Address) {
+	for done := uint64(0); done < uint64(len(dst)); {
+		got := mem.read(dst[done:], addr+Address(done))
+		d.Copied += got
+		done += got
+		if done < uint64(len(dst)) {
+			skip := min(livePageSize-(uint64(addr)+done)%livePageSize, uint64(len(dst))-done)
+			if got == 0 {
+				d.UnreadablePages++
+				done += skip
+			}
+		}
+	}
+}
+
+func segFlags(p Perm) uint32 {
+	var f uint32
+	if p&PermRead != 0 {
+		f |= elfcore.FlagR
+	}
+	if p&PermWrite != 0 {
+		f |= elfcore.FlagW
+	}
+	if p&PermExec != 0 {
+		f |= elfcore.FlagX
+	}
+	return f
+}
+
+// procStatFields splits /proc/.../stat into fields, the command (which may
+// hold spaces and parentheses) as one: f[0] is the pid, f[1] the command,
+// f[2] the state, f[13] utime: the field numbers of proc(5) less one.
+func procStatFields(path string) []string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	s := string(data)
+	open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+	if open < 0 || end < open {
+		return nil
+	}
+	return append([]string{strings.TrimSpace(s[:open]), s[open+1 : end]}, strings.Fields(s[end+1:])...)
+}
+
+func atoi(s string) int64 {
+	n, _ := strconv.ParseInt(s, 10, 64)
+	return n
+}
+
+// ticksToTimeval converts clock ticks (USER_HZ, 100 on Linux) to a timeval.
+func ticksToTimeval(t int64) elfcore.Timeval {
+	return elfcore.Timeval{Sec: t / 100, Usec: (t % 100) * 10000}
+}
