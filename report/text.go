@@ -7,8 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/tw"
+	"github.com/pycore/pycore/internal/textable"
 )
 
 // timeLayout shows core times in UTC, to the second.
@@ -103,14 +102,7 @@ func WriteTable(w io.Writer, r *Report) error {
 		if r.Baseline != "" {
 			header = append(header, "New")
 		}
-		align := []tw.Align{tw.AlignRight, tw.AlignRight}
-		for range header[2:] {
-			align = append(align, tw.AlignLeft)
-		}
-		table := tablewriter.NewTable(w,
-			tablewriter.WithHeaderAutoFormat(tw.Off),
-			tablewriter.WithHeaderAlignment(tw.AlignLeft),
-			tablewriter.WithRowAlignmentConfig(tw.CellAlignment{PerColumn: align}))
+		table := textable.Plain(w, textable.Right, textable.Right)
 		table.Header(header...)
 		for _, g := range r.Groups {
 			sig := g.Signature.Head() + "\n" + strings.Join(frameLines(g.Signature), "\n")

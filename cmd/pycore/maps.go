@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/olekukonko/tablewriter"
+	"github.com/pycore/pycore/internal/textable"
 	"github.com/spf13/cobra"
 
 	"github.com/pycore/pycore/core"
@@ -161,7 +161,7 @@ func runMaps(w io.Writer, s *session.Session, asJSON bool) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	}
-	table := tablewriter.NewWriter(w)
+	table := textable.New(w)
 	table.Header("Start", "End", "Perm", "Offset", "Source", "Path")
 	guessed := false
 	for _, e := range rep.Mappings {
@@ -187,7 +187,7 @@ func runMaps(w io.Writer, s *session.Session, asJSON bool) error {
 		}
 	}
 	fmt.Fprintln(w)
-	files := tablewriter.NewWriter(w)
+	files := textable.New(w)
 	files.Header("File", "Build ID", "Match", "Used")
 	for _, f := range rep.Files {
 		used := f.LocalPath

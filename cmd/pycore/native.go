@@ -6,7 +6,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/olekukonko/tablewriter"
+	"github.com/pycore/pycore/internal/textable"
 	"github.com/spf13/cobra"
 
 	"github.com/pycore/pycore/cpython"
@@ -48,7 +48,7 @@ func printNativeThreads(w io.Writer, s *native.Snapshot) error {
 	}
 	fmt.Fprintln(w)
 
-	table := tablewriter.NewWriter(w)
+	table := textable.New(w)
 	table.Header("LWP", "Thread ID", "Interp", "Name", "State", "Python", "Native")
 	for _, t := range s.Threads {
 		id, interp, name, state := "-", "-", "-", "not a Python thread"

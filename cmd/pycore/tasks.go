@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/olekukonko/tablewriter"
+	"github.com/pycore/pycore/internal/textable"
 	"github.com/spf13/cobra"
 
 	"github.com/pycore/pycore/core"
@@ -275,7 +275,7 @@ func taskStatus(t *cpython.AsyncTask) string {
 }
 
 func taskTable(w io.Writer, tasks []*cpython.AsyncTask, byAddr map[core.Address]*cpython.AsyncTask) error {
-	table := tablewriter.NewWriter(w)
+	table := textable.New(w)
 	table.Header("Task", "Name", "State", "Thread", "Awaited by", "Innermost frame")
 	for _, t := range tasks {
 		thread := "-"

@@ -9,7 +9,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/olekukonko/tablewriter"
+	"github.com/pycore/pycore/internal/textable"
 	"github.com/spf13/cobra"
 
 	"github.com/pycore/pycore/cpython"
@@ -125,7 +125,7 @@ func printThreads(w io.Writer, s *cpython.Snapshot) error {
 	threads := append([]*cpython.Thread(nil), s.Threads...)
 	sort.SliceStable(threads, func(i, j int) bool { return threads[i].InterpreterID < threads[j].InterpreterID })
 
-	table := tablewriter.NewWriter(w)
+	table := textable.New(w)
 	table.Header("Thread ID", "LWP", "Interp", "Name", "State", "Depth")
 	for _, t := range threads {
 		if err := table.Append(fmt.Sprintf("%#x", t.ThreadID), optInt(t.LWP), fmt.Sprint(t.InterpreterID),
