@@ -582,6 +582,9 @@ func (r *renderer) renderNamespace(o *Object, a core.Address, ti *typeInfo, dept
 	b.WriteString(name + "(")
 	for i, e := range kvs {
 		if !r.room(i) {
+			if i > 0 {
+				b.WriteString(", ")
+			}
 			b.WriteString("...")
 			o.Truncated = true
 			break
@@ -703,6 +706,9 @@ func (r *renderer) renderStructSeq(o *Object, a core.Address, ti *typeInfo, dept
 	b.WriteString(ti.name + "(")
 	for i := int64(0); i < n; i++ {
 		if !r.room(int(i)) {
+			if i > 0 {
+				b.WriteString(", ")
+			}
 			b.WriteString("...")
 			o.Truncated = true
 			break

@@ -68,6 +68,7 @@ gather() and TaskGroup; what a version cannot give is said at the end.
 	cmd.Flags().IntVar(&repr.MaxLength, "max-length", repr.MaxLength, "items shown per container (`N`)")
 	cmd.Flags().IntVar(&repr.MaxString, "max-string", repr.MaxString, "characters of a str, bytes or int shown (`N`)")
 	cmd.Flags().IntVar(&repr.MaxTotal, "max-repr", repr.MaxTotal, "characters of one value's whole repr (`N`)")
+	cmd.Flags().BoolVar(&repr.Attrs, "attrs", false, "show the attributes of instances of Python classes after their repr: <mod.Foo object at 0x...>(a=1, b='x')")
 	return cmd
 }
 

@@ -40,8 +40,9 @@ contexts, printed as Python prints them (without source lines).
 --locals lists every frame's arguments (first) and local variables under the
 frame, as name = repr(value); cells show their contents, variables not yet
 assigned (or deleted) show <unbound>. --max-depth, --max-length and
---max-string (and --max-repr, the whole repr) bound each value, in the text
-and in --json alike.
+--max-string (and --max-repr, the whole repr, "..." included) bound each
+value, in the text and in --json alike. --attrs adds the attributes (slots,
+then __dict__) of instances of Python classes after their repr.
 
 CORE may be compressed (.gz, .zst, .xz, .lz4). EXECUTABLE is the program the
 core is of, when the path recorded in the core is not right on this machine.`,
@@ -84,6 +85,7 @@ core is of, when the path recorded in the core is not right on this machine.`,
 	cmd.Flags().IntVar(&repr.MaxLength, "max-length", repr.MaxLength, "items shown per container (`N`)")
 	cmd.Flags().IntVar(&repr.MaxString, "max-string", repr.MaxString, "characters of a str, bytes or int shown (`N`)")
 	cmd.Flags().IntVar(&repr.MaxTotal, "max-repr", repr.MaxTotal, "characters of one value's whole repr (`N`)")
+	cmd.Flags().BoolVar(&repr.Attrs, "attrs", false, "show the attributes of instances of Python classes after their repr: <mod.Foo object at 0x...>(a=1, b='x')")
 	return cmd
 }
 
