@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -574,6 +575,9 @@ func TestReportGroupsTheCorpusAsMade(t *testing.T) {
 		if g.Example != newestPath {
 			t.Errorf("group %d: example %s, want the newest core %s", g.Rank, g.Example, newestPath)
 		}
+		if want := newestCores(t, r, g); strings.Join(g.Cores, " ") != strings.Join(want, " ") {
+			t.Errorf("group %d lists cores %v, want its newest %v", g.Rank, g.Cores, want)
+		}
 		// The exception is the example core's; every core of the group has it.
 		want := reportExceptions[byPath[g.Example].scenario]
 		switch {
@@ -713,6 +717,83 @@ func TestReportJSONLines(t *testing.T) {
 		} else if reason, ok := junk[r.Path]; !ok || !strings.Contains(r.Error, reason) || r.Signature != nil {
 			t.Errorf("%s: error %q, want one saying %q", r.Path, r.Error, reason)
 		}
+	}
+}
+
+// newestCores are a group's cores as it should list them: by the files'
+// times, newest first, then by path, at most report.MaxGroupCores.
+func newestCores(t *testing.T, r *report.Report, g *report.Group) []string {
+	t.Helper()
+	type at struct {
+		path string
+		m    time.Time
+	}
+	var cores []at
+	for _, e := range r.Cores {
+		if e.Group != g.Signature.ID {
+			continue
+		}
+		fi, err := os.Stat(e.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cores = append(cores, at{e.Path, fi.ModTime()})
+	}
+	sort.Slice(cores, func(i, j int) bool {
+		if !cores[i].m.Equal(cores[j].m) {
+			return cores[i].m.After(cores[j].m)
+		}
+		return cores[i].path < cores[j].path
+	})
+	var paths []string
+	for _, c := range cores[:min(len(cores), report.MaxGroupCores)] {
+		paths = append(paths, c.path)
+	}
+	return paths
+}
+
+// A group of more cores than it lists names its newest and says how many
+// more there are, in the table, the HTML page and the JSON: 60 links to the
+// corpus' cores make groups of a dozen or more.
+func TestReportListsEachGroupsCores(t *testing.T) {
+	c := theCorpus(t)
+	dir := corpusLinks(t, c, 60)
+	r := reportJSON(t, dir)
+	table, stderr, err := runReport(t, dir)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	page, stderr, err := runReport(t, "--format", "html", dir)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	more := 0
+	for _, g := range r.Groups {
+		want := newestCores(t, r, g)
+		if strings.Join(g.Cores, " ") != strings.Join(want, " ") {
+			t.Errorf("group %d lists cores %v, want its newest %v", g.Rank, g.Cores, want)
+		}
+		n := g.Count - len(want)
+		if n <= 0 {
+			continue
+		}
+		more++
+		// The table's cell: the listed cores one a line, then the count.
+		cell := regexp.MustCompile(`│ ` + regexp.QuoteMeta(want[len(want)-1]) + ` *│[^\n]*\n[^\n]*│ and ` + strconv.Itoa(n) + ` more *│`)
+		if !cell.MatchString(table) {
+			t.Errorf("group %d: the table does not end its cores with %s then \"and %d more\":\n%s", g.Rank, want[len(want)-1], n, table)
+		}
+		var li strings.Builder
+		for _, p := range want {
+			fmt.Fprintf(&li, "<li><code>%s</code></li>", p)
+		}
+		fmt.Fprintf(&li, `<li class="more">and %d more</li>`, n)
+		if !strings.Contains(page, li.String()) {
+			t.Errorf("group %d: the HTML page lacks its list of cores %s", g.Rank, li.String())
+		}
+	}
+	if more == 0 {
+		t.Errorf("no group of more than %d cores among %d groups of 60 cores", report.MaxGroupCores, len(r.Groups))
 	}
 }
 

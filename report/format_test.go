@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -32,20 +33,24 @@ func tricky() *Report {
 		deep = append(deep, StackFrame{Function: "recurse", Qualname: "Walker.recurse", File: "/srv/app/walk.py", Line: 10 + i})
 	}
 	deep[0].Generator = true
+	segvCores := []string{"/cores/a|b/`core`.1", "/cores/a|b/`core`.0", "/cores/<b>.core"}
+	for len(segvCores) < MaxGroupCores {
+		segvCores = append(segvCores, fmt.Sprintf("/cores/segv.%d", len(segvCores)))
+	}
 	return &Report{
 		Format: ReportFormat, Version: ReportVersion, Generated: t0.Add(48 * time.Hour),
-		Rule: Rule(SignatureOptions{}), SignatureDepth: DefaultDepth, Total: 7, Readable: 5,
+		Rule: Rule(SignatureOptions{}), SignatureDepth: DefaultDepth, Total: 17, Readable: 15,
 		Baseline: "old <report>.json",
 		Groups: []*Group{
-			{Rank: 1, Count: 3, Signature: segv, Versions: []string{"3.9.18", "3.12.1"}, First: t0, Last: t0.Add(time.Hour),
-				Example: "/cores/a|b/`core`.1", Thread: &ThreadInfo{ThreadID: 0x7f00, LWP: &lwp, Crashed: true, HoldsGIL: true, Depth: 1003},
+			{Rank: 1, Count: 13, Signature: segv, Versions: []string{"3.9.18", "3.12.1"}, First: t0, Last: t0.Add(time.Hour),
+				Example: "/cores/a|b/`core`.1", Cores: segvCores, Thread: &ThreadInfo{ThreadID: 0x7f00, LWP: &lwp, Crashed: true, HoldsGIL: true, Depth: 1003},
 				Stack: deep, StackOmitted: 1000, New: true,
 				Exception:  &ExceptionInfo{State: "handled", Type: "app.<Err>", Message: "a *b* | `c`\nnext line"},
 				Exceptions: []ExceptionCount{{Type: "app.<Err>", Count: 2}, {Type: "KeyError", Count: 1}}},
 			{Rank: 2, Count: 1, Signature: hang, Versions: []string{"3.15.2"}, First: t0.Add(time.Minute), Last: t0.Add(time.Minute),
-				Example: "/cores/hang <1>.core", Thread: &ThreadInfo{ThreadID: 1, Main: true}, Stack: []StackFrame{}},
+				Example: "/cores/hang <1>.core", Cores: []string{"/cores/hang <1>.core"}, Thread: &ThreadInfo{ThreadID: 1, Main: true}, Stack: []StackFrame{}},
 			{Rank: 3, Count: 1, Signature: noThread, Versions: []string{"3.13.0"}, First: t0, Last: t0,
-				Example: "/cores/early.core", Stack: []StackFrame{}},
+				Example: "/cores/early.core", Cores: []string{"/cores/early.core"}, Stack: []StackFrame{}},
 		},
 		Unreadable: []Unreadable{
 			{Path: "/cores/notes|1.txt", Reason: `not an ELF file (starts with "<b>hi</")`},
@@ -136,7 +141,7 @@ func TestHTMLIsSelfContainedAndEscaped(t *testing.T) {
 			t.Errorf("page contains %q", bad)
 		}
 	}
-	for _, want := range []string{"&lt;lambda&gt;", "&lt;b&gt;hi&lt;/", `style="width: 100.0%"`, `style="width: 33.3%"`, "<details class=\"stack\">", "Walker.recurse", "... 1000 outer frames not shown"} {
+	for _, want := range []string{"&lt;lambda&gt;", "&lt;b&gt;hi&lt;/", `style="width: 100.0%"`, `style="width: 7.7%"`, `<li class="more">and 3 more</li>`, `<li><code>/cores/&lt;b&gt;.core</code></li>`, "<details class=\"stack\">", "Walker.recurse", "... 1000 outer frames not shown"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
 		}

@@ -72,7 +72,9 @@ ol.frames .file { color: #666; }
 details.stack summary { cursor: pointer; color: #23508e; }
 pre.traceback { background: #f6f8fa; border: 1px solid #e1e4e8; padding: .6em .8em; overflow-x: auto; margin: .4em 0; }
 .versions li { list-style: none; }
-.versions { margin: 0; padding: 0; }
+.versions, ul.cores { margin: 0; padding: 0; }
+ul.cores li { list-style: none; }
+ul.cores li.more { color: #555; }
 td.example { word-break: break-all; max-width: 24em; }
 </style>
 </head>
@@ -82,7 +84,7 @@ td.example { word-break: break-all; max-width: 24em; }
 <p class="rule"><strong>Signature rule.</strong> {{.Rule}}</p>
 {{if .Groups}}
 <table id="groups">
-<thead><tr><th>#</th><th>Count</th><th>Share</th><th>Signature</th><th>Python</th><th>First (UTC)</th><th>Last (UTC)</th><th>Example</th></tr></thead>
+<thead><tr><th>#</th><th>Count</th><th>Share</th><th>Signature</th><th>Python</th><th>First (UTC)</th><th>Last (UTC)</th><th>Cores (newest first)</th></tr></thead>
 <tbody>
 {{range .Groups}}<tr class="group{{if .New}} is-new{{end}}" id="group-{{.Rank}}" data-signature="{{.Signature.ID}}">
 <td class="rank">{{.Rank}}</td>
@@ -99,7 +101,7 @@ td.example { word-break: break-all; max-width: 24em; }
 <td><ul class="versions">{{range .Versions}}<li>{{.}}</li>{{end}}</ul></td>
 <td>{{time .First}}</td>
 <td>{{time .Last}}</td>
-<td class="example"><code>{{.Example}}</code></td>
+<td class="example"><ul class="cores">{{range .Cores}}<li><code>{{.}}</code></li>{{end}}{{if .MoreCores}}<li class="more">and {{.MoreCores}} more</li>{{end}}</ul></td>
 </tr>
 {{end}}</tbody>
 </table>

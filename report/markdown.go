@@ -15,7 +15,7 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 	fmt.Fprintf(&b, "# pycore report\n\n%s. Generated %s UTC.\n\n", mdText(r.Summary()), fmtTime(r.Generated))
 	fmt.Fprintf(&b, "> **Signature rule.** %s\n\n", mdText(r.Rule))
 	if len(r.Groups) > 0 {
-		b.WriteString("| # | Count | Signature | Python | First (UTC) | Last (UTC) | Example |\n")
+		b.WriteString("| # | Count | Signature | Python | First (UTC) | Last (UTC) | Cores (newest first) |\n")
 		b.WriteString("|--:|--:|---|---|---|---|---|\n")
 		for _, g := range r.Groups {
 			var sig []string
@@ -27,8 +27,15 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 			for _, l := range frameLines(g.Signature) {
 				sig = append(sig, mdCell(mdCode(l)))
 			}
+			var cores []string
+			for i, l := range coreLines(g) {
+				if i < len(g.Cores) {
+					l = mdCode(l)
+				}
+				cores = append(cores, mdCell(l))
+			}
 			fmt.Fprintf(&b, "| [%d](#group-%d) | %d | %s | %s | %s | %s | %s |\n", g.Rank, g.Rank, g.Count,
-				strings.Join(sig, "<br>"), mdCell(strings.Join(g.Versions, ", ")), fmtTime(g.First), fmtTime(g.Last), mdCell(mdCode(g.Example)))
+				strings.Join(sig, "<br>"), mdCell(strings.Join(g.Versions, ", ")), fmtTime(g.First), fmtTime(g.Last), strings.Join(cores, "<br>"))
 		}
 		b.WriteString("\n")
 	}

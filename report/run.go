@@ -174,7 +174,10 @@ type Group struct {
 	Last      time.Time `json:"last"`
 	// Example is the group's newest core (by time, then path); Stack is the
 	// whole stack (innermost first, at most 200 frames) of its signature thread.
-	Example      string       `json:"example"`
+	Example string `json:"example"`
+	// Cores are the group's newest cores, newest first (by time, then path),
+	// at most MaxGroupCores of its Count; the report's "cores" has them all.
+	Cores        []string     `json:"cores,omitempty"`
 	Thread       *ThreadInfo  `json:"thread"`
 	Stack        []StackFrame `json:"stack"`
 	StackOmitted int          `json:"stack_omitted,omitempty"` // outer frames left out
@@ -188,7 +191,38 @@ type Group struct {
 	versions  map[string]bool
 	excTypes  map[string]int
 	exampleAt time.Time
+	newest    []coreAt // Cores with their times, newest first
 }
+
+// MaxGroupCores bounds the cores a group lists: a group of a thousand cores
+// names its ten newest and says how many more there are.
+const MaxGroupCores = 10
+
+type coreAt struct {
+	path string
+	at   time.Time
+}
+
+// newer orders cores as the example is chosen: later first, then by path.
+func (c coreAt) newer(d coreAt) bool {
+	return c.at.After(d.at) || c.at.Equal(d.at) && c.path < d.path
+}
+
+// keepNewest adds c to the group's newest cores, keeping at most MaxGroupCores.
+func (g *Group) keepNewest(c coreAt) {
+	i := sort.Search(len(g.newest), func(i int) bool { return c.newer(g.newest[i]) })
+	if i >= MaxGroupCores {
+		return
+	}
+	if len(g.newest) < MaxGroupCores {
+		g.newest = append(g.newest, coreAt{})
+	}
+	copy(g.newest[i+1:], g.newest[i:])
+	g.newest[i] = c
+}
+
+// MoreCores is how many of the group's cores Cores leaves out.
+func (g *Group) MoreCores() int { return max(0, g.Count-len(g.Cores)) }
 
 // CoreEntry places one readable core in its group.
 type CoreEntry struct {
@@ -460,6 +494,7 @@ func (a *aggregator) add(r *CoreResult) {
 		g.Example, g.exampleAt, g.Thread, g.Stack, g.StackOmitted = r.Path, r.Time, r.Thread, r.stack, r.stackOmitted
 		g.Exception = r.Exception
 	}
+	g.keepNewest(coreAt{r.Path, r.Time})
 	a.rep.Cores = append(a.rep.Cores, CoreEntry{Path: r.Path, Group: sig.ID, Python: r.Python, Time: r.Time})
 }
 
@@ -483,6 +518,10 @@ func (a *aggregator) report(now time.Time) *Report {
 		})
 		if g.Stack == nil {
 			g.Stack = []StackFrame{}
+		}
+		g.Cores = make([]string, len(g.newest))
+		for i, c := range g.newest {
+			g.Cores[i] = c.path
 		}
 		rep.Groups = append(rep.Groups, g)
 	}

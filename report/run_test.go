@@ -61,6 +61,24 @@ func TestAggregatorGroupsCountsAndOrders(t *testing.T) {
 	}
 }
 
+// A group lists its MaxGroupCores newest cores, newest first (ties by path),
+// whatever order they come in.
+func TestGroupListsItsNewestCores(t *testing.T) {
+	segv := newSignature("SIGSEGV", BasisCrashed, []SigFrame{{File: "w.py", Function: "crash"}})
+	a := newAggregator(Options{})
+	order := []int{7, 0, 13, 3, 11, 1, 12, 5, 9, 2, 14, 4, 10, 6, 8}
+	for _, i := range order {
+		// Cores 13 and 14 share a time: the smaller path comes first.
+		at := time.Duration(min(i, 13)) * time.Minute
+		a.add(result(fmt.Sprintf("c%02d", i), "3.12.1", at, segv))
+	}
+	g := a.report(t0).Groups[0]
+	want := "c13 c14 c12 c11 c10 c09 c08 c07 c06 c05"
+	if got := strings.Join(g.Cores, " "); got != want || g.Count != 15 || g.MoreCores() != 5 || g.Example != "c13" {
+		t.Errorf("cores %s (count %d, %d more, example %s), want %s, 15, 5 more, example c13", got, g.Count, g.MoreCores(), g.Example, want)
+	}
+}
+
 func TestVersionLess(t *testing.T) {
 	for _, c := range []struct {
 		a, b string

@@ -98,7 +98,7 @@ func WriteTable(w io.Writer, r *Report) error {
 	fmt.Fprintf(w, "pycore report: %s\n", r.Summary())
 	fmt.Fprintf(w, "Signature: %s\n\n", RuleSummary(SignatureOptions{Depth: r.SignatureDepth, WithLines: r.WithLines}))
 	if len(r.Groups) > 0 {
-		header := []any{"#", "Count", "Signature", "Python", "First (UTC)", "Last (UTC)", "Example"}
+		header := []any{"#", "Count", "Signature", "Python", "First (UTC)", "Last (UTC)", "Cores (newest first)"}
 		if r.Baseline != "" {
 			header = append(header, "New")
 		}
@@ -106,7 +106,7 @@ func WriteTable(w io.Writer, r *Report) error {
 		table.Header(header...)
 		for _, g := range r.Groups {
 			sig := g.Signature.Head() + "\n" + strings.Join(frameLines(g.Signature), "\n")
-			row := []any{g.Rank, g.Count, sig, strings.Join(g.Versions, "\n"), fmtTime(g.First), fmtTime(g.Last), g.Example}
+			row := []any{g.Rank, g.Count, sig, strings.Join(g.Versions, "\n"), fmtTime(g.First), fmtTime(g.Last), strings.Join(coreLines(g), "\n")}
 			if r.Baseline != "" {
 				row = append(row, yesNo(g.New, "NEW", ""))
 			}
@@ -141,6 +141,15 @@ func WriteTable(w io.Writer, r *Report) error {
 		}
 	}
 	return nil
+}
+
+// coreLines are the group's listed cores, then how many more it has.
+func coreLines(g *Group) []string {
+	lines := append([]string(nil), g.Cores...)
+	if n := g.MoreCores(); n > 0 {
+		lines = append(lines, fmt.Sprintf("and %d more", n))
+	}
+	return lines
 }
 
 func yesNo(b bool, yes, no string) string {
