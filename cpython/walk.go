@@ -21,12 +21,13 @@ const (
 
 // Snapshot is what Python was doing when the core was made.
 type Snapshot struct {
-	Python     PythonInfo  `json:"python"`
-	Signal     *SignalInfo `json:"signal"`
-	Finalizing bool        `json:"finalizing"`
-	Threads    []*Thread   `json:"threads"`
-	Notes      []string    `json:"notes,omitempty"`
-	Live       *LiveInfo   `json:"live,omitempty"` // read from a running process, not a core
+	Python     PythonInfo   `json:"python"`
+	Process    *ProcessInfo `json:"process"`
+	Signal     *SignalInfo  `json:"signal"`
+	Finalizing bool         `json:"finalizing"`
+	Threads    []*Thread    `json:"threads"`
+	Notes      []string     `json:"notes,omitempty"`
+	Live       *LiveInfo    `json:"live,omitempty"` // read from a running process, not a core
 }
 
 // LiveInfo says how a running process was read.
@@ -157,6 +158,7 @@ func (p *Process) SnapshotWith(o SnapshotOptions) (*Snapshot, error) {
 		}
 	}
 	s.Finalizing = p.finalizing()
+	s.Process = p.processInfo()
 	byFS := map[uint64]int{}
 	for _, t := range c.Threads {
 		byFS[t.Regs.FSBase] = t.TID

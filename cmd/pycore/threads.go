@@ -104,6 +104,7 @@ func printThreads(w io.Writer, s *cpython.Snapshot) error {
 		ft += " (Py_DEBUG build)"
 	}
 	fmt.Fprintf(w, "Python %s%s\n", s.Python.Version, ft)
+	printProcess(w, s.Process)
 	if s.Signal != nil {
 		fmt.Fprintf(w, "Signal: %s (%d), code %d", s.Signal.Name, s.Signal.Number, s.Signal.Code)
 		if s.Signal.Address != 0 {
@@ -175,6 +176,75 @@ func printThreads(w io.Writer, s *cpython.Snapshot) error {
 		fmt.Fprintf(w, "\nnote: %s\n", n)
 	}
 	return nil
+}
+
+// printProcess writes the process header: pid and ids, the executable and
+// the command line (sys.orig_argv where the version has it, else the
+// kernel's psargs), sys.argv, and when the core was written if known.
+func printProcess(w io.Writer, pi *cpython.ProcessInfo) {
+	if pi == nil {
+		return
+	}
+	var ids []string
+	if pi.PID != nil {
+		ids = append(ids, fmt.Sprintf("pid %d", *pi.PID))
+	}
+	if pi.PPID != nil {
+		ids = append(ids, fmt.Sprintf("ppid %d", *pi.PPID))
+	}
+	if pi.UID != nil && pi.GID != nil {
+		ids = append(ids, fmt.Sprintf("uid %d, gid %d", *pi.UID, *pi.GID))
+	}
+	if len(ids) > 0 {
+		fmt.Fprintf(w, "Process: %s\n", strings.Join(ids, ", "))
+	}
+	switch {
+	case pi.Executable != nil:
+		fmt.Fprintf(w, "Executable: %s\n", *pi.Executable)
+	case pi.Command != nil:
+		fmt.Fprintf(w, "Executable: %s (the kernel's command name)\n", *pi.Command)
+	}
+	switch {
+	case pi.OrigArgv != nil:
+		fmt.Fprintf(w, "Command line: %s\n", shellJoin(pi.OrigArgv))
+	case pi.PsArgs != nil:
+		fmt.Fprintf(w, "Command line: %s (from the core's psinfo: at most 80 bytes)\n", *pi.PsArgs)
+	}
+	// sys.argv is the tail of sys.orig_argv unless the program changed it.
+	if pi.Argv != nil && (pi.OrigArgv == nil || !isSuffix(pi.OrigArgv, pi.Argv)) {
+		fmt.Fprintf(w, "sys.argv: %s\n", shellJoin(pi.Argv))
+	}
+	if pi.Time != nil {
+		fmt.Fprintf(w, "Dumped: %s (from the %s)\n", pi.Time.Format("2006-01-02 15:04:05.000000 MST"), pi.TimeSource)
+	}
+	for _, e := range pi.Errors {
+		fmt.Fprintf(w, "[process: %s]\n", e)
+	}
+}
+
+func isSuffix(all, tail []string) bool {
+	if len(tail) > len(all) {
+		return false
+	}
+	for i, a := range tail {
+		if all[len(all)-len(tail)+i] != a {
+			return false
+		}
+	}
+	return true
+}
+
+// shellJoin quotes each argument as a POSIX shell would need it.
+func shellJoin(args []string) string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if a != "" && strings.Trim(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%") == "" {
+			out[i] = a
+			continue
+		}
+		out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return strings.Join(out, " ")
 }
 
 // printLocals writes a frame's locals under its line, arguments first.

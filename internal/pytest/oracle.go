@@ -19,6 +19,18 @@ type Oracle struct {
 	// Finalizing: the core is made while the interpreter shuts down (finalizing.py).
 	Finalizing bool           `json:"finalizing"`
 	Threads    []OracleThread `json:"threads"` // in threading.enumerate() order
+	Process    OracleProcess  `json:"process"`
+}
+
+// OracleProcess is what the process said about itself (os and sys).
+type OracleProcess struct {
+	PID        int      `json:"pid"`  // os.getpid()
+	PPID       int      `json:"ppid"` // os.getppid()
+	UID        int      `json:"uid"`  // os.getuid()
+	GID        int      `json:"gid"`  // os.getgid()
+	Executable string   `json:"executable"`
+	Argv       []string `json:"argv"`      // sys.argv
+	OrigArgv   []string `json:"orig_argv"` // sys.orig_argv (3.10+), nil before
 }
 
 // OracleThread is one Python thread of an oracle.

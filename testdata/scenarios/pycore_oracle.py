@@ -164,6 +164,19 @@ def format_stacks(snap, exclude):
     return out
 
 
+def process_record():
+    """What the process says about itself: pycore's process header must agree."""
+    return {
+        "pid": os.getpid(),
+        "ppid": os.getppid(),
+        "uid": os.getuid(),
+        "gid": os.getgid(),
+        "executable": sys.executable,
+        "argv": list(sys.argv),
+        "orig_argv": list(sys.orig_argv) if hasattr(sys, "orig_argv") else None,
+    }
+
+
 def write_oracle(path, mode, signal=0, crashed=False, holds_gil=False, inner=None, extra=None):
     """Write the oracle for a core taken at the caller's next CORE-POINT line.
 
@@ -213,6 +226,7 @@ def write_oracle(path, mode, signal=0, crashed=False, holds_gil=False, inner=Non
         "scenario": os.path.basename(sys.argv[0]),
         "crashed": me.ident if crashed else 0,
         "threads": threads,
+        "process": process_record(),
     }
     tmp = path + ".tmp"
     with io.open(tmp, "w", encoding="utf-8") as f:

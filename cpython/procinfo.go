@@ -1,0 +1,251 @@
+package cpython
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/pycore/pycore/core"
+	"github.com/pycore/pycore/typesys"
+)
+
+// ProcessInfo is what the core and the interpreter say about the process:
+// the kernel's NT_PRPSINFO note (pid, ids, command name and the first 80
+// bytes of the command line) and the sys module's own sys.executable,
+// sys.argv and sys.orig_argv.
+type ProcessInfo struct {
+	PID  *int `json:"pid"` // null when the core has no NT_PRPSINFO
+	PPID *int `json:"ppid"`
+	UID  *int `json:"uid"`
+	GID  *int `json:"gid"`
+	// Command is pr_fname, the kernel's name of the program (comm: at most
+	// 15 bytes); PsArgs is pr_psargs, the command line as the kernel keeps
+	// it (at most 80 bytes, arguments joined by spaces).
+	Command *string `json:"command"`
+	PsArgs  *string `json:"psargs"`
+	// Executable, Argv and OrigArgv are sys.executable, sys.argv and
+	// sys.orig_argv (3.10+: the interpreter's own command line, options
+	// included) of the main interpreter; null where unreadable or absent.
+	Executable *string  `json:"executable"`
+	Argv       []string `json:"argv"`
+	OrigArgv   []string `json:"orig_argv"`
+	// Time is when the core was written, where something records it, and
+	// TimeSource says what (an ELF core itself does not).
+	Time       *time.Time `json:"time,omitempty"`
+	TimeSource string     `json:"time_source,omitempty"`
+	// Errors say what of the above could not be read.
+	Errors []string `json:"errors,omitempty"`
+}
+
+// maxArgv bounds the arguments read from sys.argv and sys.orig_argv, and
+// maxArgChars each argument (a longer one is cut, ending in "…").
+const (
+	maxArgv     = 1024
+	maxArgChars = 4096
+)
+
+// processInfo gathers ProcessInfo from the core's notes and the sys module.
+func (p *Process) processInfo() *ProcessInfo {
+	pi := &ProcessInfo{}
+	if ps := p.Core.PsInfo; ps != nil {
+		pid, ppid, uid, gid := ps.PID, ps.PPID, ps.UID, ps.GID
+		// Both are cut at a byte count, maybe inside a UTF-8 sequence.
+		cmd, args := trimPartialRune(ps.Fname), trimPartialRune(ps.Args)
+		pi.PID, pi.PPID, pi.UID, pi.GID = &pid, &ppid, &uid, &gid
+		pi.Command, pi.PsArgs = &cmd, &args
+	} else if p.Core.Live == nil {
+		pi.Errors = append(pi.Errors, "the core has no NT_PRPSINFO note (pid, command line)")
+	}
+	if t, ok := coredumpTime(p.Core.Path, pi.PID); ok {
+		pi.Time, pi.TimeSource = &t, "systemd-coredump file name"
+	}
+	if err := p.readSysArgs(pi); err != nil {
+		pi.Errors = append(pi.Errors, fmt.Sprintf("sys module: %v", err))
+	}
+	return pi
+}
+
+// trimPartialRune drops an incomplete UTF-8 sequence from the end of s.
+func trimPartialRune(s string) string {
+	for i := 1; i < utf8.UTFMax && i <= len(s); i++ {
+		if utf8.RuneStart(s[len(s)-i]) {
+			if !utf8.FullRuneInString(s[len(s)-i:]) {
+				return s[:len(s)-i]
+			}
+			break
+		}
+	}
+	return s
+}
+
+// coredumpFileRE matches systemd-coredump's file names:
+// core.COMM.UID.BOOTID.PID.USEC[.zst|.xz|.lz4], USEC the dump's wall-clock time
+// in microseconds since the epoch.
+var coredumpFileRE = regexp.MustCompile(`^core\..+\.\d+\.[0-9a-f]{32}\.(\d+)\.(\d{10,19})(\.zst|\.xz|\.lz4)?$`)
+
+// coredumpTime reads the time a core was written from its systemd-coredump
+// file name, when the name's pid is the core's own (a renamed file whose
+// name belongs to another process does not count).
+func coredumpTime(path string, pid *int) (time.Time, bool) {
+	m := coredumpFileRE.FindStringSubmatch(filepath.Base(path))
+	if m == nil || pid == nil || m[1] != strconv.Itoa(*pid) {
+		return time.Time{}, false
+	}
+	usec, err := strconv.ParseInt(m[2], 10, 64)
+	if err != nil || usec <= 0 {
+		return time.Time{}, false
+	}
+	return time.UnixMicro(usec).UTC(), true
+}
+
+// mainInterpreter is the main interpreter's state: interpreters.main where
+// the runtime has it (3.7+), else the tail of the list (new interpreters are
+// put at its head).
+func (p *Process) mainInterpreter() (typesys.Value, error) {
+	if v, err := p.Runtime.Path("interpreters.main"); err == nil {
+		if a, err := v.Ptr(); err == nil && a != 0 {
+			return v, nil
+		}
+	}
+	v, err := p.Runtime.Path("interpreters.head")
+	if err != nil {
+		return typesys.Value{}, err
+	}
+	for n := 0; n < maxInterpreters; n++ {
+		next, err := v.Member("next")
+		if err != nil {
+			return typesys.Value{}, err
+		}
+		a, err := next.Ptr()
+		if err != nil {
+			return typesys.Value{}, fmt.Errorf("interpreter list: %w", err)
+		}
+		if a == 0 {
+			return v, nil
+		}
+		v = next
+	}
+	return typesys.Value{}, fmt.Errorf("interpreter list longer than %d", maxInterpreters)
+}
+
+// readSysArgs fills in sys.executable, sys.argv and sys.orig_argv.
+func (p *Process) readSysArgs(pi *ProcessInfo) error {
+	l, err := p.objLayout()
+	if err != nil {
+		return err
+	}
+	r := &renderer{p: p, l: l, opts: DefaultReprOptions}
+	interp, err := p.mainInterpreter()
+	if err != nil {
+		return fmt.Errorf("main interpreter: %w", err)
+	}
+	sd, err := interp.Member("sysdict")
+	if err != nil {
+		return err
+	}
+	dict, err := rawWord(sd)
+	if err != nil {
+		return fmt.Errorf("interp->sysdict: %w", err)
+	}
+	if dict == 0 {
+		return errors.New("interp->sysdict is NULL (not yet set up, or torn down)")
+	}
+	items, _, err := r.dictItems(core.Address(dict), maxLookupItems)
+	if err != nil {
+		return fmt.Errorf("sys.__dict__: %w", err)
+	}
+	var errs []error
+	if v, ok, _ := r.findStrKey(items, "executable"); ok && !r.isNone(v) {
+		if s, err := r.strValue(v, maxArgChars); err == nil {
+			pi.Executable = &s
+		} else {
+			errs = append(errs, fmt.Errorf("sys.executable: %w", err))
+		}
+	}
+	if v, ok, _ := r.findStrKey(items, "argv"); ok {
+		if pi.Argv, err = r.strList(v); err != nil {
+			errs = append(errs, fmt.Errorf("sys.argv: %w", err))
+		}
+	}
+	if p.Version.AtLeast(3, 10) {
+		if v, ok, _ := r.findStrKey(items, "orig_argv"); ok {
+			if pi.OrigArgv, err = r.strList(v); err != nil {
+				errs = append(errs, fmt.Errorf("sys.orig_argv: %w", err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// strValue reads a str object, its first max characters and "…" if longer.
+func (r *renderer) strValue(a core.Address, max int) (string, error) {
+	tp, err := r.ptr(a.Add(r.l.obType))
+	if err != nil {
+		return "", err
+	}
+	ti := r.typeOf(tp)
+	if ti.err != nil {
+		return "", ti.err
+	}
+	if ti.kind != kindStr {
+		return "", fmt.Errorf("a %s, not a str", ti.name)
+	}
+	cps, total, err := r.strCodepoints(a, max)
+	if err != nil {
+		return "", err
+	}
+	if total > int64(len(cps)) {
+		return codepointsToString(cps) + "…", nil
+	}
+	return codepointsToString(cps), nil
+}
+
+// strList reads a list (or tuple) of str, as sys.argv is.
+func (r *renderer) strList(a core.Address) ([]string, error) {
+	l := r.l
+	tp, err := r.ptr(a.Add(l.obType))
+	if err != nil {
+		return nil, err
+	}
+	ti := r.typeOf(tp)
+	if ti.err != nil {
+		return nil, ti.err
+	}
+	n, err := r.i64(a.Add(l.obSize))
+	if err != nil {
+		return nil, fmt.Errorf("ob_size: %w", err)
+	}
+	if n < 0 || n > maxArgv {
+		return nil, fmt.Errorf("%d items (at most %d are read)", n, maxArgv)
+	}
+	items := a.Add(l.tupleItems)
+	switch ti.kind {
+	case kindList:
+		if items, err = r.ptr(a.Add(l.listItems)); err != nil {
+			return nil, fmt.Errorf("ob_item: %w", err)
+		}
+		if items == 0 && n > 0 {
+			return nil, fmt.Errorf("%d items but a NULL ob_item", n)
+		}
+	case kindTuple:
+	default:
+		return nil, fmt.Errorf("a %s, not a list", ti.name)
+	}
+	out := make([]string, 0, n)
+	for i := int64(0); i < n; i++ {
+		it, err := r.ptr(items.Add(i * l.ptr))
+		if err != nil {
+			return nil, fmt.Errorf("item %d: %w", i, err)
+		}
+		s, err := r.strValue(it, maxArgChars)
+		if err != nil {
+			return nil, fmt.Errorf("item %d: %w", i, err)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
