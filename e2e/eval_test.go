@@ -20,11 +20,11 @@ import (
 	"github.com/pycore/pycore/internal/pytest"
 )
 
-// evalJSON runs `pycore eval --json` over exprs and returns each expression's
+// evalJSON runs `pycore eval --json-lines` over exprs and returns each expression's
 // object by expression. Expressions that fail have an "error" key.
 func evalJSON(t *testing.T, core string, args []string, exprs ...string) map[string]map[string]any {
 	t.Helper()
-	argv := append(append([]string{"eval", "--json"}, args...), core, "--")
+	argv := append(append([]string{"eval", "--json-lines"}, args...), core, "--")
 	argv = append(argv, exprs...)
 	cmd := exec.Command(pycoreBin, argv...)
 	var stdout, stderr bytes.Buffer
@@ -38,7 +38,7 @@ func evalJSON(t *testing.T, core string, args []string, exprs ...string) map[str
 		dec := json.NewDecoder(strings.NewReader(sc.Text()))
 		dec.UseNumber()
 		if err := dec.Decode(&obj); err != nil {
-			t.Fatalf("pycore eval --json: line %q: %v", sc.Text(), err)
+			t.Fatalf("pycore eval --json-lines: line %q: %v", sc.Text(), err)
 		}
 		expr, _ := obj["expr"].(string)
 		out[expr] = obj
@@ -574,8 +574,8 @@ func TestExpressionCommandsOnACProgram(t *testing.T) {
 		}
 	}
 
-	// eval --json: one object per expression, keys in the documented order.
-	stdout, _ := runPycore(t, false, "eval", "--json", core, "--", "req_ptr", "req.id", "greeting", "req.name", "req.pts[2]",
+	// eval --json-lines: one object per expression and line, keys in the documented order.
+	stdout, _ := runPycore(t, false, "eval", "--json-lines", core, "--", "req_ptr", "req.id", "greeting", "req.name", "req.pts[2]",
 		"list(list_head, next, 2)", "hex(255)", "string(greeting, 5)", "req.nosuch")
 	lines := strings.Split(strings.TrimSpace(stdout), "\n")
 	want := []string{

@@ -92,16 +92,19 @@ func (qs *querySource) corePath(args []string) (string, []string, error) {
 
 // formatFlags are the printing options of eval (and the shell's print).
 type formatFlags struct {
-	json    bool
-	depth   int
-	hex     bool
-	noTypes bool
-	limit   int
+	json      bool
+	jsonLines bool
+	depth     int
+	hex       bool
+	noTypes   bool
+	limit     int
 }
 
 func (f *formatFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.BoolVar(&f.json, "json", false, "print one JSON object per expression, one per line")
+	fl.BoolVar(&f.json, "json", false, "print one JSON document: an array of one object per expression")
+	fl.BoolVar(&f.jsonLines, "json-lines", false, "print one JSON object per expression, one per line, as each is evaluated")
+	cmd.MarkFlagsMutuallyExclusive("json", "json-lines")
 	fl.IntVar(&f.depth, "depth", typesys.DefaultFormat().Depth, "levels of nested structs and arrays printed member by member")
 	fl.BoolVarP(&f.hex, "hex", "x", false, "print integers in hexadecimal")
 	fl.BoolVar(&f.noTypes, "no-types", false, "do not print each member's type")
@@ -142,7 +145,10 @@ func newEvalCommand(qs *querySource) *cobra.Command {
 			if len(exprs) == 0 {
 				return errors.New("no expression to evaluate")
 			}
-			out := &output{w: cmd.OutOrStdout(), errw: cmd.ErrOrStderr(), json: ff.json, opts: ff.options(q)}
+			out := &output{w: cmd.OutOrStdout(), errw: cmd.ErrOrStderr(), json: ff.json || ff.jsonLines, opts: ff.options(q)}
+			if ff.json {
+				out.collect = []any{}
+			}
 			failed := 0
 			for _, e := range exprs {
 				r, err := q.Eval(e)
@@ -152,12 +158,13 @@ func newEvalCommand(qs *querySource) *cobra.Command {
 				if err == nil {
 					continue
 				}
-				if len(exprs) == 1 && !ff.json {
+				if len(exprs) == 1 && !out.json {
 					return err // printed once, by the caller
 				}
 				failed++
 				out.evalError(e, err)
 			}
+			out.flushCollected()
 			if failed > 0 {
 				return fmt.Errorf("%d of %d expressions failed", failed, len(exprs))
 			}
@@ -215,7 +222,10 @@ Errors point at the part of the expression they are about, suggest near
 names, and say why memory could not be read (not in the core, a filtered
 segment, a file that was not found).
 
---json prints one object per expression and line:
+--json prints one document, an array of one object per expression, in the
+order given (also for one expression, so a script reads every answer the
+same way); --json-lines prints the same objects one per line, each as soon
+as it is evaluated:
   {"expr": "...", "type": "struct _ts *", "address": null, "value": 140234...}
 "address" is where the value is in memory (null for a computed value). A
 pointer's value is its integer; a struct's an object of its members (in
@@ -241,6 +251,23 @@ type output struct {
 	w, errw io.Writer
 	json    bool
 	opts    typesys.FormatOptions
+	// collect, when not nil, gathers the JSON objects for flushCollected to
+	// write as one array (--json); nil writes each on its own line.
+	collect []any
+}
+
+// flushCollected writes the gathered objects as one indented JSON array.
+func (o *output) flushCollected() {
+	if o.collect == nil {
+		return
+	}
+	enc := json.NewEncoder(o.w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(o.collect); err != nil {
+		fmt.Fprintf(o.errw, "pycore: JSON: %v\n", err)
+	}
+	o.collect = nil
 }
 
 func (o *output) evalError(expr string, err error) {
@@ -260,6 +287,10 @@ func (o *output) evalError(expr string, err error) {
 }
 
 func (o *output) writeJSON(v any) {
+	if o.collect != nil {
+		o.collect = append(o.collect, v)
+		return
+	}
 	enc := json.NewEncoder(o.w)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
