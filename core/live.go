@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 	"unsafe"
@@ -31,6 +32,11 @@ type LiveOptions struct {
 	// NonBlocking reads memory while the process runs, as py-spy does; the
 	// default stops every thread for the read, then resumes them.
 	NonBlocking bool
+	// Direct (with NonBlocking) copies nothing but the first page of each
+	// mapped file (build IDs): every read goes to the running process, so
+	// it sees the process as it is now. For a few reads, as pycore exec
+	// makes, of a process whose memory may be large.
+	Direct bool
 }
 
 // Limits on what a live process may make us read.
@@ -161,11 +167,19 @@ func (p *Process) openLive(pid int, opts Options, live LiveOptions) error {
 	}
 
 	mem := newLiveMemory(pid)
-	defer mem.close()
+	if live.Direct {
+		if !live.NonBlocking {
+			mem.close()
+			return errors.New("a direct read of a process does not stop it: ask for NonBlocking too")
+		}
+		p.direct = mem
+	} else {
+		defer mem.close()
+	}
 	var loads []loadSeg
 	var files []fileRange
 	if live.NonBlocking {
-		loads, files, err = p.copyLive(pid, mem, nil)
+		loads, files, err = p.copyLive(pid, mem, nil, live.Direct)
 		if err != nil {
 			return err
 		}
@@ -181,7 +195,7 @@ func (p *Process) openLive(pid int, opts Options, live LiveOptions) error {
 			for _, t := range s.Threads {
 				p.Threads = append(p.Threads, &Thread{TID: t.TID, Regs: regsFromPtrace(&t.Regs)})
 			}
-			loads, files, err = p.copyLive(pid, mem, s.Interrupted)
+			loads, files, err = p.copyLive(pid, mem, s.Interrupted, false)
 			return err
 		})
 		if err != nil {
@@ -366,9 +380,14 @@ func (m *procMap) fileBacked() bool { return m.inode != 0 && strings.HasPrefix(m
 // dumpSize is how many bytes from the start of m a core would hold, as the
 // kernel's default coredump_filter decides: all of anonymous and private
 // writable memory, the first page of a file mapped at offset 0 (build IDs),
-// nothing of file-backed read-only text or of shared file mappings.
-func (m *procMap) dumpSize() uint64 {
+// nothing of file-backed read-only text or of shared file mappings. With
+// firstPages (a direct read), only those first pages.
+func (m *procMap) dumpSize(firstPages bool) uint64 {
 	switch {
+	case firstPages && (m.perm&PermRead == 0 || !m.fileBacked() || m.shared || m.offset != 0):
+		return 0
+	case firstPages:
+		return min(livePageSize, uint64(m.end-m.start))
 	case m.perm&PermRead == 0:
 		return 0
 	case m.path == "[vvar]" || m.path == "[vvar_vclock]" || m.path == "[vsyscall]":
@@ -390,14 +409,14 @@ func (m *procMap) dumpSize() uint64 {
 // ranges the core's notes would have described. Pages that cannot be read
 // (guard pages inside a mapping, a mapping gone in a running process) are
 // left out, so reads there fail instead of returning zeros.
-func (p *Process) copyLive(pid int, mem *liveMemory, interrupted interface{ Load() bool }) ([]loadSeg, []fileRange, error) {
+func (p *Process) copyLive(pid int, mem *liveMemory, interrupted interface{ Load() bool }, firstPages bool) ([]loadSeg, []fileRange, error) {
 	maps, err := readProcMaps(pid)
 	if err != nil {
 		return nil, nil, liveGone(pid, err)
 	}
 	total := uint64(0)
 	for i := range maps {
-		total += maps[i].dumpSize()
+		total += maps[i].dumpSize(firstPages)
 	}
 	var buf []byte
 	if total > 0 {
@@ -426,7 +445,7 @@ func (p *Process) copyLive(pid int, mem *liveMemory, interrupted interface{ Load
 				p.liveFiles[m.path] = fmt.Sprintf("/proc/%d/map_files/%x-%x", pid, uint64(m.start), uint64(m.end))
 			}
 		}
-		n := m.dumpSize()
+		n := m.dumpSize(firstPages)
 		a := m.start
 		// Runs of readable pages become dumped segments, unreadable runs
 		// segments with nothing dumped.
@@ -479,6 +498,7 @@ type liveMemory struct {
 	pid      int
 	mem      *os.File
 	noVMRead bool
+	mu       sync.Mutex // held by direct reads and writes (liveaccess.go)
 }
 
 func newLiveMemory(pid int) *liveMemory { return &liveMemory{pid: pid} }
@@ -486,6 +506,7 @@ func newLiveMemory(pid int) *liveMemory { return &liveMemory{pid: pid} }
 func (l *liveMemory) close() {
 	if l.mem != nil {
 		l.mem.Close()
+		l.mem = nil
 	}
 }
 

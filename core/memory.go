@@ -182,6 +182,9 @@ func (p *Process) ReadAt(b []byte, addr Address) (int, error) {
 		return 0, &ReadError{Addr: addr, Size: len(b), Reason: "core is closed"}
 	}
 	p.countRead()
+	if p.direct != nil {
+		return p.readDirect(b, addr)
+	}
 	n := 0
 	for n < len(b) {
 		a := addr + Address(n)

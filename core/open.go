@@ -176,6 +176,9 @@ func (p *Process) release() error {
 	}
 	p.maps = nil
 	p.core = nil
+	if p.direct != nil {
+		p.direct.close()
+	}
 	for _, m := range p.Mappings {
 		m.file = nil
 		m.noFileWhy = "core is closed"

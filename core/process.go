@@ -41,6 +41,9 @@ type Process struct {
 	// file (/proc/PID/map_files/...), tried first: deleted, replaced and
 	// other-namespace files still match.
 	liveFiles map[string]string
+	// direct, for a live process opened with LiveOptions.Direct, reads
+	// memory from the running process on every ReadAt.
+	direct *liveMemory
 }
 
 // Perm is a mapping's protection.

@@ -180,6 +180,11 @@ var debugOffsetTargets = map[string]doTarget{
 	"gen_object.gi_iframe":                       {"PyGenObject", "gi_iframe", "_PyInterpreterFrame"},
 	"gen_object.gi_frame_state":                  {"PyGenObject", "gi_frame_state", "i8"},
 	"gc.collecting":                              {"struct _gc_runtime_state", "collecting", "i32"},
+	// PEP 768's fields (pycore exec writes them; eval shows them).
+	"debugger_support.eval_breaker":             {"PyThreadState", "eval_breaker", "u64"},
+	"debugger_support.remote_debugger_support":  {"PyThreadState", "remote_debugger_support", "_PyRemoteDebuggerSupport"},
+	"debugger_support.remote_debugging_enabled": {"PyInterpreterState", "config.remote_debug", "i32"},
+	"debugger_support.debugger_pending_call":    {"_PyRemoteDebuggerSupport", "debugger_pending_call", "i32"},
 }
 
 // onlyInFreeThreaded are fields that GIL builds fill with 0: the member does
@@ -325,6 +330,14 @@ func (d *DebugOffsets) layouts() (*VersionLayouts, error) {
 			c = int64(m)
 		}
 		get("PyCompactUnicodeObject").Size = c
+	}
+	// The script path's buffer, whose size the table gives.
+	if off, ok := d.Fields["debugger_support.debugger_script_path"]; ok {
+		if n := d.Fields["debugger_support.debugger_script_path_size"]; n > 0 && n <= 4096 && off < 4096 {
+			s := get("_PyRemoteDebuggerSupport")
+			s.Members = append(s.Members, MemberLayout{Path: "debugger_script_path", Offset: int64(off), Type: fmt.Sprintf("arr:%d:i8", n)})
+			s.Size = int64(off + n)
+		}
 	}
 	// The GIL struct, reached through interp->ceval.gil, from the interpreter-relative offsets.
 	if base, ok := d.Fields["interpreter_state.gil_runtime_state"]; ok {

@@ -29,13 +29,16 @@ type Options struct {
 	Live        bool
 	PID         int
 	NonBlocking bool // read the process without stopping it
+	// Direct (with NonBlocking) reads the process's memory on every
+	// access instead of copying it (core.LiveOptions.Direct).
+	Direct bool
 }
 
 // openCore opens the process image: a core file, or a live process.
 func openCore(path string, opts Options) (*core.Process, error) {
 	copts := core.Options{Sysroot: opts.Sysroot, LibPaths: opts.LibPaths, Executable: opts.Executable}
 	if opts.Live {
-		return core.OpenPID(opts.PID, copts, core.LiveOptions{NonBlocking: opts.NonBlocking})
+		return core.OpenPID(opts.PID, copts, core.LiveOptions{NonBlocking: opts.NonBlocking, Direct: opts.Direct})
 	}
 	c, err := core.Open(path, copts)
 	if err != nil && errors.Is(err, fs.ErrNotExist) && looksLikePID(path) {

@@ -1,0 +1,68 @@
+"""exec_target.py: a process pycore exec runs a script in (e2e/exec_test.go).
+
+Usage: python exec_target.py DIR
+The main thread and a thread named "worker" run Python code in a loop until
+DIR/ran.json (which the injected script writes) or DIR/stop appears, each
+bounded by a deadline. DIR/ready.json says the loops run and gives the
+worker's native id. A SIGUSR1 handler counts signals and writes DIR/signalled: the
+check that runs it also runs any pending remote script. At the end the main
+thread prints what it saw and exits 0 (3 if the deadline passed).
+"""
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+
+DIR = sys.argv[1]
+DEADLINE = time.time() + 120
+SIGNALS = []
+
+
+def done():
+    return os.path.exists(os.path.join(DIR, "ran.json")) or os.path.exists(os.path.join(DIR, "stop"))
+
+
+def spin():
+    n = 0
+    while not done() and time.time() < DEADLINE:
+        n += 1
+        time.sleep(0.01)
+    return n
+
+
+def on_usr1(signum, frame):
+    SIGNALS.append(signum)
+    with open(os.path.join(DIR, "signalled"), "w") as f:
+        f.write("yes")
+
+
+def main():
+    signal.signal(signal.SIGUSR1, on_usr1)
+    started = threading.Event()
+    ids = {}
+
+    def worker():
+        ids["worker"] = threading.get_native_id()
+        started.set()
+        spin()
+
+    t = threading.Thread(target=worker, name="worker")
+    t.start()
+    started.wait(30)
+    ready = {"pid": os.getpid(), "main": threading.get_native_id(), "worker": ids.get("worker")}
+    tmp = os.path.join(DIR, "ready.tmp")
+    with open(tmp, "w") as f:
+        json.dump(ready, f)
+    os.replace(tmp, os.path.join(DIR, "ready.json"))
+    spin()
+    t.join(30)
+    if time.time() >= DEADLINE:
+        print("deadline")
+        sys.exit(3)
+    print("ended ran=%s signals=%d" % (os.path.exists(os.path.join(DIR, "ran.json")), len(SIGNALS)))
+
+
+main()
