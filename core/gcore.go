@@ -57,6 +57,7 @@ const (
 // whether a core holds it.
 type smapsMap struct {
 	procMap
+	rssKB   uint64
 	anonKB  uint64 // Anonymous: private pages written (COW) or anonymous
 	swapKB  uint64
 	vmFlags []string
@@ -90,6 +91,8 @@ func readSmaps(pid int) ([]smapsMap, error) {
 			m := &out[len(out)-1]
 			kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 			switch k {
+			case "Rss":
+				m.rssKB = kb
 			case "Anonymous":
 				m.anonKB = kb
 			case "Swap":
@@ -228,6 +231,21 @@ func dumpPID(pid int) (*Dump, error) {
 	return d, nil
 }
 
+// memAvailable is MemAvailable of /proc/meminfo in bytes, 0 if unknown.
+func memAvailable() uint64 {
+	data, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "MemAvailable:"); ok {
+			kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
 // maxAuxvBytes bounds /proc/PID/auxv (a few hundred bytes in practice).
 const maxAuxvBytes = 64 << 10
 
@@ -241,10 +259,20 @@ func (d *Dump) copyMemory(pid int, mem *liveMemory, interrupted interface{ Load(
 		}
 		return liveGone(pid, err)
 	}
-	total := uint64(0)
+	total, resident := uint64(0), uint64(0)
 	for i := range maps {
-		n, _ := maps[i].coreDumpSize()
+		n, anon := maps[i].coreDumpSize()
 		total += n
+		if anon {
+			n = min(n, (maps[i].rssKB+maps[i].swapKB)<<10)
+		}
+		resident += n
+	}
+	// The copy is held in memory until the process runs again: refuse
+	// rather than drive this machine into swap or the OOM killer.
+	if avail := memAvailable(); avail > 0 && resident > avail {
+		return fmt.Errorf("the process has %d MiB of memory to copy and this machine has %d MiB available: free memory or dump it with gdb's gcore (which writes while the process stays stopped)",
+			resident>>20, avail>>20)
 	}
 	if total > 0 {
 		if int64(total) < 0 || uint64(int(total)) != total {

@@ -111,6 +111,8 @@ func TestGcoreBadTargets(t *testing.T) {
 		{"pid 0", "not a process id", []string{"gcore", "0", "-o", out}},
 		{"not a number", "not a process id", []string{"gcore", "abc", "-o", out}},
 		{"compression", "only zstd", []string{"gcore", "1", "--compress", "gzip", "-o", out}},
+		// Refused before the process is touched: the test itself is the target.
+		{"unwritable output", "cannot create the core in", []string{"gcore", fmt.Sprint(os.Getpid()), "-o", filepath.Join(dir, "missing", "core")}},
 	} {
 		args := c.args
 		_, errOut, err := runPycoreCtx(ctx, args...)

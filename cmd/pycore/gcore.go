@@ -1,11 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/spf13/cobra"
@@ -56,6 +58,27 @@ to standard output.`,
 }
 
 func runGcore(msg, stdout io.Writer, pid int, out, compress string) error {
+	// The output is created before the process is stopped: a path that
+	// cannot be written fails without touching the process.
+	var f *os.File
+	if out != "-" {
+		dir := filepath.Dir(out)
+		var err error
+		f, err = os.CreateTemp(dir, "."+filepath.Base(out)+".tmp*")
+		if err != nil {
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return fmt.Errorf("cannot create the core in %s: %w", dir, err)
+		}
+		defer func() {
+			if f != nil {
+				f.Close()
+				os.Remove(f.Name())
+			}
+		}()
+	}
 	d, err := core.DumpPID(pid)
 	if err != nil {
 		return err
@@ -65,16 +88,29 @@ func runGcore(msg, stdout io.Writer, pid int, out, compress string) error {
 	if err != nil {
 		return fmt.Errorf("pid %d: %w", pid, err)
 	}
-	written, err := writeCore(&d.Core, layout, out, stdout, compress)
-	if err != nil {
-		return err
+	where, size, onDisk := "standard output", uint64(0), uint64(0)
+	if f == nil {
+		cw := &countWriter{w: stdout}
+		if err := writeStream(&d.Core, layout, cw, compress); err != nil {
+			return fmt.Errorf("write the core: %w", err)
+		}
+		size, onDisk = cw.n, cw.n
+	} else {
+		where = out
+		if size, onDisk, err = writeCoreFile(f, &d.Core, layout, compress); err != nil {
+			return fmt.Errorf("write %s: %w", out, err)
+		}
+		if err := os.Rename(f.Name(), out); err != nil {
+			return fmt.Errorf("write %s: %w", out, err)
+		}
+		f = nil
 	}
-	where := out
-	if out == "-" {
-		where = "standard output"
+	sizes := mapsHumanBytes(size)
+	if onDisk < size {
+		sizes += " (" + mapsHumanBytes(onDisk) + " on disk)"
 	}
-	fmt.Fprintf(msg, "Saved corefile %s: %d threads, %s of memory, %s written, process paused %.1f ms\n",
-		where, len(d.Core.Threads), mapsHumanBytes(d.Copied), mapsHumanBytes(written), float64(d.Paused.Microseconds())/1000)
+	fmt.Fprintf(msg, "Saved corefile %s: %d threads, %s of memory copied, a %s core, process paused %.1f ms\n",
+		where, len(d.Core.Threads), mapsHumanBytes(d.Copied), sizes, float64(d.Paused.Microseconds())/1000)
 	if d.GuardPages > 0 {
 		fmt.Fprintf(msg, "%d guard pages (MADV_GUARD_INSTALL, as glibc puts in thread stacks) have no contents: they are zeros in the core\n", d.GuardPages)
 	}
@@ -84,54 +120,31 @@ func runGcore(msg, stdout io.Writer, pid int, out, compress string) error {
 	return nil
 }
 
-// writeCore writes the core to out (or stdout for "-"), through a temporary
-// file renamed into place, so a failed write leaves no partial core. Zero
-// pages become holes in an uncompressed file. It returns the bytes written.
-func writeCore(c *elfcore.Core, l *elfcore.Layout, out string, stdout io.Writer, compress string) (uint64, error) {
-	if out == "-" {
-		cw := &countWriter{w: stdout}
-		err := writeStream(c, l, cw, compress)
-		return cw.n, err
-	}
-	dir := filepath.Dir(out)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(out)+".tmp*")
-	if err != nil {
-		return 0, fmt.Errorf("create the core in %s: %w", dir, err)
-	}
-	tmp := f.Name()
-	fail := func(err error) (uint64, error) {
-		f.Close()
-		os.Remove(tmp)
-		return 0, fmt.Errorf("write %s: %w", out, err)
-	}
+// writeCoreFile writes the core into f and closes it; zero pages become
+// holes in an uncompressed file. It returns the core's size and the space
+// it takes on disk.
+func writeCoreFile(f *os.File, c *elfcore.Core, l *elfcore.Layout, compress string) (size, onDisk uint64, err error) {
 	if compress != "" {
 		if err := writeStream(c, l, f, compress); err != nil {
-			return fail(err)
+			return 0, 0, err
 		}
 	} else {
 		if err := c.Write(sparseFile{f}, l); err != nil {
-			return fail(err)
+			return 0, 0, err
 		}
 		if err := f.Truncate(int64(l.Size)); err != nil {
-			return fail(err)
+			return 0, 0, err
 		}
 	}
-	size, err := f.Seek(0, io.SeekEnd)
+	fi, err := f.Stat()
 	if err != nil {
-		return fail(err)
+		return 0, 0, err
 	}
-	if err := f.Chmod(0o600); err != nil {
-		return fail(err)
+	size, onDisk = uint64(fi.Size()), uint64(fi.Size())
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		onDisk = uint64(st.Blocks) * 512
 	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return 0, fmt.Errorf("write %s: %w", out, err)
-	}
-	if err := os.Rename(tmp, out); err != nil {
-		os.Remove(tmp)
-		return 0, fmt.Errorf("write %s: %w", out, err)
-	}
-	return uint64(size), nil
+	return size, onDisk, f.Close()
 }
 
 func writeStream(c *elfcore.Core, l *elfcore.Layout, w io.Writer, compress string) error {
