@@ -3,6 +3,7 @@ package core
 import (
 	"bytes"
 	"encoding/binary"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -24,12 +25,15 @@ func TestElfcoreRoundTrip(t *testing.T) {
 		c.Auxv = append(c.Auxv, make([]byte, 16)...) // AT_NULL
 		c.Threads[0].Regs[16] = 0x401234             // rip
 		c.Threads[1].Regs[19] = 0x7ffd0000           // rsp
-		data := make([]byte, 3*4096)
+		data := make([]byte, 4*4096)
 		copy(data, "first page")
 		copy(data[2*4096:], "third page") // the second page is zeros: a hole
+		copy(data[3*4096+100:], "fourth")
 		c.Segments = append(c.Segments,
 			elfcore.Segment{Vaddr: 0x400000, Memsz: 0x1000, Flags: elfcore.FlagR | elfcore.FlagX},
-			elfcore.Segment{Vaddr: 0x10000000, Memsz: 3 * 4096, Flags: elfcore.FlagR | elfcore.FlagW, Data: data})
+			// The second page is in no chunk, the third a zero chunk.
+			elfcore.Segment{Vaddr: 0x10000000, Memsz: 5 * 4096, Filesz: 4 * 4096, Flags: elfcore.FlagR | elfcore.FlagW, Chunks: []elfcore.Chunk{
+				{Off: 0, Data: data[:4096]}, {Off: 2 * 4096, Data: data[2*4096:]}}})
 		for i := len(c.Segments); i < nseg; i++ {
 			c.Segments = append(c.Segments, elfcore.Segment{Vaddr: 0x20000000 + uint64(i)*0x2000, Memsz: 0x1000, Flags: elfcore.FlagR})
 		}
@@ -42,7 +46,14 @@ func TestElfcoreRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := c.Write(f, l); err != nil {
+		var w io.Writer = holes{f} // a sparse file, and a plain writer
+		if nseg > 3 {
+			w = f
+		}
+		if err := c.Write(w, l); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Truncate(int64(l.Size)); err != nil {
 			t.Fatal(err)
 		}
 		f.Close()
@@ -68,4 +79,13 @@ func TestElfcoreRoundTrip(t *testing.T) {
 		}
 		p.Close()
 	}
+}
+
+// holes writes a sparse file.
+type holes struct{ f *os.File }
+
+func (h holes) Write(b []byte) (int, error) { return h.f.Write(b) }
+func (h holes) Skip(n int64) error {
+	_, err := h.f.Seek(n, io.SeekCurrent)
+	return err
 }

@@ -30,18 +30,70 @@ type Dump struct {
 	// regions (MADV_GUARD_INSTALL, e.g. glibc's thread-stack guards).
 	UnreadablePages int
 	GuardPages      int
-	buf             []byte
+	pool            pool
 }
 
 // Close releases the copied memory.
 func (d *Dump) Close() error {
-	if d.buf == nil {
+	d.Core.Segments = nil
+	return d.pool.release()
+}
+
+// pool hands out memory for the copy from regions mapped, and faulted in,
+// before the process is stopped: faulting pages in (and the kernel zeroing
+// them) costs as much as the copy itself, and would otherwise lengthen the
+// pause.
+type pool struct {
+	regions [][]byte
+	free    []byte
+}
+
+// reserve maps and faults in n bytes (rounded up to pages).
+func (p *pool) reserve(n uint64, populate bool) error {
+	n = (n + livePageSize - 1) &^ (livePageSize - 1)
+	if n == 0 {
 		return nil
 	}
-	err := unix.Munmap(d.buf)
-	d.buf = nil
-	d.Core.Segments = nil
-	return err
+	if int64(n) < 0 || uint64(int(n)) != n {
+		return fmt.Errorf("%d bytes of memory to copy: too many", n)
+	}
+	flags := unix.MAP_PRIVATE | unix.MAP_ANONYMOUS
+	if populate {
+		flags |= unix.MAP_POPULATE
+	} else {
+		flags |= unix.MAP_NORESERVE
+	}
+	r, err := unix.Mmap(-1, 0, int(n), unix.PROT_READ|unix.PROT_WRITE, flags)
+	if err != nil {
+		return fmt.Errorf("allocate %d bytes for the process's memory: %w", n, err)
+	}
+	p.regions = append(p.regions, r)
+	p.free = r
+	return nil
+}
+
+// take returns n bytes of the pool, mapping more (not faulted in) when the
+// process grew since the estimate.
+func (p *pool) take(n uint64) ([]byte, error) {
+	if uint64(len(p.free)) < n {
+		if err := p.reserve(max(n, 64<<20), false); err != nil {
+			return nil, err
+		}
+	}
+	b := p.free[:n:n]
+	p.free = p.free[n:]
+	return b, nil
+}
+
+func (p *pool) release() error {
+	var first error
+	for _, r := range p.regions {
+		if err := unix.Munmap(r); err != nil && first == nil {
+			first = err
+		}
+	}
+	p.regions, p.free = nil, nil
+	return first
 }
 
 // Limits of a dump.
@@ -185,6 +237,23 @@ func dumpPID(pid int) (*Dump, error) {
 		c.Auxv = av
 	}
 
+	// What the copy will need, from the mappings as they are now.
+	pre, err := readSmaps(pid)
+	if err != nil {
+		if errors.Is(err, os.ErrPermission) {
+			return nil, permissionError(pid, st)
+		}
+		return nil, liveGone(pid, err)
+	}
+	need := residentDumpSize(pre)
+	if avail := memAvailable(); avail > 0 && need > avail {
+		return nil, fmt.Errorf("the process has %d MiB of memory to copy and this machine has %d MiB available: free memory or dump it with gdb's gcore (which writes while the process stays stopped)",
+			need>>20, avail>>20)
+	}
+	if err := d.pool.reserve(need+need/16+(1<<20), true); err != nil {
+		return nil, err
+	}
+
 	mem := newLiveMemory(pid)
 	defer mem.close()
 	d.Paused, err = ptrace.WhileStopped(pid, func(s ptrace.Stopped) error {
@@ -249,8 +318,22 @@ func memAvailable() uint64 {
 // maxAuxvBytes bounds /proc/PID/auxv (a few hundred bytes in practice).
 const maxAuxvBytes = 64 << 10
 
+// residentDumpSize estimates the bytes a copy of maps will hold: what the
+// kernel would dump of each, less the never-touched pages of anonymous ones.
+func residentDumpSize(maps []smapsMap) uint64 {
+	total := uint64(0)
+	for i := range maps {
+		n, anon := maps[i].coreDumpSize()
+		if anon {
+			n = min(n, (maps[i].rssKB+maps[i].swapKB)<<10)
+		}
+		total += n
+	}
+	return total
+}
+
 // copyMemory reads /proc/PID/smaps and copies, page run by page run, what a
-// kernel core would hold into d.buf, and describes it as segments and files.
+// kernel core would hold into d.pool, and describes it as segments and files.
 func (d *Dump) copyMemory(pid int, mem *liveMemory, interrupted interface{ Load() bool }) error {
 	maps, err := readSmaps(pid)
 	if err != nil {
@@ -259,38 +342,11 @@ func (d *Dump) copyMemory(pid int, mem *liveMemory, interrupted interface{ Load(
 		}
 		return liveGone(pid, err)
 	}
-	total, resident := uint64(0), uint64(0)
-	for i := range maps {
-		n, anon := maps[i].coreDumpSize()
-		total += n
-		if anon {
-			n = min(n, (maps[i].rssKB+maps[i].swapKB)<<10)
-		}
-		resident += n
-	}
-	// The copy is held in memory until the process runs again: refuse
-	// rather than drive this machine into swap or the OOM killer.
-	if avail := memAvailable(); avail > 0 && resident > avail {
-		return fmt.Errorf("the process has %d MiB of memory to copy and this machine has %d MiB available: free memory or dump it with gdb's gcore (which writes while the process stays stopped)",
-			resident>>20, avail>>20)
-	}
-	if total > 0 {
-		if int64(total) < 0 || uint64(int(total)) != total {
-			return fmt.Errorf("%d bytes of memory to copy: too many", total)
-		}
-		// Untouched pages of this mapping cost nothing: only what is
-		// copied becomes resident.
-		d.buf, err = unix.Mmap(-1, 0, int(total), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
-		if err != nil {
-			return fmt.Errorf("allocate %d bytes for the process's memory: %w", total, err)
-		}
-	}
 	pagemap, _ := os.Open(fmt.Sprintf("/proc/%d/pagemap", pid))
 	if pagemap != nil {
 		defer pagemap.Close()
 	}
 	c := &d.Core
-	off := uint64(0)
 	for i := range maps {
 		if interrupted != nil && interrupted.Load() {
 			return errors.New("interrupted")
@@ -300,49 +356,46 @@ func (d *Dump) copyMemory(pid int, mem *liveMemory, interrupted interface{ Load(
 			c.Files = append(c.Files, elfcore.File{Start: uint64(m.start), End: uint64(m.end), Offset: m.offset, Path: m.path})
 		}
 		n, anon := m.coreDumpSize()
-		seg := elfcore.Segment{Vaddr: uint64(m.start), Memsz: uint64(m.end - m.start), Flags: segFlags(m.perm)}
+		seg := elfcore.Segment{Vaddr: uint64(m.start), Memsz: uint64(m.end - m.start), Filesz: n, Flags: segFlags(m.perm)}
 		if n > 0 {
-			dst := d.buf[off : off+n : off+n]
-			seg.Data = dst
-			off += n
-			if err := d.copyRange(mem, pagemap, dst, m.start, anon); err != nil {
+			chunks, err := d.copyRange(mem, pagemap, m.start, n, anon)
+			if err != nil {
 				return err
 			}
+			seg.Chunks = chunks
 		}
 		c.Segments = append(c.Segments, seg)
 	}
 	return nil
 }
 
-// copyRange fills dst with the memory at addr. Anonymous pages the pagemap
-// says were never touched (neither present nor swapped) are zeros and are not
-// read. Pages that cannot be read stay zero and are counted.
-func (d *Dump) copyRange(mem *liveMemory, pagemap *os.File, dst []byte, addr Address, anon bool) error {
-	pages := (uint64(len(dst)) + livePageSize - 1) / livePageSize
+// copyRange copies the n bytes at addr as chunks at their offsets from addr.
+// Anonymous pages the pagemap says were never touched (neither present nor
+// swapped) are zeros and are not read; nor are guard regions. Pages that
+// cannot be read are left out (zeros) and counted.
+func (d *Dump) copyRange(mem *liveMemory, pagemap *os.File, addr Address, n uint64, anon bool) ([]elfcore.Chunk, error) {
+	pages := (n + livePageSize - 1) / livePageSize
+	var chunks []elfcore.Chunk
 	var entries []byte
 	for first := uint64(0); first < pages; first += pagemapChunk {
 		cnt := min(pages-first, pagemapChunk)
 		have := false
 		if pagemap != nil {
-			entries = entries[:0]
-			entries = append(entries, make([]byte, 8*cnt)...)
-			n, _ := pagemap.ReadAt(entries, int64(uint64(addr)/livePageSize+first)*8)
-			have = uint64(n) == 8*cnt
+			entries = append(entries[:0], make([]byte, 8*cnt)...)
+			got, _ := pagemap.ReadAt(entries, int64(uint64(addr)/livePageSize+first)*8)
+			have = uint64(got) == 8*cnt
 		}
-		// Copy runs of pages that hold something.
-		for j := uint64(0); j < cnt; {
-			want := func(k uint64) bool {
-				if !have {
-					return true
-				}
-				e := binary.LittleEndian.Uint64(entries[8*k:])
-				if e&pmGuardRegion != 0 {
-					return false
-				}
-				return !anon || e&(pmPresent|pmSwapped) != 0
+		entry := func(k uint64) uint64 { return binary.LittleEndian.Uint64(entries[8*k:]) }
+		want := func(k uint64) bool {
+			if !have {
+				return true
 			}
+			e := entry(k)
+			return e&pmGuardRegion == 0 && (!anon || e&(pmPresent|pmSwapped) != 0)
+		}
+		for j := uint64(0); j < cnt; {
 			if !want(j) {
-				if have && binary.LittleEndian.Uint64(entries[8*j:])&pmGuardRegion != 0 {
+				if have && entry(j)&pmGuardRegion != 0 {
 					d.GuardPages++
 				}
 				j++
@@ -353,28 +406,33 @@ func (d *Dump) copyRange(mem *liveMemory, pagemap *os.File, dst []byte, addr Add
 				k++
 			}
 			lo := (first + j) * livePageSize
-			hi := min((first+k)*livePageSize, uint64(len(dst)))
-			d.readPages(mem, dst[lo:hi], addr+Address(lo))
+			hi := min((first+k)*livePageSize, n)
+			dst, err := d.pool.take(hi - lo)
+			if err != nil {
+				return nil, err
+			}
+			chunks = d.readPages(mem, dst, addr, lo, chunks)
 			j = k
 		}
 	}
-	return nil
+	return chunks, nil
 }
 
-// readPages reads dst from addr, page by page past the pages that fail.
-func (d *Dump) readPages(mem *liveMemory, dst []byte, addr Address) {
+// readPages fills dst from addr+off page by page past pages that fail, and
+// appends what it read as chunks at their offsets from addr.
+func (d *Dump) readPages(mem *liveMemory, dst []byte, addr Address, off uint64, chunks []elfcore.Chunk) []elfcore.Chunk {
 	for done := uint64(0); done < uint64(len(dst)); {
-		got := mem.read(dst[done:], addr+Address(done))
-		d.Copied += got
-		done += got
-		if done < uint64(len(dst)) {
-			skip := min(livePageSize-(uint64(addr)+done)%livePageSize, uint64(len(dst))-done)
-			if got == 0 {
-				d.UnreadablePages++
-				done += skip
-			}
+		got := mem.read(dst[done:], addr+Address(off+done))
+		if got > 0 {
+			chunks = append(chunks, elfcore.Chunk{Off: off + done, Data: dst[done : done+got : done+got]})
+			d.Copied += got
+			done += got
+			continue
 		}
+		d.UnreadablePages++
+		done += min(livePageSize-(uint64(addr)+off+done)%livePageSize, uint64(len(dst))-done)
 	}
+	return chunks
 }
 
 func segFlags(p Perm) uint32 {

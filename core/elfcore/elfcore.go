@@ -6,6 +6,7 @@ package elfcore
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -79,13 +80,22 @@ type File struct {
 	Path       string
 }
 
-// Segment is one PT_LOAD: Memsz bytes at Vaddr, of which the first
-// len(Data) are in the file (p_filesz); the rest reads from the mapped file.
+// Segment is one PT_LOAD: Memsz bytes at Vaddr, of which the first Filesz
+// are in the file (p_filesz; the rest reads from the mapped file). Chunks
+// hold those bytes, in order of Off; bytes no chunk holds are zeros (holes
+// in a sparse file).
 type Segment struct {
-	Vaddr uint64
-	Memsz uint64
-	Flags uint32
-	Data  []byte
+	Vaddr  uint64
+	Memsz  uint64
+	Filesz uint64
+	Flags  uint32
+	Chunks []Chunk
+}
+
+// Chunk is len(Data) bytes at offset Off of a segment.
+type Chunk struct {
+	Off  uint64
+	Data []byte
 }
 
 // Core is everything one core file holds. Threads[0] is the thread the
@@ -276,12 +286,19 @@ func (c *Core) Plan() (*Layout, error) {
 	off := alignUp(hdrLen+uint64(len(l.notes)), PageSize)
 	l.segOffs = make([]uint64, len(c.Segments))
 	for i, s := range c.Segments {
-		if uint64(len(s.Data)) > s.Memsz {
-			return nil, fmt.Errorf("segment at %#x: %d bytes of data for %d bytes of memory", s.Vaddr, len(s.Data), s.Memsz)
+		if s.Filesz > s.Memsz {
+			return nil, fmt.Errorf("segment at %#x: %d bytes in the file for %d bytes of memory", s.Vaddr, s.Filesz, s.Memsz)
+		}
+		end := uint64(0)
+		for _, ch := range s.Chunks {
+			if ch.Off < end || ch.Off > s.Filesz || uint64(len(ch.Data)) > s.Filesz-ch.Off {
+				return nil, fmt.Errorf("segment at %#x: chunk at offset %#x of %d bytes overlaps another or ends past its %d bytes", s.Vaddr, ch.Off, len(ch.Data), s.Filesz)
+			}
+			end = ch.Off + uint64(len(ch.Data))
+			l.DataBytes += uint64(len(ch.Data))
 		}
 		l.segOffs[i] = off
-		off += alignUp(uint64(len(s.Data)), PageSize)
-		l.DataBytes += uint64(len(s.Data))
+		off += alignUp(s.Filesz, PageSize)
 	}
 	l.Size = off
 
@@ -318,7 +335,7 @@ func (c *Core) Plan() (*Layout, error) {
 		le.PutUint32(p[4:], s.Flags)
 		le.PutUint64(p[8:], l.segOffs[i])
 		le.PutUint64(p[16:], s.Vaddr)
-		le.PutUint64(p[32:], uint64(len(s.Data)))
+		le.PutUint64(p[32:], s.Filesz)
 		le.PutUint64(p[40:], s.Memsz)
 		le.PutUint64(p[48:], PageSize)
 	}
@@ -329,8 +346,8 @@ func (c *Core) Plan() (*Layout, error) {
 func alignUp(n, a uint64) uint64 { return (n + a - 1) &^ (a - 1) }
 
 // Write writes the core laid out by l (from c.Plan) to w, in file order.
-// Runs of zero pages are written through w's Skip when w has one (a sparse
-// file), else as zeros.
+// Bytes no chunk holds, and zero pages inside chunks, are left as holes
+// through w's Skip when w has one (a sparse file), else written as zeros.
 func (c *Core) Write(w io.Writer, l *Layout) error {
 	bw := bufio.NewWriterSize(w, 1<<20)
 	pos := uint64(0)
@@ -339,15 +356,19 @@ func (c *Core) Write(w io.Writer, l *Layout) error {
 		pos += uint64(len(b))
 		return err
 	}
-	if err := put(l.headers); err != nil {
-		return err
-	}
-	if err := put(l.notes); err != nil {
-		return err
-	}
 	sk, sparse := w.(Skipper)
 	zero := make([]byte, PageSize)
-	pad := func(to uint64) error {
+	// skipTo leaves zeros up to file offset to: a hole where it can.
+	skipTo := func(to uint64) error {
+		if sparse && to > pos {
+			if err := bw.Flush(); err != nil {
+				return err
+			}
+			if err := sk.Skip(int64(to - pos)); err != nil {
+				return err
+			}
+			pos = to
+		}
 		for pos < to {
 			if err := put(zero[:min(uint64(len(zero)), to-pos)]); err != nil {
 				return err
@@ -355,36 +376,48 @@ func (c *Core) Write(w io.Writer, l *Layout) error {
 		}
 		return nil
 	}
+	if err := put(l.headers); err != nil {
+		return err
+	}
+	if err := put(l.notes); err != nil {
+		return err
+	}
 	for i, s := range c.Segments {
-		if err := pad(l.segOffs[i]); err != nil {
+		base := l.segOffs[i]
+		if err := skipTo(base); err != nil {
 			return err
 		}
-		for d := s.Data; len(d) > 0; {
-			n := min(len(d), PageSize)
-			if sparse && n == PageSize && allZero(d[:n]) {
-				// Count the run of zero pages, then skip it at once.
-				k := n
-				for k+PageSize <= len(d) && allZero(d[k:k+PageSize]) {
-					k += PageSize
-				}
-				if err := bw.Flush(); err != nil {
-					return err
-				}
-				if err := sk.Skip(int64(k)); err != nil {
-					return err
-				}
-				pos += uint64(k)
-				d = d[k:]
-				continue
-			}
-			if err := put(d[:n]); err != nil {
+		for _, ch := range s.Chunks {
+			if err := skipTo(base + ch.Off); err != nil {
 				return err
 			}
-			d = d[n:]
+			for d := ch.Data; len(d) > 0; {
+				n := min(len(d), PageSize)
+				if sparse && n == PageSize && allZero(d[:n]) {
+					k := n
+					for k+PageSize <= len(d) && allZero(d[k:k+PageSize]) {
+						k += PageSize
+					}
+					if err := skipTo(pos + uint64(k)); err != nil {
+						return err
+					}
+					d = d[k:]
+					continue
+				}
+				if err := put(d[:n]); err != nil {
+					return err
+				}
+				d = d[n:]
+			}
 		}
 	}
-	if err := pad(l.Size); err != nil {
-		return err
+	// The file ends with the last segment's padding: a writer with holes
+	// must be truncated to l.Size by its owner (Skip past the end writes
+	// nothing).
+	if !sparse {
+		if err := skipTo(l.Size); err != nil {
+			return err
+		}
 	}
 	return bw.Flush()
 }
@@ -394,17 +427,16 @@ type Skipper interface {
 	Skip(n int64) error
 }
 
+// zeroPage is compared against: bytes.Equal is vectorised, a byte loop is not.
+var zeroPage [PageSize]byte
+
 func allZero(b []byte) bool {
-	for len(b) >= 8 {
-		if binary.LittleEndian.Uint64(b) != 0 {
+	for len(b) > 0 {
+		n := min(len(b), PageSize)
+		if !bytes.Equal(b[:n], zeroPage[:n]) {
 			return false
 		}
-		b = b[8:]
-	}
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
+		b = b[n:]
 	}
 	return true
 }
