@@ -185,14 +185,13 @@ func pendingState(t *testing.T, ctx context.Context, pid string) (pending int, p
 	if err != nil {
 		t.Fatalf("pycore eval: %v\n%s", err, errOut)
 	}
-	dec := json.NewDecoder(strings.NewReader(out))
 	var vals []json.RawMessage
-	for dec.More() {
-		var v struct{ Value json.RawMessage }
-		if err := dec.Decode(&v); err != nil {
-			t.Fatalf("pycore eval --json: %v\n%s", err, out)
-		}
-		vals = append(vals, v.Value)
+	var doc []struct{ Value json.RawMessage }
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("pycore eval --json: %v\n%s", err, out)
+	}
+	for _, d := range doc {
+		vals = append(vals, d.Value)
 	}
 	if len(vals) != 3 || json.Unmarshal(vals[0], &pending) != nil || json.Unmarshal(vals[1], &path) != nil || json.Unmarshal(vals[2], &breaker) != nil {
 		t.Fatalf("pycore eval --json printed %s", out)
