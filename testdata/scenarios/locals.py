@@ -12,8 +12,8 @@ Besides the usual oracle (pycore_oracle.py) it writes ORACLE_PATH + ".locals.jso
  "bound", "id", "repr", "type"} in the order of the code object's variables
 (co_varnames, then the other co_cellvars, then co_freevars), read from inside the
 process just before the core. Frames of module and class bodies list no locals.
-"renderable" says whether a core reader can compute the repr (built-in values, and
-instances of classes without __repr__); the others (threading's Thread objects) are
+"renderable" says whether a core reader can compute the repr (built-in values,
+instances of classes without __repr__, threading.Thread objects); the others are
 compared by identity and type only.
 """
 
@@ -206,6 +206,8 @@ def renderable(v, seen=None):
     if t is dict:
         seen.add(id(v))
         return all(renderable(k, seen) and renderable(x, seen) for k, x in v.items())
+    if isinstance(v, threading.Thread) and t.__repr__ is threading.Thread.__repr__:
+        return True  # Thread.__repr__ reads the instance's attributes only
     return t.__repr__ is object.__repr__
 
 CO_OPTIMIZED, CO_VARARGS, CO_VARKEYWORDS = 0x1, 0x4, 0x8
