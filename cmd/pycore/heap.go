@@ -3,11 +3,13 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"sort"
 
 	"github.com/spf13/cobra"
 
 	"github.com/pycore/pycore/cpython"
+	"github.com/pycore/pycore/session"
 )
 
 func init() { register(newHeapCommand) }
@@ -17,6 +19,7 @@ func newHeapCommand() *cobra.Command {
 	var asJSON bool
 	var top, limit int
 	var typeName string
+	var summary bool
 	cmd := &cobra.Command{
 		Use:   "heap CORE [EXECUTABLE]",
 		Short: "Count the live Python objects by type, with their sizes",
@@ -31,7 +34,14 @@ Objects only C code or a 3.11+ frame's locals refer to are not counted yet;
 free-threaded builds are not read yet.
 
 --type NAME lists the instances of one type: address, size and a bounded repr
-(--limit N, default 25).`,
+(--limit N, default 25).
+
+--summary says where the process's mapped memory went, adding up to the
+whole: pymalloc's arenas (with the bytes of blocks in use and free, as
+sys._debugmallocstats() counts them; read from the interpreter's debug
+info), thread stacks, the rest of anonymous memory (the C heap, large
+objects, other mmaps), and mapped files (the largest named); then the
+Python objects the walk finds.`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if top <= 0 || limit <= 0 {
@@ -42,6 +52,16 @@ free-threaded builds are not read yet.
 				return err
 			}
 			defer s.Close()
+			if summary {
+				// The mappings are sorted even where the objects cannot be walked
+				// (free-threaded builds): the walk's failure is a note then.
+				stats, err := s.Python.WalkHeap(nil)
+				if err != nil {
+					stats = &cpython.HeapStats{Notes: []string{fmt.Sprintf("Python objects not walked: %v", err)}}
+				}
+				stats.Notes = append(stats.Notes, s.Core.Warnings...)
+				return writeMemory(cmd.OutOrStdout(), s.Memory(), stats, asJSON, top)
+			}
 			var inst []cpython.HeapObject
 			var stats *cpython.HeapStats
 			if typeName != "" {
@@ -132,5 +152,68 @@ free-threaded builds are not read yet.
 	cmd.Flags().IntVar(&top, "top", 25, "show the `N` types with the most bytes")
 	cmd.Flags().IntVar(&limit, "limit", 25, "with --type, list at most `N` instances")
 	cmd.Flags().StringVar(&typeName, "type", "", "list the instances of the type `NAME` (as the table names it)")
+	cmd.Flags().BoolVar(&summary, "summary", false, "say where the mapped memory went: pymalloc arenas, stacks, other anonymous memory, files")
+	cmd.MarkFlagsMutuallyExclusive("summary", "type")
 	return cmd
+}
+
+// writeMemory prints heap --summary.
+func writeMemory(w io.Writer, m *session.Memory, stats *cpython.HeapStats, asJSON bool, top int) error {
+	if asJSON {
+		out := struct {
+			*session.Memory
+			Objects int64 `json:"python_objects"`
+			Bytes   int64 `json:"python_object_bytes"`
+		}{m, stats.Objects, stats.Bytes}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	mib := func(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+	pct := func(b uint64) float64 {
+		if m.Total == 0 {
+			return 0
+		}
+		return 100 * float64(b) / float64(m.Total)
+	}
+	fmt.Fprintf(w, "%s mapped (%d bytes)\n", mib(m.Total), m.Total)
+	for _, k := range m.Kinds {
+		fmt.Fprintf(w, "%12s %5.1f%%  %s", mib(k.Bytes), pct(k.Bytes), k.Kind)
+		switch k.Kind {
+		case session.KindArenas:
+			if o := m.Obmalloc; o != nil {
+				fmt.Fprintf(w, ": %d arenas of %d KiB\n", o.Arenas, o.ArenaSize>>10)
+				fmt.Fprintf(w, "%21s%d bytes in allocated blocks, %d bytes in available blocks, %d used and %d free pools of %d KiB\n",
+					"", o.AllocatedBytes, o.AvailableBytes, o.UsedPools, o.FreePools, o.PoolSize>>10)
+				if o.Unreadable > 0 {
+					fmt.Fprintf(w, "%21s%d arenas or pools could not be read\n", "", o.Unreadable)
+				}
+			} else {
+				fmt.Fprintf(w, ": not known (%s)\n", m.ObmallocErr)
+			}
+		case session.KindFiles:
+			fmt.Fprintf(w, " (%d mappings of %d files)\n", k.Count, len(m.Files))
+			for i, f := range m.Files {
+				if i >= min(top, 5) {
+					fmt.Fprintf(w, "%21s... %d more files\n", "", len(m.Files)-i)
+					break
+				}
+				fmt.Fprintf(w, "%21s%10s  %s\n", "", mib(f.Bytes), f.Path)
+			}
+		default:
+			fmt.Fprintf(w, " (%d mapping%s)\n", k.Count, plural(k.Count))
+		}
+	}
+	fmt.Fprintf(w, "Python objects found: %d, %d bytes (%s; pycore heap lists them by type)\n", stats.Objects, stats.Bytes, stats.Method)
+	for _, n := range stats.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	return nil
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }

@@ -16,6 +16,8 @@ right before the core:
   "chain": {"target": id, "steps": [id, ...]} the only chain that keeps CHAIN_TARGET
       alive: the globals, CHAIN (global), its ["inner"] list, the Holder at [3] (its
       __dict__ before 3.11), whose .attr is the target.
+In abort mode it also writes ORACLE_PATH + ".mallocstats": what sys._debugmallocstats()
+printed (pymalloc's own count of arenas, pools and blocks) right before os.abort().
 """
 
 import collections
@@ -126,6 +128,17 @@ def record(path):
     os.rename(path + ".tmp", path)
 
 
+def record_mallocstats(path):
+    """sys._debugmallocstats() writes to C's stderr: point fd 2 at path while it runs."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    saved = os.dup(2)
+    os.dup2(fd, 2)
+    sys._debugmallocstats()
+    os.dup2(saved, 2)
+    os.close(saved)
+    os.close(fd)
+
+
 def main():
     oracle_path, mode = oracle.parse_args(("abort", "wait"))
     gc.disable()  # the two Nodes of the cycle stay until the core
@@ -133,6 +146,7 @@ def main():
     record(oracle_path + ".heap.json")
     if mode == "abort":
         oracle.write_oracle(oracle_path, mode, signal=6, crashed=True, holds_gil=True)
+        record_mallocstats(oracle_path + ".mallocstats")
         os.abort()  # CORE-POINT
     else:
         oracle.write_oracle(oracle_path, mode)
