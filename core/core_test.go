@@ -105,6 +105,9 @@ func checkCrash(t *testing.T, p *Process, s *scenario) {
 	if si.Signo != SIGSEGV || si.Name() != "SIGSEGV" || si.Code != 1 || si.CodeName() != "SEGV_MAPERR" || si.Addr != o.FaultAddr || !si.IsFatal() {
 		t.Errorf("signal %+v (%s), want SIGSEGV SEGV_MAPERR at %s", *si, si, o.FaultAddr)
 	}
+	if c := p.SignalCause(); c != CauseFault || !si.HasAddr() {
+		t.Errorf("segfault: cause %q, has address %v; want a fault with an address", c, si.HasAddr())
+	}
 	checkMemory(t, p, o, true)
 
 	var exe *Object
@@ -227,6 +230,9 @@ func TestGcoreOfLiveProcess(t *testing.T) {
 	checkMemory(t, p, o, true)
 	if p.Signal != nil && p.Signal.IsFatal() {
 		t.Errorf("gcore of a live process reports fatal signal %s", p.Signal)
+	}
+	if c := p.SignalCause(); c != CauseStop {
+		t.Errorf("gcore of a live process: cause %q, want %q", c, CauseStop)
 	}
 	// gdb leaves .rodata out of the core altogether: only NT_FILE knows the
 	// range, and its protection comes from the ELF program headers.

@@ -159,6 +159,43 @@ func TestParseSiginfo(t *testing.T) {
 	if _, err := parseSiginfo(make([]byte, 10)); err == nil {
 		t.Errorf("short siginfo accepted")
 	}
+	// A general protection fault (SI_KERNEL) has no address.
+	if gp, _ := parseSiginfo(si(SIGSEGV, 0x80, 0, 0)); gp.HasAddr() || gp.CodeName() != "SI_KERNEL" {
+		t.Errorf("SI_KERNEL SIGSEGV: %+v (%s)", gp, gp.CodeName())
+	}
+}
+
+func TestSignalCause(t *testing.T) {
+	si := func(signo, code, pid int) *SignalInfo {
+		return &SignalInfo{Signo: signo, Code: code, SenderPID: pid, SenderUID: 1000}
+	}
+	ps := &PsInfo{PID: 555}
+	threads := []*Thread{{TID: 556}, {TID: 555}}
+	for _, c := range []struct {
+		name string
+		p    *Process
+		want Cause
+	}{
+		{"no signal", &Process{PsInfo: ps}, CauseStop},
+		{"gdb's SIGSTOP", &Process{PsInfo: ps, Signal: si(SIGSTOP, 0x80, 0)}, CauseStop},
+		{"SEGV_MAPERR", &Process{PsInfo: ps, Signal: si(SIGSEGV, 1, 0)}, CauseFault},
+		{"general protection fault", &Process{PsInfo: ps, Signal: si(SIGSEGV, 0x80, 0)}, CauseFault},
+		{"abort()", &Process{PsInfo: ps, Signal: si(SIGABRT, -6, 555)}, CauseSelf},
+		{"kill -ABRT", &Process{PsInfo: ps, Signal: si(SIGABRT, 0, 4242)}, CauseSent},
+		{"kill from an outer PID namespace", &Process{PsInfo: ps, Signal: si(SIGABRT, 0, 0)}, CauseSent},
+		{"Ctrl-\\", &Process{PsInfo: ps, Signal: si(SIGQUIT, 0x80, 0)}, CauseSent},
+		{"RLIMIT_CPU", &Process{PsInfo: ps, Signal: si(SIGXCPU, 0x80, 0)}, CauseSelf},
+		{"abort() without NT_PRPSINFO: a thread of the core", &Process{Threads: threads, Signal: si(SIGABRT, -6, 555)}, CauseSelf},
+		{"kill without NT_PRPSINFO", &Process{Threads: threads, Signal: si(SIGABRT, 0, 4242)}, CauseSent},
+		{"no NT_SIGINFO", &Process{PsInfo: ps, Signal: &SignalInfo{Signo: SIGABRT, NoSiginfo: true}}, CauseUnknown},
+	} {
+		if got := c.p.SignalCause(); got != c.want {
+			t.Errorf("%s: cause %q, want %q", c.name, got, c.want)
+		}
+	}
+	if CauseSent.Crash() || CauseStop.Crash() || !CauseFault.Crash() || !CauseSelf.Crash() || !CauseUnknown.Crash() {
+		t.Errorf("Crash(): only fault, self and unknown are crashes")
+	}
 }
 
 func TestParseAuxv(t *testing.T) {

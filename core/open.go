@@ -128,7 +128,7 @@ func (p *Process) load(opts Options) error {
 		p.Signal = nil // gdb writes an empty siginfo for a process it stopped itself
 	}
 	if p.Signal == nil && len(p.Threads) > 0 && p.Threads[0].Signal != 0 {
-		p.Signal = &SignalInfo{Signo: p.Threads[0].Signal}
+		p.Signal = &SignalInfo{Signo: p.Threads[0].Signal, NoSiginfo: true}
 	}
 	if notes.files == nil {
 		p.warnf("core has no NT_FILE note: mapped files unknown, only dumped memory is readable")

@@ -126,6 +126,10 @@ type SignalInfo struct {
 	// For signals sent by a process (Code <= 0: kill, tgkill, abort, sigqueue).
 	SenderPID int
 	SenderUID int
+
+	// NoSiginfo: the core has no NT_SIGINFO; Signo is NT_PRSTATUS's
+	// pr_cursig and nothing else is known.
+	NoSiginfo bool
 }
 
 // PsInfo is the NT_PRPSINFO note.

@@ -70,8 +70,9 @@ func SignalName(signo int) string {
 func (s *SignalInfo) Name() string { return SignalName(s.Signo) }
 
 // IsFatal reports whether the signal is one whose default action dumps core
-// because something went wrong in the process (a crash or an abort), as
-// opposed to a dump taken on request (gcore) or a plain kill.
+// (a crash, an abort, or kill -ABRT/-QUIT sent to get a dump), as opposed to
+// the stop of a dump taken on request (gcore) or a plain kill. Who raised it
+// is the Cause's business.
 func (s *SignalInfo) IsFatal() bool {
 	switch s.Signo {
 	case SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS, SIGQUIT, SIGXCPU, SIGXFSZ:
@@ -80,9 +81,15 @@ func (s *SignalInfo) IsFatal() bool {
 	return false
 }
 
+// siKernel is si_code SI_KERNEL: sent by the kernel, not a fault of the thread.
+const siKernel = 0x80
+
 // HasAddr reports whether Addr is meaningful: a fault signal raised by the
-// kernel (si_code > 0).
-func (s *SignalInfo) HasAddr() bool { return s.Code > 0 && hasFaultAddr(s.Signo) }
+// kernel for an access of the thread (si_code > 0; SI_KERNEL, e.g. the
+// general protection fault of a non-canonical address, has no address).
+func (s *SignalInfo) HasAddr() bool {
+	return !s.NoSiginfo && s.Code > 0 && s.Code != siKernel && hasFaultAddr(s.Signo)
+}
 
 // hasFaultAddr reports whether the kernel fills si_addr for the signal.
 func hasFaultAddr(signo int) bool {
@@ -93,8 +100,73 @@ func hasFaultAddr(signo int) bool {
 	return false
 }
 
+// isFault reports whether a kernel-generated signo is a synchronous fault of
+// the thread it was delivered to (a bad access, instruction or system call).
+func isFault(signo int) bool { return hasFaultAddr(signo) || signo == SIGSYS }
+
+// Cause says where the signal that made a core came from.
+type Cause string
+
+const (
+	// CauseFault: the kernel raised it for something the thread did (si_code
+	// > 0: SEGV_MAPERR, BUS_ADRALN, ILL_ILLOPN...): a crash.
+	CauseFault Cause = "fault"
+	// CauseSelf: the process sent it to itself (SI_USER, SI_TKILL... from its
+	// own pid): abort(), raise(), os.abort(), os.kill(os.getpid(), ...): a crash.
+	CauseSelf Cause = "self"
+	// CauseSent: another process (SenderPID, SenderUID: kill -ABRT PID) or
+	// the kernel on its behalf (SI_KERNEL: a terminal's Ctrl-\) sent it: a
+	// dump request, not a crash.
+	CauseSent Cause = "sent"
+	// CauseStop: no fatal signal: the core is a dump of a running process
+	// (gcore), whose signal is the debugger's stop.
+	CauseStop Cause = "stop"
+	// CauseUnknown: a fatal signal whose origin the core does not say (no
+	// NT_SIGINFO, only NT_PRSTATUS's signal number).
+	CauseUnknown Cause = "unknown"
+)
+
+// Crash reports whether the cause is one of the process's own making, so
+// the thread the signal was delivered to crashed. A fatal signal of
+// unknown origin counts as one: most kernel cores are crashes.
+func (c Cause) Crash() bool { return c == CauseFault || c == CauseSelf || c == CauseUnknown }
+
+// SignalCause says where p.Signal came from; CauseStop when there is none.
+// A sender is the process itself when its pid is the core's (NT_PRPSINFO),
+// or, without NT_PRPSINFO, one of the core's threads.
+func (p *Process) SignalCause() Cause {
+	s := p.Signal
+	switch {
+	case s == nil || !s.IsFatal():
+		return CauseStop
+	case s.NoSiginfo:
+		return CauseUnknown
+	case s.Code > 0 && isFault(s.Signo):
+		return CauseFault // SI_KERNEL too: the general protection fault of a bad pointer
+	case s.Code > 0 && s.Signo == SIGXCPU:
+		return CauseSelf // the process ran out of its RLIMIT_CPU
+	case s.Code > 0:
+		return CauseSent // SI_KERNEL for SIGQUIT, SIGABRT: a terminal's Ctrl-\ and the like
+	}
+	if p.PsInfo != nil && p.PsInfo.PID != 0 {
+		if s.SenderPID == p.PsInfo.PID {
+			return CauseSelf
+		}
+		return CauseSent
+	}
+	for _, t := range p.Threads {
+		if t.TID == s.SenderPID && s.SenderPID != 0 {
+			return CauseSelf
+		}
+	}
+	return CauseSent
+}
+
 // CodeName returns the symbolic si_code, e.g. "SEGV_MAPERR", "SI_TKILL".
 func (s *SignalInfo) CodeName() string {
+	if s.NoSiginfo {
+		return "no siginfo"
+	}
 	switch s.Code {
 	case 0:
 		return "SI_USER"
@@ -143,7 +215,7 @@ func (s *SignalInfo) String() string {
 	str := s.Name() + " (" + s.CodeName() + ")"
 	if s.HasAddr() {
 		str += " at " + s.Addr.String()
-	} else if s.Code <= 0 && s.SenderPID != 0 {
+	} else if !s.NoSiginfo && s.Code <= 0 && s.SenderPID != 0 {
 		str += fmt.Sprintf(" from pid %d uid %d", s.SenderPID, s.SenderUID)
 	}
 	return str

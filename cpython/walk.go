@@ -47,12 +47,48 @@ type PythonInfo struct {
 
 // SignalInfo is the signal that ended the process, if the core says.
 type SignalInfo struct {
-	Number  int    `json:"number"`
-	Name    string `json:"name"`
-	Code    int    `json:"code"`
-	Address uint64 `json:"address"`
-	Thread  int    `json:"thread"` // TID of the thread that received it
-	Fatal   bool   `json:"fatal"`
+	Number   int    `json:"number"`
+	Name     string `json:"name"`
+	Code     int    `json:"code"`      // si_code
+	CodeName string `json:"code_name"` // "SEGV_MAPERR", "SI_TKILL"...
+	// Cause is where it came from (core.Cause): "fault", "self", "sent",
+	// "stop" or "unknown".
+	Cause string `json:"cause"`
+	// Address is the faulting address; meaningful when HasAddress (a fault
+	// with an address: 0 is a NULL dereference then).
+	Address    uint64 `json:"address"`
+	HasAddress bool   `json:"has_address"`
+	// SenderPID and SenderUID say who sent it (cause "self" or "sent" by
+	// kill, tgkill, sigqueue); null when the kernel raised it.
+	SenderPID *int `json:"sender_pid"`
+	SenderUID *int `json:"sender_uid"`
+	Thread    int  `json:"thread"` // TID of the thread that received it
+	// Fatal: the process crashed by it (cause fault, self or unknown), so
+	// the receiving thread is the crashed one. False for a dump request
+	// (sent) and a dump of a running process (stop).
+	Fatal bool `json:"fatal"`
+}
+
+// signalInfo describes the core's signal, nil when it has none.
+func signalInfo(c *core.Process) *SignalInfo {
+	si := c.Signal
+	if si == nil {
+		return nil
+	}
+	cause := c.SignalCause()
+	out := &SignalInfo{Number: si.Signo, Name: si.Name(), Code: si.Code, CodeName: si.CodeName(),
+		Cause: string(cause), HasAddress: si.HasAddr(), Fatal: cause.Crash()}
+	if out.HasAddress {
+		out.Address = uint64(si.Addr)
+	}
+	if !si.NoSiginfo && si.Code <= 0 {
+		pid, uid := si.SenderPID, si.SenderUID
+		out.SenderPID, out.SenderUID = &pid, &uid
+	}
+	if len(c.Threads) > 0 {
+		out.Thread = c.Threads[0].TID
+	}
+	return out
 }
 
 // Thread is one Python thread state and its stack.
@@ -148,14 +184,8 @@ func (p *Process) SnapshotWith(o SnapshotOptions) (*Snapshot, error) {
 		s.Live = &LiveInfo{PID: l.PID, NonBlocking: l.NonBlocking, PausedMS: float64(l.Paused.Microseconds()) / 1000}
 	}
 	crashTID := 0
-	if si := c.Signal; si != nil {
-		s.Signal = &SignalInfo{Number: si.Signo, Name: si.Name(), Code: si.Code, Address: uint64(si.Addr), Fatal: si.IsFatal()}
-		if len(c.Threads) > 0 {
-			s.Signal.Thread = c.Threads[0].TID
-			if si.IsFatal() {
-				crashTID = c.Threads[0].TID
-			}
-		}
+	if s.Signal = signalInfo(c); s.Signal != nil && s.Signal.Fatal {
+		crashTID = s.Signal.Thread
 	}
 	s.Finalizing = p.finalizing()
 	s.Process = p.processInfo()

@@ -19,9 +19,9 @@ func sampleReport(t *testing.T, sigs ...Signature) *Report {
 }
 
 func TestBaselineMarksNewAndGoneGroups(t *testing.T) {
-	old := newSignature("SIGSEGV", BasisCrashed, []SigFrame{{File: "w.py", Function: "crash"}})
-	kept := newSignature("SIGABRT", BasisCrashed, []SigFrame{{File: "m.py", Function: "check"}})
-	fresh := newSignature("", BasisMain, []SigFrame{{File: "h.py", Function: "wait"}})
+	old := newSignature("SIGSEGV", false, BasisCrashed, []SigFrame{{File: "w.py", Function: "crash"}})
+	kept := newSignature("SIGABRT", false, BasisCrashed, []SigFrame{{File: "m.py", Function: "check"}})
+	fresh := newSignature("", false, BasisMain, []SigFrame{{File: "h.py", Function: "wait"}})
 
 	var buf bytes.Buffer
 	if err := WriteJSON(&buf, sampleReport(t, old, kept, kept)); err != nil {

@@ -17,17 +17,19 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // tricky is a report whose text needs escaping in every format: Markdown and
 // HTML metacharacters in paths, frames and reasons, a new and a gone group, a
-// group without Python frames and a stack cut short.
+// group without Python frames, a stack cut short and a dump request.
 func tricky() *Report {
 	lwp := int64(4242)
-	segv := newSignature("SIGSEGV", BasisCrashed, []SigFrame{
+	segv := newSignature("SIGSEGV", false, BasisCrashed, []SigFrame{
 		{File: "ctypes/__init__.py", Function: "string_at"},
 		{File: "app|main.py", Function: "<lambda>"},
 		{File: "we`ird.py", Function: "run_*_now"},
 	})
-	hang := newSignature("", BasisMain, nil)
-	noThread := newSignature("SIGSEGV", BasisNoThread, nil) // crashed before any thread state existed
-	gone := newSignature("SIGBUS", BasisCrashed, []SigFrame{{File: "mmap.py", Function: "read"}})
+	hang := newSignature("", false, BasisMain, nil)
+	noThread := newSignature("SIGSEGV", false, BasisNoThread, nil) // crashed before any thread state existed
+	// kill -ABRT of a hang: a dump request
+	request := newSignature("SIGABRT", true, BasisMain, []SigFrame{{File: "threading.py", Function: "join"}})
+	gone := newSignature("SIGBUS", false, BasisCrashed, []SigFrame{{File: "mmap.py", Function: "read"}})
 	var deep []StackFrame
 	for i := 0; i < 3; i++ {
 		deep = append(deep, StackFrame{Function: "recurse", Qualname: "Walker.recurse", File: "/srv/app/walk.py", Line: 10 + i})
@@ -39,7 +41,7 @@ func tricky() *Report {
 	}
 	return &Report{
 		Format: ReportFormat, Version: ReportVersion, Generated: t0.Add(48 * time.Hour),
-		Rule: Rule(SignatureOptions{}), SignatureDepth: DefaultDepth, Total: 17, Readable: 15,
+		Rule: Rule(SignatureOptions{}), SignatureDepth: DefaultDepth, Total: 18, Readable: 16,
 		Baseline: "old <report>.json",
 		Groups: []*Group{
 			{Rank: 1, Count: 13, Signature: segv, Versions: []string{"3.9.18", "3.12.1"}, First: t0, Last: t0.Add(time.Hour),
@@ -51,6 +53,9 @@ func tricky() *Report {
 				Example: "/cores/hang <1>.core", Cores: []string{"/cores/hang <1>.core"}, Thread: &ThreadInfo{ThreadID: 1, Main: true}, Stack: []StackFrame{}},
 			{Rank: 3, Count: 1, Signature: noThread, Versions: []string{"3.13.0"}, First: t0, Last: t0,
 				Example: "/cores/early.core", Cores: []string{"/cores/early.core"}, Stack: []StackFrame{}},
+			{Rank: 4, Count: 1, Signature: request, Versions: []string{"3.12.1"}, First: t0, Last: t0,
+				Example: "/cores/hung.core", Cores: []string{"/cores/hung.core"}, Thread: &ThreadInfo{ThreadID: 2, LWP: &lwp, Main: true, Depth: 1},
+				Stack: []StackFrame{{Function: "join", Qualname: "Thread.join", File: "/usr/lib/python3.12/threading.py", Line: 1147}}},
 		},
 		Unreadable: []Unreadable{
 			{Path: "/cores/notes|1.txt", Reason: `not an ELF file (starts with "<b>hi</")`},
@@ -158,7 +163,7 @@ func TestJSONRoundTripsAsABaseline(t *testing.T) {
 	if err := json.Unmarshal(b.Bytes(), &back); err != nil {
 		t.Fatal(err)
 	}
-	if len(back.Groups) != 3 || back.Groups[0].Signature.Text != r.Groups[0].Signature.Text || len(back.Groups[0].Signature.Frames) != 3 {
+	if len(back.Groups) != 4 || !back.Groups[3].Signature.DumpRequest || back.Groups[0].Signature.Text != r.Groups[0].Signature.Text || len(back.Groups[0].Signature.Frames) != 3 {
 		t.Errorf("groups did not survive: %+v", back.Groups)
 	}
 	if back.Groups[0].Signature.ID != r.Groups[0].Signature.ID || back.Groups[0].StackOmitted != 1000 || !back.Groups[0].New {

@@ -21,9 +21,9 @@ func result(path, python string, at time.Duration, sig Signature) *CoreResult {
 }
 
 func TestAggregatorGroupsCountsAndOrders(t *testing.T) {
-	segv := newSignature("SIGSEGV", BasisCrashed, []SigFrame{{File: "w.py", Function: "crash"}})
-	abrt := newSignature("SIGABRT", BasisCrashed, []SigFrame{{File: "m.py", Function: "check"}})
-	hang := newSignature("", BasisMain, []SigFrame{{File: "h.py", Function: "wait"}})
+	segv := newSignature("SIGSEGV", false, BasisCrashed, []SigFrame{{File: "w.py", Function: "crash"}})
+	abrt := newSignature("SIGABRT", false, BasisCrashed, []SigFrame{{File: "m.py", Function: "check"}})
+	hang := newSignature("", false, BasisMain, []SigFrame{{File: "h.py", Function: "wait"}})
 	a := newAggregator(Options{})
 	for _, r := range []*CoreResult{
 		result("c1", "3.12.1", 3*time.Hour, segv),
@@ -64,7 +64,7 @@ func TestAggregatorGroupsCountsAndOrders(t *testing.T) {
 // A group lists its MaxGroupCores newest cores, newest first (ties by path),
 // whatever order they come in.
 func TestGroupListsItsNewestCores(t *testing.T) {
-	segv := newSignature("SIGSEGV", BasisCrashed, []SigFrame{{File: "w.py", Function: "crash"}})
+	segv := newSignature("SIGSEGV", false, BasisCrashed, []SigFrame{{File: "w.py", Function: "crash"}})
 	a := newAggregator(Options{})
 	order := []int{7, 0, 13, 3, 11, 1, 12, 5, 9, 2, 14, 4, 10, 6, 8}
 	for _, i := range order {

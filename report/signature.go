@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/pycore/pycore/core"
 	"github.com/pycore/pycore/cpython"
 )
 
@@ -46,18 +47,25 @@ func (f SigFrame) String() string {
 type Signature struct {
 	// Signal is the fatal signal's name ("SIGSEGV"), or "" when the core was
 	// not made by one (gcore of a live process, whose SIGSTOP is not fatal).
-	Signal string     `json:"signal"`
-	Basis  Basis      `json:"basis"`
-	Frames []SigFrame `json:"frames"` // innermost first
+	Signal string `json:"signal"`
+	// DumpRequest: the signal was sent from outside (kill -ABRT PID, a
+	// terminal's Ctrl-\\), not a crash; such cores group apart from crashes.
+	DumpRequest bool       `json:"dump_request,omitempty"`
+	Basis       Basis      `json:"basis"`
+	Frames      []SigFrame `json:"frames"` // innermost first
 	// Text is the canonical one-line form, the grouping key; ID a short hash of it.
 	Text string `json:"text"`
 	ID   string `json:"id"`
 }
 
-// SignalText is the signal as shown: its name, or "no signal".
+// SignalText is the signal as shown: its name, "dump request (SIGABRT)"
+// for one sent from outside, or "no signal".
 func (s Signature) SignalText() string {
-	if s.Signal == "" {
+	switch {
+	case s.Signal == "":
 		return "no signal"
+	case s.DumpRequest:
+		return "dump request (" + s.Signal + ")"
 	}
 	return s.Signal
 }
@@ -79,8 +87,8 @@ func (s Signature) FramesText() string {
 	return strings.Join(parts, " ← ")
 }
 
-func newSignature(signal string, basis Basis, frames []SigFrame) Signature {
-	s := Signature{Signal: signal, Basis: basis, Frames: frames}
+func newSignature(signal string, request bool, basis Basis, frames []SigFrame) Signature {
+	s := Signature{Signal: signal, DumpRequest: request, Basis: basis, Frames: frames}
 	if s.Frames == nil {
 		s.Frames = []SigFrame{}
 	}
@@ -103,13 +111,13 @@ func SignatureOf(s *cpython.Snapshot, o SignatureOptions) (Signature, *cpython.T
 	if depth <= 0 {
 		depth = DefaultDepth
 	}
-	signal := ""
-	if s.Signal != nil && s.Signal.Fatal {
-		signal = s.Signal.Name
+	signal, request := "", false
+	if si := s.Signal; si != nil && (si.Fatal || si.Cause == string(core.CauseSent)) {
+		signal, request = si.Name, !si.Fatal
 	}
 	t, basis := signatureThread(s.Threads)
 	if t == nil {
-		return newSignature(signal, basis, nil), nil
+		return newSignature(signal, request, basis, nil), nil
 	}
 	var frames []SigFrame
 	for i := 0; i < len(t.Frames) && i < depth; i++ {
@@ -120,7 +128,7 @@ func SignatureOf(s *cpython.Snapshot, o SignatureOptions) (Signature, *cpython.T
 		}
 		frames = append(frames, sf)
 	}
-	return newSignature(signal, basis, frames), t
+	return newSignature(signal, request, basis, frames), t
 }
 
 // signatureThread picks the thread whose stack identifies the core.

@@ -20,10 +20,21 @@ func fmtTime(t time.Time) string {
 	return t.UTC().Format(timeLayout)
 }
 
-// Summary is the report's first line: "27 files: 24 cores in 4 groups, 3 unreadable".
+// Summary is the report's first line: "27 files: 24 cores in 4 groups, 3
+// unreadable", saying how many cores are dump requests rather than crashes.
 func (r *Report) Summary() string {
-	s := fmt.Sprintf("%d %s: %d %s in %d %s, %d unreadable", r.Total, plural(r.Total, "file", "files"),
-		r.Readable, plural(r.Readable, "core", "cores"), len(r.Groups), plural(len(r.Groups), "group", "groups"), len(r.Unreadable))
+	s := fmt.Sprintf("%d %s: %d %s in %d %s", r.Total, plural(r.Total, "file", "files"),
+		r.Readable, plural(r.Readable, "core", "cores"), len(r.Groups), plural(len(r.Groups), "group", "groups"))
+	requests := 0
+	for _, g := range r.Groups {
+		if g.Signature.DumpRequest {
+			requests += g.Count
+		}
+	}
+	if requests > 0 {
+		s += fmt.Sprintf(" (%d of them %s, not %s)", requests, plural(requests, "a dump request", "dump requests"), plural(requests, "a crash", "crashes"))
+	}
+	s += fmt.Sprintf(", %d unreadable", len(r.Unreadable))
 	if r.Baseline != "" {
 		s += fmt.Sprintf("; %d new since %s, %d gone", r.NewCount(), r.Baseline, len(r.Gone))
 	}

@@ -26,16 +26,7 @@ func printNativeThreads(w io.Writer, s *native.Snapshot) error {
 		fmt.Fprint(w, " (Py_DEBUG build)")
 	}
 	fmt.Fprintln(w)
-	if si := s.Signal; si != nil {
-		fmt.Fprintf(w, "Signal: %s (%d), code %d", si.Name, si.Number, si.Code)
-		if si.Address != 0 {
-			fmt.Fprintf(w, ", address %#x", si.Address)
-		}
-		if si.Thread != 0 {
-			fmt.Fprintf(w, ", in thread %d", si.Thread)
-		}
-		fmt.Fprintln(w)
-	}
+	writeSignal(w, s.Signal, s.Live != nil)
 	if si, c := s.Signal, s.Crash; si != nil && c != nil {
 		fmt.Fprintf(w, "Crash: %s", si.Name)
 		if si.Address != 0 || si.Code > 0 {

@@ -105,16 +105,7 @@ func printThreads(w io.Writer, s *cpython.Snapshot) error {
 	}
 	fmt.Fprintf(w, "Python %s%s\n", s.Python.Version, ft)
 	printProcess(w, s.Process)
-	if s.Signal != nil {
-		fmt.Fprintf(w, "Signal: %s (%d), code %d", s.Signal.Name, s.Signal.Number, s.Signal.Code)
-		if s.Signal.Address != 0 {
-			fmt.Fprintf(w, ", address %#x", s.Signal.Address)
-		}
-		if s.Signal.Thread != 0 {
-			fmt.Fprintf(w, ", in thread %d", s.Signal.Thread)
-		}
-		fmt.Fprintln(w)
-	}
+	writeSignal(w, s.Signal, s.Live != nil)
 	if s.Finalizing {
 		fmt.Fprintln(w, "The interpreter was finalizing (shutting down).")
 	}
@@ -124,9 +115,7 @@ func printThreads(w io.Writer, s *cpython.Snapshot) error {
 	for _, t := range s.Threads {
 		interps[t.InterpreterID] = true
 	}
-	// Threads grouped by interpreter, in the order CPython lists them.
-	threads := append([]*cpython.Thread(nil), s.Threads...)
-	sort.SliceStable(threads, func(i, j int) bool { return threads[i].InterpreterID < threads[j].InterpreterID })
+	threads := crashedFirst(s.Threads)
 
 	table := textable.New(w)
 	table.Header("Thread ID", "LWP", "Interp", "Name", "State", "Depth")
@@ -294,6 +283,37 @@ func printExceptions(w io.Writer, t *cpython.Thread) {
 	}
 }
 
+// crashedFirst orders threads for the text: grouped by interpreter, in the
+// order CPython lists them, except that the crashed thread (and the
+// interpreter it is in) comes first: CPython lists the main thread last.
+func crashedFirst(ts []*cpython.Thread) []*cpython.Thread {
+	threads := append([]*cpython.Thread(nil), ts...)
+	crashInterp, crashed := int64(0), false
+	for _, t := range threads {
+		if t.Crashed {
+			crashInterp, crashed = t.InterpreterID, true
+			break
+		}
+	}
+	key := func(t *cpython.Thread) (bool, int64, bool) {
+		return !crashed || t.InterpreterID != crashInterp, t.InterpreterID, !t.Crashed
+	}
+	sort.SliceStable(threads, func(i, j int) bool {
+		oi, ii, ci := key(threads[i])
+		oj, ij, cj := key(threads[j])
+		if oi != oj {
+			return !oi
+		}
+		if ii != ij {
+			return ii < ij
+		}
+		return !ci && cj
+	})
+	return threads
+}
+
+// threadState lists what is known to be true of a thread (README: "States");
+// "" when none of it is.
 func threadState(t *cpython.Thread) string {
 	var parts []string
 	if t.Main {
@@ -316,9 +336,6 @@ func threadState(t *cpython.Thread) string {
 	}
 	if t.State != "" && t.State != "detached" && (t.State != "attached" || !t.HoldsGIL) {
 		parts = append(parts, t.State)
-	}
-	if len(parts) == 0 {
-		return "idle"
 	}
 	return strings.Join(parts, ", ")
 }

@@ -27,6 +27,10 @@ const (
 	Kernel CoreKind = "kernel"
 	// Gcore: the program parks and gdb's gcore dumps it alive.
 	Gcore CoreKind = "gcore"
+	// Sent: the program parks as for Gcore, then this process sends it SIGABRT (kill
+	// -ABRT PID, SI_USER from os.Getpid()) and the kernel writes the core: a dump
+	// request, no thread crashed.
+	Sent CoreKind = "sent"
 )
 
 // Core is a core dump made by MakeCore, with what the program said about itself.
@@ -107,7 +111,7 @@ var KernelOnly = map[string]bool{"crash_worker": true, "finalizing": true}
 // (systemd-coredump, apport) is t.Skip.
 func MakeCore(t testing.TB, i Interpreter, scenario string, kind CoreKind) *Core {
 	t.Helper()
-	if kind == Kernel {
+	if kind == Kernel || kind == Sent {
 		if err := kernelCoresUsable(); err != nil {
 			t.Skipf("kernel cores: %v", err)
 		}
@@ -142,10 +146,10 @@ func scenarioRequires(dir, scenario string) (major, minor int, ok bool) {
 
 // makeCore is MakeCore with the scenarios taken from srcDir.
 func makeCore(tmp, srcDir string, i Interpreter, scenario string, kind CoreKind) (*Core, error) {
-	if kind != Kernel && kind != Gcore {
-		return nil, fmt.Errorf("unknown core kind %q (want %q or %q)", kind, Kernel, Gcore)
+	if kind != Kernel && kind != Gcore && kind != Sent {
+		return nil, fmt.Errorf("unknown core kind %q (want %q, %q or %q)", kind, Kernel, Gcore, Sent)
 	}
-	if kind == Gcore && KernelOnly[scenario] {
+	if kind != Kernel && KernelOnly[scenario] {
 		return nil, fmt.Errorf("scenario %s crashes by itself: it makes kernel cores only", scenario)
 	}
 	if kind == Gcore {
@@ -176,10 +180,13 @@ func makeCore(tmp, srcDir string, i Interpreter, scenario string, kind CoreKind)
 	c := &Core{Kind: kind, Interp: i, Scenario: scenario, Dir: dir, Script: script}
 	oraclePath := filepath.Join(dir, "oracle.json")
 	var err error
-	if kind == Kernel {
+	switch kind {
+	case Kernel:
 		err = runKernel(c, oraclePath)
-	} else {
+	case Gcore:
 		err = runGcore(c, oraclePath)
+	default:
+		err = runSent(c, oraclePath)
 	}
 	if err != nil {
 		return nil, err
@@ -217,7 +224,7 @@ func (c *Core) checkOracle() error {
 	if c.Kind == Kernel && o.Crashed == 0 {
 		return fmt.Errorf("kernel core of %s but the oracle names no crashed thread", c.Scenario)
 	}
-	if c.Kind == Gcore && o.Crashed != 0 {
+	if c.Kind != Kernel && o.Crashed != 0 {
 		return fmt.Errorf("gcore core of %s but the oracle names crashed thread %#x", c.Scenario, o.Crashed)
 	}
 	return nil
@@ -325,21 +332,8 @@ func runGcore(c *Core, oraclePath string) error {
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
 		<-exited
 	}
-
-	// Wait for ORACLE.ready, or for the program to die first.
-	deadline := time.Now().Add(readyTimeout)
-	for !fileExists(oraclePath + ".ready") {
-		select {
-		case <-exited:
-			c.Stderr = stderr.String()
-			return fmt.Errorf("%s exited before it was ready (%v)\nstderr:\n%s", c.Script, waitErr, c.Stderr)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			kill()
-			c.Stderr = stderr.String()
-			return fmt.Errorf("%s not ready after %v (killed)\nstderr:\n%s", c.Script, readyTimeout, c.Stderr)
-		}
+	if err := waitReady(c, oraclePath, &stderr, exited, &waitErr, kill); err != nil {
+		return err
 	}
 
 	prefix := filepath.Join(c.Dir, "core")
@@ -364,6 +358,73 @@ func runGcore(c *Core, oraclePath string) error {
 	if !fileExists(c.Path) {
 		return fmt.Errorf("gcore succeeded but wrote no %s\n%s", c.Path, c.Stderr)
 	}
+	return nil
+}
+
+// waitReady waits for ORACLE.ready, or for the program to die first (exited closed,
+// *waitErr set); on timeout it kills the program.
+func waitReady(c *Core, oraclePath string, stderr *syncBuffer, exited chan struct{}, waitErr *error, kill func()) error {
+	deadline := time.Now().Add(readyTimeout)
+	for !fileExists(oraclePath + ".ready") {
+		select {
+		case <-exited:
+			c.Stderr = stderr.String()
+			return fmt.Errorf("%s exited before it was ready (%v)\nstderr:\n%s", c.Script, *waitErr, c.Stderr)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			kill()
+			c.Stderr = stderr.String()
+			return fmt.Errorf("%s not ready after %v (killed)\nstderr:\n%s", c.Script, readyTimeout, c.Stderr)
+		}
+	}
+	return nil
+}
+
+// runSent starts the program in wait mode and, once it is ready, sends it SIGABRT from
+// this process, as `kill -ABRT PID` would; the kernel writes the core.
+func runSent(c *Core, oraclePath string) error {
+	pattern, usesPID, err := corePattern()
+	if err != nil {
+		return err
+	}
+	var stderr syncBuffer
+	cmd, err := startScenario(c, oraclePath, "wait", &stderr)
+	if err != nil {
+		return err
+	}
+	pid := cmd.Process.Pid
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
+	kill := func() {
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+		<-exited
+	}
+	if err := waitReady(c, oraclePath, &stderr, exited, &waitErr, kill); err != nil {
+		return err
+	}
+	if err := syscall.Kill(pid, syscall.SIGABRT); err != nil {
+		kill()
+		return fmt.Errorf("kill -ABRT %d: %w", pid, err)
+	}
+	select {
+	case <-exited:
+	case <-time.After(exitTimeout):
+		kill()
+		c.Stderr = stderr.String()
+		return fmt.Errorf("%s did not die of SIGABRT in %v (killed)\nstderr:\n%s", c.Script, exitTimeout, c.Stderr)
+	}
+	c.Stderr = stderr.String()
+	ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if !ws.Signaled() || ws.Signal() != syscall.SIGABRT || !ws.CoreDump() {
+		return fmt.Errorf("%s sent SIGABRT ended with %v, want death by SIGABRT with a core (core_pattern %q)\nstderr:\n%s", c.Script, cmd.ProcessState, pattern, c.Stderr)
+	}
+	path, err := findKernelCore(c.Dir, pattern, usesPID, pid)
+	if err != nil {
+		return fmt.Errorf("%w\nstderr:\n%s", err, c.Stderr)
+	}
+	c.Path = path
 	return nil
 }
 

@@ -16,7 +16,7 @@ func ReportScenarioDir() string { return filepath.Join(ScenarioDir(), "report") 
 // caller removes, and failures are returned. Calls may run concurrently; at most
 // PYCORE_JOBS programs run at once.
 func MakeCoreIn(tmp, dir string, i Interpreter, scenario string, kind CoreKind) (*Core, error) {
-	if kind == Kernel {
+	if kind == Kernel || kind == Sent {
 		if err := kernelCoresUsable(); err != nil {
 			return nil, fmt.Errorf("kernel cores: %w", err)
 		}
