@@ -42,7 +42,7 @@ func TestSignalCause(t *testing.T) {
 				}
 				text := threadsText(t, c.Path)
 				if !strings.Contains(text, "No fatal signal: ") || !strings.Contains(text, "dump of a running process") || strings.Contains(text, "Signal:") {
-					t.Errorf("gcore: the text does not say there was no fatal signal:\n%s", head(text))
+					t.Errorf("gcore: the text does not say there was no fatal signal:\n%s", head(text, 15))
 				}
 			})
 			t.Run("sent", func(t *testing.T) {
@@ -59,7 +59,7 @@ func TestSignalCause(t *testing.T) {
 				text := threadsText(t, c.Path)
 				want := fmt.Sprintf("Signal: SIGABRT (6), SI_USER from pid %d (uid %d): a dump request, not a crash", pid, uid)
 				if !strings.Contains(text, want) || strings.Contains(text, "crashed") {
-					t.Errorf("kill -ABRT: the text lacks %q or calls a thread crashed:\n%s", want, head(text))
+					t.Errorf("kill -ABRT: the text lacks %q or calls a thread crashed:\n%s", want, head(text, 15))
 				}
 			})
 			t.Run("abort", func(t *testing.T) {
@@ -74,7 +74,7 @@ func TestSignalCause(t *testing.T) {
 				}
 				text := threadsText(t, c.Path)
 				if want := "SI_TKILL from the process itself"; !strings.Contains(text, want) {
-					t.Errorf("os.abort(): the text lacks %q:\n%s", want, head(text))
+					t.Errorf("os.abort(): the text lacks %q:\n%s", want, head(text, 15))
 				}
 				checkPrintedFirst(t, text, c.Oracle)
 			})
@@ -97,7 +97,7 @@ func TestSignalCause(t *testing.T) {
 				}
 				text := threadsText(t, c.Path)
 				if want := fmt.Sprintf("Signal: SIGSEGV (11), SEGV_MAPERR at address %#x: a crash in thread", addr); !strings.Contains(text, want) {
-					t.Errorf("segfault: the text lacks %q:\n%s", want, head(text))
+					t.Errorf("segfault: the text lacks %q:\n%s", want, head(text, 15))
 				}
 				checkPrintedFirst(t, text, c.Oracle)
 			})
@@ -165,7 +165,7 @@ func checkPrintedFirst(t *testing.T, text string, o *pytest.Oracle) {
 		}
 	}
 	if row != id || block != id {
-		t.Errorf("the crashed thread %s is not printed first (first row %s, first traceback %s):\n%s", id, row, block, head(text))
+		t.Errorf("the crashed thread %s is not printed first (first row %s, first traceback %s):\n%s", id, row, block, head(text, 15))
 	}
 }
 
@@ -181,13 +181,4 @@ func signalString(si *cpython.SignalInfo) string {
 	}
 	return fmt.Sprintf("%s %s cause %s fatal %v address %#x (has %v) sender pid %s uid %s thread %d",
 		si.Name, si.CodeName, si.Cause, si.Fatal, si.Address, si.HasAddress, p(si.SenderPID), p(si.SenderUID), si.Thread)
-}
-
-// head is the first lines of a command's output, for messages.
-func head(s string) string {
-	lines := strings.SplitN(s, "\n", 16)
-	if len(lines) > 15 {
-		lines = lines[:15]
-	}
-	return strings.Join(lines, "\n")
 }
