@@ -5,8 +5,8 @@ Usage: bench/gcore.py [-n RUNS] [--threads N] [--heap-mb M] [--python EXE] [--gd
                       [--pycore PYCORE]
 
 Starts a Python process (EXE, default python3) with N parked threads (default 4) and about
-M MiB of live objects (default 100), then dumps it RUNS times (default 5) with each tool in
-turn: `pycore gcore PID -o FILE` and `GDB -batch -p PID -ex 'gcore FILE'` (GDB default
+M MiB of live objects (default 100), dumps it once, and stops it; RUNS times (default 5)
+for each tool, in turn: `pycore gcore PID -o FILE` and `GDB -batch -p PID -ex 'gcore FILE'` (GDB default
 gdb). For each it records the wall and CPU time of the dumping command (wait4), the pause
 the process saw (the longest gap between ticks of a thread that sleeps 1 ms, reset before
 each dump, so it includes scheduling delay on a busy machine), and the core's size
@@ -74,38 +74,44 @@ def main():
     # One str of 8 digits repeated takes about 60 bytes; plus the list.
     with open(script, "w") as f:
         f.write(TARGET % {"objs": a.heap_mb * (1 << 20) // 70, "threads": a.threads})
-    proc = subprocess.Popen([a.python, script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    if proc.stdout.readline().strip() != "ready":
-        sys.exit("gcore.py: the target did not start")
+    def start():
+        proc = subprocess.Popen([a.python, script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        if proc.stdout.readline().strip() != "ready":
+            sys.exit("gcore.py: the target did not start")
+        return proc
 
-    def ask(cmd):
+    def ask(proc, cmd):
         proc.stdin.write(cmd + "\n")
         proc.stdin.flush()
         return proc.stdout.readline().strip()
 
     tools = {
-        "pycore gcore": lambda out: [a.pycore, "gcore", str(proc.pid), "-o", out],
-        "pycore gcore --compress zstd": lambda out: [a.pycore, "gcore", "--compress", "zstd", str(proc.pid), "-o", out],
-        "gdb gcore": lambda out: [a.gdb, "-nx", "-batch", "-p", str(proc.pid), "-ex", "gcore " + out],
+        "pycore gcore": lambda pid, out: [a.pycore, "gcore", str(pid), "-o", out],
+        "pycore gcore --compress zstd": lambda pid, out: [a.pycore, "gcore", "--compress", "zstd", str(pid), "-o", out],
+        "gdb gcore": lambda pid, out: [a.gdb, "-nx", "-batch", "-p", str(pid), "-ex", "gcore " + out],
     }
     res = {name: [] for name in tools}
-    try:
-        for i in range(a.n):
-            for name, argv in tools.items():
+    # A fresh process for every dump: gdb's gcore reads every page of every
+    # mapping, which makes the untouched pages of thread stacks and arenas
+    # resident, and a later dump of the same process would copy them too.
+    for i in range(a.n):
+        for name, argv in tools.items():
+            proc = start()
+            try:
                 out = os.path.join(work, "core")
-                ask("reset")
-                wall, cpu, err = timed(argv(out))
+                ask(proc, "reset")
+                wall, cpu, err = timed(argv(proc.pid, out))
                 time.sleep(0.05)  # let the ticker see the end of the pause
-                gap = float(ask("gap"))
+                gap = float(ask(proc, "gap"))
                 st = os.stat(out)
                 paused = None
                 if "paused " in err:
                     paused = float(err.split("paused ")[1].split()[0])
                 res[name].append((wall, cpu, gap, st.st_size, st.st_blocks * 512, paused))
                 os.remove(out)
-    finally:
-        ask("stop")
-        proc.wait(timeout=30)
+            finally:
+                ask(proc, "stop")
+                proc.wait(timeout=30)
     mib = 1 << 20
     print("| tool | wall | CPU (user+sys) | process paused (ticker) | paused (pycore's own count) | core size (on disk) |")
     print("|---|---|---|---|---|---|")

@@ -124,6 +124,30 @@ func TestGcoreBadTargets(t *testing.T) {
 			t.Errorf("%s: a core was written", c.name)
 		}
 	}
+
+	// A process another debugger holds is refused and left to it.
+	if gdb, err := exec.LookPath("gdb"); err == nil {
+		sleep := exec.CommandContext(ctx, "sleep", "60")
+		if err := sleep.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = sleep.Process.Kill(); _ = sleep.Wait() }()
+		g := exec.CommandContext(ctx, gdb, "-nx", "-batch", "-p", fmt.Sprint(sleep.Process.Pid), "-ex", "shell sleep 60")
+		if err := g.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = g.Process.Kill(); _ = g.Wait() }()
+		for tracerPID(t, sleep.Process.Pid) == 0 && ctx.Err() == nil {
+			time.Sleep(20 * time.Millisecond)
+		}
+		_, errOut, err := runPycoreCtx(ctx, "gcore", fmt.Sprint(sleep.Process.Pid), "-o", out)
+		if lines := strings.Split(strings.TrimSpace(errOut), "\n"); err == nil || len(lines) != 1 || !strings.Contains(errOut, "already traced by process") {
+			t.Errorf("traced by gdb: %v, said %q", err, errOut)
+		}
+		if tp := tracerPID(t, sleep.Process.Pid); tp != g.Process.Pid {
+			t.Errorf("traced by gdb: TracerPid is %d after pycore, want gdb's %d", tp, g.Process.Pid)
+		}
+	}
 	ents, _ := os.ReadDir(dir)
 	if len(ents) != 0 {
 		t.Errorf("files left in the output directory: %v", ents)
