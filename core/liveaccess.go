@@ -54,13 +54,24 @@ func (p *Process) WriteLive(addr Address, data []byte) error {
 	if len(data) == 0 || len(data) > MaxLiveWrite {
 		return fmt.Errorf("write of %d bytes at %s: want 1 to %d", len(data), addr, MaxLiveWrite)
 	}
+	// The mappings as they are now, not as they were at the open: a
+	// process may have changed protections since (the loader's RELRO).
+	maps, err := readProcMaps(p.direct.pid)
+	if err != nil {
+		return liveGone(p.direct.pid, err)
+	}
 	end := addr + Address(len(data))
-	m := p.FindMapping(addr)
-	if end < addr || m == nil || end > m.End {
+	var m *procMap
+	for i := range maps {
+		if maps[i].start <= addr && addr < maps[i].end {
+			m = &maps[i]
+		}
+	}
+	if end < addr || m == nil || end > m.end {
 		return fmt.Errorf("write of %d bytes at %s: not inside one mapping of the process", len(data), addr)
 	}
-	if m.Perm&PermWrite == 0 {
-		return fmt.Errorf("write of %d bytes at %s: mapping %s-%s is not writable", len(data), addr, m.Start, m.End)
+	if m.perm&PermWrite == 0 {
+		return fmt.Errorf("write of %d bytes at %s: mapping %s-%s is not writable", len(data), addr, m.start, m.end)
 	}
 	l := p.direct
 	l.mu.Lock()

@@ -23,6 +23,8 @@ type execProc struct {
 	pid            string
 	main, worker   int // native thread ids, as the process recorded them
 	stdout, stderr *bytes.Buffer
+	exited         chan struct{} // closed when the process has exited
+	waitErr        error
 }
 
 // execScript writes the script pycore exec sends: it records, from inside
@@ -55,17 +57,20 @@ func startExecTarget(t *testing.T, ctx context.Context, interp pytest.Interprete
 			base = append(base, kv)
 		}
 	}
-	ep := &execProc{dir: dir, stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}}
+	ep := &execProc{dir: dir, stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}, exited: make(chan struct{})}
 	ep.cmd = interp.Command(ctx, append(base, env...), append(pyArgs, filepath.Join(dir, "exec_target.py"), dir)...)
 	ep.cmd.Dir = dir
 	ep.cmd.Stdout, ep.cmd.Stderr = ep.stdout, ep.stderr
 	if err := ep.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	go func() { ep.waitErr = ep.cmd.Wait(); close(ep.exited) }()
 	t.Cleanup(func() {
-		if ep.cmd.ProcessState == nil {
+		select {
+		case <-ep.exited:
+		default:
 			_ = ep.cmd.Process.Kill()
-			_ = ep.cmd.Wait()
+			<-ep.exited
 		}
 	})
 	ep.pid = fmt.Sprint(ep.cmd.Process.Pid)
@@ -79,10 +84,13 @@ func startExecTarget(t *testing.T, ctx context.Context, interp pytest.Interprete
 			ep.main, ep.worker = r.Main, r.Worker
 			return ep
 		}
-		if ctx.Err() != nil {
+		select {
+		case <-ep.exited:
+			t.Fatalf("exec_target.py exited before it was ready: %v\n%s", ep.waitErr, ep.stderr.String())
+		case <-ctx.Done():
 			t.Fatalf("exec_target.py did not start: %v\n%s", ctx.Err(), ep.stderr.String())
+		case <-time.After(20 * time.Millisecond):
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -115,8 +123,9 @@ func writeExecScript(t *testing.T, dir, path string) {
 // printed.
 func (ep *execProc) end(t *testing.T) string {
 	t.Helper()
-	if err := ep.cmd.Wait(); err != nil {
-		t.Fatalf("exec_target.py: %v\nstdout: %s\nstderr: %s", err, ep.stdout.String(), ep.stderr.String())
+	<-ep.exited // bounded: the test's context kills the process
+	if ep.waitErr != nil {
+		t.Fatalf("exec_target.py: %v\nstdout: %s\nstderr: %s", ep.waitErr, ep.stdout.String(), ep.stderr.String())
 	}
 	return strings.TrimSpace(ep.stdout.String())
 }

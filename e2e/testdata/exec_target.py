@@ -19,6 +19,8 @@ import time
 DIR = sys.argv[1]
 DEADLINE = time.time() + 120
 SIGNALS = []
+# threading.get_native_id is 3.8+; older versions are only refused.
+native_id = getattr(threading, "get_native_id", lambda: -1)
 
 
 def done():
@@ -45,14 +47,14 @@ def main():
     ids = {}
 
     def worker():
-        ids["worker"] = threading.get_native_id()
+        ids["worker"] = native_id()
         started.set()
         spin()
 
     t = threading.Thread(target=worker, name="worker")
     t.start()
     started.wait(30)
-    ready = {"pid": os.getpid(), "main": threading.get_native_id(), "worker": ids.get("worker")}
+    ready = {"pid": os.getpid(), "main": native_id(), "worker": ids.get("worker")}
     tmp = os.path.join(DIR, "ready.tmp")
     with open(tmp, "w") as f:
         json.dump(ready, f)
