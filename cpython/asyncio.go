@@ -61,6 +61,9 @@ type AsyncioSnapshot struct {
 	// Missing says what this version or this core cannot give.
 	Missing []string `json:"missing,omitempty"`
 	Notes   []string `json:"notes,omitempty"`
+	// AsyncioImported: asyncio is in some interpreter's sys.modules (or
+	// tasks were found anyway); false means the program has no event loop.
+	AsyncioImported bool `json:"asyncio_imported"`
 }
 
 // EventLoop is one event loop that has tasks.
@@ -708,6 +711,7 @@ func (p *Process) asyncioTasks() (*AsyncioSnapshot, error) {
 		ar.deriveAwaitedBy()
 		out.Missing = append(out.Missing, fmt.Sprintf("awaited-by edges: CPython %s records none; pycore derives them from tasks awaiting tasks, gather() and TaskGroup, so awaits through asyncio.wait(), wait_for(), shield() or as_completed() are not shown", p.Version.MinorString()))
 	}
+	ar.stableOrder()
 	ar.link()
 	for _, n := range sortedKeys(ar.foreign) {
 		out.Missing = append(out.Missing, fmt.Sprintf("%d task(s) of type %s: not an _asyncio.Task (a pure-Python task), whose fields pycore does not read", ar.foreign[n], n))
@@ -715,24 +719,97 @@ func (p *Process) asyncioTasks() (*AsyncioSnapshot, error) {
 	for _, a := range ar.loopOrder {
 		out.Loops = append(out.Loops, ar.loops[a])
 	}
+	for _, a := range ar.order {
+		out.Tasks = append(out.Tasks, ar.tasks[a])
+	}
+	out.AsyncioImported = len(ar.sources) > 0 || len(out.Tasks) > 0
+	out.Notes = append(out.Notes, ar.notes...)
+	return out, nil
+}
+
+// stableOrder sorts the loops and tasks by what the program decides, not by
+// where CPython happens to keep them (a WeakSet's hash order before 3.14,
+// which differs between versions and runs): loops by interpreter, then by
+// the LWP of the thread running them (the main thread's first; loops not
+// running last), then by address; tasks by loop, the running task first,
+// then by name (numbers in names compared as numbers, so Task-2 comes before
+// Task-10), then by address.
+func (ar *asyncReader) stableOrder() {
+	loops := ar.loops
+	sort.SliceStable(ar.loopOrder, func(i, j int) bool {
+		a, b := loops[ar.loopOrder[i]], loops[ar.loopOrder[j]]
+		if a.InterpreterID != b.InterpreterID {
+			return a.InterpreterID < b.InterpreterID
+		}
+		if (a.LWP == nil) != (b.LWP == nil) {
+			return a.LWP != nil
+		}
+		if a.LWP != nil && *a.LWP != *b.LWP {
+			return *a.LWP < *b.LWP
+		}
+		return a.Address < b.Address
+	})
 	loopIndex := map[core.Address]int{}
 	for i, a := range ar.loopOrder {
 		loopIndex[a] = i
 	}
-	for _, a := range ar.order {
-		out.Tasks = append(out.Tasks, ar.tasks[a])
+	index := func(t *AsyncTask) int {
+		if i, ok := loopIndex[t.Loop]; ok {
+			return i
+		}
+		return len(ar.loopOrder)
 	}
-	// By loop, the running task first, then in the order CPython keeps
-	// them (3.14+: creation order per thread; before: the task set's).
-	sort.SliceStable(out.Tasks, func(i, j int) bool {
-		li, lj := loopIndex[out.Tasks[i].Loop], loopIndex[out.Tasks[j].Loop]
-		if li != lj {
+	name := func(t *AsyncTask) string {
+		if t.Name == nil {
+			return ""
+		}
+		return *t.Name
+	}
+	sort.SliceStable(ar.order, func(i, j int) bool {
+		a, b := ar.tasks[ar.order[i]], ar.tasks[ar.order[j]]
+		if li, lj := index(a), index(b); li != lj {
 			return li < lj
 		}
-		return out.Tasks[i].Running && !out.Tasks[j].Running
+		if a.Running != b.Running {
+			return a.Running
+		}
+		if c := naturalCompare(name(a), name(b)); c != 0 {
+			return c < 0
+		}
+		return a.Address < b.Address
 	})
-	out.Notes = append(out.Notes, ar.notes...)
-	return out, nil
+}
+
+// naturalCompare compares strings as text, except that runs of digits
+// compare as numbers: "Task-2" < "Task-10".
+func naturalCompare(a, b string) int {
+	for a != "" && b != "" {
+		da, db := digitRun(a), digitRun(b)
+		if da > 0 && db > 0 {
+			na, nb := strings.TrimLeft(a[:da], "0"), strings.TrimLeft(b[:db], "0")
+			if len(na) != len(nb) {
+				return len(na) - len(nb)
+			}
+			if c := strings.Compare(na, nb); c != 0 {
+				return c
+			}
+			a, b = a[da:], b[db:]
+			continue
+		}
+		if a[0] != b[0] {
+			return int(a[0]) - int(b[0])
+		}
+		a, b = a[1:], b[1:]
+	}
+	return len(a) - len(b)
+}
+
+func digitRun(s string) int {
+	n := 0
+	for n < len(s) && s[n] >= '0' && s[n] <= '9' {
+		n++
+	}
+	return n
 }
 
 // addTask records a task found somewhere, once; nil past maxTasks.
@@ -1518,13 +1595,27 @@ func (ar *asyncReader) link() {
 			}
 		}
 	}
-	// In the order the tasks were found (creation order on 3.14+).
+	// In the tasks' order (stableOrder); tasks not read last, by address.
 	index := map[core.Address]int{}
 	for i, a := range ar.order {
 		index[a] = i
 	}
+	less := func(s []core.Address) func(i, j int) bool {
+		return func(i, j int) bool {
+			ii, iok := index[s[i]]
+			ij, jok := index[s[j]]
+			if iok != jok {
+				return iok
+			}
+			if iok && ii != ij {
+				return ii < ij
+			}
+			return s[i] < s[j]
+		}
+	}
 	for _, a := range ar.order {
-		aw := ar.tasks[a].Awaits
-		sort.Slice(aw, func(i, j int) bool { return index[aw[i]] < index[aw[j]] })
+		t := ar.tasks[a]
+		sort.SliceStable(t.Awaits, less(t.Awaits))
+		sort.SliceStable(t.AwaitedBy, less(t.AwaitedBy))
 	}
 }

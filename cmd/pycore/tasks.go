@@ -75,6 +75,14 @@ gather() and TaskGroup; what a version cannot give is said at the end.
 // printTasks writes the human form: per loop a tree of tasks (roots are the
 // tasks nothing awaits), each with its coroutine stack, then a table.
 func printTasks(w io.Writer, s *cpython.AsyncioSnapshot) error {
+	if !s.AsyncioImported {
+		// Where pycore looked is in --json; the user needs only the answer.
+		fmt.Fprintf(w, "Python %s: no asyncio event loop in this process (asyncio was never imported)\n", s.Python.Version)
+		for _, n := range s.Notes {
+			fmt.Fprintf(w, "note: %s\n", n)
+		}
+		return nil
+	}
 	fmt.Fprintf(w, "Python %s: %d asyncio task(s) on %d event loop(s)\n", s.Python.Version, len(s.Tasks), len(s.Loops))
 	byAddr := map[core.Address]*cpython.AsyncTask{}
 	for _, t := range s.Tasks {
