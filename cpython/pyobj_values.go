@@ -420,7 +420,7 @@ func (r *renderer) renderMethod(o *Object, a core.Address, depth int) error {
 			}
 		case kindCFunction:
 			if n, err := r.cstringAt(fn.Add(v.cfuncML), "ml_name"); err == nil {
-				name = n
+				name = r.cfunctionQualname(fn, n)
 			}
 		}
 	}
@@ -930,4 +930,28 @@ func (r *renderer) boundedStr(obj core.Address) (s string, cut bool, err error) 
 		return s + "...", true, nil
 	}
 	return s, false, nil
+}
+
+// cfunctionQualname is meth_get__qualname__: the name alone for functions
+// of a module (or of nothing), else the qualname of the type they belong
+// to (m_self, or its type) and the name.
+func (r *renderer) cfunctionQualname(fn core.Address, name string) string {
+	self, err := r.ptr(fn.Add(r.l.v.cfuncSelf))
+	if err != nil || self == 0 {
+		return name
+	}
+	tp, err := r.ptr(self.Add(r.l.obType))
+	if err != nil {
+		return name
+	}
+	switch r.typeOf(tp).kind {
+	case kindModule:
+		return name
+	case kindType:
+		tp = self
+	}
+	if _, q, err := r.typeNames(tp); err == nil && q != "" {
+		return q + "." + name
+	}
+	return name
 }

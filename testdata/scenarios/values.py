@@ -134,6 +134,9 @@ def hold(oracle_path, mode):
     method_wrapper_str = "s".__str__
     bound_method = Foo().bar
     bound_method_list = BigList(range(100)).m
+    bound_builtin = types.MethodType(len, Foo())
+    bound_builtin_method = types.MethodType([].append, 7)
+    bound_partial = types.MethodType(functools.partial(len), 7)
     frame_caller = sys._getframe(1)
     started = gen()
     next(started)
