@@ -59,6 +59,25 @@ func TestHeapCommand(t *testing.T) {
 					t.Errorf("%s: pycore heap counts %d, gc.get_objects() had %d", typ, counts[typ], n)
 				}
 			}
+			// The same objects through eval's objects() built-in.
+			eargs := []string{"eval", "--json", c.Path, `objects("__main__.Plain", 100000)`, `objects("collections.deque", 100000)`}
+			if interp.DebugDir != "" {
+				eargs = append(eargs, "--debug-dir", interp.DebugDir)
+			}
+			var listed []struct {
+				Items []struct {
+					Value uint64 `json:"value"`
+				} `json:"items"`
+			}
+			eout := pycoreOutput(t, eargs...)
+			if err := json.Unmarshal(eout, &listed); err != nil || len(listed) != 2 {
+				t.Fatalf("eval --json objects(): %v\n%s", err, eout)
+			}
+			for i, typ := range []string{"__main__.Plain", "collections.deque"} {
+				if n := int64(len(listed[i].Items)); n != want.GCCounts[typ] {
+					t.Errorf("objects(%q) lists %d, gc.get_objects() had %d", typ, n, want.GCCounts[typ])
+				}
+			}
 			targs := []string{"heap", "--type", "__main__.Node", c.Path}
 			if interp.DebugDir != "" {
 				targs = append(targs, "--debug-dir", interp.DebugDir)

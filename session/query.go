@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -508,6 +509,12 @@ func PythonBuiltinDocs() []*query.Builtin { return pythonBuiltins(nil) }
 // maxPystr bounds pystr(x, n).
 const maxPystr = 1 << 20
 
+// objects(T, n) lists defaultObjects unless asked, maxObjects at most.
+const (
+	defaultObjects = 1000
+	maxObjects     = 1 << 20
+)
+
 func pythonBuiltins(q *Query) []*query.Builtin {
 	return []*query.Builtin{
 		{
@@ -519,6 +526,11 @@ func pythonBuiltins(q *Query) []*query.Builtin {
 			Name: "repr", Usage: "repr(x)",
 			Doc:  "The same text as pyobj(x).",
 			Args: []query.ArgKind{query.ArgValue}, Fn: q.repr,
+		},
+		{
+			Name: "objects", Usage: `objects("TYPE" [, max])`,
+			Doc:  fmt.Sprintf("The live Python objects of type TYPE, named as pycore heap names it (\"str\", \"__main__.Node\"), as PyObject * values in address order, at most max (default %d, limit %d).", defaultObjects, maxObjects),
+			Args: []query.ArgKind{query.ArgValue, query.ArgValue}, Optional: 1, Fn: q.objects,
 		},
 		{
 			Name: "pystr", Usage: "pystr(x [, max])",
@@ -585,4 +597,60 @@ func (q *Query) pystr(c *query.CallContext, args []query.Arg) (query.Result, err
 	}
 	ptr := typesys.FromUint(p.R, typesys.PointerTo(typesys.VoidType, int64(p.R.PtrSize)), uint64(a))
 	return query.Result{Kind: query.StringResult, Text: s, Value: ptr}, nil
+}
+
+// objects walks the heap as pycore heap does and keeps the objects of one type.
+func (q *Query) objects(c *query.CallContext, args []query.Arg) (query.Result, error) {
+	p := q.S.Python
+	if p == nil {
+		why := "no CPython runtime was found"
+		if q.PythonErr != nil {
+			why = q.PythonErr.Error()
+		}
+		return query.Result{}, c.Errorf(-1, q.PythonErr, "objects needs CPython: %s", why)
+	}
+	lit, ok := args[0].Node.(*query.StringLit)
+	if !ok {
+		return query.Result{}, c.Errorf(0, nil, `objects takes the type's name as a string: objects("dict")`)
+	}
+	limit := int64(defaultObjects)
+	if len(args) > 1 {
+		var err error
+		if limit, err = c.Int(1, args[1].Value); err != nil {
+			return query.Result{}, err
+		}
+		if limit < 1 || limit > maxObjects {
+			return query.Result{}, c.Errorf(1, nil, "max must be 1 to %d", maxObjects)
+		}
+	}
+	obj, err := q.pyStruct("PyObject")
+	if err != nil {
+		return query.Result{}, c.Errorf(-1, err, "objects: no PyObject type: %v", err)
+	}
+	ptr := typesys.PointerTo(obj, int64(p.R.PtrSize))
+	names := map[core.Address]bool{}
+	var found []core.Address
+	_, err = p.WalkHeap(func(o cpython.HeapObject) {
+		match, seen := names[o.Type]
+		if !seen {
+			match = p.TypeName(o.Type) == lit.Value
+			names[o.Type] = match
+		}
+		if match {
+			found = append(found, o.Address)
+		}
+	})
+	if err != nil {
+		return query.Result{}, c.Errorf(-1, err, "objects: %v", err)
+	}
+	slices.Sort(found)
+	out := query.Result{Kind: query.ListResult}
+	for i, a := range found {
+		if int64(i) >= limit {
+			out.Note = fmt.Sprintf("stopped at the limit of %d objects (of %d)", limit, len(found))
+			break
+		}
+		out.Items = append(out.Items, query.ValueOf(typesys.FromUint(p.R, ptr, uint64(a))))
+	}
+	return out, nil
 }
