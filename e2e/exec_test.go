@@ -30,7 +30,9 @@ type execProc struct {
 // execScript writes the script pycore exec sends: it records, from inside
 // the target, which process and thread ran it.
 const execScript = `import json, os, threading
-d = {"pid": os.getpid(), "thread": threading.current_thread().name, "native_id": threading.get_native_id()}
+from concurrent import interpreters
+d = {"pid": os.getpid(), "thread": threading.current_thread().name, "native_id": threading.get_native_id(),
+     "interpreter": interpreters.get_current().id}
 tmp = os.path.join(%q, "ran.tmp")
 with open(tmp, "w") as f:
     json.dump(d, f)
@@ -41,6 +43,11 @@ os.replace(tmp, os.path.join(%q, "ran.json"))
 // working directory, holding x.py: a relative path that pycore must refuse
 // would name it) and waits, bounded, until both its loops run.
 func startExecTarget(t *testing.T, ctx context.Context, interp pytest.Interpreter, env []string, pyArgs ...string) *execProc {
+	return startExecTargetWith(t, ctx, interp, env, pyArgs, nil)
+}
+
+// startExecTargetWith also passes targetArgs to exec_target.py.
+func startExecTargetWith(t *testing.T, ctx context.Context, interp pytest.Interpreter, env, pyArgs, targetArgs []string) *execProc {
 	t.Helper()
 	dir := t.TempDir()
 	src, err := os.ReadFile(filepath.Join("testdata", "exec_target.py"))
@@ -58,7 +65,7 @@ func startExecTarget(t *testing.T, ctx context.Context, interp pytest.Interprete
 		}
 	}
 	ep := &execProc{dir: dir, stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}, exited: make(chan struct{})}
-	ep.cmd = interp.Command(ctx, append(base, env...), append(pyArgs, filepath.Join(dir, "exec_target.py"), dir)...)
+	ep.cmd = interp.Command(ctx, append(base, env...), append(append(pyArgs, filepath.Join(dir, "exec_target.py"), dir), targetArgs...)...)
 	ep.cmd.Dir = dir
 	ep.cmd.Stdout, ep.cmd.Stderr = ep.stdout, ep.stderr
 	if err := ep.cmd.Start(); err != nil {
@@ -141,9 +148,10 @@ func (ep *execProc) stop(t *testing.T) string {
 
 // ran is what the injected script recorded, from inside the process.
 type ran struct {
-	PID      int
-	Thread   string
-	NativeID int `json:"native_id"`
+	PID         int
+	Thread      string
+	NativeID    int `json:"native_id"`
+	Interpreter int
 }
 
 func (ep *execProc) ran(t *testing.T) ran {
@@ -228,7 +236,9 @@ func refuse(t *testing.T, ctx context.Context, want string, args ...string) {
 // TestExecRunsScriptInProcess: pycore exec makes a running 3.14+ process
 // run a script, in its main thread or in the thread --tid names, with the
 // longest path CPython's buffer holds; the script's own record says which
-// process and thread ran it, and the process goes on and exits 0.
+// process, interpreter and thread ran it (the main interpreter also when a
+// subinterpreter heads the runtime's list), and the process goes on and
+// exits 0.
 func TestExecRunsScriptInProcess(t *testing.T) {
 	for _, interp := range execInterpreters(t, false) {
 		t.Run(interp.Name(), func(t *testing.T) {
@@ -238,8 +248,13 @@ func TestExecRunsScriptInProcess(t *testing.T) {
 				name    string
 				tid     bool
 				pathLen int // 0: a short path
-			}{{"main", false, 0}, {"tid", true, 0}, {"longest path", false, 511}} {
-				ep := startExecTarget(t, ctx, interp, nil)
+				sub     bool
+			}{{"main", false, 0, false}, {"tid", true, 0, false}, {"longest path", false, 511, false}, {"with a subinterpreter", false, 0, true}} {
+				var targetArgs []string
+				if c.sub {
+					targetArgs = []string{"sub"}
+				}
+				ep := startExecTargetWith(t, ctx, interp, nil, nil, targetArgs)
 				script := filepath.Join(ep.dir, "s.py")
 				if c.pathLen > 0 {
 					script = pathOfLen(t, ep.dir, c.pathLen)
@@ -262,8 +277,8 @@ func TestExecRunsScriptInProcess(t *testing.T) {
 					t.Errorf("%s: exec_target.py printed %q", c.name, got)
 				}
 				r := ep.ran(t)
-				if r.PID != ep.cmd.Process.Pid || r.Thread != wantThread || r.NativeID != wantTID {
-					t.Errorf("%s: the script ran in pid %d, thread %q (%d); want pid %d, %s (%d)", c.name, r.PID, r.Thread, r.NativeID, ep.cmd.Process.Pid, wantThread, wantTID)
+				if r.PID != ep.cmd.Process.Pid || r.Thread != wantThread || r.NativeID != wantTID || r.Interpreter != 0 {
+					t.Errorf("%s: the script ran in pid %d, thread %q (%d), interpreter %d; want pid %d, %s (%d), interpreter 0", c.name, r.PID, r.Thread, r.NativeID, r.Interpreter, ep.cmd.Process.Pid, wantThread, wantTID)
 				}
 				if strings.Contains(ep.stderr.String(), "debugger script") {
 					t.Errorf("%s: the process reported a problem with the script:\n%s", c.name, ep.stderr.String())

@@ -1,12 +1,14 @@
 """exec_target.py: a process pycore exec runs a script in (e2e/exec_test.go).
 
-Usage: python exec_target.py DIR
+Usage: python exec_target.py DIR [sub]
 The main thread and a thread named "worker" run Python code in a loop until
 DIR/ran.json (which the injected script writes) or DIR/stop appears, each
 bounded by a deadline. DIR/ready.json says the loops run and gives the
 worker's native id. A SIGUSR1 handler counts signals and writes DIR/signalled: the
 check that runs it also runs any pending remote script. At the end the main
-thread prints what it saw and exits 0 (3 if the deadline passed).
+thread prints what it saw and exits 0 (3 if the deadline passed). With
+"sub" (3.14+), a subinterpreter exists meanwhile, the newest interpreter and
+so the head of the runtime's list: the script must still run in the main one.
 """
 
 import json
@@ -51,6 +53,10 @@ def main():
         started.set()
         spin()
 
+    sub = None
+    if sys.argv[2:] == ["sub"]:
+        from concurrent import interpreters
+        sub = interpreters.create()
     t = threading.Thread(target=worker, name="worker")
     t.start()
     started.wait(30)
@@ -61,6 +67,8 @@ def main():
     os.replace(tmp, os.path.join(DIR, "ready.json"))
     spin()
     t.join(30)
+    if sub is not None:
+        sub.close()
     if time.time() >= DEADLINE:
         print("deadline")
         sys.exit(3)
