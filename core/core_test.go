@@ -599,7 +599,7 @@ func TestTruncatedCore(t *testing.T) {
 	buf := make([]byte, 200)
 	n, err := p.ReadAt(buf, o.HeapAddr)
 	var re *ReadError
-	if !errors.As(err, &re) || n != 100 || re.Addr != o.HeapAddr+100 || !strings.HasPrefix(re.Reason, "core file truncated") {
+	if !errors.As(err, &re) || n != 100 || re.Addr != o.HeapAddr+100 || !strings.HasPrefix(re.Reason, "past the end of the truncated core") {
 		t.Errorf("read across the cut: %d bytes, %v; want 100 then core file truncated", n, err)
 	}
 	if !bytes.Equal(buf[:n], mustRead(t, f.Crash.Core)[cutAt-100:cutAt]) {

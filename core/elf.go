@@ -19,15 +19,14 @@ const (
 
 // Limits on what an untrusted header may ask us to read.
 const (
-	maxCoreNoteBytes   = 256 << 20 // all PT_NOTE data of a core
-	maxObjPhnum        = 1024      // program headers of a mapped ELF object
-	maxObjNoteBytes    = 1 << 20   // one PT_NOTE of a mapped ELF object
-	maxBuildIDLen      = 512
-	noteHeaderSize     = 12
-	elfMagic           = "\x7fELF"
-	ntGNUBuildID       = 3
-	pnXNum             = 0xffff
-	maxCoreSegmentsLog = 8 // how many bad segments to name in one warning
+	maxCoreNoteBytes = 256 << 20 // all PT_NOTE data of a core
+	maxObjPhnum      = 1024      // program headers of a mapped ELF object
+	maxObjNoteBytes  = 1 << 20   // one PT_NOTE of a mapped ELF object
+	maxBuildIDLen    = 512
+	noteHeaderSize   = 12
+	elfMagic         = "\x7fELF"
+	ntGNUBuildID     = 3
+	pnXNum           = 0xffff
 )
 
 // coreHeader is what we need from a core's ELF header and program headers.

@@ -258,8 +258,8 @@ func (m *Mapping) read(core, dst []byte, addr Address) (int, readFailure) {
 func (m *Mapping) failReason(f readFailure, core []byte) string {
 	switch f {
 	case readTruncated:
-		return fmt.Sprintf("core file truncated (mapping %s-%s needs core bytes up to offset %#x, the core has %#x)",
-			m.Start, m.End, m.coreOff+m.CoreSize, len(core))
+		// The truncation is said once, with the sizes: not again per read.
+		return "past the end of the truncated core"
 	case readFiltered:
 		if m.Path == "" {
 			return "in filtered segment of " + m.noFileWhy

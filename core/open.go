@@ -69,7 +69,8 @@ func (p *Process) load(opts Options) error {
 	}
 	var loads []loadSeg
 	var notes coreNotes
-	var truncated []string
+	cut, dumped := 0, 0
+	want := uint64(0) // the file size the headers need
 	noteBytes := uint64(0)
 	coreSize := uint64(len(p.core))
 	for i, ph := range hdr.progs {
@@ -87,18 +88,26 @@ func (p *Process) load(opts Options) error {
 				p.warnf("segment %d at %s: file offset %#x plus size %#x overflows; treating it as not dumped", i, l.Start, l.Off, l.Filesz)
 				l.Filesz = 0
 			}
-			if l.Filesz > 0 && l.Off+l.Filesz > coreSize {
-				truncated = append(truncated, fmt.Sprintf("%s-%s", l.Start, l.End))
+			if l.Filesz > 0 {
+				dumped++
+				if l.Off+l.Filesz > coreSize {
+					cut++
+				}
 			}
+			want = max(want, l.Off+l.Filesz)
 			loads = append(loads, l)
 		case elf.PT_NOTE:
+			if ph.Off+ph.Filesz >= ph.Off {
+				want = max(want, ph.Off+ph.Filesz)
+			}
+			// The truncation itself is said once, below.
 			if ph.Off >= coreSize {
-				p.warnf("core file truncated: note segment %d at file offset %#x is past the end of the file (%#x bytes)", i, ph.Off, coreSize)
+				p.warnf("notes lost: note segment %d at file offset %#x is past the end of the file (%#x bytes)", i, ph.Off, coreSize)
 				continue
 			}
 			end := ph.Off + ph.Filesz
 			if end > coreSize || end < ph.Off {
-				p.warnf("core file truncated: note segment %d ends at file offset %#x, the file has %#x bytes", i, end, coreSize)
+				p.warnf("notes cut short: note segment %d ends at file offset %#x, the file has %#x bytes", i, end, coreSize)
 				end = coreSize
 			}
 			if noteBytes+(end-ph.Off) > maxCoreNoteBytes {
@@ -109,12 +118,9 @@ func (p *Process) load(opts Options) error {
 			notes.parse(p.core[ph.Off:end], ph.Off)
 		}
 	}
-	if len(truncated) > 0 {
-		shown := truncated
-		if len(shown) > maxCoreSegmentsLog {
-			shown = shown[:maxCoreSegmentsLog]
-		}
-		p.warnf("core file truncated (%#x bytes): %d of %d segments extend past its end (%v); reads there fail", coreSize, len(truncated), len(loads), shown)
+	if want > coreSize {
+		p.Truncated = &Truncation{Size: coreSize, Want: want, Cut: cut, Dumped: dumped, Threads: len(notes.threads)}
+		p.warnf("%s; %d of %d dumped memory segments extend past its end: reads there fail", p.Truncated, cut, dumped)
 	}
 	p.Warnings = append(p.Warnings, notes.warnings...)
 	if len(notes.threads) == 0 {

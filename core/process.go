@@ -2,6 +2,7 @@ package core
 
 import (
 	"encoding/binary"
+	"fmt"
 	"sync/atomic"
 )
 
@@ -30,6 +31,9 @@ type Process struct {
 	// Warnings are problems that did not stop the open, e.g. a file whose
 	// build ID does not match the core's.
 	Warnings []string
+	// Truncated is set when the core file is shorter than its headers say:
+	// a core cut short by ulimit -c, a full disk or systemd-coredump's limits.
+	Truncated *Truncation
 
 	core    []byte      // the ELF core image (mapped; a slice of maps[i])
 	maps    [][]byte    // every region we mapped, released by Close
@@ -44,6 +48,38 @@ type Process struct {
 	// direct, for a live process opened with LiveOptions.Direct, reads
 	// memory from the running process on every ReadAt.
 	direct *liveMemory
+}
+
+// Truncation says how much of a cut-short core file is there.
+type Truncation struct {
+	Size, Want uint64 // bytes the file has, bytes its segments need
+	// Cut and Dumped count the memory segments (PT_LOAD with bytes in the
+	// file) that extend past the end, and all of them.
+	Cut, Dumped int
+	Threads       int // threads whose registers are still there
+}
+
+// String says it once, with what to check.
+func (t *Truncation) String() string {
+	return fmt.Sprintf("core file truncated: %s present (check ulimit -c, disk space, systemd-coredump's limits)", t.sizes())
+}
+
+func (t *Truncation) sizes() string {
+	// Rounded down, so a core one byte short does not read "31.3 of 31.3".
+	mb := func(n uint64) string { return fmt.Sprintf("%d.%d MB", n/1e6, n%1e6/1e5) }
+	switch {
+	case t.Want < 1e6:
+		return fmt.Sprintf("%d of %d bytes", t.Size, t.Want)
+	case t.Size < 1e6:
+		return fmt.Sprintf("%d bytes of %s", t.Size, mb(t.Want))
+	}
+	return fmt.Sprintf("%s of %s", mb(t.Size)[:len(mb(t.Size))-3], mb(t.Want))
+}
+
+// Left says what can still be read.
+func (t *Truncation) Left() string {
+	return fmt.Sprintf("still readable: the registers of %d thread(s) and %d of %d dumped memory segments (pycore maps, sym, eval and rd read them)",
+		t.Threads, t.Dumped-t.Cut, t.Dumped)
 }
 
 // Perm is a mapping's protection.

@@ -109,8 +109,11 @@ func Open(c *core.Process, syms *symbols.Table, opts Options) (*Process, error) 
 // reason CPython cannot be found or read in it: a cut core loses the notes
 // that name its files, or the memory the runtime is in.
 func damageHint(c *core.Process) string {
+	if c.Truncated != nil {
+		return "" // said first, by the session (it is the whole story)
+	}
 	for _, w := range c.Warnings {
-		if strings.HasPrefix(w, "core file truncated") || strings.HasPrefix(w, "core has no NT_FILE") {
+		if strings.HasPrefix(w, "core has no NT_FILE") {
 			return " (" + w + ")"
 		}
 	}

@@ -3,7 +3,9 @@ package e2e
 import (
 	"archive/tar"
 	"bytes"
+	"debug/elf"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -259,5 +261,81 @@ func TestCoreFromEnvironment(t *testing.T) {
 		if named != fromEnv || named == "" {
 			t.Errorf("%s with $PYCORE_CORE differs from %s CORE:\n%s\n---\n%s", cmd, cmd, fromEnv, named)
 		}
+	}
+}
+
+// TestTruncatedCoreSaysItOnce cuts a real kernel core short, as ulimit -c or
+// a full disk would, and checks that pycore says so once, with the sizes the
+// ELF headers give (read here with debug/elf) and what to check, instead of
+// a list of the segments cut off; then what could still be read.
+func TestTruncatedCoreSaysItOnce(t *testing.T) {
+	interps := interpreters(t)
+	interp := interps[len(interps)-1]
+	c := pytest.MakeCore(t, interp, "stacks", pytest.Kernel)
+	f, err := elf.Open(c.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, firstLoad := uint64(0), uint64(0)
+	for _, p := range f.Progs {
+		want = max(want, p.Off+p.Filesz)
+		if p.Type == elf.PT_LOAD && p.Filesz > 0 && firstLoad == 0 {
+			firstLoad = p.Off
+		}
+	}
+	f.Close()
+	data, err := os.ReadFile(c.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if uint64(len(data)) != want || want < 4e6 {
+		t.Fatalf("the intact core has %d bytes, its headers need %d: want them equal and over 4 MB", len(data), want)
+	}
+	failed := 0
+	t.Cleanup(func() {
+		if failed == 0 {
+			t.Error("no cut left the core unreadable: the error's form is not checked")
+		}
+	})
+	mb := func(n uint64) string { return fmt.Sprintf("%d.%d MB", n/1e6, n%1e6/1e5) }
+	for _, cut := range []struct {
+		name string
+		size uint64
+	}{{"at half", want / 2}, {"a megabyte short", want - 1<<20}, {"at a quarter", want / 4}, {"just past the notes", firstLoad + 4096}} {
+		t.Run(cut.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "core")
+			if err := os.WriteFile(path, data[:cut.size], 0o600); err != nil {
+				t.Fatal(err)
+			}
+			present := mb(cut.size)[:len(mb(cut.size))-3] + " of " + mb(want)
+			if cut.size < 1e6 {
+				present = fmt.Sprintf("%d bytes of %s", cut.size, mb(want))
+			}
+			head := fmt.Sprintf("core file truncated: %s present (check ulimit -c, disk space, systemd-coredump's limits)", present)
+			cmd := exec.Command(pycoreBin, "threads", "--debug-dir", t.TempDir(), path)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			runErr := cmd.Run()
+			all := stdout.String() + stderr.String()
+			if n := strings.Count(all, "core file truncated"); n != 1 || !strings.Contains(all, head) {
+				t.Errorf("pycore says %q %d times; want once, as %q:\n%s", "core file truncated", n, head, all)
+			}
+			// No list of address ranges: the segments cut off are counted.
+			if strings.Contains(all, "0x") && strings.Count(all, "-0x") > 2 {
+				t.Errorf("pycore lists address ranges:\n%s", all)
+			}
+			if runErr != nil {
+				msg := strings.TrimRight(stderr.String(), "\n")
+				if strings.Contains(msg, "\n") || !strings.HasPrefix(msg, "pycore: "+path+": "+head) || !strings.Contains(msg, "still readable: the registers of ") {
+					t.Errorf("want one line starting with the truncation, then what is still readable; got:\n%s", msg)
+				}
+				failed++
+				return
+			}
+			// Read anyway: the truncation is a note, the threads still print.
+			if !strings.Contains(stdout.String(), "\nnote: "+head+"; ") || !strings.Contains(stdout.String(), "\nThread 0x") {
+				t.Errorf("a readable cut core: want its threads and one note %q:\n%s", head, stdout.String())
+			}
+		})
 	}
 }

@@ -33,10 +33,11 @@ func OpenAny(path string, opts Options) (s *Session, pythonErr error, err error)
 	s = &Session{Core: c}
 	if s.Syms, err = symbols.Load(c, symbols.Options{DebugDirs: opts.DebugDirs}); err != nil {
 		c.Close()
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
+		return nil, nil, truncated(c, fmt.Errorf("%s: %w", path, err))
 	}
 	if s.Python, pythonErr = cpython.Open(c, s.Syms, cpython.Options{Types: opts.Types}); pythonErr != nil {
 		s.Python = nil
+		pythonErr = truncated(c, pythonErr)
 	}
 	return s, pythonErr, nil
 }

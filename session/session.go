@@ -85,17 +85,40 @@ func Open(path string, opts Options) (*Session, error) {
 	s := &Session{Core: c}
 	if s.Syms, err = symbols.Load(c, symbols.Options{DebugDirs: opts.DebugDirs}); err != nil {
 		c.Close()
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, truncated(c, fmt.Errorf("%s: %w", path, err))
 	}
 	if s.Python, err = cpython.Open(c, s.Syms, cpython.Options{Types: opts.Types}); err != nil {
 		s.Close()
-		return nil, notPython(c, err)
+		return nil, truncated(c, notPython(c, err))
 	}
 	return s, nil
 }
 
 // notPython says so when a live process without CPython was read, rather
 // than why the runtime could not be found in it.
+// truncated puts a cut core's truncation first in err: it is the likely
+// reason for the failure, and what to fix; what can still be read follows.
+func truncated(c *core.Process, err error) error {
+	if c.Truncated == nil {
+		return err
+	}
+	return &truncatedError{c: c, err: err}
+}
+
+type truncatedError struct {
+	c   *core.Process
+	err error
+}
+
+func (e *truncatedError) Error() string {
+	msg := strings.TrimPrefix(e.err.Error(), e.c.Path+": ")
+	// The process may well be CPython's: what is left does not show it.
+	msg = strings.Replace(msg, cpython.ErrNotPython.Error()+": ", "no CPython in what is left: ", 1)
+	return fmt.Sprintf("%s: %s; %s; %s", e.c.Path, e.c.Truncated, msg, e.c.Truncated.Left())
+}
+
+func (e *truncatedError) Unwrap() error { return e.err }
+
 func notPython(c *core.Process, err error) error {
 	if c.Live != nil && !c.MapsPython() {
 		name := "?"
