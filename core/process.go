@@ -56,7 +56,7 @@ type Truncation struct {
 	// Cut and Dumped count the memory segments (PT_LOAD with bytes in the
 	// file) that extend past the end, and all of them.
 	Cut, Dumped int
-	Threads       int // threads whose registers are still there
+	Threads     int // threads whose registers are still there
 }
 
 // String says it once, with what to check.
