@@ -23,6 +23,7 @@ const (
 type Snapshot struct {
 	Python     PythonInfo   `json:"python"`
 	Process    *ProcessInfo `json:"process"`
+	GC         *GCInfo      `json:"gc"`
 	Signal     *SignalInfo  `json:"signal"`
 	Finalizing bool         `json:"finalizing"`
 	Threads    []*Thread    `json:"threads"`
@@ -129,6 +130,9 @@ type Thread struct {
 	HandledExceptions []*Exception `json:"handled_exceptions"`
 	// DetailErrors say what of the above could not be read.
 	DetailErrors []string `json:"detail_errors,omitempty"`
+	// CollectingGarbage: this thread runs the collection in progress (its
+	// native stack is in the gc module; see GCInfo.Thread).
+	CollectingGarbage bool `json:"collecting_garbage,omitempty"`
 }
 
 // Frame is one Python frame.
@@ -189,6 +193,7 @@ func (p *Process) SnapshotWith(o SnapshotOptions) (*Snapshot, error) {
 	}
 	s.Finalizing = p.finalizing()
 	s.Process = p.processInfo()
+	s.GC = p.gcInfo()
 	byFS := map[uint64]int{}
 	for _, t := range c.Threads {
 		byFS[t.Regs.FSBase] = t.TID

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pycore/pycore/cpython"
+	"github.com/pycore/pycore/native"
 	"github.com/pycore/pycore/session"
 )
 
@@ -58,6 +59,9 @@ core is of, when the path recorded in the core is not right on this machine.`,
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
 			snap.Notes = append(snap.Notes, s.Core.Warnings...)
+			if g := snap.GC; g != nil && g.Collecting != nil && *g.Collecting {
+				native.FindCollector(native.Stacks(s.Core, s.Syms, snap, native.All))
+			}
 			bw := bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)
 			if nativeMode != "" {
 				if err := writeNative(bw, s, snap, nativeMode, asJSON); err != nil {
@@ -105,6 +109,7 @@ func printThreads(w io.Writer, s *cpython.Snapshot) error {
 	}
 	fmt.Fprintf(w, "Python %s%s\n", s.Python.Version, ft)
 	printProcess(w, s.Process)
+	printGC(w, s.GC, s.Threads)
 	writeSignal(w, s.Signal, s.Live != nil)
 	if s.Finalizing {
 		fmt.Fprintln(w, "The interpreter was finalizing (shutting down).")
@@ -223,6 +228,56 @@ func isSuffix(all, tail []string) bool {
 	return true
 }
 
+// printGC writes the collector's line: whether it is collecting and in
+// which thread, then gc.get_count() and gc.get_threshold().
+func printGC(w io.Writer, g *cpython.GCInfo, threads []*cpython.Thread) {
+	if g == nil {
+		return
+	}
+	var parts []string
+	if g.Enabled != nil && !*g.Enabled {
+		parts = append(parts, "disabled")
+	}
+	if g.Collecting != nil {
+		if *g.Collecting {
+			c := "collecting"
+			switch {
+			case g.Thread != nil:
+				c += fmt.Sprintf(" in thread %#x", *g.Thread)
+				if g.ThreadLWP != nil {
+					c += fmt.Sprintf(" (LWP %d)", *g.ThreadLWP)
+				}
+			case g.ThreadLWP != nil:
+				c += fmt.Sprintf(" in LWP %d", *g.ThreadLWP)
+			default:
+				c += " (which thread: unknown)"
+			}
+			parts = append(parts, c)
+		} else {
+			parts = append(parts, "not collecting")
+		}
+	}
+	ints := func(v []int64) string {
+		s := make([]string, len(v))
+		for i, n := range v {
+			s[i] = fmt.Sprint(n)
+		}
+		return "(" + strings.Join(s, ", ") + ")"
+	}
+	if g.Counts != nil {
+		parts = append(parts, "counts "+ints(g.Counts))
+	}
+	if g.Thresholds != nil {
+		parts = append(parts, "thresholds "+ints(g.Thresholds))
+	}
+	if len(parts) > 0 {
+		fmt.Fprintf(w, "GC: %s\n", strings.Join(parts, ", "))
+	}
+	for _, e := range g.Errors {
+		fmt.Fprintf(w, "[gc: %s]\n", e)
+	}
+}
+
 // shellJoin quotes each argument as a POSIX shell would need it.
 func shellJoin(args []string) string {
 	out := make([]string, len(args))
@@ -324,6 +379,9 @@ func threadState(t *cpython.Thread) string {
 	}
 	if t.Crashed {
 		parts = append(parts, "crashed")
+	}
+	if t.CollectingGarbage {
+		parts = append(parts, "collecting garbage")
 	}
 	if t.HoldsGIL {
 		parts = append(parts, "holds GIL")
