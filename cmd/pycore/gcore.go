@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"syscall"
@@ -84,6 +85,22 @@ func runGcore(msg, stdout io.Writer, pid int, out, compress string) error {
 		return err
 	}
 	defer d.Close()
+	if f != nil {
+		// The process runs again; Ctrl-C while the core is written
+		// must not leave the temporary file behind. (Not earlier: while
+		// the process is stopped, internal/ptrace handles the signal.)
+		sigs := make(chan os.Signal, 1)
+		signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+		defer signal.Stop(sigs)
+		tmp := f.Name()
+		go func() {
+			if s, ok := <-sigs; ok {
+				os.Remove(tmp)
+				fmt.Fprintf(os.Stderr, "pycore: interrupted by %v while writing %s: no core written; the process was left running\n", s, out)
+				os.Exit(130)
+			}
+		}()
+	}
 	layout, err := d.Core.Plan()
 	if err != nil {
 		return fmt.Errorf("pid %d: %w", pid, err)
