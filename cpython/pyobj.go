@@ -131,10 +131,30 @@ func (p *Process) Object(obj core.Address, opts ReprOptions) Object {
 	opts = opts.withDefaults()
 	r := &renderer{p: p, l: l, opts: opts, left: opts.MaxTotal, active: map[core.Address]bool{}}
 	o := r.object(obj, 0)
-	if utf8.RuneCountInString(o.Repr) > opts.MaxTotal {
-		o.Repr, o.Truncated = cutRepr(o.Repr, opts.MaxTotal), true
-	}
+	boundRepr(&o, opts.MaxTotal, 0)
 	return o
+}
+
+// boundRepr cuts the repr of o, and of every object its value holds (the
+// items JSON shows), to n characters.
+func boundRepr(o *Object, n, depth int) {
+	if utf8.RuneCountInString(o.Repr) > n {
+		o.Repr, o.Truncated = cutRepr(o.Repr, n), true
+	}
+	if depth >= hardMaxDepth {
+		return
+	}
+	switch v := o.Value.(type) {
+	case []Object:
+		for i := range v {
+			boundRepr(&v[i], n, depth+1)
+		}
+	case []DictItem:
+		for i := range v {
+			boundRepr(&v[i].Key, n, depth+1)
+			boundRepr(&v[i].Value, n, depth+1)
+		}
+	}
 }
 
 // cutRepr shortens s to n characters, the last three of them "..." (all

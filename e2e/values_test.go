@@ -9,6 +9,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/pycore/pycore/cpython"
 	"github.com/pycore/pycore/internal/pytest"
 )
 
@@ -62,8 +63,10 @@ func TestThreadsAttrsAndMaxRepr(t *testing.T) {
 								continue
 							}
 							seen++
-							if c := utf8.RuneCountInString(l.Value.Repr); c > n {
-								t.Errorf("--max-repr %d: %s is %d characters: %q", n, l.Name, c, l.Value.Repr)
+							for _, r := range reprsOf(*l.Value, 0) {
+								if c := utf8.RuneCountInString(r); c > n {
+									t.Errorf("--max-repr %d: %s (or an item of it) is %d characters: %q", n, l.Name, c, r)
+								}
 							}
 							if w, ok := want.Locals[l.Name]; ok && f.Function == "hold" && utf8.RuneCountInString(w.Repr) > n && !l.Value.Truncated {
 								t.Errorf("--max-repr %d: %s = %q is not marked truncated", n, l.Name, l.Value.Repr)
@@ -83,4 +86,36 @@ func TestThreadsAttrsAndMaxRepr(t *testing.T) {
 			}
 		})
 	}
+}
+
+// reprsOf lists the repr of o and of every object its JSON value holds.
+func reprsOf(o cpython.Object, depth int) []string {
+	out := []string{o.Repr}
+	if depth > 64 {
+		return out
+	}
+	// Decoded from JSON, nested objects are maps.
+	var walk func(v any, depth int)
+	walk = func(v any, depth int) {
+		if depth > 64 {
+			return
+		}
+		switch x := v.(type) {
+		case []any:
+			for _, e := range x {
+				walk(e, depth+1)
+			}
+		case map[string]any:
+			if r, ok := x["repr"].(string); ok {
+				out = append(out, r)
+			}
+			for _, k := range []string{"value", "key"} {
+				if e, ok := x[k]; ok {
+					walk(e, depth+1)
+				}
+			}
+		}
+	}
+	walk(o.Value, depth)
+	return out
 }
