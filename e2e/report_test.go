@@ -49,6 +49,36 @@ var reportScenarios = []struct {
 	{"abort_main", pytest.Kernel, 2},
 	{"callback_abort", pytest.Kernel, 2},
 	{"hang_deadlock", pytest.Gcore, 1},
+	// Crashes in a C library (libnatcrash.c, built by the harness): the same
+	// bug reached from two Python callers, with and without faulthandler, and
+	// a second bug.
+	{"native_segv_parse", pytest.Kernel, 1},
+	{"native_segv_load", pytest.Kernel, 1},
+	{"native_abort_check", pytest.Kernel, 1},
+}
+
+// reportNative is where the native_* scenarios crash, as their C source
+// says: the C functions innermost first, from the frame the signal
+// interrupted out to the call from Python. Their signatures are these, not
+// their Python frames.
+var reportNative = map[string][]string{
+	"native_segv_parse.py":  {"nat_crash_inner", "nat_crash_mid", "nat_crash_outer"},
+	"native_segv_load.py":   {"nat_crash_inner", "nat_crash_mid", "nat_crash_outer"},
+	"native_abort_check.py": {"nat_check_fail", "nat_check"},
+}
+
+// natcrashLine is the line of libnatcrash.c that defines fn (one function a line).
+func natcrashLine(fn string) int {
+	data, err := os.ReadFile(filepath.Join(pytest.ReportScenarioDir(), "libnatcrash.c"))
+	if err != nil {
+		return 0
+	}
+	for n, l := range strings.Split(string(data), "\n") {
+		if strings.Contains(l, " "+fn+"(") && strings.Contains(l, "{") {
+			return n + 1
+		}
+	}
+	return 0
 }
 
 // reportExceptions is the exception each crash site's signature thread has
@@ -65,6 +95,7 @@ type corpusCore struct {
 	version  string
 	oracle   *pytest.Oracle
 	variant  string // "core", "gzip", "zstd", "bundle", "sample bundle (zstd)"
+	exe      string // the interpreter that made it ("" for the sample bundle)
 }
 
 // corpusJunk is a file of the corpus that is not a readable core.
@@ -165,7 +196,8 @@ func makeReportCorpus(dir string) (*reportCorpus, string, error) {
 		c.versions = append(c.versions, i.Version)
 	}
 	work := filepath.Join(filepath.Dir(dir), "report-work")
-	for _, d := range []string{dir, work} {
+	libs := filepath.Join(filepath.Dir(dir), "report-libs")
+	for _, d := range []string{dir, work, libs} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, "", err
 		}
@@ -181,6 +213,9 @@ func makeReportCorpus(dir string) (*reportCorpus, string, error) {
 	var jobs []job
 	for _, i := range interps {
 		for _, sc := range reportScenarios {
+			if _, err := exec.LookPath("gcc"); err != nil && pytest.NeedsCLib(pytest.ReportScenarioDir(), sc.name) {
+				continue // gcc not installed: no C library to crash in
+			}
 			for n := 1; n <= sc.repeats; n++ {
 				jobs = append(jobs, job{i, sc.name, sc.kind, n})
 			}
@@ -193,7 +228,13 @@ func makeReportCorpus(dir string) (*reportCorpus, string, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			core, err := pytest.MakeCoreIn(work, pytest.ReportScenarioDir(), j.interp, j.scenario, j.kind)
+			// A C library the program loaded must stay where it was: pycore
+			// reads its symbols and CFI from there, as on the machine it crashed on.
+			tmp, keep := work, pytest.NeedsCLib(pytest.ReportScenarioDir(), j.scenario)
+			if keep {
+				tmp = libs
+			}
+			core, err := pytest.MakeCoreIn(tmp, pytest.ReportScenarioDir(), j.interp, j.scenario, j.kind)
 			if err != nil {
 				errs[k] = err
 				return
@@ -207,8 +248,10 @@ func makeReportCorpus(dir string) (*reportCorpus, string, error) {
 				errs[k] = err
 				return
 			}
-			os.RemoveAll(core.Dir)
-			made[k] = corpusCore{path: dst, scenario: j.scenario, version: j.interp.Version, oracle: core.Oracle, variant: "core"}
+			if !keep {
+				os.RemoveAll(core.Dir)
+			}
+			made[k] = corpusCore{path: dst, scenario: j.scenario, version: j.interp.Version, oracle: core.Oracle, variant: "core", exe: j.interp.Exe}
 		}()
 	}
 	wg.Wait()
@@ -397,6 +440,16 @@ func expectedSignature(o *pytest.Oracle, depth int, withLines bool) string {
 		}
 	}
 	var parts []string
+	if fns := reportNative[o.Scenario]; fns != nil {
+		for n := 0; n < len(fns) && n < depth; n++ {
+			if withLines {
+				parts = append(parts, fmt.Sprintf("%s (libnatcrash.so, libnatcrash.c:%d)", fns[n], natcrashLine(fns[n])))
+			} else {
+				parts = append(parts, fmt.Sprintf("%s (libnatcrash.so)", fns[n]))
+			}
+		}
+		return fmt.Sprintf("%s, crashed thread, in native code: %s", signal, strings.Join(parts, " ← "))
+	}
 	for n := 0; n < len(th.Frames) && n < depth; n++ {
 		f := th.Frames[n]
 		if withLines {
@@ -516,6 +569,72 @@ func checkReportUnreadable(t *testing.T, c *reportCorpus, bad []report.Unreadabl
 	}
 	for p, r := range reasons {
 		t.Errorf("%s is unreadable (%s) but is a good core", p, r)
+	}
+}
+
+// TestReportNativeSignatureMatchesGdb: for one core of each native_*
+// scenario (through faulthandler's signal frame, and without a handler), the
+// native signature's functions are the libnatcrash frames gdb's bt lists in
+// the crashed thread from the frame the signal interrupted outward, in order.
+func TestReportNativeSignatureMatchesGdb(t *testing.T) {
+	c := theCorpus(t)
+	gdb := pytest.GdbPath()
+	if gdb == "" {
+		if _, err := exec.LookPath("gdb"); err != nil {
+			t.Skip("gdb not installed")
+		}
+		gdb = "gdb"
+	}
+	out, stderr, err := runReport(t, "--format", "jsonl", c.dir)
+	if err != nil {
+		t.Fatalf("pycore report: %v\n%s", err, stderr)
+	}
+	byPath := map[string]corpusCore{}
+	for _, cc := range c.cores {
+		byPath[cc.path] = cc
+	}
+	checked := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		var r report.CoreResult
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("%v: %s", err, line)
+		}
+		cc, ok := byPath[r.Path]
+		if !ok || reportNative[cc.oracle.Scenario] == nil || checked[cc.oracle.Scenario] || cc.variant != "core" {
+			continue
+		}
+		checked[cc.oracle.Scenario] = true
+		if r.Signature == nil || len(r.Signature.Native) == 0 || r.Thread == nil || r.Thread.LWP == nil {
+			t.Errorf("%s: no native signature with a crashed thread: %s", r.Path, line)
+			continue
+		}
+		bt := gdbBacktraces(t, gdb, cc.exe, cc.path)[int(*r.Thread.LWP)]
+		start := 0
+		for i, f := range bt {
+			if f.signal {
+				start = i + 1
+				break
+			}
+		}
+		var want []string
+		for _, f := range bt[start:] {
+			if strings.HasPrefix(f.fn, "nat_") {
+				want = append(want, report.BaseSymbol(f.fn))
+			}
+		}
+		var got []string
+		for _, f := range r.Signature.Native {
+			if f.Module != "libnatcrash.so" {
+				t.Errorf("%s: native frame %v is not libnatcrash's", cc.path, f)
+			}
+			got = append(got, f.Function)
+		}
+		if len(want) == 0 || strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("%s: native signature %v, gdb's bt of LWP %d from the interrupted frame has %v", cc.path, got, *r.Thread.LWP, want)
+		}
+	}
+	if len(checked) != len(reportNative) {
+		t.Errorf("checked %v, want every native scenario", checked)
 	}
 }
 

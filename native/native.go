@@ -198,7 +198,10 @@ func Stacks(p *core.Process, syms *symbols.Table, snap *cpython.Snapshot, mode M
 		}
 		stacks[ct.TID] = th
 		if snap.Signal != nil && snap.Signal.Fatal && ct.TID == snap.Signal.Thread && out.Crash == nil {
-			out.Crash = crashFrame(frames)
+			if i := crashIndex(frames); i >= 0 {
+				c := frames[i]
+				out.Crash = &c
+			}
 		}
 	}
 	seen := map[int]bool{}
@@ -232,21 +235,72 @@ func pythonOnly(py []cpython.Frame) []Frame {
 	return out
 }
 
-// crashFrame is the frame a fatal signal interrupted: the one above the
-// signal trampoline when a handler ran on the stack (faulthandler's), else
-// the innermost frame.
-func crashFrame(frames []Frame) *Frame {
+// crashIndex is the index of the frame a fatal signal interrupted: the one
+// above the signal trampoline when a handler ran on the stack
+// (faulthandler's), else the innermost frame; -1 without frames.
+func crashIndex(frames []Frame) int {
 	if len(frames) == 0 {
-		return nil
+		return -1
 	}
 	for i, f := range frames {
 		if f.Signal && i+1 < len(frames) {
-			c := frames[i+1]
-			return &c
+			return i + 1
 		}
 	}
-	c := frames[0]
-	return &c
+	return 0
+}
+
+// CrashedThread unwinds only the thread the fatal signal of snap was
+// delivered to: its native frames (innermost first) and the index of the
+// frame the signal interrupted. It returns nil, -1 when the core has no
+// fatal signal or no such thread.
+func CrashedThread(p *core.Process, syms *symbols.Table, snap *cpython.Snapshot) (frames []Frame, crash int, lwp int) {
+	if snap.Signal == nil || !snap.Signal.Fatal {
+		return nil, -1, 0
+	}
+	for _, ct := range p.Threads {
+		if ct.TID != snap.Signal.Thread {
+			continue
+		}
+		st := unwind.New(p, syms).Unwind(ct)
+		lines := newLineCache()
+		frames = make([]Frame, 0, len(st.Frames))
+		for _, f := range st.Frames {
+			frames = append(frames, convert(f, lines))
+		}
+		return frames, crashIndex(frames), ct.TID
+	}
+	return nil, -1, 0
+}
+
+// IsEval says whether the frame is an activation of the eval loop: native
+// code below it was called by Python code.
+func (f *Frame) IsEval() bool { return f.eval }
+
+// Foreign says whether a frame runs neither the C library family's code
+// (libc, the dynamic loader, libpthread, libm, libgcc_s, libstdc++, libffi,
+// the vdso) nor the interpreter's (the python executable, libpython, the
+// standard library's extension modules in lib-dynload): a C extension's or
+// an application library's code. A frame no module maps is not foreign:
+// nothing names its code.
+func (f *Frame) Foreign() bool {
+	if f.Module == "" || f.internal || strings.Contains(f.Module, "/lib-dynload/") {
+		return false
+	}
+	base := filepath.Base(f.Module)
+	for _, p := range systemLibs {
+		if strings.HasPrefix(base, p) {
+			return false
+		}
+	}
+	return !strings.Contains(base, "vdso")
+}
+
+// systemLibs are base-name prefixes of the C runtime's libraries and of
+// the libraries the interpreter itself calls through (libffi for ctypes).
+var systemLibs = []string{
+	"libc.so", "libc-", "ld-linux", "ld-musl", "ld64.so", "libpthread", "libm.so", "libm-", "libdl", "librt",
+	"libgcc_s", "libstdc++", "libffi", "libutil", "libresolv",
 }
 
 // convert names a frame of package unwind for people: module path and
@@ -256,6 +310,11 @@ func convert(f unwind.Frame, lines *lineCache) Frame {
 	if f.Module != nil {
 		out.Module = f.Module.Path
 		out.ModuleOffset = uint64(f.PC) - f.Module.Bias
+		if f.Module.ELF == nil {
+			// The file is not here, so its load bias is unknown: the offset
+			// from its lowest mapping is still the same under any ASLR.
+			out.ModuleOffset = uint64(f.PC - f.Module.Start)
+		}
 		base := filepath.Base(f.Module.Path)
 		out.internal = strings.HasPrefix(base, "libpython") || strings.HasPrefix(base, "python")
 		lookup := f.PC

@@ -71,7 +71,7 @@ func TestBaselineRefusesWhatItCannotCompare(t *testing.T) {
 		{"text", "hello", "not a JSON report"},
 		{"other.json", `{"format": "something-else", "version": 1}`, `format is "something-else"`},
 		{"future.json", `{"format": "pycore-report", "version": 99}`, "report version 99"},
-		{"nosig.json", `{"format": "pycore-report", "version": 1, "groups": [{"count": 1}]}`, "group 1 has no signature"},
+		{"nosig.json", `{"format": "pycore-report", "version": 2, "groups": [{"count": 1}]}`, "group 1 has no signature"},
 	} {
 		if _, err := LoadBaseline(write(c.name, c.content)); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: got %v, want %q", c.name, err, c.want)

@@ -30,6 +30,12 @@ func tricky() *Report {
 	// kill -ABRT of a hang: a dump request
 	request := newSignature("SIGABRT", true, BasisMain, []SigFrame{{File: "threading.py", Function: "join"}})
 	gone := newSignature("SIGBUS", false, BasisCrashed, []SigFrame{{File: "mmap.py", Function: "read"}})
+	noSym := uint64(0x1170)
+	inC := newNativeSignature("SIGSEGV", []NativeSigFrame{
+		{Module: "libnat.so", Function: "nat_crash_inner"},
+		{Module: "lib<x>|y.so", ModuleOffset: &noSym},
+		{Module: "libnat.so", Function: "nat_*_outer", File: "nat.c", Line: 30},
+	})
 	var deep []StackFrame
 	for i := 0; i < 3; i++ {
 		deep = append(deep, StackFrame{Function: "recurse", Qualname: "Walker.recurse", File: "/srv/app/walk.py", Line: 10 + i})
@@ -41,7 +47,7 @@ func tricky() *Report {
 	}
 	return &Report{
 		Format: ReportFormat, Version: ReportVersion, Generated: t0.Add(48 * time.Hour),
-		Rule: Rule(SignatureOptions{}), SignatureDepth: DefaultDepth, Total: 18, Readable: 16,
+		Rule: Rule(SignatureOptions{}), SignatureDepth: DefaultDepth, Total: 19, Readable: 17,
 		Baseline: "old <report>.json",
 		Groups: []*Group{
 			{Rank: 1, Count: 13, Signature: segv, Versions: []string{"3.9.18", "3.12.1"}, First: t0, Last: t0.Add(time.Hour),
@@ -56,6 +62,8 @@ func tricky() *Report {
 			{Rank: 4, Count: 1, Signature: request, Versions: []string{"3.12.1"}, First: t0, Last: t0,
 				Example: "/cores/hung.core", Cores: []string{"/cores/hung.core"}, Thread: &ThreadInfo{ThreadID: 2, LWP: &lwp, Main: true, Depth: 1},
 				Stack: []StackFrame{{Function: "join", Qualname: "Thread.join", File: "/usr/lib/python3.12/threading.py", Line: 1147}}},
+			{Rank: 5, Count: 1, Signature: inC, Versions: []string{"3.11.2"}, First: t0, Last: t0,
+				Example: "/cores/c.core", Cores: []string{"/cores/c.core"}, Thread: &ThreadInfo{LWP: &lwp, Crashed: true}, Stack: []StackFrame{}},
 		},
 		Unreadable: []Unreadable{
 			{Path: "/cores/notes|1.txt", Reason: `not an ELF file (starts with "<b>hi</")`},
@@ -163,7 +171,7 @@ func TestJSONRoundTripsAsABaseline(t *testing.T) {
 	if err := json.Unmarshal(b.Bytes(), &back); err != nil {
 		t.Fatal(err)
 	}
-	if len(back.Groups) != 4 || !back.Groups[3].Signature.DumpRequest || back.Groups[0].Signature.Text != r.Groups[0].Signature.Text || len(back.Groups[0].Signature.Frames) != 3 {
+	if len(back.Groups) != 5 || !back.Groups[3].Signature.DumpRequest || back.Groups[4].Signature.Text != r.Groups[4].Signature.Text || len(back.Groups[4].Signature.Native) != 3 || back.Groups[0].Signature.Text != r.Groups[0].Signature.Text || len(back.Groups[0].Signature.Frames) != 3 {
 		t.Errorf("groups did not survive: %+v", back.Groups)
 	}
 	if back.Groups[0].Signature.ID != r.Groups[0].Signature.ID || back.Groups[0].StackOmitted != 1000 || !back.Groups[0].New {

@@ -30,6 +30,7 @@ func WriteHTML(w io.Writer, r *Report) error {
 		"join":       strings.Join,
 		"exceptions": ExceptionCounts,
 		"plural":     plural,
+		"hex":        func(p *uint64) string { return fmt.Sprintf("%#x", *p) },
 	}
 	t, err := template.New("report").Funcs(funcs).Parse(htmlTemplate)
 	if err != nil {
@@ -92,7 +93,9 @@ td.example { word-break: break-all; max-width: 24em; }
 <td class="bar"><div class="bar-track"><div class="bar-fill" style="width: {{pct .Count}}%"></div></div></td>
 <td class="signature">
 <div class="head">{{.Signature.Head}}{{if .New}}<span class="new">new</span>{{end}} <span class="sigid">{{.Signature.ID}}</span></div>
-<ol class="frames">{{range .Signature.Frames}}<li><code>{{.Function}}</code> <span class="file">{{.File}}{{if .Line}}:{{.Line}}{{end}}</span></li>{{else}}<li>(no Python frames)</li>{{end}}</ol>
+{{if .Signature.Native}}<ol class="frames native">{{range .Signature.Native}}<li><code>{{if .Function}}{{.Function}}{{else}}??{{end}}</code> <span class="file">{{.Module}}{{if not .Function}}{{with .ModuleOffset}}+{{hex .}}{{end}}{{end}}{{if .Line}}, {{.File}}:{{.Line}}{{end}}</span></li>{{end}}</ol>
+{{else}}<ol class="frames">{{range .Signature.Frames}}<li><code>{{.Function}}</code> <span class="file">{{.File}}{{if .Line}}:{{.Line}}{{end}}</span></li>{{else}}<li>(no Python frames)</li>{{end}}</ol>
+{{end}}
 {{if .Exceptions}}<div class="exceptions">Exceptions: {{exceptions .}}</div>
 {{end}}<details class="stack"><summary>Stack of the example core ({{.Thread.String}})</summary>
 <pre class="traceback">{{traceback .}}</pre>

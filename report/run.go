@@ -14,6 +14,7 @@ import (
 
 	"github.com/pycore/pycore/core"
 	"github.com/pycore/pycore/cpython"
+	"github.com/pycore/pycore/native"
 	"github.com/pycore/pycore/session"
 )
 
@@ -236,7 +237,7 @@ type CoreEntry struct {
 const ReportFormat = "pycore-report"
 
 // ReportVersion changes when signatures stop being comparable with earlier reports.
-const ReportVersion = 1
+const ReportVersion = 2
 
 // Report is the result of a run.
 type Report struct {
@@ -305,6 +306,23 @@ func Analyze(path string, o Options) (r *CoreResult) {
 	r.Python = snap.Python.Version
 	r.Signal = snap.Signal
 	sig, t := SignatureOf(snap, o.Signature)
+	// A crash in a C extension's code is grouped by that code, whichever
+	// Python code called it.
+	if frames, crash, lwp := native.CrashedThread(s.Core, s.Syms, snap); len(frames) > 0 {
+		if nf := NativeSignatureOf(frames, crash, o.Signature); len(nf) > 0 {
+			sig = newNativeSignature(sig.Signal, nf)
+			t = nil
+			for _, th := range snap.Threads {
+				if th.LWP != nil && *th.LWP == int64(lwp) {
+					t = th
+				}
+			}
+			if t == nil {
+				l := int64(lwp)
+				r.Thread = &ThreadInfo{LWP: &l, Crashed: true}
+			}
+		}
+	}
 	r.Signature = &sig
 	r.Notes = append(append(r.Notes, s.Core.Warnings...), snap.Notes...)
 	if t != nil {

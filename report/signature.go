@@ -4,12 +4,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 
 	"github.com/pycore/pycore/core"
 	"github.com/pycore/pycore/cpython"
+	"github.com/pycore/pycore/native"
 )
 
 // DefaultDepth is how many of the signature thread's innermost Python frames a
@@ -43,6 +45,34 @@ func (f SigFrame) String() string {
 	return fmt.Sprintf("%s (%s)", f.Function, f.File)
 }
 
+// NativeSigFrame is one native frame of a signature: the module's base name
+// and the symbol, so that it does not change with ASLR or the install path.
+type NativeSigFrame struct {
+	Module   string `json:"module"`             // "libnat.so"
+	Function string `json:"function,omitempty"` // "" when no symbol covers the pc
+	// ModuleOffset is the pc as a link-time offset of the module, only for a
+	// frame without a symbol.
+	ModuleOffset *uint64 `json:"module_offset,omitempty"`
+	File         string  `json:"file,omitempty"` // DWARF source file's base name, only with --with-lines
+	Line         int     `json:"line,omitempty"`
+}
+
+func (f NativeSigFrame) String() string {
+	var s string
+	switch {
+	case f.Function != "":
+		s = fmt.Sprintf("%s (%s", f.Function, f.Module)
+	case f.ModuleOffset != nil:
+		s = fmt.Sprintf("?? (%s+%#x", f.Module, *f.ModuleOffset)
+	default:
+		s = "?? (" + f.Module
+	}
+	if f.Line > 0 {
+		s += fmt.Sprintf(", %s:%d", f.File, f.Line)
+	}
+	return s + ")"
+}
+
 // Signature identifies a crash: cores with equal signatures are one group.
 type Signature struct {
 	// Signal is the fatal signal's name ("SIGSEGV"), or "" when the core was
@@ -52,7 +82,11 @@ type Signature struct {
 	// terminal's Ctrl-\\), not a crash; such cores group apart from crashes.
 	DumpRequest bool       `json:"dump_request,omitempty"`
 	Basis       Basis      `json:"basis"`
-	Frames      []SigFrame `json:"frames"` // innermost first
+	Frames      []SigFrame `json:"frames"` // innermost first; empty when Native is set
+	// Native, when the crash happened in a C extension's (or another
+	// library's) code, is that code's innermost frames, innermost first:
+	// the signature is then these, not the Python frames that called it.
+	Native []NativeSigFrame `json:"native,omitempty"`
 	// Text is the canonical one-line form, the grouping key; ID a short hash of it.
 	Text string `json:"text"`
 	ID   string `json:"id"`
@@ -70,25 +104,50 @@ func (s Signature) SignalText() string {
 	return s.Signal
 }
 
-// Head is the signature without its frames: "SIGSEGV in the crashed thread".
+// Head is the signature without its frames: "SIGSEGV, crashed thread", with
+// ", in native code" for a native signature.
 func (s Signature) Head() string {
+	if len(s.Native) > 0 {
+		return fmt.Sprintf("%s, %s, in native code", s.SignalText(), s.Basis)
+	}
 	return fmt.Sprintf("%s, %s", s.SignalText(), s.Basis)
+}
+
+// FrameTexts is the signature's frames innermost first, as text.
+func (s Signature) FrameTexts() []string {
+	var parts []string
+	for _, f := range s.Native {
+		parts = append(parts, f.String())
+	}
+	if len(s.Native) == 0 {
+		for _, f := range s.Frames {
+			parts = append(parts, f.String())
+		}
+	}
+	return parts
 }
 
 // FramesText is the frames innermost first, joined by " ← " (called from).
 func (s Signature) FramesText() string {
-	if len(s.Frames) == 0 {
+	parts := s.FrameTexts()
+	if len(parts) == 0 {
 		return "(no Python frames)"
-	}
-	parts := make([]string, len(s.Frames))
-	for i, f := range s.Frames {
-		parts[i] = f.String()
 	}
 	return strings.Join(parts, " ← ")
 }
 
 func newSignature(signal string, request bool, basis Basis, frames []SigFrame) Signature {
 	s := Signature{Signal: signal, DumpRequest: request, Basis: basis, Frames: frames}
+	return s.seal()
+}
+
+// newNativeSignature is the signature of a crash in native code.
+func newNativeSignature(signal string, frames []NativeSigFrame) Signature {
+	s := Signature{Signal: signal, Basis: BasisCrashed, Native: frames}
+	return s.seal()
+}
+
+func (s Signature) seal() Signature {
 	if s.Frames == nil {
 		s.Frames = []SigFrame{}
 	}
@@ -96,6 +155,40 @@ func newSignature(signal string, request bool, basis Basis, frames []SigFrame) S
 	sum := sha256.Sum256([]byte(s.Text))
 	s.ID = hex.EncodeToString(sum[:6])
 	return s
+}
+
+// NativeSignatureOf is the native part of a crash's signature: starting at
+// the frame the fatal signal interrupted (crash, an index into frames,
+// innermost first) and going outward until the first activation of the eval
+// loop (the innermost Python frame's call into C), the innermost o.Depth
+// frames that are foreign (native.Frame.Foreign: neither the C runtime's nor
+// the interpreter's). Nil when there are none: the crash is then Python's to
+// describe.
+func NativeSignatureOf(frames []native.Frame, crash int, o SignatureOptions) []NativeSigFrame {
+	depth := o.Depth
+	if depth <= 0 {
+		depth = DefaultDepth
+	}
+	var out []NativeSigFrame
+	for i := max(crash, 0); i < len(frames) && len(out) < depth; i++ {
+		f := &frames[i]
+		if f.IsEval() {
+			break
+		}
+		if f.Signal || !f.Foreign() {
+			continue
+		}
+		sf := NativeSigFrame{Module: filepath.Base(f.Module), Function: BaseSymbol(f.Function)}
+		if sf.Function == "" {
+			off := f.ModuleOffset
+			sf.ModuleOffset = &off
+		}
+		if o.WithLines && f.File != "" {
+			sf.File, sf.Line = filepath.Base(f.File), f.Line
+		}
+		out = append(out, sf)
+	}
+	return out
 }
 
 // SignatureOptions say how much of a stack goes into a signature.
@@ -182,4 +275,22 @@ func ModulePath(file string) string {
 		return parts[len(parts)-2] + "/" + base
 	}
 	return base
+}
+
+// cloneSuffixes start the part of a symbol that names a compiler's copy of a
+// function (GCC's hot/cold split, partial inlining, IPA clones; LLVM's): the
+// same source function, under a name that changes with compiler versions and
+// flags.
+var cloneSuffixes = []string{".cold", ".part.", ".isra.", ".constprop.", ".lto_priv.", ".llvm.", ".clone.", ".localalias"}
+
+// BaseSymbol is a symbol without its compiler clone suffix:
+// "nat_check_fail.cold" and "f.constprop.0" are "nat_check_fail" and "f".
+func BaseSymbol(sym string) string {
+	cut := len(sym)
+	for _, suf := range cloneSuffixes {
+		if i := strings.Index(sym, suf); i > 0 && i < cut {
+			cut = i
+		}
+	}
+	return sym[:cut]
 }

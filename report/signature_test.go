@@ -138,3 +138,21 @@ func TestRuleNamesTheSettings(t *testing.T) {
 		t.Error("default rule does not say it leaves line numbers out")
 	}
 }
+
+func TestBaseSymbol(t *testing.T) {
+	for in, want := range map[string]string{
+		"nat_check_fail.cold":           "nat_check_fail",
+		"f.constprop.0":                 "f",
+		"g.isra.0.cold":                 "g",
+		"h.part.3":                      "h",
+		"_ZN3foo3barEv.llvm.123":        "_ZN3foo3barEv",
+		"plain":                         "plain",
+		".cold":                         ".cold",
+		"__strlen_evex":                 "__strlen_evex",
+		"_PyEval_EvalFrameDefault.cold": "_PyEval_EvalFrameDefault",
+	} {
+		if got := BaseSymbol(in); got != want {
+			t.Errorf("BaseSymbol(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -50,16 +50,12 @@ func plural(n int, one, many string) string {
 
 // frameLines is the signature's frames one per line, "← " marking callers.
 func frameLines(s Signature) []string {
-	if len(s.Frames) == 0 {
+	out := s.FrameTexts()
+	if len(out) == 0 {
 		return []string{"(no Python frames)"}
 	}
-	out := make([]string, len(s.Frames))
-	for i, f := range s.Frames {
-		if i == 0 {
-			out[i] = f.String()
-		} else {
-			out[i] = "← " + f.String()
-		}
+	for i := 1; i < len(out); i++ {
+		out[i] = "← " + out[i]
 	}
 	return out
 }

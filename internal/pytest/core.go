@@ -173,6 +173,10 @@ func makeCore(tmp, srcDir string, i Interpreter, scenario string, kind CoreKind)
 		}
 	}
 
+	if err := buildCLibs(srcDir, script, dir); err != nil {
+		return nil, err
+	}
+
 	jobs <- struct{}{}
 	defer func() { <-jobs }()
 
@@ -543,6 +547,49 @@ func findKernelCore(cwd, pattern string, usesPID bool, pid int) (string, error) 
 	default:
 		return "", fmt.Errorf("several core files match %s (core_pattern %q): %s", glob, pattern, strings.Join(matches, ", "))
 	}
+}
+
+// NeedsCLib says whether a scenario of srcDir loads one of the C libraries
+// kept beside it (srcDir/libNAME.c, named by the script as libNAME.so), which
+// MakeCore then builds with gcc.
+func NeedsCLib(srcDir, scenario string) bool {
+	libs, err := scenarioCLibs(srcDir, filepath.Join(srcDir, scenario+".py"))
+	return err == nil && len(libs) > 0
+}
+
+func scenarioCLibs(srcDir, script string) ([]string, error) {
+	text, err := os.ReadFile(script)
+	if err != nil {
+		return nil, err
+	}
+	srcs, _ := filepath.Glob(filepath.Join(srcDir, "lib*.c"))
+	var out []string
+	for _, src := range srcs {
+		if bytes.Contains(text, []byte(strings.TrimSuffix(filepath.Base(src), ".c")+".so")) {
+			out = append(out, src)
+		}
+	}
+	return out, nil
+}
+
+// buildCLibs compiles the C libraries the scenario script names into dir:
+// optimised, with DWARF and without frame pointers, so that only CFI unwinds
+// them, as in a release build of a C extension.
+func buildCLibs(srcDir, script, dir string) error {
+	srcs, err := scenarioCLibs(srcDir, script)
+	if err != nil || len(srcs) == 0 {
+		return err
+	}
+	if _, err := exec.LookPath("gcc"); err != nil {
+		return fmt.Errorf("%s loads a C library and gcc is not installed: %w", filepath.Base(script), err)
+	}
+	for _, src := range srcs {
+		lib := filepath.Join(dir, strings.TrimSuffix(filepath.Base(src), ".c")+".so")
+		if out, err := exec.Command("gcc", "-O2", "-g", "-fomit-frame-pointer", "-shared", "-fPIC", "-o", lib, src).CombinedOutput(); err != nil {
+			return fmt.Errorf("gcc %s: %v\n%s", src, err, out)
+		}
+	}
+	return nil
 }
 
 func copyFile(src, dst string) error {
