@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"debug/elf"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -68,6 +69,17 @@ func gdbBacktraces(t *testing.T, gdb, exe, corePath string) map[int][]btFrame {
 
 // nativeDoc is what the test reads of pycore threads --native[-all] --json.
 type nativeDoc struct {
+	Crash *struct {
+		Signal  string  `json:"signal"`
+		Code    *int    `json:"code"`
+		Address *uint64 `json:"address"`
+		Source  string  `json:"source"`
+		PC      uint64  `json:"pc"`
+		Frame   *struct {
+			PC       uint64  `json:"pc"`
+			Function *string `json:"function"`
+		} `json:"frame"`
+	} `json:"crash"`
 	Threads []struct {
 		LWP        int     `json:"lwp"`
 		ThreadID   *uint64 `json:"thread_id"`
@@ -247,9 +259,76 @@ func compareWithGdb(t *testing.T, gdb string, interp pytest.Interpreter, corePat
 	return doc, seqs
 }
 
-// TestNativeCrashMatchesGdb: a kernel core of nat.py segfaulting in libnat 3
-// calls deep with faulthandler enabled reads through faulthandler's signal
-// frame as gdb's bt does, and the Crash line names libnat's function.
+// crashGdbScript prints the crashed thread's siginfo as the core records it
+// ("SI code addr"), the fault registers of glibc's ucontext_t (gregs
+// REG_CR2 = 22, REG_RIP = 16; the type from libnat's DWARF, as not every
+// libc has debug info) at the sp of gdb's innermost signal frame ("CTX cr2
+// rip") and, when libnat's own handler ran, the fault address the kernel
+// gave that handler ("INFO addr").
+const crashGdbScript = `
+import gdb
+si = gdb.parse_and_eval("$_siginfo")
+print("SI %d %#x" % (int(si["si_code"]), int(si["_sifields"]["_sigfault"]["si_addr"])))
+f = gdb.newest_frame()
+while f is not None:
+    if f.type() == gdb.SIGTRAMP_FRAME:
+        f.select()
+        g = "((ucontext_t *)$sp)->uc_mcontext.gregs"
+        print("CTX %#x %#x" % (int(gdb.parse_and_eval(g + "[22]")) & 0xffffffffffffffff,
+                                int(gdb.parse_and_eval(g + "[16]")) & 0xffffffffffffffff))
+        break
+    f = f.older()
+info = gdb.parse_and_eval("nat_last_info")
+if int(info) != 0:
+    print("INFO %#x" % int(info.dereference()["_sifields"]["_sigfault"]["si_addr"]))
+`
+
+// crashGdb is what crashGdbScript printed; -1 where it printed nothing.
+type crashGdb struct {
+	code               int
+	siAddr, cr2, rip   int64
+	handlerAddr        int64
+	sawCtx, sawHandler bool
+}
+
+func gdbCrash(t *testing.T, gdb, exe, corePath string) crashGdb {
+	t.Helper()
+	script := filepath.Join(t.TempDir(), "crash.py")
+	if err := os.WriteFile(script, []byte(crashGdbScript), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, gdb, "-nx", "-batch", "-ex", "source "+script, exe, corePath).CombinedOutput()
+	if err != nil {
+		t.Fatalf("gdb: %v\n%s", err, out)
+	}
+	g := crashGdb{code: 1 << 30}
+	for _, line := range strings.Split(string(out), "\n") {
+		var a, b uint64
+		if n, _ := fmt.Sscanf(line, "SI %d %v", &g.code, &a); n == 2 {
+			g.siAddr = int64(a)
+		} else if n, _ := fmt.Sscanf(line, "CTX %v %v", &a, &b); n == 2 {
+			g.cr2, g.rip, g.sawCtx = int64(a), int64(b), true
+		} else if n, _ := fmt.Sscanf(line, "INFO %v", &a); n == 1 {
+			g.handlerAddr, g.sawHandler = int64(a), true
+		}
+	}
+	if g.code == 1<<30 {
+		t.Fatalf("gdb printed no siginfo:\n%s", out)
+	}
+	return g
+}
+
+// TestNativeCrashMatchesGdb: kernel cores of nat.py segfaulting in libnat 3
+// calls deep, with faulthandler enabled, with no handler, and with libnat's
+// own SA_SIGINFO handler (both handlers re-raise, so the core's siginfo is
+// SI_TKILL without an address): every thread reads as gdb's bt (through the
+// signal frame), and the Crash line and JSON name nat_crash_inner and the
+// address the program stored to (which it recorded), the pc inside
+// nat_crash_inner (its symbol's bounds from the ELF file), with the address
+// where gdb finds it: $_siginfo without a handler, the signal frame's saved
+// cr2 after faulthandler, the handler's own siginfo after libnat's.
 func TestNativeCrashMatchesGdb(t *testing.T) {
 	if _, err := exec.LookPath("gdb"); err != nil {
 		t.Skip("gdb not installed")
@@ -266,47 +345,104 @@ func TestNativeCrashMatchesGdb(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ef, err := elf.Open(lib)
+	if err != nil {
+		t.Fatal(err)
+	}
+	syms, err := ef.Symbols()
+	ef.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var innerSize uint64
+	for _, s := range syms {
+		if s.Name == "nat_crash_inner" {
+			innerSize = s.Size
+		}
+	}
+	if innerSize == 0 {
+		t.Fatal("libnat.so has no sized nat_crash_inner symbol")
+	}
 	for _, interp := range interpreters(t) {
-		interp := interp
-		t.Run(interp.Name(), func(t *testing.T) {
-			dir := t.TempDir()
-			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-			defer cancel()
-			cmd := interp.Command(ctx, os.Environ(), script, lib, filepath.Join(dir, "ready"), "crash")
-			cmd.Dir = dir
-			out, err := cmd.CombinedOutput()
-			ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
-			if err == nil || !ws.Signaled() || !ws.CoreDump() {
-				t.Fatalf("nat.py crash did not dump core (%v):\n%s", err, out)
-			}
-			cores, _ := filepath.Glob(filepath.Join(dir, "core*"))
-			if len(cores) != 1 {
-				t.Fatalf("want one core file in %s, found %v", dir, cores)
-			}
-			doc, seqs := compareWithGdb(t, gdb, interp, cores[0])
-			sawSignal := false
-			for k := range doc.Threads {
-				fs := doc.Threads[k].Frames
-				for i := 0; i+1 < len(fs); i++ {
-					if fs[i].Signal && fs[i+1].Function != nil && *fs[i+1].Function == "nat_crash_inner" &&
-						strings.Contains(seqs[k], "C:nat_crash_inner C:nat_crash_mid C:nat_crash_outer") {
-						sawSignal = true
+		for _, mode := range []struct{ arg, source string }{
+			{"crash", "signal frame registers"},
+			{"crash-nofh", "core"},
+			{"crash-handler", "signal frame siginfo"},
+		} {
+			interp := interp
+			t.Run(interp.Name()+"/"+mode.arg, func(t *testing.T) {
+				dir := t.TempDir()
+				ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+				defer cancel()
+				ready := filepath.Join(dir, "ready")
+				cmd := interp.Command(ctx, os.Environ(), script, lib, ready, mode.arg)
+				cmd.Dir = dir
+				out, err := cmd.CombinedOutput()
+				ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
+				if err == nil || !ws.Signaled() || !ws.CoreDump() {
+					t.Fatalf("nat.py %s did not dump core (%v):\n%s", mode.arg, err, out)
+				}
+				cores, _ := filepath.Glob(filepath.Join(dir, "core*"))
+				if len(cores) != 1 {
+					t.Fatalf("want one core file in %s, found %v", dir, cores)
+				}
+				var fault struct{ Address, Function uint64 }
+				if data, err := os.ReadFile(ready + ".fault"); err != nil || json.Unmarshal(data, &fault) != nil {
+					t.Fatalf("nat.py wrote no fault record: %v", err)
+				}
+				doc, seqs := compareWithGdb(t, gdb, interp, cores[0])
+				sawCrash := false
+				for k := range doc.Threads {
+					fs := doc.Threads[k].Frames
+					if !strings.Contains(seqs[k], "C:nat_crash_inner C:nat_crash_mid C:nat_crash_outer") {
+						continue
+					}
+					for i := 0; i < len(fs); i++ {
+						if fs[i].Function != nil && *fs[i].Function == "nat_crash_inner" {
+							// After a handler, the signal frame is right above.
+							sawCrash = (mode.arg == "crash-nofh") == (i == 0) && (i == 0 || fs[i-1].Signal)
+						}
 					}
 				}
-			}
-			if !sawSignal {
-				t.Errorf("no thread reads <signal handler called> <- nat_crash_inner <- nat_crash_mid <- nat_crash_outer: %q", seqs)
-			}
-			text, err := exec.Command(pycoreBin, "threads", "--native", cores[0]).Output()
-			if err != nil {
-				t.Fatalf("pycore threads --native: %v", err)
-			}
-			// faulthandler re-raises the signal, so the core's siginfo is the
-			// raise's, without the fault address.
-			if want := "Crash: SIGSEGV in nat_crash_inner (libnat.so+0x"; !strings.Contains(string(text), want) ||
-				!strings.Contains(string(text), "libnat.c:") {
-				t.Errorf("no %q ... libnat.c:N line in:\n%s", want, text)
-			}
-		})
+				if !sawCrash {
+					t.Errorf("no thread reads nat_crash_inner <- nat_crash_mid <- nat_crash_outer with the signal frame where the handler ran: %q", seqs)
+				}
+				c := doc.Crash
+				if c == nil || c.Frame == nil {
+					t.Fatalf("JSON has no crash")
+				}
+				if c.Address == nil || *c.Address != fault.Address || c.Source != mode.source || c.Signal != "SIGSEGV" {
+					t.Errorf("crash %+v (address %v): want address %#x (what nat.py stored to) from %q", c, c.Address, fault.Address, mode.source)
+				}
+				if c.Frame.Function == nil || *c.Frame.Function != "nat_crash_inner" || c.PC < fault.Function || c.PC >= fault.Function+innerSize || c.Frame.PC != c.PC {
+					t.Errorf("crash pc %#x (%v): want inside nat_crash_inner [%#x, %#x)", c.PC, c.Frame.Function, fault.Function, fault.Function+innerSize)
+				}
+				g := gdbCrash(t, gdb, interp.Exe, cores[0])
+				switch mode.arg {
+				case "crash-nofh":
+					if g.code != 1 || uint64(g.siAddr) != *c.Address || c.Code == nil || *c.Code != g.code {
+						t.Errorf("gdb's $_siginfo: code %d, address %#x; pycore: %+v", g.code, g.siAddr, c)
+					}
+				default:
+					if g.code != -6 {
+						t.Errorf("gdb's $_siginfo code %d, want SI_TKILL (-6): the handler re-raised", g.code)
+					}
+					if !g.sawCtx || uint64(g.cr2) != *c.Address || uint64(g.rip) != c.PC {
+						t.Errorf("gdb's signal frame: cr2 %#x, rip %#x (found %v); pycore: address %v, pc %#x", g.cr2, g.rip, g.sawCtx, c.Address, c.PC)
+					}
+					if mode.arg == "crash-handler" && (!g.sawHandler || uint64(g.handlerAddr) != *c.Address) {
+						t.Errorf("gdb: libnat's handler got address %#x (found %v); pycore %v", g.handlerAddr, g.sawHandler, c.Address)
+					}
+				}
+				text, err := exec.Command(pycoreBin, "threads", "--native", cores[0]).Output()
+				if err != nil {
+					t.Fatalf("pycore threads --native: %v", err)
+				}
+				if want := fmt.Sprintf("Crash: SIGSEGV (address %#x) in nat_crash_inner (libnat.so+0x", fault.Address); !strings.Contains(string(text), want) ||
+					!strings.Contains(string(text), "libnat.c:") {
+					t.Errorf("no %q ... libnat.c:N line in:\n%s", want, text)
+				}
+			})
+		}
 	}
 }

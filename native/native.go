@@ -47,6 +47,9 @@ type Frame struct {
 	Line         int
 	Signal       bool // the kernel's signal trampoline: gdb's <signal handler called>
 	FramePointer bool // found by the frame-pointer fallback, not CFI
+	// cfa is the frame's canonical frame address (for a signal frame, where
+	// the kernel's ucontext is), 0 when unknown.
+	cfa core.Address
 	// eval marks an activation of the eval loop (_PyEval_EvalFrameDefault).
 	eval     bool
 	internal bool // in libpython or the python executable
@@ -167,8 +170,10 @@ func (t *Thread) MarshalJSON() ([]byte, error) {
 type Snapshot struct {
 	*cpython.Snapshot
 	Threads []*Thread `json:"threads"`
-	// Crash is the frame the fatal signal interrupted (nil without one).
-	Crash *Frame `json:"crash_frame,omitempty"`
+	// CrashFrame is the frame the fatal signal interrupted (nil without one);
+	// Crash says so with the fault address.
+	CrashFrame *Frame `json:"crash_frame,omitempty"`
+	Crash      *Crash `json:"crash,omitempty"`
 }
 
 // Stacks unwinds every thread of p and merges snap's Python frames into
@@ -198,9 +203,8 @@ func Stacks(p *core.Process, syms *symbols.Table, snap *cpython.Snapshot, mode M
 		}
 		stacks[ct.TID] = th
 		if snap.Signal != nil && snap.Signal.Fatal && ct.TID == snap.Signal.Thread && out.Crash == nil {
-			if i := crashIndex(frames); i >= 0 {
-				c := frames[i]
-				out.Crash = &c
+			if out.Crash = crashOf(p, snap.Signal, frames); out.Crash != nil {
+				out.CrashFrame = out.Crash.Frame
 			}
 		}
 	}
@@ -306,7 +310,7 @@ var systemLibs = []string{
 // convert names a frame of package unwind for people: module path and
 // link-time offset, the interpreter's own frames marked.
 func convert(f unwind.Frame, lines *lineCache) Frame {
-	out := Frame{PC: f.PC, Function: f.Function, Offset: f.Offset, Signal: f.Signal, FramePointer: f.FramePointer}
+	out := Frame{PC: f.PC, Function: f.Function, Offset: f.Offset, Signal: f.Signal, FramePointer: f.FramePointer, cfa: f.CFA}
 	if f.Module != nil {
 		out.Module = f.Module.Path
 		out.ModuleOffset = uint64(f.PC) - f.Module.Bias

@@ -27,12 +27,12 @@ func printNativeThreads(w io.Writer, s *native.Snapshot) error {
 	}
 	fmt.Fprintln(w)
 	writeSignal(w, s.Signal, s.Live != nil)
-	if si, c := s.Signal, s.Crash; si != nil && c != nil {
-		fmt.Fprintf(w, "Crash: %s", si.Name)
-		if si.Address != 0 || si.Code > 0 {
-			fmt.Fprintf(w, " (address %#x)", si.Address)
+	if c := s.Crash; c != nil {
+		fmt.Fprintf(w, "Crash: %s", c.Signal)
+		if c.Address != nil {
+			fmt.Fprintf(w, " (address %#x)", *c.Address)
 		}
-		fmt.Fprintf(w, " in %s\n", c.Where())
+		fmt.Fprintf(w, " in %s\n", c.Frame.Where())
 	}
 	if s.Finalizing {
 		fmt.Fprintln(w, "The interpreter was finalizing (shutting down).")

@@ -4,6 +4,9 @@
    test, so only CFI can unwind it. */
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <ucontext.h>
 
 static volatile int sink;
 
@@ -28,3 +31,19 @@ struct rec { long pad[2]; long v; };
 __attribute__((noinline)) void nat_crash_inner(struct rec *r) { r->v = 1; sink++; }
 __attribute__((noinline)) void nat_crash_mid(struct rec *r) { nat_crash_inner(r); sink++; }
 __attribute__((noinline)) void nat_crash_outer(void) { nat_crash_mid((struct rec *)0); sink++; }
+
+/* A library's own crash handler (SA_SIGINFO, run once): it re-raises, so the
+   core's siginfo is the raise's (SI_TKILL) and only the siginfo the kernel
+   gave this handler, on its stack, has the fault. nat_last_info keeps it
+   for gdb to print; nat_last_uc puts glibc's ucontext_t in this library's
+   DWARF, for gdb to read any signal frame with. */
+siginfo_t *volatile nat_last_info;
+ucontext_t *volatile nat_last_uc;
+static void nat_on_signal(int sig, siginfo_t *info, void *uc) { nat_last_uc = uc; nat_last_info = info; raise(sig); sink++; }
+int nat_install_handler(void) {
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = nat_on_signal;
+	sa.sa_flags = SA_SIGINFO | SA_RESETHAND | SA_NODEFER;
+	return sigaction(SIGSEGV, &sa, 0);
+}

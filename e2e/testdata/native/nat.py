@@ -1,8 +1,12 @@
-"""nat.py LIBNAT READY [crash]: threads blocked in C (libnat) for pycore threads --native
-tests. Writes READY once every thread is parked, then sleeps until killed, or with
-"crash" enables faulthandler and segfaults in libnat 3 calls deep."""
+"""nat.py LIBNAT READY [crash|crash-nofh|crash-handler]: threads blocked in C (libnat) for
+pycore threads --native tests. Writes READY once every thread is parked, then sleeps until
+killed, or segfaults in libnat 3 calls deep: "crash" with faulthandler enabled,
+"crash-nofh" with no handler, "crash-handler" with libnat's own SA_SIGINFO handler (both
+handlers re-raise). Before crashing it writes READY.fault: the address it stores to and
+nat_crash_inner's address, as JSON."""
 import ctypes
 import faulthandler
+import json
 import sys
 import threading
 import time
@@ -38,8 +42,20 @@ def main():
     time.sleep(0.3)  # into poll() and sleep()
     with open(sys.argv[2], "w") as f:
         f.write("ready\n")
-    if sys.argv[3:] == ["crash"]:
-        faulthandler.enable()
+    mode = sys.argv[3] if len(sys.argv) > 3 else ""
+    if mode.startswith("crash"):
+        if mode == "crash":
+            faulthandler.enable()
+        elif mode == "crash-handler" and lib.nat_install_handler() != 0:
+            sys.exit("sigaction failed")
+
+        class Rec(ctypes.Structure):  # libnat.c's struct rec
+            _fields_ = [("pad", ctypes.c_long * 2), ("v", ctypes.c_long)]
+
+        fault = {"address": Rec.v.offset,  # nat_crash_outer passes NULL
+                 "function": ctypes.cast(lib.nat_crash_inner, ctypes.c_void_p).value}
+        with open(sys.argv[2] + ".fault", "w") as f:
+            json.dump(fault, f)
         lib.nat_crash_outer()
     time.sleep(3600)
 
