@@ -99,6 +99,9 @@ func Open(c *core.Process, syms *symbols.Table, opts Options) (*Process, error) 
 		}
 	}
 	if len(tried) == 0 {
+		if msg := missingRuntimeFile(c); msg != "" {
+			return nil, fmt.Errorf("%s: %s", c.Path, msg)
+		}
 		return nil, fmt.Errorf("%s: %w: no _PyRuntime symbol or .PyRuntime section in any mapped file, and no _Py_DebugOffsets in memory%s%s",
 			c.Path, ErrNotPython, missingFilesHint(c), damageHint(c))
 	}
@@ -118,6 +121,52 @@ func damageHint(c *core.Process) string {
 		}
 	}
 	return ""
+}
+
+// missingRuntimeFile names the file CPython's runtime is in when the core
+// maps it but this machine has no copy of it (or only of another build): a
+// CPython process whose libpython (or, for a static build, python
+// executable) was moved, deleted or never copied. "" when there is none.
+func missingRuntimeFile(c *core.Process) string {
+	var libs, exes []*core.Object
+	seen := map[string]bool{}
+	for _, o := range c.Objects {
+		base := filepath.Base(o.Path)
+		if o.Status == core.FileFound || seen[o.Path] || strings.Contains(base, ".cpython-") {
+			continue // extension modules (_ctypes.cpython-312-...) hold no runtime
+		}
+		seen[o.Path] = true
+		switch {
+		case strings.HasPrefix(base, "libpython"):
+			libs = append(libs, o)
+		case strings.HasPrefix(base, "python"):
+			exes = append(exes, o)
+		}
+	}
+	what, files := "libpython", libs
+	if len(libs) == 0 {
+		what, files = "python executable", exes
+	}
+	if len(files) == 0 {
+		return ""
+	}
+	var parts []string
+	for _, o := range files {
+		id := "no build ID in the core"
+		if len(o.BuildID) > 0 {
+			id = fmt.Sprintf("build ID %x", o.BuildID)
+		}
+		if o.Status == core.FileMismatch {
+			parts = append(parts, fmt.Sprintf("%s (%s) is here only in another build: %s", o.Path, id, o.StatusMsg))
+		} else {
+			parts = append(parts, fmt.Sprintf("%s (%s) is not on this machine", o.Path, id))
+		}
+	}
+	o := files[0]
+	return fmt.Sprintf("a CPython process whose %s is missing: %s, and CPython's runtime is in it; "+
+		"give pycore that file with --lib-path DIR (a directory holding %s of that build) or --sysroot DIR (with it at DIR%s), "+
+		"or pack the core with pycore pack on the machine it came from",
+		what, strings.Join(parts, "; "), filepath.Base(o.Path), o.Path)
 }
 
 // missingFilesHint names files the core maps that could not be found, which

@@ -3,6 +3,7 @@ package e2e
 import (
 	"debug/elf"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -79,8 +80,22 @@ func TestWrongCompanions(t *testing.T) {
 	noDebug := []string{"--debug-dir", t.TempDir()}
 
 	t.Run("missing library", func(t *testing.T) {
-		runFail(t, []string{c.Path, "not a CPython process", recorded, "not found on this machine", "--sysroot"},
+		runFail(t, []string{c.Path, "a CPython process whose libpython is missing: " + recorded + " (build ID " + gnuBuildID(t, lib) + ")", "is not on this machine",
+			"--lib-path DIR (a directory holding " + filepath.Base(lib) + " of that build)", "--sysroot DIR (with it at DIR" + recorded + ")"},
 			append([]string{"threads"}, append(noDebug, c.Path)...)...)
+	})
+
+	// What the message says to do works: the library at its recorded path
+	// under --sysroot.
+	t.Run("missing library given with --sysroot", func(t *testing.T) {
+		root := t.TempDir()
+		if err := os.MkdirAll(filepath.Join(root, libdir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		copyFile(t, lib, filepath.Join(root, recorded))
+		for _, e := range compare(c.Oracle, runThreads(t, c.Path, append(noDebug, "--sysroot", root)...), core) {
+			t.Error(e)
+		}
 	})
 
 	// The other build's library under the core's name, in a library path
@@ -100,7 +115,7 @@ func TestWrongCompanions(t *testing.T) {
 		"library of another build in --sysroot":  {"--sysroot", sysroot},
 	} {
 		t.Run(name, func(t *testing.T) {
-			runFail(t, []string{c.Path, "not a CPython process", recorded, "build ID"},
+			runFail(t, []string{c.Path, "a CPython process whose libpython is missing: " + recorded + " (build ID ", "is here only in another build", "--lib-path"},
 				append(append([]string{"threads"}, noDebug...), append(args, c.Path)...)...)
 		})
 	}
@@ -212,4 +227,28 @@ func realI386Core(t *testing.T, dir string) string {
 		return ""
 	}
 	return matches[0]
+}
+
+// gnuBuildID is an ELF file's build ID in hex, read with debug/elf.
+func gnuBuildID(t *testing.T, path string) string {
+	t.Helper()
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	s := f.Section(".note.gnu.build-id")
+	if s == nil {
+		t.Fatalf("%s has no .note.gnu.build-id", path)
+	}
+	d, err := s.Data()
+	if err != nil || len(d) < 16 {
+		t.Fatalf("%s: build ID note: %v", path, err)
+	}
+	// namesz, descsz, type, "GNU\0", then the ID.
+	n := f.ByteOrder.Uint32(d[4:8])
+	if uint64(16+n) > uint64(len(d)) {
+		t.Fatalf("%s: build ID note of %d bytes in %d", path, n, len(d))
+	}
+	return fmt.Sprintf("%x", d[16:16+n])
 }
