@@ -183,12 +183,15 @@ func registerNativeFlags(cmd *cobra.Command, mode *string) {
 
 // writeNative unwinds every thread of the session's core and prints the
 // merged stacks.
-func writeNative(w io.Writer, s *session.Session, snap *cpython.Snapshot, mode string, asJSON bool) error {
+func writeNative(w io.Writer, s *session.Session, snap *cpython.Snapshot, mode string, asJSON bool, filter *threadFilter) error {
 	m := native.Merged
 	if mode == "native-all" {
 		m = native.All
 	}
 	ns := native.Stacks(s.Core, s.Syms, snap, m)
+	if err := filter.filterNative(ns); err != nil {
+		return err
+	}
 	if asJSON {
 		head := *ns
 		head.Threads = []*native.Thread{}

@@ -27,6 +27,7 @@ func threadsCommand(shell *session.Session) *cobra.Command {
 	ff := fileFlags{shell: shell}
 	var asJSON, locals bool
 	var nativeMode string // "", "native" or "native-all"
+	var filter threadFilter
 	repr := threadsReprDefaults
 	cmd := &cobra.Command{
 		Use:   "threads CORE [EXECUTABLE]",
@@ -64,10 +65,13 @@ core is of, when the path recorded in the core is not right on this machine.`,
 			}
 			bw := bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)
 			if nativeMode != "" {
-				if err := writeNative(bw, s, snap, nativeMode, asJSON); err != nil {
+				if err := writeNative(bw, s, snap, nativeMode, asJSON, &filter); err != nil {
 					return err
 				}
 				return bw.Flush()
+			}
+			if err := filter.filterThreads(snap); err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
 			}
 			if asJSON {
 				if err := writeSnapshotJSON(bw, snap); err != nil {
@@ -85,6 +89,7 @@ core is of, when the path recorded in the core is not right on this machine.`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON document")
 	cmd.Flags().BoolVar(&locals, "locals", false, "show each frame's arguments and local variables")
 	registerNativeFlags(cmd, &nativeMode)
+	filter.register(cmd)
 	cmd.Flags().IntVar(&repr.MaxDepth, "max-depth", repr.MaxDepth, "levels of nested containers shown in a value (`N`)")
 	cmd.Flags().IntVar(&repr.MaxLength, "max-length", repr.MaxLength, "items shown per container (`N`)")
 	cmd.Flags().IntVar(&repr.MaxString, "max-string", repr.MaxString, "characters of a str, bytes or int shown (`N`)")
