@@ -155,6 +155,7 @@ func (p *Process) interpreterFrameChain(f typesys.Value, base core.Address) ([]F
 		} else if shim && len(out) > 0 {
 			// 3.12+: the eval loop pushes a shim under the first frame it runs.
 			out[len(out)-1].Entry = true
+			out[len(out)-1].Shim = addr
 		}
 		if f, err = frame.Member("previous"); err != nil {
 			return out, fmt.Errorf("frame at %s: %w", addr, err)

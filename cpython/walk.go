@@ -144,11 +144,15 @@ type Frame struct {
 	// Generator is set for frames owned by a generator or coroutine; Kind says
 	// which ("generator", "coroutine", "async generator") when co_flags is known.
 	// (JSON "generator_kind": "kind" says what sort of frame this is.)
-	Generator bool         `json:"generator,omitempty"`
-	Kind      string       `json:"generator_kind,omitempty"`
-	Entry     bool         `json:"entry,omitempty"` // first frame of a C->Python call (3.11+): the outermost an eval loop activation runs
-	Code      core.Address `json:"code"`
-	Address   core.Address `json:"address"` // the frame object or interpreter frame
+	Generator bool   `json:"generator,omitempty"`
+	Kind      string `json:"generator_kind,omitempty"`
+	Entry     bool   `json:"entry,omitempty"` // first frame of a C->Python call (3.11+): the outermost an eval loop activation runs
+	// Shim is the address of the C-stack shim frame under an entry frame
+	// (3.12+): a local of the eval loop activation that runs it, so it
+	// says which native frame that is. 0 when not known.
+	Shim    core.Address `json:"-"`
+	Code    core.Address `json:"code"`
+	Address core.Address `json:"address"` // the frame object or interpreter frame
 	// Locals are the frame's arguments (first) and local variables, when
 	// asked for (SnapshotOptions.Locals); LocalsError says why they could
 	// not be read.

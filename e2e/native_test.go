@@ -38,14 +38,25 @@ type btFrame struct {
 
 func gdbBacktraces(t *testing.T, gdb, exe, corePath string) map[int][]btFrame {
 	t.Helper()
+	return gdbBacktracesWith(t, gdb, exe, corePath, "")
+}
+
+// gdbBacktracesWith is gdbBacktraces with gdb reading detached debug files
+// from debugDir (none if "").
+func gdbBacktracesWith(t *testing.T, gdb, exe, corePath, debugDir string) map[int][]btFrame {
+	t.Helper()
 	script := filepath.Join(t.TempDir(), "bt.py")
 	if err := os.WriteFile(script, []byte(gdbBtScript), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, gdb, "-nx", "-batch", "-ex", "set backtrace past-main on",
-		"-ex", "source "+script, exe, corePath).CombinedOutput()
+	args := []string{"-nx", "-batch"}
+	if debugDir != "" {
+		args = append(args, "-iex", "set debug-file-directory "+debugDir)
+	}
+	args = append(args, "-ex", "set backtrace past-main on", "-ex", "source "+script, exe, corePath)
+	out, err := exec.CommandContext(ctx, gdb, args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("gdb: %v\n%s", err, out)
 	}
@@ -191,6 +202,90 @@ func TestNativeAllMatchesGdb(t *testing.T) {
 				t.Errorf("no thread in nat_cb_inner <- nat_cb_mid <- nat_cb_outer")
 			}
 		})
+	}
+}
+
+// TestNativeMergeWithoutDebugInfo: on the stripped builds that ship their
+// debug info apart (Debian's; the system python3.11), pycore threads
+// --native-all without --debug-dir still places every thread's Python frames
+// on its native stack: no merge error, the Python frames are the ones
+// sys._current_frames() listed in the program, and the native frame each run
+// of them is placed on is the one gdb, given the debug files, names the eval
+// loop (_PyEval_EvalFrameDefault, or its .cold part), whatever .dynsym says.
+func TestNativeMergeWithoutDebugInfo(t *testing.T) {
+	for _, tool := range []string{"gdb", "gcore"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed", tool)
+		}
+	}
+	lib := buildLibnat(t)
+	gdb := "gdb"
+	if g := pytest.GdbPath(); g != "" {
+		gdb = g
+	}
+	ran := 0
+	for _, interp := range interpreters(t) {
+		if interp.DebugDir == "" && interp.Origin != "system" {
+			continue // its symbols are in the binary: TestNativeAllMatchesGdb
+		}
+		ran++
+		interp := interp
+		t.Run(interp.Name(), func(t *testing.T) {
+			corePath := gcoreNat(t, interp, lib)
+			var oracle map[string][]string
+			if data, err := os.ReadFile(filepath.Join(filepath.Dir(corePath), "ready.frames")); err != nil || json.Unmarshal(data, &oracle) != nil {
+				t.Fatalf("nat.py wrote no stacks: %v", err)
+			}
+			out, err := exec.Command(pycoreBin, "threads", "--native-all", "--json", corePath).Output()
+			if err != nil {
+				t.Fatalf("pycore threads --native-all: %v", err)
+			}
+			var doc nativeDoc
+			if err := json.Unmarshal(out, &doc); err != nil {
+				t.Fatal(err)
+			}
+			bt := gdbBacktracesWith(t, gdb, interp.Exe, corePath, interp.DebugDir)
+			pythonThreads := 0
+			for _, th := range doc.Threads {
+				if th.ThreadID == nil {
+					continue
+				}
+				pythonThreads++
+				if th.MergeError != "" {
+					t.Errorf("thread %d: %s", th.LWP, th.MergeError)
+					continue
+				}
+				names := map[uint64]string{}
+				for _, f := range bt[th.LWP] {
+					names[f.pc] = f.fn
+				}
+				var py []string
+				for i, f := range th.Frames {
+					if f.Kind != "python" {
+						continue
+					}
+					name := ""
+					if f.Function != nil {
+						name = *f.Function
+					}
+					py = append(py, name)
+					if i+1 < len(th.Frames) && th.Frames[i+1].Kind == "native" {
+						if fn := names[th.Frames[i+1].PC]; !strings.Contains(fn, "_PyEval_EvalFrameDefault") {
+							t.Errorf("thread %d: Python frame %s placed on %#x, which gdb calls %q", th.LWP, name, th.Frames[i+1].PC, fn)
+						}
+					}
+				}
+				if want := oracle[strconv.FormatUint(*th.ThreadID, 10)]; strings.Join(py, " ") != strings.Join(want, " ") {
+					t.Errorf("thread %d: Python frames %v, sys._current_frames() had %v", th.LWP, py, want)
+				}
+			}
+			if pythonThreads != len(oracle) {
+				t.Errorf("%d Python threads, the program had %d", pythonThreads, len(oracle))
+			}
+		})
+	}
+	if ran == 0 {
+		t.Skip("no interpreter with detached debug info here")
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/pycore/pycore/core"
 	"github.com/pycore/pycore/cpython"
 )
 
@@ -42,7 +43,17 @@ func merge(natives []Frame, py []cpython.Frame, mode Mode, byEntry bool) ([]Fram
 		rs = nil
 	}
 	if n, r := len(evals), len(rs); n != r && n != r+1 {
-		return keep(natives, mode), fmt.Sprintf("cannot merge: %d activations of the eval loop on the native stack, %d runs of Python frames", n, r)
+		// Without a symbol for every activation (a stripped build whose
+		// eval loop is in unnamed code), 3.12+ still says where each run's
+		// activation is: the native frame holding its C-stack shim.
+		byShim, ok := shimActivations(natives, rs)
+		if !ok {
+			return keep(natives, mode), fmt.Sprintf("cannot merge: %d activations of the eval loop on the native stack, %d runs of Python frames", n, r)
+		}
+		evals = byShim
+		for _, i := range evals {
+			natives[i].eval = true
+		}
 	}
 	runAt := map[int][]cpython.Frame{}
 	for k := 0; k < len(rs); k++ {
@@ -96,4 +107,37 @@ var stopFrames = []string{
 	"PyThread_acquire_lock", "_PySemaphore_Wait", "_PyMutex_LockTimed", "PyEvent_Wait", "_PyParkingLot_Park", // locks
 	"gc_collect_main", "collect", "_PyGC_Collect", // the garbage collector
 	"faulthandler_", "fatal_error", "_Py_FatalError", "Py_FatalError", // crashes
+}
+
+// shimActivations finds, innermost first, the native frame of each run's eval
+// loop activation from the address of the run's shim frame (a local of the
+// activation, so between the frame's sp, its callee's CFA, and its own CFA).
+// It fails unless every run has a shim, each in a distinct frame, in stack
+// order.
+func shimActivations(natives []Frame, rs [][]cpython.Frame) ([]int, bool) {
+	var out []int
+	next := 0
+	for _, run := range rs {
+		shim := run[len(run)-1].Shim
+		if shim == 0 {
+			return nil, false
+		}
+		found := -1
+		for i := next; i < len(natives); i++ {
+			lo := core.Address(0)
+			if i > 0 {
+				lo = natives[i-1].cfa
+			}
+			if hi := natives[i].cfa; lo != 0 && hi > lo && lo <= shim && shim < hi {
+				found = i
+				break
+			}
+		}
+		if found < 0 {
+			return nil, false
+		}
+		out = append(out, found)
+		next = found + 1
+	}
+	return out, len(out) > 0
 }

@@ -40,6 +40,18 @@ def main():
     while len(parked) < 2:
         time.sleep(0.01)
     time.sleep(0.3)  # into poll() and sleep()
+    # The oracle of the Python stacks: every thread's function names,
+    # innermost first, as sys._current_frames() has them (they stay so while
+    # the threads are parked).
+    stacks = {}
+    for ident, frame in sys._current_frames().items():
+        names = []
+        while frame is not None:
+            names.append(frame.f_code.co_name)
+            frame = frame.f_back
+        stacks[str(ident)] = names
+    with open(sys.argv[2] + ".frames", "w") as f:
+        json.dump(stacks, f)
     with open(sys.argv[2], "w") as f:
         f.write("ready\n")
     mode = sys.argv[3] if len(sys.argv) > 3 else ""
