@@ -14,51 +14,7 @@ each dump, so it includes scheduling delay on a busy machine), and the core's si
 """
 import argparse, os, shutil, statistics, subprocess, sys, tempfile, time
 
-TARGET = r'''
-import sys, threading, time
-STOP = False
-GAP = [0.0]
-def ticker():
-    last = time.monotonic()
-    while not STOP:
-        time.sleep(0.001)
-        now = time.monotonic()
-        GAP[0] = max(GAP[0], now - last)
-        last = now
-def parked(depth):
-    if depth:
-        return parked(depth - 1)
-    while not STOP:
-        time.sleep(0.05)
-heap = [str(i) * 8 for i in range(%(objs)d)]
-threads = [threading.Thread(target=parked, args=(20,), daemon=True) for _ in range(%(threads)d)]
-threads.append(threading.Thread(target=ticker, daemon=True))
-for t in threads:
-    t.start()
-print("ready", flush=True)
-for line in sys.stdin:
-    if line.startswith("reset"):
-        GAP[0] = 0.0
-        print("ok", flush=True)
-    elif line.startswith("gap"):
-        print("%%.6f" %% GAP[0], flush=True)
-    else:
-        break
-STOP = True
-'''
-
-
-def timed(argv):
-    t0 = time.perf_counter()
-    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, ru = os.wait4(p.pid, 0)
-    wall = time.perf_counter() - t0
-    err = p.stderr.read().decode(errors="replace")
-    p.stderr.close()
-    if status != 0:
-        sys.exit("gcore.py: %s failed (%d):\n%s" % (" ".join(argv), status, err))
-    return wall, ru.ru_utime + ru.ru_stime, err
-
+from livebench import TARGET, ask, loadavg, start, timed
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -74,17 +30,6 @@ def main():
     # One str of 8 digits repeated takes about 60 bytes; plus the list.
     with open(script, "w") as f:
         f.write(TARGET % {"objs": a.heap_mb * (1 << 20) // 70, "threads": a.threads})
-    def start():
-        proc = subprocess.Popen([a.python, script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        if proc.stdout.readline().strip() != "ready":
-            sys.exit("gcore.py: the target did not start")
-        return proc
-
-    def ask(proc, cmd):
-        proc.stdin.write(cmd + "\n")
-        proc.stdin.flush()
-        return proc.stdout.readline().strip()
-
     tools = {
         "pycore gcore": lambda pid, out: [a.pycore, "gcore", str(pid), "-o", out],
         "pycore gcore --compress zstd": lambda pid, out: [a.pycore, "gcore", "--compress", "zstd", str(pid), "-o", out],
@@ -96,7 +41,7 @@ def main():
     # resident, and a later dump of the same process would copy them too.
     for i in range(a.n):
         for name, argv in tools.items():
-            proc = start()
+            proc = start(a.python, script)
             try:
                 out = os.path.join(work, "core")
                 ask(proc, "reset")
@@ -122,7 +67,7 @@ def main():
             name, med(0) * 1e3, med(1) * 1e3, med(2) * 1e3, own, med(3) / mib, med(4) / mib))
     print("\n%d runs each, alternating; %d parked threads + a ticker, ~%d MiB heap; %s; load average %s" % (
         a.n, a.threads, a.heap_mb, subprocess.run([a.python, "-VV"], capture_output=True, text=True).stdout.strip(),
-        " ".join(open("/proc/loadavg").read().split()[:3])))
+        loadavg()))
     shutil.rmtree(work)
 
 

@@ -24,7 +24,33 @@ import (
 type Live struct {
 	PID         int
 	NonBlocking bool          // read without stopping: the image may be torn
-	Paused      time.Duration // how long the process was stopped (0 with NonBlocking)
+	Paused      time.Duration // how long the process was stopped (0 with NonBlocking), once resumed
+}
+
+// Resume lets a process stopped by OpenPID run on, and records how long it
+// was stopped. Reads made afterwards still work but see the process moving.
+// A core, or a process read with NonBlocking, has nothing to resume.
+func (p *Process) Resume() {
+	if p.held == nil || p.Live == nil {
+		return
+	}
+	p.Live.Paused, _ = p.held.Release()
+	if p.held.Expired() {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("the process was stopped for the longest pycore allows (%v) and then let run: reads after that may be torn", maxLiveHold))
+	}
+	p.held = nil
+}
+
+// PausedSoFar is how long a live process has been stopped: the whole pause
+// once resumed, the time since it was stopped before that.
+func (p *Process) PausedSoFar() time.Duration {
+	if p.held != nil {
+		return p.held.Elapsed()
+	}
+	if p.Live != nil {
+		return p.Live.Paused
+	}
+	return 0
 }
 
 // LiveOptions say how to read a running process.
@@ -32,15 +58,21 @@ type LiveOptions struct {
 	// NonBlocking reads memory while the process runs, as py-spy does; the
 	// default stops every thread for the read, then resumes them.
 	NonBlocking bool
-	// Direct (with NonBlocking) copies nothing but the first page of each
-	// mapped file (build IDs): every read goes to the running process, so
-	// it sees the process as it is now. For a few reads, as pycore exec
-	// makes, of a process whose memory may be large.
+	// Direct (with NonBlocking) opens the process for WriteLive too (pycore
+	// exec): every read and write goes to the running process as it is now.
 	Direct bool
+	// Copy (without NonBlocking) copies the memory a core would hold while
+	// the process is stopped and resumes it before OpenPID returns: an image
+	// that stays consistent however long it is read (the shell). By default
+	// a stopped process is read in place and stays stopped until Resume.
+	Copy bool
 }
 
 // Limits on what a live process may make us read.
 const (
+	// maxLiveHold bounds how long a process stays stopped for one command:
+	// past it the process runs on and later reads may see it move.
+	maxLiveHold  = 10 * time.Second
 	maxLiveMaps  = 1 << 20 // lines of /proc/PID/maps
 	liveChunk    = 1 << 20 // bytes per process_vm_readv call
 	livePageSize = 4096
@@ -167,19 +199,24 @@ func (p *Process) openLive(pid int, opts Options, live LiveOptions) error {
 	}
 
 	mem := newLiveMemory(pid)
-	if live.Direct {
-		if !live.NonBlocking {
-			mem.close()
-			return errors.New("a direct read of a process does not stop it: ask for NonBlocking too")
-		}
+	if live.Direct && !live.NonBlocking {
+		mem.close()
+		return errors.New("a direct read of a process does not stop it: ask for NonBlocking too")
+	}
+	// A process is read in place: a stopped one while it stays stopped
+	// (Resume), a running one (NonBlocking) as it runs, as py-spy reads it;
+	// copying would cost a pause, or a read of every page, as long as the
+	// process is large. Copy copies instead.
+	if live.Direct || !live.Copy {
 		p.direct = mem
+		p.writable = live.Direct
 	} else {
 		defer mem.close()
 	}
 	var loads []loadSeg
 	var files []fileRange
 	if live.NonBlocking {
-		loads, files, err = p.copyLive(pid, mem, nil, live.Direct)
+		loads, files, err = p.copyLive(pid, mem, nil, live.Direct || !live.Copy)
 		if err != nil {
 			return err
 		}
@@ -190,7 +227,7 @@ func (p *Process) openLive(pid int, opts Options, live LiveOptions) error {
 		for _, tid := range tids {
 			p.Threads = append(p.Threads, &Thread{TID: tid})
 		}
-	} else {
+	} else if live.Copy {
 		p.Live.Paused, err = ptrace.WhileStopped(pid, func(s ptrace.Stopped) error {
 			for _, t := range s.Threads {
 				p.Threads = append(p.Threads, &Thread{TID: t.TID, Regs: regsFromPtrace(&t.Regs)})
@@ -200,6 +237,20 @@ func (p *Process) openLive(pid int, opts Options, live LiveOptions) error {
 		})
 		if err != nil {
 			return stopFailure(pid, st, err, ", or read without stopping with --nonblocking")
+		}
+	} else {
+		held, err := ptrace.Hold(pid, maxLiveHold)
+		if err != nil {
+			return stopFailure(pid, st, err, ", or read without stopping with --nonblocking")
+		}
+		p.held = held
+		for _, t := range held.Threads {
+			p.Threads = append(p.Threads, &Thread{TID: t.TID, Regs: regsFromPtrace(&t.Regs)})
+		}
+		// Only the mapped files' first pages (their build IDs) are copied;
+		// every other read goes to the stopped process.
+		if loads, files, err = p.copyLive(pid, mem, nil, true); err != nil {
+			return err
 		}
 	}
 	p.Mappings, _ = buildMappings(loads, files)

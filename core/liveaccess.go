@@ -48,7 +48,7 @@ const MaxLiveWrite = 4096
 // the fallback, would write those). Needs a process opened with
 // LiveOptions.Direct.
 func (p *Process) WriteLive(addr Address, data []byte) error {
-	if p.direct == nil || p.Live == nil {
+	if p.direct == nil || p.Live == nil || !p.writable {
 		return errors.New("not a running process opened for direct access")
 	}
 	if len(data) == 0 || len(data) > MaxLiveWrite {

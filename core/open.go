@@ -174,6 +174,7 @@ func (p *Process) Close() error {
 }
 
 func (p *Process) release() error {
+	p.Resume()
 	var errs []error
 	for _, m := range p.maps {
 		if err := unix.Munmap(m); err != nil {

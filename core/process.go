@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"sync/atomic"
+
+	"github.com/pycore/pycore/internal/ptrace"
 )
 
 // Options says where to find the files the process had mapped.
@@ -48,6 +50,11 @@ type Process struct {
 	// direct, for a live process opened with LiveOptions.Direct, reads
 	// memory from the running process on every ReadAt.
 	direct *liveMemory
+	// writable: opened with LiveOptions.Direct, the only way WriteLive may
+	// write (pycore exec); every other live read is read-only.
+	writable bool
+	// held keeps a live process stopped while it is read (Resume).
+	held *ptrace.Held
 }
 
 // Truncation says how much of a cut-short core file is there.

@@ -189,7 +189,7 @@ func (p *Process) SnapshotWith(o SnapshotOptions) (*Snapshot, error) {
 	s := &Snapshot{Python: PythonInfo{Version: p.Version.String(), FreeThreaded: p.FreeThreaded, Debug: p.Debug, Evidence: joinEvidence(p.Evidence)}}
 	c := p.Core
 	if l := c.Live; l != nil {
-		s.Live = &LiveInfo{PID: l.PID, NonBlocking: l.NonBlocking, PausedMS: float64(l.Paused.Microseconds()) / 1000}
+		s.Live = &LiveInfo{PID: l.PID, NonBlocking: l.NonBlocking, PausedMS: float64(c.PausedSoFar().Microseconds()) / 1000}
 	}
 	crashTID := 0
 	if s.Signal = signalInfo(c); s.Signal != nil && s.Signal.Fatal {

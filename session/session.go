@@ -32,13 +32,17 @@ type Options struct {
 	// Direct (with NonBlocking) reads the process's memory on every
 	// access instead of copying it (core.LiveOptions.Direct).
 	Direct bool
+	// Copy (stopping the process) copies the memory a core would hold and
+	// resumes the process at once, for a session read at length (the shell),
+	// instead of reading it in place while it stays stopped.
+	Copy bool
 }
 
 // openCore opens the process image: a core file, or a live process.
 func openCore(path string, opts Options) (*core.Process, error) {
 	copts := core.Options{Sysroot: opts.Sysroot, LibPaths: opts.LibPaths, Executable: opts.Executable}
 	if opts.Live {
-		return core.OpenPID(opts.PID, copts, core.LiveOptions{NonBlocking: opts.NonBlocking, Direct: opts.Direct})
+		return core.OpenPID(opts.PID, copts, core.LiveOptions{NonBlocking: opts.NonBlocking, Direct: opts.Direct, Copy: opts.Copy})
 	}
 	c, err := core.Open(path, copts)
 	if err != nil && errors.Is(err, fs.ErrNotExist) && looksLikePID(path) {

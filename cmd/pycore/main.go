@@ -24,6 +24,9 @@ type fileFlags struct {
 
 	pid         int  // --pid: read this running process instead of a core (-1: not given)
 	nonblocking bool // --nonblocking: without stopping it
+	// liveCopy: copy a stopped process's memory and resume it at once (the
+	// shell reads for as long as the user likes).
+	liveCopy bool
 
 	// shell is the shell's open session: the command runs on it, takes no
 	// core argument and no file flags, and must not close it.
@@ -104,7 +107,7 @@ func (f *fileFlags) options(executable string) (session.Options, error) {
 		return session.Options{}, fmt.Errorf("--nonblocking reads a running process: give it with --pid PID")
 	}
 	return session.Options{Executable: executable, Sysroot: f.sysroot, LibPaths: f.libPaths,
-		DebugDirs: f.debugDirs, Types: mode, Live: f.pid >= 0, PID: f.pid, NonBlocking: f.nonblocking}, nil
+		DebugDirs: f.debugDirs, Types: mode, Live: f.pid >= 0, PID: f.pid, NonBlocking: f.nonblocking, Copy: f.liveCopy}, nil
 }
 
 // open opens the core of a "CORE [EXECUTABLE]" command line (in the shell,

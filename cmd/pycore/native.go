@@ -189,6 +189,7 @@ func writeNative(w io.Writer, s *session.Session, snap *cpython.Snapshot, mode s
 		m = native.All
 	}
 	ns := native.Stacks(s.Core, s.Syms, snap, m)
+	resumeLive(s, snap.Live)
 	if err := filter.filterNative(ns); err != nil {
 		return err
 	}

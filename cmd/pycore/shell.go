@@ -38,6 +38,7 @@ or prompt, so a file of commands can be run: pycore shell core < cmds.
 ` + coreUsage,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			qs.ff.liveCopy = true // an interactive session must not keep a process stopped
 			q, rest, done, err := qs.open(args)
 			if err != nil {
 				return err

@@ -52,6 +52,7 @@ gather() and TaskGroup; what a version cannot give is said at the end.
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
+			resumeLive(s, nil)
 			snap.Notes = append(snap.Notes, s.Core.Warnings...)
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())

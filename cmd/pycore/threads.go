@@ -64,7 +64,9 @@ core is of, when the path recorded in the core is not right on this machine.`,
 				native.FindCollector(native.Stacks(s.Core, s.Syms, snap, native.All))
 			}
 			bw := bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)
-			if nativeMode != "" {
+			if nativeMode == "" {
+				resumeLive(s, snap.Live)
+			} else {
 				if err := writeNative(bw, s, snap, nativeMode, asJSON, &filter); err != nil {
 					return err
 				}
@@ -96,6 +98,16 @@ core is of, when the path recorded in the core is not right on this machine.`,
 	cmd.Flags().IntVar(&repr.MaxTotal, "max-repr", repr.MaxTotal, "characters of one value's whole repr (`N`)")
 	cmd.Flags().BoolVar(&repr.Attrs, "attrs", false, "show the attributes of instances of Python classes after their repr: <mod.Foo object at 0x...>(a=1, b='x')")
 	return cmd
+}
+
+// resumeLive lets a live process stopped for the read run on before any
+// output is written (a reader slow to take the output must not keep it
+// stopped) and puts the whole pause in the answer.
+func resumeLive(s *session.Session, live *cpython.LiveInfo) {
+	s.Core.Resume()
+	if live != nil && s.Core.Live != nil {
+		live.PausedMS = float64(s.Core.Live.Paused.Microseconds()) / 1000
+	}
 }
 
 // threadsReprDefaults keep --locals of a 200-thread dump readable: a value
