@@ -20,6 +20,8 @@ type localsOracle struct {
 		File     string        `json:"file"`
 		Function string        `json:"function"`
 		Locals   []oracleLocal `json:"locals"`
+		// Arguments: the parameters inspect.getargs() read off the code.
+		Arguments []string `json:"arguments"`
 	} `json:"threads"`
 }
 
@@ -75,6 +77,7 @@ func TestLocalsMatchOracle(t *testing.T) {
 								t.Error(e)
 							}
 							checkLocalsCoverage(t, snap, interp)
+							checkLocalsLabels(t, want, c.Path, a.args)
 						})
 					}
 					// The default limits cut long values, and say so.

@@ -261,8 +261,8 @@ func TestShellThreadsLocalsAndTasks(t *testing.T) {
 			if !strings.Contains(errs, "unexpected argument") {
 				t.Errorf("shell threads CORE: stderr lacks the refusal:\n%s", errs)
 			}
-			// The text form prints the locals under their frames.
-			if !strings.Contains(out, "Traceback (most recent call last):") || !strings.Contains(out, "\n    captured_arg = {'key': 'value'}\n") {
+			// The text form prints the locals under their frames, arguments labelled.
+			if !strings.Contains(out, "Traceback (most recent call last):") || !strings.Contains(out, "\n    Arguments:\n      captured_arg = {'key': 'value'}\n") {
 				t.Errorf("shell threads --locals text lacks the closures frame's captured_arg:\n%s", out)
 			}
 

@@ -24,7 +24,7 @@ func newTasksCommand() *cobra.Command { return tasksCommand(nil) }
 // shell is not nil.
 func tasksCommand(shell *session.Session) *cobra.Command {
 	ff := fileFlags{shell: shell}
-	var asJSON, locals bool
+	var asJSON, locals, unbound bool
 	repr := threadsReprDefaults
 	cmd := &cobra.Command{
 		Use:   "tasks CORE [EXECUTABLE]",
@@ -54,6 +54,11 @@ gather() and TaskGroup; what a version cannot give is said at the end.
 			}
 			resumeLive(s, nil)
 			snap.Notes = append(snap.Notes, s.Core.Warnings...)
+			if !asJSON && !unbound {
+				for _, t := range snap.Tasks {
+					hideUnbound(t.Stack)
+				}
+			}
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
@@ -65,6 +70,7 @@ gather() and TaskGroup; what a version cannot give is said at the end.
 	ff.register(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON document")
 	cmd.Flags().BoolVar(&locals, "locals", false, "show each coroutine frame's arguments and local variables")
+	cmd.Flags().BoolVar(&unbound, "unbound", false, "with --locals, also list the variables not yet assigned (or deleted), as <unbound> (--json always has them)")
 	cmd.Flags().IntVar(&repr.MaxDepth, "max-depth", repr.MaxDepth, "levels of nested containers shown in a value (`N`)")
 	cmd.Flags().IntVar(&repr.MaxLength, "max-length", repr.MaxLength, "items shown per container (`N`)")
 	cmd.Flags().IntVar(&repr.MaxString, "max-string", repr.MaxString, "characters of a str, bytes or int shown (`N`)")

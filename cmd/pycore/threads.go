@@ -25,7 +25,7 @@ func newThreadsCommand() *cobra.Command { return threadsCommand(nil) }
 // when shell is not nil.
 func threadsCommand(shell *session.Session) *cobra.Command {
 	ff := fileFlags{shell: shell}
-	var asJSON, locals bool
+	var asJSON, locals, unbound bool
 	var nativeMode string // "", "native" or "native-all"
 	var filter threadFilter
 	repr := threadsReprDefaults
@@ -39,9 +39,10 @@ Each thread's exceptions follow its stack: the one being raised, and those
 being handled (sys.exc_info()), with their tracebacks and chained causes and
 contexts, printed as Python prints them (without source lines).
 
---locals lists every frame's arguments (first) and local variables under the
-frame, as name = repr(value); cells show their contents, variables not yet
-assigned (or deleted) show <unbound>. --max-depth, --max-length and
+--locals lists every frame's arguments (under "Arguments:", in signature
+order) and its other local variables (under "Locals:") below the frame, as
+name = repr(value); cells show their contents. Variables not yet assigned (or
+deleted) are left out, or shown as <unbound> with --unbound. --max-depth, --max-length and
 --max-string (and --max-repr, the whole repr, "..." included) bound each
 value, in the text and in --json alike. --attrs adds the attributes (slots,
 then __dict__) of instances of Python classes after their repr.
@@ -60,6 +61,11 @@ core is of, when the path recorded in the core is not right on this machine.`,
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
 			snap.Notes = append(snap.Notes, s.Core.Warnings...)
+			if !asJSON && !unbound {
+				for _, t := range snap.Threads {
+					hideUnbound(t.Frames)
+				}
+			}
 			if g := snap.GC; g != nil && g.Collecting != nil && *g.Collecting {
 				native.FindCollector(native.Stacks(s.Core, s.Syms, snap, native.All))
 			}
@@ -90,6 +96,7 @@ core is of, when the path recorded in the core is not right on this machine.`,
 	ff.register(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON document")
 	cmd.Flags().BoolVar(&locals, "locals", false, "show each frame's arguments and local variables")
+	cmd.Flags().BoolVar(&unbound, "unbound", false, "with --locals, also list the variables not yet assigned (or deleted), as <unbound> (--json always has them)")
 	registerNativeFlags(cmd, &nativeMode)
 	filter.register(cmd)
 	cmd.Flags().IntVar(&repr.MaxDepth, "max-depth", repr.MaxDepth, "levels of nested containers shown in a value (`N`)")
@@ -308,17 +315,48 @@ func shellJoin(args []string) string {
 	return strings.Join(out, " ")
 }
 
-// printLocals writes a frame's locals under its line, arguments first.
+// printLocals writes a frame's variables under its line, as pystack and
+// py-spy do: its arguments (in signature order) under "Arguments:", then the
+// other locals (cells and free variables included) under "Locals:".
 func printLocals(w io.Writer, f cpython.Frame) {
 	if f.LocalsError != "" {
 		fmt.Fprintf(w, "    [locals: %s]\n", f.LocalsError)
 	}
-	for _, l := range f.Locals {
-		switch {
-		case l.Unbound:
-			fmt.Fprintf(w, "    %s = <unbound>\n", l.Name)
-		case l.Value != nil:
-			fmt.Fprintf(w, "    %s = %s\n", l.Name, l.Value.Repr)
+	section := func(title string, args bool) {
+		shown := false
+		for _, l := range f.Locals {
+			if (l.Argument != "") != args || (!l.Unbound && l.Value == nil) {
+				continue
+			}
+			if !shown {
+				fmt.Fprintf(w, "    %s\n", title)
+				shown = true
+			}
+			if l.Unbound {
+				fmt.Fprintf(w, "      %s = <unbound>\n", l.Name)
+			} else {
+				fmt.Fprintf(w, "      %s = %s\n", l.Name, l.Value.Repr)
+			}
+		}
+	}
+	section("Arguments:", true)
+	section("Locals:", false)
+}
+
+// hideUnbound drops the variables not yet assigned (or deleted) from the
+// frames the text prints, unless --unbound asks for them; --json keeps them
+// all, each with its "unbound" flag.
+func hideUnbound(frames []cpython.Frame) {
+	for i := range frames {
+		f := &frames[i]
+		var kept []cpython.Local
+		for _, l := range f.Locals {
+			if !l.Unbound {
+				kept = append(kept, l)
+			}
+		}
+		if len(kept) != len(f.Locals) {
+			f.Locals = kept
 		}
 	}
 }

@@ -7,7 +7,8 @@ Usage: python locals.py ORACLE_PATH {abort|wait}
 
 Besides the usual oracle (pycore_oracle.py) it writes ORACLE_PATH + ".locals.json":
 {"threads": {IDENT: [FRAME, ...]}} with every thread's frames innermost first, each
-{"file", "function", "line", "locals": [LOCAL, ...]} and each local
+{"file", "function", "line", "locals": [LOCAL, ...], "arguments": [NAME, ...]} (the
+parameters inspect.getargs() reads off the code, in signature order) and each local
 {"name", "kind": "local"|"cell"|"free", "argument": "positional"|...|"",
  "bound", "id", "repr", "type"} in the order of the code object's variables
 (co_varnames, then the other co_cellvars, then co_freevars), read from inside the
@@ -17,6 +18,7 @@ instances of classes without __repr__, threading.Thread objects); the others are
 compared by identity and type only.
 """
 
+import inspect
 import io
 import json
 import os
@@ -247,11 +249,21 @@ def frame_locals(frame):
     return out
 
 
+def signature_names(code):
+    """The function's parameters as inspect reads them off its code: positional
+    (positional-only included) and keyword-only names, then *args, then **kwargs."""
+    if not code.co_flags & CO_OPTIMIZED:
+        return []
+    args, varargs, varkw = inspect.getargs(code)
+    return list(args) + [n for n in (varargs, varkw) if n]
+
+
 def frames_of(frame):
     out = []
     while frame is not None:
         out.append({"file": frame.f_code.co_filename, "function": frame.f_code.co_name,
-                    "line": frame.f_lineno, "locals": frame_locals(frame)})
+                    "line": frame.f_lineno, "locals": frame_locals(frame),
+                    "arguments": signature_names(frame.f_code)})
         frame = frame.f_back
     return out
 
