@@ -216,7 +216,7 @@ func threadsJSON(t *testing.T, s *Snapshot) string {
 	var lines []string
 	for _, th := range s.Threads {
 		c := *th
-		c.LWP, c.Crashed, c.Main = nil, false, false
+		c.LWP, c.Crashed, c.Main, c.WaitsForGIL = nil, false, false, nil // from the registers, which an image has not
 		b, err := json.Marshal(c)
 		if err != nil {
 			t.Fatal(err)

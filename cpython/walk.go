@@ -24,6 +24,7 @@ type Snapshot struct {
 	Python     PythonInfo   `json:"python"`
 	Process    *ProcessInfo `json:"process"`
 	GC         *GCInfo      `json:"gc"`
+	GIL        *GILInfo     `json:"gil"`
 	Signal     *SignalInfo  `json:"signal"`
 	Finalizing bool         `json:"finalizing"`
 	Threads    []*Thread    `json:"threads"`
@@ -130,6 +131,10 @@ type Thread struct {
 	HandledExceptions []*Exception `json:"handled_exceptions"`
 	// DetailErrors say what of the above could not be read.
 	DetailErrors []string `json:"detail_errors,omitempty"`
+	// WaitsForGIL: the thread is blocked waiting for the GIL (in futex() on
+	// its condition variable or mutex, from the core's registers); null when
+	// that cannot be told.
+	WaitsForGIL *bool `json:"waits_for_gil"`
 	// CollectingGarbage: this thread runs the collection in progress (its
 	// native stack is in the gc module; see GCInfo.Thread).
 	CollectingGarbage bool `json:"collecting_garbage,omitempty"`
@@ -286,6 +291,20 @@ func (p *Process) SnapshotWith(o SnapshotOptions) (*Snapshot, error) {
 			s.Notes = append(s.Notes, fmt.Sprintf("interpreter list: %v", err))
 			break
 		}
+	}
+	if mi, err := p.mainInterpreter(); err == nil && !p.FreeThreaded {
+		served := s.Threads
+		if p.flavor.gil == gilPerInterp {
+			// Each interpreter may have a GIL of its own (3.12+): only the
+			// main one's threads are checked against the main GIL.
+			served = nil
+			for _, t := range s.Threads {
+				if t.InterpreterID == 0 {
+					served = append(served, t)
+				}
+			}
+		}
+		s.GIL = p.gilInfo(mi, served)
 	}
 	return s, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/pycore/pycore/internal/textable"
@@ -134,6 +135,7 @@ func printThreads(w io.Writer, s *cpython.Snapshot) error {
 	fmt.Fprintf(w, "Python %s%s\n", s.Python.Version, ft)
 	printProcess(w, s.Process)
 	printGC(w, s.GC, s.Threads)
+	printGIL(w, s.GIL, s.Threads)
 	writeSignal(w, s.Signal, s.Live != nil)
 	if s.Finalizing {
 		fmt.Fprintln(w, "The interpreter was finalizing (shutting down).")
@@ -302,6 +304,52 @@ func printGC(w io.Writer, g *cpython.GCInfo, threads []*cpython.Thread) {
 	}
 }
 
+// printGIL writes the GIL's line: who holds it, who waits for it, how
+// often it changed hands.
+func printGIL(w io.Writer, g *cpython.GILInfo, threads []*cpython.Thread) {
+	if g == nil {
+		return
+	}
+	var parts []string
+	for _, t := range threads {
+		if t.HoldsGIL {
+			h := fmt.Sprintf("held by thread %#x", t.ThreadID)
+			if t.LWP != nil {
+				h += fmt.Sprintf(" (LWP %d)", *t.LWP)
+			}
+			parts = append(parts, h)
+		}
+	}
+	if len(parts) == 0 && g.Locked != nil {
+		if *g.Locked {
+			parts = append(parts, "held")
+		} else {
+			parts = append(parts, "not held")
+		}
+	}
+	switch {
+	case g.Waiters == nil:
+		parts = append(parts, "waiters unknown")
+	case len(g.Waiters) == 0:
+		parts = append(parts, "no thread waits for it")
+	default:
+		sorted := append([]int64(nil), g.Waiters...)
+		sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
+		lwps := make([]string, len(sorted))
+		for i, l := range sorted {
+			lwps[i] = fmt.Sprint(l)
+		}
+		parts = append(parts, fmt.Sprintf("%d waiting (LWP %s)", len(g.Waiters), strings.Join(lwps, ", ")))
+	}
+	if g.IntervalUS != nil {
+		parts = append(parts, "switch interval "+strconv.FormatFloat(float64(*g.IntervalUS)/1000, 'f', -1, 64)+" ms")
+	}
+	if g.SwitchNumber != nil {
+		parts = append(parts, fmt.Sprintf("%d switches", *g.SwitchNumber))
+	}
+	fmt.Fprintf(w, "GIL: %s\n", strings.Join(parts, ", "))
+}
+
 // shellJoin quotes each argument as a POSIX shell would need it.
 func shellJoin(args []string) string {
 	out := make([]string, len(args))
@@ -444,7 +492,7 @@ func threadState(t *cpython.Thread) string {
 	if t.GILDropRequested != nil && *t.GILDropRequested {
 		parts = append(parts, "asked to drop GIL")
 	}
-	if t.GILRequested != nil && *t.GILRequested {
+	if t.GILRequested != nil && *t.GILRequested || t.WaitsForGIL != nil && *t.WaitsForGIL {
 		parts = append(parts, "waits for GIL")
 	}
 	if t.State != "" && t.State != "detached" && (t.State != "attached" || !t.HoldsGIL) {
