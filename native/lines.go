@@ -35,8 +35,11 @@ const maxLineRows = 1 << 22
 func newLineCache() *lineCache { return &lineCache{mods: map[*symbols.Module]*modLines{}} }
 
 // line returns the source file and line of the instruction at addr, or ""
-// when m has no DWARF line for it.
+// when m has no DWARF line for it, or c is nil (no lines wanted).
 func (c *lineCache) line(m *symbols.Module, addr core.Address) (file string, line int) {
+	if c == nil {
+		return "", 0
+	}
 	defer func() {
 		// debug/dwarf on a damaged file must not take the stack with it.
 		if recover() != nil {

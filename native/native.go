@@ -270,7 +270,14 @@ func CrashedThread(p *core.Process, syms *symbols.Table, snap *cpython.Snapshot)
 		lines := newLineCache()
 		frames = make([]Frame, 0, len(st.Frames))
 		for _, f := range st.Frames {
-			frames = append(frames, convert(f, lines))
+			// file:line only for a C extension's frames, the ones a
+			// signature shows: libpython's and libc's DWARF is large, and a
+			// report reads hundreds of cores.
+			fr := convert(f, nil)
+			if fr.Foreign() {
+				fr = convert(f, lines)
+			}
+			frames = append(frames, fr)
 		}
 		return frames, crashIndex(frames), ct.TID
 	}
