@@ -187,6 +187,12 @@ func TestLiveBadTargets(t *testing.T) {
 	}
 	check("pid 0", "not a process id", "threads", "--pid", "0")
 	check("no such process", "no such process", "threads", "--pid", "999999999")
+	// PID 1 (init, or a container's first process): never Python here, and
+	// whatever the reason given it must be one line and leave it untraced.
+	check("pid 1", "pid 1: ", "threads", "--pid", "1")
+	if tp := tracerPID(t, 1); tp != 0 {
+		t.Errorf("pid 1 is traced by %d after pycore read it", tp)
+	}
 	check("--nonblocking alone", "--pid", "threads", "--nonblocking", "x")
 
 	sleep := exec.CommandContext(ctx, "sleep", "120")
