@@ -122,10 +122,13 @@ func checkTextStacks(t *testing.T, c *pytest.Core, args ...string) {
 	for _, e := range errs {
 		t.Error(e)
 	}
-	if n == 0 {
-		t.Errorf("%s: the oracle has no format_stack of any thread", c.Scenario)
-	}
+	// Single-threaded scenarios (heap, finalizing) have only the thread that
+	// made the core, whose stack moved on: nothing to compare. The deep ones
+	// must have been compared, collapsed.
 	if c.Scenario == "stacks" || c.Scenario == "deep_many" {
+		if n == 0 {
+			t.Errorf("%s: the oracle has no format_stack of any thread", c.Scenario)
+		}
 		if !strings.Contains(text, "more times]") {
 			t.Errorf("%s: no [Previous line repeated N more times] in the text", c.Scenario)
 		}
