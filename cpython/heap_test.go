@@ -1,9 +1,6 @@
 package cpython_test
 
 import (
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/pycore/pycore/core"
@@ -37,14 +34,8 @@ func TestHeapCountsMatchGC(t *testing.T) {
 			for _, kind := range []pytest.CoreKind{pytest.Kernel, pytest.Gcore} {
 				kind := kind
 				c := pytest.MakeCore(t, interp, "heap", kind)
-				raw, err := os.ReadFile(filepath.Join(c.Dir, "oracle.json.heap.json"))
-				if err != nil {
-					t.Fatal(err)
-				}
 				var want heapOracle
-				if err := json.Unmarshal(raw, &want); err != nil {
-					t.Fatal(err)
-				}
+				c.SideOracle(t, "heap.json", &want)
 				for _, a := range analysesOf(t, interp) {
 					t.Run(string(kind)+"/"+a.name, func(t *testing.T) {
 						s := openCore(t, c.Path, a.opts)
@@ -117,14 +108,8 @@ func TestHeapReferrersAndPath(t *testing.T) {
 				t.Skip("free-threaded builds: the heap walk over mimalloc is not written yet")
 			}
 			c := pytest.MakeCore(t, interp, "heap", pytest.Kernel)
-			raw, err := os.ReadFile(filepath.Join(c.Dir, "oracle.json.heap.json"))
-			if err != nil {
-				t.Fatal(err)
-			}
 			var want refsOracle
-			if err := json.Unmarshal(raw, &want); err != nil {
-				t.Fatal(err)
-			}
+			c.SideOracle(t, "heap.json", &want)
 			for _, a := range analysesOf(t, interp) {
 				t.Run(a.name, func(t *testing.T) {
 					s := openCore(t, c.Path, a.opts)

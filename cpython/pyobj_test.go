@@ -3,8 +3,6 @@ package cpython_test
 import (
 	"encoding/json"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -28,14 +26,8 @@ type objectsOracle struct {
 
 func readObjectsOracle(t *testing.T, c *pytest.Core) *objectsOracle {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(c.Dir, "oracle.json.objects.json"))
-	if err != nil {
-		t.Fatalf("objects oracle: %v", err)
-	}
 	var o objectsOracle
-	if err := json.Unmarshal(data, &o); err != nil {
-		t.Fatalf("objects oracle: %v", err)
-	}
+	c.SideOracle(t, "objects.json", &o)
 	if len(o.Objects) < 50 {
 		t.Fatalf("objects oracle lists only %d objects", len(o.Objects))
 	}

@@ -1,10 +1,7 @@
 package cpython_test
 
 import (
-	"encoding/json"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -28,14 +25,8 @@ type valuesOracle struct {
 
 func readValuesOracle(t *testing.T, c *pytest.Core) *valuesOracle {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(c.Dir, "oracle.json.values.json"))
-	if err != nil {
-		t.Fatalf("values oracle: %v", err)
-	}
 	var o valuesOracle
-	if err := json.Unmarshal(data, &o); err != nil {
-		t.Fatalf("values oracle: %v", err)
-	}
+	c.SideOracle(t, "values.json", &o)
 	if len(o.Locals) < 40 {
 		t.Fatalf("values oracle lists only %d locals", len(o.Locals))
 	}

@@ -3,6 +3,7 @@ package pytest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -640,4 +641,17 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// SideOracle decodes what a scenario wrote beside its oracle, ORACLE_PATH + "." +
+// name (e.g. "heap.json": heap.py's counts), into v, failing the test if it cannot.
+func (c *Core) SideOracle(t testing.TB, name string, v any) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(c.Dir, "oracle.json."+name))
+	if err != nil {
+		t.Fatalf("%s oracle: %v", name, err)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		t.Fatalf("%s oracle: %v", name, err)
+	}
 }
