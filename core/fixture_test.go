@@ -187,7 +187,7 @@ func crashScenario(name, target string, viaLoader bool) (*scenario, error) {
 	}
 	if ok, why := kernelCoresUsable(); ok {
 		s.How = "kernel"
-		cmd := exec.Command(argv[0], argv[1:]...)
+		cmd := dieWithTest(exec.Command(argv[0], argv[1:]...))
 		cmd.Dir = dir
 		var out bytes.Buffer
 		cmd.Stdout = &out
@@ -219,7 +219,7 @@ func crashScenario(name, target string, viaLoader bool) (*scenario, error) {
 	s.How = "gcore"
 	s.Core = filepath.Join(dir, "core")
 	args := append([]string{"-nx", "-batch", "-ex", "run", "-ex", "gcore " + s.Core, "--args"}, argv...)
-	cmd := exec.Command("gdb", args...)
+	cmd := dieWithTest(exec.Command("gdb", args...))
 	cmd.Dir = dir
 	var out bytes.Buffer
 	cmd.Stdout = &out
@@ -243,7 +243,7 @@ func gcoreScenario(name, target string, deleteFirst bool) (*scenario, error) {
 		return nil, err
 	}
 	dir := filepath.Dir(bin)
-	cmd := exec.Command(bin, "wait")
+	cmd := dieWithTest(exec.Command(bin, "wait"))
 	cmd.Dir = dir
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -285,7 +285,7 @@ func gcoreScenario(name, target string, deleteFirst bool) (*scenario, error) {
 		}
 	}
 	prefix := filepath.Join(dir, "gcore")
-	gc := exec.Command("gcore", "-o", prefix, strconv.Itoa(cmd.Process.Pid))
+	gc := dieWithTest(exec.Command("gcore", "-o", prefix, strconv.Itoa(cmd.Process.Pid)))
 	if b, err := gc.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("%s: gcore: %v\n%s", name, err, b)
 	}
@@ -294,6 +294,15 @@ func gcoreScenario(name, target string, deleteFirst bool) (*scenario, error) {
 		return nil, fmt.Errorf("%s: gcore wrote no core: %w", name, err)
 	}
 	return s, nil
+}
+
+// dieWithTest makes a fixture's process die with the test binary: a fuzz
+// worker killed at its deadline while it made a fixture left its parked
+// target running, which held the fuzz coordinator's pipes (inherited past
+// exec) open, and the coordinator waited for them forever.
+func dieWithTest(cmd *exec.Cmd) *exec.Cmd {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	return cmd
 }
 
 func runWithTimeout(cmd *exec.Cmd, d time.Duration) error {
