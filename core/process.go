@@ -37,12 +37,13 @@ type Process struct {
 	// a core cut short by ulimit -c, a full disk or systemd-coredump's limits.
 	Truncated *Truncation
 
-	core    []byte      // the ELF core image (mapped; a slice of maps[i])
-	maps    [][]byte    // every region we mapped, released by Close
-	bundle  *bundleInfo // set when opened from a bundle
-	closed  atomic.Bool
-	reads   atomic.Uint64 // ReadAt calls, for trim
-	exeUsed bool          // whether Options.Executable backed some object
+	core     []byte      // the ELF core image (mapped; a slice of maps[i])
+	maps     [][]byte    // every region we mapped, released by Close
+	bundle   *bundleInfo // set when opened from a bundle
+	closed   atomic.Bool
+	reads    atomic.Uint64 // ReadAt calls, for trim
+	nextTrim atomic.Uint64 // the read count at which to trim next (0: trimEvery)
+	exeUsed  bool          // whether Options.Executable backed some object
 	// liveFiles maps a live process's recorded paths to where it sees the
 	// file (/proc/PID/map_files/...), tried first: deleted, replaced and
 	// other-namespace files still match.

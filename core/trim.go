@@ -9,11 +9,21 @@ import "golang.org/x/sys/unix"
 // mapping is dropped from the process's page tables (MADV_DONTNEED on a
 // shared file mapping: the bytes stay in the page cache and the next read
 // maps them again), which bounds the resident set whatever the core holds.
+//
+// The interval doubles after each trim: a walk that reads the whole core (a
+// heap walk of millions of objects reads every page again and again) would
+// otherwise fault its pages back in after every trim, which made `heap` on a
+// 445 MB core spend 50 s in the kernel; small commands trim as before.
 const trimEvery = 1 << 16
 
 // countRead is called by every ReadAt (not after Close).
 func (p *Process) countRead() {
-	if p.reads.Add(1)%trimEvery == 0 {
+	n := p.reads.Add(1)
+	next := p.nextTrim.Load()
+	if next == 0 {
+		next = trimEvery
+	}
+	if n >= next && p.nextTrim.CompareAndSwap(p.nextTrim.Load(), 2*n) {
 		p.trim()
 	}
 }
