@@ -143,13 +143,17 @@ def main():
     oracle_path, mode = oracle.parse_args(("abort", "wait"))
     gc.disable()  # the two Nodes of the cycle stay until the core
     make_cycle()
-    record(oracle_path + ".heap.json")
+    # The heap is recorded after the oracle is written: writing it (traceback's
+    # format_stack among others) leaves garbage, a deque on 3.15, that the
+    # disabled collector keeps until the core.
     if mode == "abort":
         oracle.write_oracle(oracle_path, mode, signal=6, crashed=True, holds_gil=True)
+        record(oracle_path + ".heap.json")
         record_mallocstats(oracle_path + ".mallocstats")
         os.abort()  # CORE-POINT
     else:
         oracle.write_oracle(oracle_path, mode)
+        record(oracle_path + ".heap.json")
         oracle.mark_ready(oracle_path)
         while True:
             time.sleep(3600)  # CORE-POINT
