@@ -324,22 +324,11 @@ func runKernel(c *Core, oraclePath string) error {
 }
 
 func runGcore(c *Core, oraclePath string) error {
-	var stderr syncBuffer
-	cmd, err := startScenario(c, oraclePath, "wait", &stderr)
+	pp, err := startParked(c, oraclePath)
 	if err != nil {
 		return err
 	}
-	pid := cmd.Process.Pid
-	exited := make(chan struct{})
-	var waitErr error
-	go func() { waitErr = cmd.Wait(); close(exited) }()
-	kill := func() {
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
-		<-exited
-	}
-	if err := waitReady(c, oraclePath, &stderr, exited, &waitErr, kill); err != nil {
-		return err
-	}
+	pid, stderr, kill := pp.pid, &pp.stderr, pp.kill
 
 	prefix := filepath.Join(c.Dir, "core")
 	ctx, cancel := context.WithTimeout(context.Background(), gcoreTimeout)
@@ -366,24 +355,47 @@ func runGcore(c *Core, oraclePath string) error {
 	return nil
 }
 
-// waitReady waits for ORACLE.ready, or for the program to die first (exited closed,
-// *waitErr set); on timeout it kills the program.
-func waitReady(c *Core, oraclePath string, stderr *syncBuffer, exited chan struct{}, waitErr *error, kill func()) error {
+// parked is a scenario program started in wait mode and parked at its CORE-POINT
+// lines (it wrote ORACLE.ready).
+type parked struct {
+	cmd    *exec.Cmd
+	pid    int
+	stderr syncBuffer
+	exited chan struct{} // closed once cmd.Wait returned
+}
+
+// kill kills the program's process group and waits for it.
+func (pp *parked) kill() {
+	_ = syscall.Kill(-pp.pid, syscall.SIGKILL)
+	<-pp.exited
+}
+
+// startParked starts the program in wait mode and waits for ORACLE.ready, or for it to
+// die first; on timeout it kills the program.
+func startParked(c *Core, oraclePath string) (*parked, error) {
+	pp := &parked{exited: make(chan struct{})}
+	cmd, err := startScenario(c, oraclePath, "wait", &pp.stderr)
+	if err != nil {
+		return nil, err
+	}
+	pp.cmd, pp.pid = cmd, cmd.Process.Pid
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(pp.exited) }()
 	deadline := time.Now().Add(readyTimeout)
 	for !fileExists(oraclePath + ".ready") {
 		select {
-		case <-exited:
-			c.Stderr = stderr.String()
-			return fmt.Errorf("%s exited before it was ready (%v)\nstderr:\n%s", c.Script, *waitErr, c.Stderr)
+		case <-pp.exited:
+			c.Stderr = pp.stderr.String()
+			return nil, fmt.Errorf("%s exited before it was ready (%v)\nstderr:\n%s", c.Script, waitErr, c.Stderr)
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			kill()
-			c.Stderr = stderr.String()
-			return fmt.Errorf("%s not ready after %v (killed)\nstderr:\n%s", c.Script, readyTimeout, c.Stderr)
+			pp.kill()
+			c.Stderr = pp.stderr.String()
+			return nil, fmt.Errorf("%s not ready after %v (killed)\nstderr:\n%s", c.Script, readyTimeout, c.Stderr)
 		}
 	}
-	return nil
+	return pp, nil
 }
 
 // runSent starts the program in wait mode and, once it is ready, sends it SIGABRT from
@@ -393,22 +405,11 @@ func runSent(c *Core, oraclePath string) error {
 	if err != nil {
 		return err
 	}
-	var stderr syncBuffer
-	cmd, err := startScenario(c, oraclePath, "wait", &stderr)
+	pp, err := startParked(c, oraclePath)
 	if err != nil {
 		return err
 	}
-	pid := cmd.Process.Pid
-	exited := make(chan struct{})
-	var waitErr error
-	go func() { waitErr = cmd.Wait(); close(exited) }()
-	kill := func() {
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
-		<-exited
-	}
-	if err := waitReady(c, oraclePath, &stderr, exited, &waitErr, kill); err != nil {
-		return err
-	}
+	cmd, pid, stderr, exited, kill := pp.cmd, pp.pid, &pp.stderr, pp.exited, pp.kill
 	if err := syscall.Kill(pid, syscall.SIGABRT); err != nil {
 		kill()
 		return fmt.Errorf("kill -ABRT %d: %w", pid, err)
