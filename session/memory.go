@@ -37,7 +37,7 @@ type Memory struct {
 	ObmallocErr string            `json:"obmalloc_error,omitempty"`
 }
 
-// The kinds of memory, in the order they are listed.
+// The kinds of memory.
 const (
 	KindArenas = "pymalloc arenas (small Python objects)"
 	KindStacks = "thread stacks"
@@ -76,38 +76,33 @@ func (s *Session) Memory() *Memory {
 	}
 	slices.SortFunc(arenas, func(a, b [2]core.Address) int { return cmp.Compare(a[0], b[0]) })
 
-	kinds := map[string]*MemoryKind{}
-	for _, k := range []string{KindArenas, KindStacks, KindAnon, KindFiles} {
-		kinds[k] = &MemoryKind{Kind: k}
-		m.Kinds = append(m.Kinds, MemoryKind{})
-	}
+	// In the order they are listed; the indexes name them below.
+	m.Kinds = []MemoryKind{{Kind: KindArenas}, {Kind: KindStacks}, {Kind: KindAnon}, {Kind: KindFiles}}
+	arenaK, stacks, anon, mapped := &m.Kinds[0], &m.Kinds[1], &m.Kinds[2], &m.Kinds[3]
 	files := map[string]uint64{}
 	for _, mp := range s.Core.Mappings {
 		size := uint64(mp.End - mp.Start)
 		m.Total += size
 		if mp.Path != "" {
-			kinds[KindFiles].Bytes += size
-			kinds[KindFiles].Count++
+			mapped.Bytes += size
+			mapped.Count++
 			files[mp.Path] += size
 			continue
 		}
 		if s.hasStackPointer(mp) {
-			kinds[KindStacks].Bytes += size
-			kinds[KindStacks].Count++
+			stacks.Bytes += size
+			stacks.Count++
 			continue
 		}
 		in := min(arenaBytesIn(arenas, mp.Start, mp.End), size) // overlapping arenas of a damaged core
-		kinds[KindArenas].Bytes += in
-		kinds[KindAnon].Bytes += size - in
+		arenaK.Bytes += in
+		anon.Bytes += size - in
 		if size > in {
-			kinds[KindAnon].Count++
+			anon.Count++
 		}
 	}
 	if m.Obmalloc != nil {
-		kinds[KindArenas].Count = len(arenas)
-	}
-	for i, k := range []string{KindArenas, KindStacks, KindAnon, KindFiles} {
-		m.Kinds[i] = *kinds[k]
+		arenaK.Count = len(arenas)
 	}
 	for p, b := range files {
 		m.Files = append(m.Files, MemoryFile{Path: p, Bytes: b})

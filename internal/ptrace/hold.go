@@ -4,12 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"os/signal"
 )
 
 // Held is a process kept stopped while pycore reads it, straight from its
