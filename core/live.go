@@ -41,6 +41,10 @@ func (p *Process) Resume() {
 	p.held = nil
 }
 
+// Stopped reports whether p is a live process still stopped for the read:
+// until Resume, whatever is written out keeps it stopped while it waits.
+func (p *Process) Stopped() bool { return p.held != nil }
+
 // PausedSoFar is how long a live process has been stopped: the whole pause
 // once resumed, the time since it was stopped before that.
 func (p *Process) PausedSoFar() time.Duration {

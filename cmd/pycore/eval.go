@@ -10,6 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pycore/pycore/core"
+	"github.com/pycore/pycore/cpython"
 	"github.com/pycore/pycore/query"
 	"github.com/pycore/pycore/session"
 	"github.com/pycore/pycore/typesys"
@@ -60,7 +62,8 @@ func (qs *querySource) open(args []string) (q *session.Query, rest []string, don
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return session.NewQuery(s, opts.Types, pyErr), rest, func() { s.Close() }, nil
+	held := holdOutput(qs.ff.cmd, s.Core)
+	return session.NewQuery(s, opts.Types, pyErr), rest, func() { held.release(); s.Close() }, nil
 }
 
 // corePath picks the core: --core; else the first argument if it names a
@@ -145,7 +148,7 @@ func newEvalCommand(qs *querySource) *cobra.Command {
 			if len(exprs) == 0 {
 				return errors.New("no expression to evaluate")
 			}
-			out := &output{w: cmd.OutOrStdout(), errw: cmd.ErrOrStderr(), json: ff.json || ff.jsonLines, opts: ff.options(q)}
+			out := &output{w: cmd.OutOrStdout(), errw: cmd.ErrOrStderr(), json: ff.json || ff.jsonLines, opts: ff.options(q), core: q.S.Core}
 			if ff.json {
 				out.collect = []any{}
 			}
@@ -227,7 +230,9 @@ order given (also for one expression, so a script reads every answer the
 same way); --json-lines prints the same objects one per line, each as soon
 as it is evaluated:
   {"expr": "...", "type": "struct _ts *", "address": null, "value": 140234...}
-"address" is where the value is in memory (null for a computed value). A
+"address" is where the value is in memory (null for a computed value). Read
+from a running process (--pid), every object also has "live": {"pid",
+"nonblocking", "paused_ms"}, how long the process was stopped. A
 pointer's value is its integer; a struct's an object of its members (in
 order), an array's a list, both nested to --depth; an enum's the
 enumerator's name. For a string (char pointer or array) "value" is the
@@ -254,12 +259,27 @@ type output struct {
 	// collect, when not nil, gathers the JSON objects for flushCollected to
 	// write as one array (--json); nil writes each on its own line.
 	collect []any
+	// core, when a running process, adds "live" (how it was read, how long
+	// it was stopped) to every JSON object. While it is stopped the objects
+	// wait in pending: flushCollected resumes it, then writes them.
+	core    *core.Process
+	pending []any
 }
 
-// flushCollected writes the gathered objects as one indented JSON array.
+// flushCollected lets a stopped process run on, then writes the gathered
+// objects: as one indented JSON array (--json), or one per line.
 func (o *output) flushCollected() {
+	live := resumeForOutput(o.core)
+	pending := o.pending
+	o.pending = nil
+	for _, v := range pending {
+		o.encode(withLive(v, live))
+	}
 	if o.collect == nil {
 		return
+	}
+	for i := range o.collect {
+		o.collect[i] = withLive(o.collect[i], live)
 	}
 	enc := json.NewEncoder(o.w)
 	enc.SetEscapeHTML(false)
@@ -268,6 +288,14 @@ func (o *output) flushCollected() {
 		fmt.Fprintf(o.errw, "pycore: JSON: %v\n", err)
 	}
 	o.collect = nil
+}
+
+// withLive adds the "live" member to a JSON object of a running process.
+func withLive(v any, live *cpython.LiveInfo) any {
+	if obj, ok := v.(typesys.Object); ok && live != nil {
+		return append(obj, typesys.Field{Key: "live", Value: live})
+	}
+	return v
 }
 
 func (o *output) evalError(expr string, err error) {
@@ -291,6 +319,15 @@ func (o *output) writeJSON(v any) {
 		o.collect = append(o.collect, v)
 		return
 	}
+	if o.core != nil && o.core.Stopped() {
+		o.pending = append(o.pending, v)
+		return
+	}
+	o.encode(withLive(v, liveInfo(o.core)))
+}
+
+// encode writes one JSON object on a line.
+func (o *output) encode(v any) {
 	enc := json.NewEncoder(o.w)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {

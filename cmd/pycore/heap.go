@@ -51,7 +51,7 @@ Python objects the walk finds.`,
 			if err != nil {
 				return err
 			}
-			defer s.Close()
+			defer ff.close(s)
 			if summary {
 				// The mappings are sorted even where the objects cannot be walked
 				// (free-threaded builds): the walk's failure is a note then.
@@ -60,7 +60,8 @@ Python objects the walk finds.`,
 					stats = &cpython.HeapStats{Notes: []string{fmt.Sprintf("Python objects not walked: %v", err)}}
 				}
 				stats.Notes = append(stats.Notes, s.Core.Warnings...)
-				return writeMemory(cmd.OutOrStdout(), s.Memory(), stats, asJSON, top)
+				mem := s.Memory()
+				return writeMemory(cmd.OutOrStdout(), mem, stats, asJSON, top, resumeForOutput(s.Core))
 			}
 			var inst []cpython.HeapObject
 			var stats *cpython.HeapStats
@@ -99,10 +100,11 @@ Python objects the walk finds.`,
 						Repr    string `json:"repr"`
 					}
 					out := struct {
-						Type      string   `json:"type"`
-						Count     int      `json:"count"`
-						Instances []jo     `json:"instances"`
-						Notes     []string `json:"notes,omitempty"`
+						Type      string            `json:"type"`
+						Count     int               `json:"count"`
+						Instances []jo              `json:"instances"`
+						Notes     []string          `json:"notes,omitempty"`
+						Live      *cpython.LiveInfo `json:"live,omitempty"`
 					}{Type: typeName, Count: len(inst), Instances: []jo{}, Notes: stats.Notes}
 					for i, o := range inst {
 						if i >= limit {
@@ -110,6 +112,7 @@ Python objects the walk finds.`,
 						}
 						out.Instances = append(out.Instances, jo{fmt.Sprintf("%#x", uint64(o.Address)), o.Size, s.Python.Object(o.Address, cpython.DefaultReprOptions).Repr})
 					}
+					out.Live = resumeForOutput(s.Core)
 					enc := json.NewEncoder(w)
 					enc.SetIndent("", "  ")
 					return enc.Encode(out)
@@ -130,8 +133,12 @@ Python objects the walk finds.`,
 			if asJSON {
 				enc := json.NewEncoder(w)
 				enc.SetIndent("", "  ")
-				return enc.Encode(stats)
+				return enc.Encode(struct {
+					*cpython.HeapStats
+					Live *cpython.LiveInfo `json:"live,omitempty"`
+				}{stats, resumeForOutput(s.Core)})
 			}
+			resumeForOutput(s.Core)
 			fmt.Fprintf(w, "%12s %14s  %s\n", "count", "bytes", "type")
 			for i, t := range stats.Types {
 				if i >= top {
@@ -158,13 +165,14 @@ Python objects the walk finds.`,
 }
 
 // writeMemory prints heap --summary.
-func writeMemory(w io.Writer, m *session.Memory, stats *cpython.HeapStats, asJSON bool, top int) error {
+func writeMemory(w io.Writer, m *session.Memory, stats *cpython.HeapStats, asJSON bool, top int, live *cpython.LiveInfo) error {
 	if asJSON {
 		out := struct {
 			*session.Memory
-			Objects int64 `json:"python_objects"`
-			Bytes   int64 `json:"python_object_bytes"`
-		}{m, stats.Objects, stats.Bytes}
+			Objects int64             `json:"python_objects"`
+			Bytes   int64             `json:"python_object_bytes"`
+			Live    *cpython.LiveInfo `json:"live,omitempty"`
+		}{m, stats.Objects, stats.Bytes, live}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)

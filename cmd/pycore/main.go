@@ -31,9 +31,15 @@ type fileFlags struct {
 	// shell is the shell's open session: the command runs on it, takes no
 	// core argument and no file flags, and must not close it.
 	shell *session.Session
+
+	// cmd is the command the flags are registered on; held keeps its output
+	// in memory while a live process it opened is stopped (live.go).
+	cmd  *cobra.Command
+	held *heldOutput
 }
 
 func (f *fileFlags) register(cmd *cobra.Command) {
+	f.cmd = cmd
 	if f.shell != nil {
 		f.inShell(cmd)
 		return
@@ -45,7 +51,7 @@ func (f *fileFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.types, "types", "auto", "where struct layouts come from: auto, dwarf or builtin")
 	fl.IntVarP(&f.pid, "pid", "p", -1, "read the running process `PID` instead of a core (stopped for the read, then resumed)")
 	fl.BoolVar(&f.nonblocking, "nonblocking", false, "with --pid: read without stopping the process (the answer may be inconsistent)")
-	if strings.Contains(cmd.Use, " CORE [EXECUTABLE]") && !strings.HasPrefix(cmd.Use, "pack ") {
+	if strings.Contains(cmd.Use, " CORE ") && !strings.HasPrefix(cmd.Use, "pack ") {
 		f.takeCoreArg(cmd)
 	}
 }
@@ -124,12 +130,20 @@ func (f *fileFlags) open(args []string) (*session.Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	return session.Open(args[0], opts)
+	s, err := session.Open(args[0], opts)
+	if err != nil {
+		return nil, err
+	}
+	f.held = holdOutput(f.cmd, s.Core)
+	return s, nil
 }
 
-// close closes what open opened, and leaves the shell's session open.
+// close closes what open opened, and leaves the shell's session open. A
+// live process still stopped is resumed first, then the output kept while
+// it was stopped is written.
 func (f *fileFlags) close(s *session.Session) {
 	if s != f.shell {
+		f.held.release()
 		s.Close()
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pycore/pycore/core"
+	"github.com/pycore/pycore/cpython"
 	"github.com/pycore/pycore/session"
 	"github.com/pycore/pycore/symbols"
 )
@@ -47,7 +48,7 @@ A core of any program works: no CPython is needed.`,
 			if err != nil {
 				return err
 			}
-			defer s.Close()
+			defer ff.close(s)
 			return runMaps(cmd.OutOrStdout(), s, asJSON)
 		},
 	}
@@ -59,8 +60,9 @@ A core of any program works: no CPython is needed.`,
 
 // MapsReport is what maps prints.
 type MapsReport struct {
-	Mappings []MapEntry  `json:"mappings"`
-	Files    []FileEntry `json:"files"`
+	Mappings []MapEntry        `json:"mappings"`
+	Files    []FileEntry       `json:"files"`
+	Live     *cpython.LiveInfo `json:"live,omitempty"` // read from a running process
 }
 
 // MapEntry is one mapping of the process.
@@ -156,6 +158,7 @@ func BuildMapsReport(s *session.Session) MapsReport {
 // runMaps prints the mappings of an open session; the shell calls it too.
 func runMaps(w io.Writer, s *session.Session, asJSON bool) error {
 	rep := BuildMapsReport(s)
+	rep.Live = resumeForOutput(s.Core)
 	if asJSON {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")

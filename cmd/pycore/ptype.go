@@ -55,8 +55,9 @@ the bytes no known member covers are marked unknown.
 				return err
 			}
 			if asJSON {
-				out := &output{w: cmd.OutOrStdout(), errw: cmd.ErrOrStderr(), json: true}
+				out := &output{w: cmd.OutOrStdout(), errw: cmd.ErrOrStderr(), json: true, core: q.S.Core}
 				out.writeJSON(layoutJSON(what, t, expand))
+				out.flushCollected()
 				return nil
 			}
 			fmt.Fprint(cmd.OutOrStdout(), typesys.FormatLayout(t, typesys.LayoutOptions{Expand: expand}))

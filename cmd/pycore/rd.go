@@ -88,8 +88,9 @@ dump (not in the core, filtered from it, file not found).
 			}
 			d := dumpMemory(q, addr, width, count, !noSymbols)
 			if asJSON {
-				out := &output{w: cmd.OutOrStdout(), errw: cmd.ErrOrStderr(), json: true}
+				out := &output{w: cmd.OutOrStdout(), errw: cmd.ErrOrStderr(), json: true, core: q.S.Core}
 				out.writeJSON(d.json(expr))
+				out.flushCollected()
 				return nil
 			}
 			d.write(cmd.OutOrStdout())

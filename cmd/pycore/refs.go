@@ -66,7 +66,7 @@ listed (they are not objects).`,
 			if err != nil {
 				return err
 			}
-			defer s.Close()
+			defer ff.close(s)
 			refs, stats, err := s.Python.Referrers(target)
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
@@ -74,10 +74,11 @@ listed (they are not objects).`,
 			w := cmd.OutOrStdout()
 			if asJSON {
 				out := struct {
-					Target    string    `json:"target"`
-					Referrers []jsonRef `json:"referrers"`
-					Objects   int64     `json:"objects"`
-				}{fmt.Sprintf("%#x", uint64(target)), toJSONRefs(refs), stats.Objects}
+					Target    string            `json:"target"`
+					Referrers []jsonRef         `json:"referrers"`
+					Objects   int64             `json:"objects"`
+					Live      *cpython.LiveInfo `json:"live,omitempty"`
+				}{fmt.Sprintf("%#x", uint64(target)), toJSONRefs(refs), stats.Objects, resumeForOutput(s.Core)}
 				enc := json.NewEncoder(w)
 				enc.SetIndent("", "  ")
 				return enc.Encode(out)
@@ -116,7 +117,7 @@ last. Chains through threads' frames and C code are not searched yet.`,
 			if err != nil {
 				return err
 			}
-			defer s.Close()
+			defer ff.close(s)
 			path, err := s.Python.PathTo(target)
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
@@ -124,8 +125,9 @@ last. Chains through threads' frames and C code are not searched yet.`,
 			w := cmd.OutOrStdout()
 			if asJSON {
 				out := struct {
-					Path []jsonRef `json:"path"`
-				}{toJSONRefs(path)}
+					Path []jsonRef         `json:"path"`
+					Live *cpython.LiveInfo `json:"live,omitempty"`
+				}{toJSONRefs(path), resumeForOutput(s.Core)}
 				enc := json.NewEncoder(w)
 				enc.SetIndent("", "  ")
 				return enc.Encode(out)

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pycore/pycore/core"
+	"github.com/pycore/pycore/cpython"
 	"github.com/pycore/pycore/session"
 	"github.com/pycore/pycore/symbols"
 )
@@ -69,6 +70,7 @@ func openFileCmd(ff *fileFlags, path string) (*session.Session, error) {
 		c.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	ff.held = holdOutput(ff.cmd, c)
 	return &session.Session{Core: c, Syms: syms}, nil
 }
 
@@ -97,7 +99,7 @@ A core of any program works: no CPython is needed.`,
 			if err != nil {
 				return err
 			}
-			defer s.Close()
+			defer ff.close(s)
 			return runSym(cmd.OutOrStdout(), s, rest[0], asJSON)
 		},
 	}
@@ -120,6 +122,8 @@ type SymMatch struct {
 	// Mapping describes where an address outside every file is: an
 	// anonymous mapping's range and protection, or "not mapped".
 	Mapping string `json:"mapping,omitempty"`
+	// Live says how a running process was read, and how long it was stopped.
+	Live *cpython.LiveInfo `json:"live,omitempty"`
 }
 
 // runSym answers one sym query (a symbol name or an address) over an open
@@ -150,7 +154,11 @@ func runSym(w io.Writer, s *session.Session, arg string, asJSON bool) error {
 			matches = append(matches, m)
 		}
 	}
+	live := resumeForOutput(s.Core)
 	if asJSON {
+		for i := range matches {
+			matches[i].Live = live
+		}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(matches)

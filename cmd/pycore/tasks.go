@@ -52,7 +52,7 @@ gather() and TaskGroup; what a version cannot give is said at the end.
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
-			resumeLive(s, nil)
+			live := resumeForOutput(s.Core)
 			snap.Notes = append(snap.Notes, s.Core.Warnings...)
 			if !asJSON && !unbound {
 				for _, t := range snap.Tasks {
@@ -62,7 +62,10 @@ gather() and TaskGroup; what a version cannot give is said at the end.
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
-				return enc.Encode(snap)
+				return enc.Encode(struct {
+					*cpython.AsyncioSnapshot
+					Live *cpython.LiveInfo `json:"live,omitempty"`
+				}{snap, live})
 			}
 			return printTasks(cmd.OutOrStdout(), snap)
 		},
