@@ -581,7 +581,7 @@ func (p *Process) tableStruct(name, anchor string, want int64) (*typesys.Type, s
 // asyncReader reads asyncio objects of one process.
 type asyncReader struct {
 	p       *Process
-	r       *renderer
+	r       *objReader
 	tl      *taskLayout
 	cl      *coroLayout
 	clErr   error
@@ -644,7 +644,7 @@ func (p *Process) asyncioTasks() (*AsyncioSnapshot, error) {
 	}
 	out := &AsyncioSnapshot{Python: snap.Python, Loops: []*EventLoop{}, Tasks: []*AsyncTask{}}
 	out.Notes = append(out.Notes, snap.Notes...)
-	ar := &asyncReader{p: p, r: &renderer{p: p, l: l, opts: DefaultReprOptions, active: map[core.Address]bool{}},
+	ar := &asyncReader{p: p, r: &objReader{p: p, l: l},
 		header: l.header, tasks: map[core.Address]*AsyncTask{}, loops: map[core.Address]*EventLoop{},
 		foreign: map[string]int{}, notTasks: map[core.Address]bool{}, imFunc: l.header, imSelf: l.header + l.ptr}
 	if t, err := p.Types.Struct("PyMethodObject"); err == nil {

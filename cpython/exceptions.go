@@ -108,7 +108,9 @@ const (
 type excReader struct {
 	p *Process
 	l *detailLayout
-	r *renderer
+	r *objReader
+	// rend renders the reprs of exception values and notes.
+	rend *renderer
 	// fExec is the offset of the code object in _PyInterpreterFrame (3.11+).
 	fExec int64
 }
@@ -119,7 +121,8 @@ func (p *Process) newExcReader(l *detailLayout) (*excReader, error) {
 		return nil, err
 	}
 	opts := DefaultReprOptions.withDefaults()
-	er := &excReader{p: p, l: l, r: &renderer{p: p, l: ol, opts: opts, left: 1 << 30, active: map[core.Address]bool{}}, fExec: -1}
+	rd := &objReader{p: p, l: ol}
+	er := &excReader{p: p, l: l, r: rd, rend: &renderer{objReader: rd, opts: opts, left: 1 << 30, active: map[core.Address]bool{}}, fExec: -1}
 	if p.flavor.frames == interpreterFrames {
 		er.fExec = p.offsetIn("_PyInterpreterFrame", p.flavor.execMember)
 	}
@@ -271,7 +274,7 @@ func (er *excReader) read(a core.Address, depth int, w *excWalk, member bool) *E
 	if err != nil {
 		e.Error = fmt.Sprintf("message: %v", err)
 	}
-	e.Repr = er.r.object(a, 0).Repr
+	e.Repr = er.rend.object(a, 0).Repr
 	if er.excTypeNamed(tp, "SyntaxError") {
 		e.Syntax = er.syntaxDetail(a)
 	}
@@ -379,7 +382,7 @@ func (er *excReader) readTriple(typ, val, tb core.Address) *Exception {
 			e.Error = fmt.Sprintf("message: %v", err)
 		}
 		e.Message = msg
-		e.Repr = e.Type + "(" + er.r.object(val, 0).Repr + ")"
+		e.Repr = e.Type + "(" + er.rend.object(val, 0).Repr + ")"
 	}
 	if tb != 0 {
 		e.Traceback, e.TracebackCut = er.traceback(tb)
@@ -406,7 +409,7 @@ func (er *excReader) notes(a core.Address) []string {
 			return nil
 		}
 	}
-	o := er.r.object(n, 0)
+	o := er.rend.object(n, 0)
 	items, ok := o.Value.([]Object)
 	if !ok {
 		return nil
@@ -801,7 +804,7 @@ func (er *excReader) byteAt(obj core.Address, i int64) (byte, bool) {
 }
 
 func (er *excReader) repr(obj core.Address) string {
-	return er.r.object(obj, 0).Repr
+	return er.rend.object(obj, 0).Repr
 }
 
 // --- printing ---

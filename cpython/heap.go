@@ -67,7 +67,7 @@ type HeapStats struct {
 // heapWalker holds one walk's state.
 type heapWalker struct {
 	p       *Process
-	r       *renderer
+	r       *objReader
 	gcHdr   int64
 	seen    map[core.Address]core.Address // object -> its type
 	queue   []core.Address
@@ -105,7 +105,7 @@ func (p *Process) findObjects() (*heapWalker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("heap: %w", err)
 	}
-	w := &heapWalker{p: p, r: p.heapRenderer(l),
+	w := &heapWalker{p: p, r: p.heapReader(l),
 		seen: map[core.Address]core.Address{}, types: map[core.Address]bool{}, notType: map[core.Address]bool{},
 		stats: &HeapStats{}}
 	w.gcHdr = p.gcHeaderSize()
@@ -389,10 +389,9 @@ func (w *heapWalker) typeShaped(tp core.Address) bool {
 	return r.typeOf(tp).err == nil
 }
 
-// heapRenderer reads objects for the heap walk: default repr options and no
-// total budget, since the walk reads far more than one repr's worth.
-func (p *Process) heapRenderer(l *objLayout) *renderer {
-	return &renderer{p: p, l: l, opts: DefaultReprOptions, left: 1 << 30, active: map[core.Address]bool{}}
+// heapReader reads objects for the heap walk.
+func (p *Process) heapReader(l *objLayout) *objReader {
+	return &objReader{p: p, l: l}
 }
 
 func uint64Align(p *Process) core.Address { return core.Address(p.R.PtrSize) }

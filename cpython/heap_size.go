@@ -285,7 +285,7 @@ func (w *heapWalker) dictExtra36(a core.Address) int64 {
 
 // heapTypeName names a type as Python does: module.QualName, built-ins by
 // their name.
-func (p *Process) heapTypeName(r *renderer, tp core.Address) string {
+func (p *Process) heapTypeName(r *objReader, tp core.Address) string {
 	mod, qual, err := r.typeNames(tp)
 	if err != nil {
 		return r.typeOf(tp).name
@@ -302,5 +302,5 @@ func (p *Process) TypeName(tp core.Address) string {
 	if err != nil {
 		return fmt.Sprintf("<type at %#x>", uint64(tp))
 	}
-	return p.heapTypeName(p.heapRenderer(l), tp)
+	return p.heapTypeName(p.heapReader(l), tp)
 }

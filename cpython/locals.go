@@ -26,7 +26,6 @@ package cpython
 // in a dict (f_locals), not in fast locals: no locals are listed for them.
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 
@@ -89,7 +88,7 @@ type codeVars struct {
 type localsReader struct {
 	p     *Process
 	l     *detailLayout
-	r     *renderer
+	r     *objReader
 	opts  ReprOptions
 	codes map[core.Address]*codeVars
 	cell  core.Address // &PyCell_Type, 0 if unknown
@@ -100,7 +99,7 @@ func (p *Process) newLocalsReader(l *detailLayout, opts ReprOptions) (*localsRea
 	if err != nil {
 		return nil, err
 	}
-	lr := &localsReader{p: p, l: l, r: &renderer{p: p, l: ol, opts: DefaultReprOptions}, opts: opts,
+	lr := &localsReader{p: p, l: l, r: &objReader{p: p, l: ol}, opts: opts,
 		codes: map[core.Address]*codeVars{}}
 	if p.Syms != nil {
 		if s, ok := p.lookup("PyCell_Type"); ok {
@@ -374,44 +373,6 @@ func (lr *localsReader) names(field core.Address, what string) ([]string, error)
 			return nil, fmt.Errorf("%s[%d]: %w", what, i, err)
 		}
 		out[i] = codepointsToString(cps)
-	}
-	return out, nil
-}
-
-// tupleLen reads the size of a tuple (at most max).
-func (r *renderer) tupleLen(t core.Address, max int64) (int64, error) {
-	if t == 0 {
-		return 0, errors.New("NULL tuple")
-	}
-	n, err := r.i64(t.Add(r.l.obSize))
-	if err != nil {
-		return 0, fmt.Errorf("tuple at %#x: ob_size: %w", uint64(t), err)
-	}
-	if n < 0 || n > max {
-		return 0, fmt.Errorf("tuple at %#x: %d items is not plausible (at most %d)", uint64(t), n, max)
-	}
-	return n, nil
-}
-
-// tupleItems reads the item pointers of a tuple (at most max).
-func (r *renderer) tupleItems(t core.Address, max int64) ([]core.Address, error) {
-	n, err := r.tupleLen(t, max)
-	if err != nil {
-		return nil, err
-	}
-	return r.tupleHead(t, n)
-}
-
-// tupleHead reads the first n item pointers of a tuple whose size is at
-// least n.
-func (r *renderer) tupleHead(t core.Address, n int64) ([]core.Address, error) {
-	buf := make([]byte, n*r.l.ptr)
-	if err := r.p.R.Read(buf, t.Add(r.l.tupleItems)); err != nil {
-		return nil, fmt.Errorf("tuple at %#x: items: %w", uint64(t), err)
-	}
-	out := make([]core.Address, n)
-	for i := range out {
-		out[i] = core.Address(r.word(buf[int64(i)*r.l.ptr:]))
 	}
 	return out, nil
 }

@@ -138,7 +138,7 @@ func (p *Process) readSysArgs(pi *ProcessInfo) error {
 	if err != nil {
 		return err
 	}
-	r := &renderer{p: p, l: l, opts: DefaultReprOptions}
+	r := &objReader{p: p, l: l}
 	interp, err := p.mainInterpreter()
 	if err != nil {
 		return fmt.Errorf("main interpreter: %w", err)
@@ -179,73 +179,4 @@ func (p *Process) readSysArgs(pi *ProcessInfo) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// strValue reads a str object, its first max characters and "…" if longer.
-func (r *renderer) strValue(a core.Address, max int) (string, error) {
-	tp, err := r.ptr(a.Add(r.l.obType))
-	if err != nil {
-		return "", err
-	}
-	ti := r.typeOf(tp)
-	if ti.err != nil {
-		return "", ti.err
-	}
-	if ti.kind != kindStr {
-		return "", fmt.Errorf("a %s, not a str", ti.name)
-	}
-	cps, total, err := r.strCodepoints(a, max)
-	if err != nil {
-		return "", err
-	}
-	if total > int64(len(cps)) {
-		return codepointsToString(cps) + "…", nil
-	}
-	return codepointsToString(cps), nil
-}
-
-// strList reads a list (or tuple) of str, as sys.argv is.
-func (r *renderer) strList(a core.Address) ([]string, error) {
-	l := r.l
-	tp, err := r.ptr(a.Add(l.obType))
-	if err != nil {
-		return nil, err
-	}
-	ti := r.typeOf(tp)
-	if ti.err != nil {
-		return nil, ti.err
-	}
-	n, err := r.i64(a.Add(l.obSize))
-	if err != nil {
-		return nil, fmt.Errorf("ob_size: %w", err)
-	}
-	if n < 0 || n > maxArgv {
-		return nil, fmt.Errorf("%d items (at most %d are read)", n, maxArgv)
-	}
-	items := a.Add(l.tupleItems)
-	switch ti.kind {
-	case kindList:
-		if items, err = r.ptr(a.Add(l.listItems)); err != nil {
-			return nil, fmt.Errorf("ob_item: %w", err)
-		}
-		if items == 0 && n > 0 {
-			return nil, fmt.Errorf("%d items but a NULL ob_item", n)
-		}
-	case kindTuple:
-	default:
-		return nil, fmt.Errorf("a %s, not a list", ti.name)
-	}
-	out := make([]string, 0, n)
-	for i := int64(0); i < n; i++ {
-		it, err := r.ptr(items.Add(i * l.ptr))
-		if err != nil {
-			return nil, fmt.Errorf("item %d: %w", i, err)
-		}
-		s, err := r.strValue(it, maxArgChars)
-		if err != nil {
-			return nil, fmt.Errorf("item %d: %w", i, err)
-		}
-		out = append(out, s)
-	}
-	return out, nil
 }

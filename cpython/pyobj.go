@@ -1,8 +1,8 @@
 package cpython
 
 // Python objects rendered as Python's repr() shows them, read from the
-// process's memory: what `threads --locals`, `eval pyobj(x)` and thread names
-// are built on.
+// process's memory through the object reader (objreader*.go): what
+// `threads --locals` and `eval pyobj(x)` are built on.
 //
 // Struct offsets come from the TypeSource (DWARF, generated tables, or 3.13+'s
 // debug offsets). Where the source lacks a member the renderer needs, the
@@ -21,7 +21,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/big"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,7 +28,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/pycore/pycore/core"
-	"github.com/pycore/pycore/typesys"
 )
 
 // ReprOptions bound what rendering one object reads and writes. A zero field
@@ -129,7 +127,7 @@ func (p *Process) Object(obj core.Address, opts ReprOptions) Object {
 		return o
 	}
 	opts = opts.withDefaults()
-	r := &renderer{p: p, l: l, opts: opts, left: opts.MaxTotal, active: map[core.Address]bool{}}
+	r := &renderer{objReader: &objReader{p: p, l: l}, opts: opts, left: opts.MaxTotal, active: map[core.Address]bool{}}
 	o := r.object(obj, 0)
 	boundRepr(&o, opts.MaxTotal, 0)
 	return o
@@ -172,43 +170,6 @@ func cutRepr(s string, n int) string {
 		i++
 	}
 	return s
-}
-
-// ReadStr reads a str object as Go text (lone surrogates become U+FFFD).
-// Strings longer than maxChars (or the package bound) are cut, with ok false.
-func (p *Process) ReadStr(obj core.Address, maxChars int) (s string, complete bool, err error) {
-	l, err := p.objLayout()
-	if err != nil {
-		return "", false, err
-	}
-	r := &renderer{p: p, l: l}
-	cps, total, err := r.strCodepoints(obj, maxChars)
-	if err != nil {
-		return "", false, err
-	}
-	return codepointsToString(cps), int64(len(cps)) == total, nil
-}
-
-// ReadBytes reads a bytes object's contents, at most max bytes (complete
-// says whether that was all of it).
-func (p *Process) ReadBytes(obj core.Address, max int) (b []byte, complete bool, err error) {
-	l, err := p.objLayout()
-	if err != nil {
-		return nil, false, err
-	}
-	r := &renderer{p: p, l: l}
-	b, total, err := r.bytesValue(obj, max)
-	return b, int64(len(b)) == total, err
-}
-
-// ReadInt reads an int (or bool, or int subclass) object of any size.
-func (p *Process) ReadInt(obj core.Address) (*big.Int, error) {
-	l, err := p.objLayout()
-	if err != nil {
-		return nil, err
-	}
-	r := &renderer{p: p, l: l}
-	return r.intValue(obj)
 }
 
 func unreadable(obj core.Address, err error) string {
@@ -608,150 +569,15 @@ func newObjLayout(p *Process) (*objLayout, error) {
 	return l, nil
 }
 
-// typeInfo is what the renderer needs of one type object.
-type typeInfo struct {
-	name     string // tp_name
-	flags    uint64
-	kind     objKind
-	exact    bool // the type is the builtin type itself, not a subclass
-	heap     bool
-	err      error
-	basename string // tp_name after the last dot: type(x).__name__
-}
-
 // renderer renders one object tree.
 type renderer struct {
-	p      *Process
-	l      *objLayout
-	opts   ReprOptions
-	left   int                   // characters of output still allowed
-	active map[core.Address]bool // containers being rendered: Python's Py_ReprEnter
-	visits int
+	*objReader // what it renders is read through the object reader
+	opts       ReprOptions
+	left       int                   // characters of output still allowed
+	active     map[core.Address]bool // containers being rendered: Python's Py_ReprEnter
+	visits     int
 
 	threadIdents map[uint64]string // threading._active of every interpreter, once read
-}
-
-func (r *renderer) ptr(a core.Address) (core.Address, error) { return r.p.R.Ptr(a) }
-
-func (r *renderer) i64(a core.Address) (int64, error) {
-	u, err := r.p.R.Uint(a, int(r.l.ptr))
-	if r.l.ptr == 4 {
-		return int64(int32(u)), err
-	}
-	return int64(u), err
-}
-
-func (r *renderer) u8(a core.Address) (uint8, error) { return r.p.R.Uint8(a) }
-
-// typeOf reads (once per type) what kind of object a type makes.
-func (r *renderer) typeOf(tp core.Address) *typeInfo {
-	l := r.l
-	l.mu.Lock()
-	ti, ok := l.typeCache[tp]
-	l.mu.Unlock()
-	if ok {
-		return ti
-	}
-	ti = r.readType(tp)
-	r.refineKind(tp, ti)
-	l.mu.Lock()
-	if len(l.typeCache) < 1<<14 {
-		l.typeCache[tp] = ti
-	}
-	l.mu.Unlock()
-	return ti
-}
-
-func (r *renderer) readType(tp core.Address) *typeInfo {
-	l := r.l
-	ti := &typeInfo{}
-	if tp == 0 {
-		ti.err = errors.New("NULL type")
-		return ti
-	}
-	flags, err := r.p.R.Uint64(tp.Add(l.tpFlags))
-	if err != nil {
-		ti.err = fmt.Errorf("type at %#x: tp_flags: %w", uint64(tp), err)
-		return ti
-	}
-	ti.flags = flags
-	ti.heap = flags&tpflagsHeapType != 0
-	if np, err := r.ptr(tp.Add(l.tpName)); err == nil && np != 0 {
-		if b, _, err := r.p.R.CString(np, 256); err == nil {
-			ti.name = string(b)
-		}
-	}
-	if ti.name == "" {
-		ti.name = fmt.Sprintf("<type at %#x>", uint64(tp))
-	}
-	ti.basename = ti.name
-	if i := strings.LastIndexByte(ti.name, '.'); i >= 0 {
-		ti.basename = ti.name[i+1:]
-	}
-	if k, ok := l.types[tp]; ok {
-		ti.kind, ti.exact = k, true
-		return ti
-	}
-	// A subclass renders like its nearest builtin base if it keeps the
-	// base's tp_repr (Python would call an overriding __repr__, which a core
-	// cannot run). Classes render as classes whatever their metaclass.
-	myRepr, _ := r.ptr(tp.Add(l.tpRepr))
-	inherits := func(k objKind) objKind {
-		if k == kindType {
-			return k
-		}
-		if base, ok := l.reprOf[k]; ok && myRepr != 0 && base != myRepr {
-			return kindObject
-		}
-		return k
-	}
-	cur := tp
-	for i := 0; i < maxTypeChain && l.tpBase >= 0; i++ {
-		b, err := r.ptr(cur.Add(l.tpBase))
-		if err != nil || b == 0 {
-			break
-		}
-		if k, ok := l.types[b]; ok {
-			ti.kind = inherits(k)
-			return ti
-		}
-		cur = b
-	}
-	// No symbols: the subclass bits, then the names of builtin static types.
-	switch {
-	case flags&tpflagsTypeSubclass != 0:
-		ti.kind = kindType
-	case flags&tpflagsLongSubclass != 0:
-		ti.kind = inherits(kindInt)
-		if !ti.heap && ti.name == "bool" {
-			ti.kind = kindBool
-		}
-	case flags&tpflagsListSubclass != 0:
-		ti.kind = inherits(kindList)
-	case flags&tpflagsTupleSubclass != 0:
-		ti.kind = inherits(kindTuple)
-	case flags&tpflagsBytesSubclass != 0:
-		ti.kind = inherits(kindBytes)
-	case flags&tpflagsUnicodeSubclass != 0:
-		ti.kind = inherits(kindStr)
-	case flags&tpflagsDictSubclass != 0:
-		ti.kind = inherits(kindDict)
-	case flags&tpflagsBaseExcSubcl != 0:
-		ti.kind = inherits(kindException)
-		if g, _ := r.excGroupBases(tp); g != 0 {
-			ti.kind = kindExcGroup
-			if own, err := r.ptr(g.Add(l.tpRepr)); err == nil && myRepr != own {
-				ti.kind = kindObject
-			}
-		}
-	case !ti.heap:
-		for _, bt := range builtinTypes {
-			if bt.name == ti.name {
-				ti.kind, ti.exact = bt.kind, true
-			}
-		}
-	}
-	return ti
 }
 
 // object renders the object at a, depth levels below the root.
@@ -881,85 +707,6 @@ func (r *renderer) renderInt(o *Object, a core.Address, ti *typeInfo) error {
 	return nil
 }
 
-// intValue reads an int of any size: 30-bit digits (15-bit on some
-// builds), least significant first, sign and count from ob_size (<= 3.11)
-// or lv_tag (3.12+).
-func (r *renderer) intValue(a core.Address) (*big.Int, error) {
-	l := r.l
-	var n int64
-	neg := false
-	if l.longTagged {
-		tag, err := r.p.R.Uint64(a.Add(l.longSize))
-		if err != nil {
-			return nil, fmt.Errorf("int at %#x: lv_tag: %w", uint64(a), err)
-		}
-		switch tag & longSignMask {
-		case 0:
-		case 1:
-			return new(big.Int), nil
-		case 2:
-			neg = true
-		default:
-			return nil, fmt.Errorf("int at %#x: lv_tag %#x has sign bits 3", uint64(a), tag)
-		}
-		n = int64(tag >> longNonSizeBits)
-	} else {
-		size, err := r.i64(a.Add(l.longSize))
-		if err != nil {
-			return nil, fmt.Errorf("int at %#x: ob_size: %w", uint64(a), err)
-		}
-		n, neg = size, size < 0
-		if neg {
-			n = -size
-		}
-	}
-	if n < 0 || n > maxLongDigits {
-		return nil, fmt.Errorf("int at %#x: %d digits is not plausible", uint64(a), n)
-	}
-	buf := make([]byte, n*int64(l.digitBytes))
-	if err := r.p.R.Read(buf, a.Add(l.longDigits)); err != nil {
-		return nil, fmt.Errorf("int at %#x: %d digits: %w", uint64(a), n, err)
-	}
-	// Pack the digits' bits into big-endian bytes for SetBytes: linear in
-	// the size, where shifting a big.Int digit by digit is quadratic.
-	packed := make([]byte, (n*int64(l.digitBits)+7)/8)
-	var acc uint64
-	accBits, at := 0, len(packed)
-	for i := int64(0); i < n; i++ {
-		var digit uint64
-		if l.digitBytes == 2 {
-			digit = uint64(r.p.R.Order.Uint16(buf[2*i:]))
-		} else {
-			digit = uint64(r.p.R.Order.Uint32(buf[4*i:]))
-		}
-		if digit>>uint(l.digitBits) != 0 {
-			return nil, fmt.Errorf("int at %#x: digit %d is %#x, wider than %d bits", uint64(a), i, digit, l.digitBits)
-		}
-		acc |= digit << uint(accBits)
-		accBits += l.digitBits
-		for accBits >= 8 {
-			at--
-			packed[at] = byte(acc)
-			acc >>= 8
-			accBits -= 8
-		}
-	}
-	if accBits > 0 && at > 0 {
-		at--
-		packed[at] = byte(acc)
-	}
-	v := new(big.Int).SetBytes(packed)
-	if neg {
-		v.Neg(v)
-	}
-	return v, nil
-}
-
-func (r *renderer) float64At(a core.Address) (float64, error) {
-	u, err := r.p.R.Uint64(a)
-	return math.Float64frombits(u), err
-}
-
 func (r *renderer) renderFloat(o *Object, a core.Address) error {
 	f, err := r.float64At(a.Add(r.l.floatVal))
 	if err != nil {
@@ -1066,138 +813,6 @@ func abs(x int) int {
 
 // --- str and bytes ---
 
-// strCodepoints reads up to max code points of a str (all if max <= 0, up
-// to the package bound), surrogates kept, and the str's length.
-func (r *renderer) strCodepoints(a core.Address, max int) ([]rune, int64, error) {
-	data, kind, length, err := r.strData(a)
-	if err != nil {
-		return nil, 0, err
-	}
-	n := length
-	if max <= 0 || max > maxStringChars {
-		max = maxStringChars
-	}
-	if n > int64(max) {
-		n = int64(max)
-	}
-	buf := make([]byte, int(n)*kind)
-	if err := r.p.R.Read(buf, data); err != nil {
-		return nil, 0, fmt.Errorf("str at %#x: %d characters: %w", uint64(a), n, err)
-	}
-	cps := make([]rune, n)
-	for i := range cps {
-		cps[i] = r.codepoint(buf[i*kind:], kind)
-	}
-	return cps, length, nil
-}
-
-// strCharAt reads code point i of a str.
-func (r *renderer) strCharAt(a core.Address, i int64) (rune, error) {
-	data, kind, length, err := r.strData(a)
-	if err != nil {
-		return 0, err
-	}
-	if i < 0 || i >= length {
-		return 0, fmt.Errorf("str at %#x: index %d out of range (length %d)", uint64(a), i, length)
-	}
-	buf := make([]byte, kind)
-	if err := r.p.R.Read(buf, data.Add(i*int64(kind))); err != nil {
-		return 0, fmt.Errorf("str at %#x: character %d: %w", uint64(a), i, err)
-	}
-	return r.codepoint(buf, kind), nil
-}
-
-func (r *renderer) codepoint(b []byte, kind int) rune {
-	switch kind {
-	case 1:
-		return rune(b[0])
-	case 2:
-		return rune(r.p.R.Order.Uint16(b))
-	}
-	return rune(r.p.R.Order.Uint32(b))
-}
-
-// wstrData finds the wchar_t characters of a legacy str not made ready.
-func (r *renderer) wstrData(a core.Address) (core.Address, int, int64, error) {
-	sl := r.p.objs.layout
-	wstr, err := r.ptr(a.Add(sl.wstrOff))
-	if err != nil {
-		return 0, 0, 0, fmt.Errorf("str at %#x (not ready): wstr: %w", uint64(a), err)
-	}
-	n, err := r.i64(a.Add(sl.wstrLenOff))
-	if err != nil {
-		return 0, 0, 0, fmt.Errorf("str at %#x (not ready): wstr_length: %w", uint64(a), err)
-	}
-	if wstr == 0 || n < 0 || n > 1<<40 {
-		return 0, 0, 0, fmt.Errorf("str at %#x is not ready and has no characters (wstr %#x, wstr_length %d)", uint64(a), uint64(wstr), n)
-	}
-	return wstr, int(sl.wcharSize), n, nil
-}
-
-// strData finds a str's characters: where they are, their size (1, 2 or 4
-// bytes) and how many there are.
-func (r *renderer) strData(a core.Address) (data core.Address, kind int, length int64, err error) {
-	if a == 0 {
-		return 0, 0, 0, errors.New("NULL str")
-	}
-	sl := r.p.objs.layout
-	tp, err := r.ptr(a.Add(r.l.obType))
-	if err != nil {
-		return 0, 0, 0, fmt.Errorf("str at %#x: %w", uint64(a), err)
-	}
-	ti := r.typeOf(tp)
-	if ti.err != nil {
-		return 0, 0, 0, fmt.Errorf("str at %#x: %w", uint64(a), ti.err)
-	}
-	if ti.flags&tpflagsUnicodeSubclass == 0 {
-		return 0, 0, 0, fmt.Errorf("object at %#x is a %q, not a str", uint64(a), ti.name)
-	}
-	length, err = r.i64(a.Add(sl.lengthOff))
-	if err != nil {
-		return 0, 0, 0, fmt.Errorf("str at %#x: length: %w", uint64(a), err)
-	}
-	if length < 0 || length > 1<<40 {
-		return 0, 0, 0, fmt.Errorf("str at %#x: length %d is not plausible", uint64(a), length)
-	}
-	state, err := r.p.R.Uint32(a.Add(sl.stateOff))
-	if err != nil {
-		return 0, 0, 0, fmt.Errorf("str at %#x: state: %w", uint64(a), err)
-	}
-	kind = int(state>>sl.kindShift) & 7
-	compact := state>>sl.compactBit&1 == 1
-	ascii := state>>sl.asciiBit&1 == 1
-	if kind == 0 && !compact && sl.wstrOff >= 0 {
-		// PyUnicode_WCHAR_KIND: not made ready; Python would ready it before
-		// printing it, from these characters.
-		return r.wstrData(a)
-	}
-	if kind != 1 && kind != 2 && kind != 4 {
-		return 0, 0, 0, fmt.Errorf("str at %#x: kind %d in state %#x is not 1, 2 or 4 (a string not made ready?)", uint64(a), kind, state)
-	}
-	switch {
-	case compact && ascii:
-		data = a.Add(sl.asciiSize)
-	case compact:
-		data = a.Add(sl.compactSize)
-	default:
-		if data, err = r.ptr(a.Add(sl.dataOff)); err != nil {
-			return 0, 0, 0, fmt.Errorf("str at %#x: data pointer: %w", uint64(a), err)
-		}
-	}
-	return data, kind, length, nil
-}
-
-func codepointsToString(cps []rune) string {
-	var b strings.Builder
-	for _, c := range cps {
-		if !utf8.ValidRune(c) {
-			c = utf8.RuneError
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
-}
-
 func (r *renderer) renderStr(o *Object, a core.Address) error {
 	cps, total, err := r.strCodepoints(a, r.opts.MaxString)
 	if err != nil {
@@ -1258,33 +873,6 @@ func containsRune(cps []rune, c rune) bool {
 		}
 	}
 	return false
-}
-
-// bytesValue reads up to max bytes of a bytes object, and its size.
-func (r *renderer) bytesValue(a core.Address, max int) ([]byte, int64, error) {
-	if a == 0 {
-		return nil, 0, errors.New("NULL bytes")
-	}
-	sl := r.p.objs.layout
-	n, err := r.i64(a.Add(sl.bytesSizeOff))
-	if err != nil {
-		return nil, 0, fmt.Errorf("bytes at %#x: size: %w", uint64(a), err)
-	}
-	if n < 0 || n > 1<<40 {
-		return nil, 0, fmt.Errorf("bytes at %#x: size %d is not plausible", uint64(a), n)
-	}
-	want := n
-	if max <= 0 || max > maxBytesLen {
-		max = maxBytesLen
-	}
-	if want > int64(max) {
-		want = int64(max)
-	}
-	b := make([]byte, want)
-	if err := r.p.R.Read(b, a.Add(sl.bytesDataOff)); err != nil {
-		return nil, 0, fmt.Errorf("bytes at %#x: %w", uint64(a), err)
-	}
-	return b, n, nil
 }
 
 func (r *renderer) renderBytes(o *Object, a core.Address) error {
@@ -1420,221 +1008,6 @@ func (r *renderer) renderItems(o *Object, a, items core.Address, n int64, open, 
 	return nil
 }
 
-func (r *renderer) word(b []byte) uint64 {
-	if r.l.ptr == 4 {
-		return uint64(r.p.R.Order.Uint32(b))
-	}
-	return r.p.R.Order.Uint64(b)
-}
-
-// dictEntry is one live item of a dict or of an object's split values.
-type dictEntry struct{ key, value core.Address }
-
-// dictItems lists the live items of the dict at a in iteration order,
-// stopping after limit items; more says whether there were others.
-func (r *renderer) dictItems(a core.Address, limit int) (items []dictEntry, more bool, err error) {
-	keys, err := r.ptr(a.Add(r.l.dictKeys))
-	if err != nil {
-		return nil, false, fmt.Errorf("dict at %#x: ma_keys: %w", uint64(a), err)
-	}
-	values, err := r.ptr(a.Add(r.l.dictVals))
-	if err != nil {
-		return nil, false, fmt.Errorf("dict at %#x: ma_values: %w", uint64(a), err)
-	}
-	if keys == 0 {
-		return nil, false, fmt.Errorf("dict at %#x: NULL ma_keys", uint64(a))
-	}
-	items, more, err = r.tableItems(keys, values, limit)
-	if err != nil {
-		return nil, false, fmt.Errorf("dict at %#x: %w", uint64(a), err)
-	}
-	return items, more, nil
-}
-
-// keysTable is a PyDictKeysObject's entry table.
-type keysTable struct {
-	entries           core.Address
-	nentries          int64
-	entrySize, keyOff int64
-	valueOff          int64
-	general           bool
-}
-
-func (r *renderer) readKeys(keys core.Address) (keysTable, error) {
-	l := r.l
-	var t keysTable
-	var slots int64
-	var indexBytes int64
-	var err error
-	if l.dict == dictV36 {
-		size, err := r.i64(keys.Add(l.dkSize))
-		if err != nil {
-			return t, fmt.Errorf("keys at %#x: dk_size: %w", uint64(keys), err)
-		}
-		if size <= 0 || size > 1<<32 || size&(size-1) != 0 {
-			return t, fmt.Errorf("keys at %#x: dk_size %d is not a power of two", uint64(keys), size)
-		}
-		slots = size
-		switch {
-		case size <= 0xff:
-			indexBytes = size
-		case size <= 0xffff:
-			indexBytes = 2 * size
-		case size <= 0xffffffff:
-			indexBytes = 4 * size
-		default:
-			indexBytes = 8 * size
-		}
-		t.general = true
-	} else {
-		log2, err := r.u8(keys.Add(l.dkLog2Size))
-		if err != nil {
-			return t, fmt.Errorf("keys at %#x: dk_log2_size: %w", uint64(keys), err)
-		}
-		log2ib, err := r.u8(keys.Add(l.dkLog2IndexBytes))
-		if err != nil {
-			return t, fmt.Errorf("keys at %#x: dk_log2_index_bytes: %w", uint64(keys), err)
-		}
-		kind, err := r.u8(keys.Add(l.dkKind))
-		if err != nil {
-			return t, fmt.Errorf("keys at %#x: dk_kind: %w", uint64(keys), err)
-		}
-		if log2 > 32 || log2ib > 35 || kind > 2 {
-			return t, fmt.Errorf("keys at %#x: dk_log2_size %d, dk_log2_index_bytes %d, dk_kind %d are not plausible", uint64(keys), log2, log2ib, kind)
-		}
-		slots, indexBytes = int64(1)<<log2, int64(1)<<log2ib
-		t.general = kind == dictKeysGeneral
-	}
-	if t.nentries, err = r.i64(keys.Add(l.dkNentries)); err != nil {
-		return t, fmt.Errorf("keys at %#x: dk_nentries: %w", uint64(keys), err)
-	}
-	if t.nentries < 0 || t.nentries > slots {
-		return t, fmt.Errorf("keys at %#x: dk_nentries %d outside 0..%d", uint64(keys), t.nentries, slots)
-	}
-	t.entries = keys.Add(l.dkIndices + indexBytes)
-	if t.general {
-		t.entrySize, t.keyOff, t.valueOff = 3*l.ptr, l.ptr, 2*l.ptr // {me_hash, me_key, me_value}
-	} else {
-		t.entrySize, t.keyOff, t.valueOff = 2*l.ptr, 0, l.ptr // {me_key, me_value}
-	}
-	return t, nil
-}
-
-// splitOrder gives, for each value of a split table in insertion order,
-// the index of its key in the shared keys.
-func (r *renderer) splitOrder(values core.Address, nentries int64) (order []int64, err error) {
-	l := r.l
-	switch l.dict {
-	case dictV36:
-		order = make([]int64, nentries)
-		for i := range order {
-			order[i] = int64(i)
-		}
-		return order, nil
-	case dictV311:
-		// The bytes before values[]: [-1] prefix size, [-2] values used,
-		// [-3-i] the index of the i-th value inserted.
-		used, err := r.u8(values.Add(-2))
-		if err != nil {
-			return nil, fmt.Errorf("split values at %#x: used count: %w", uint64(values), err)
-		}
-		buf := make([]byte, used)
-		if used > 0 {
-			if err := r.p.R.Read(buf, values.Add(-2-int64(used))); err != nil {
-				return nil, fmt.Errorf("split values at %#x: insertion order: %w", uint64(values), err)
-			}
-		}
-		order = make([]int64, used)
-		for i := range order {
-			order[i] = int64(buf[len(buf)-1-i])
-		}
-		return order, nil
-	default:
-		var hdr [2]byte
-		if err := r.p.R.Read(hdr[:], values); err != nil {
-			return nil, fmt.Errorf("split values at %#x: header: %w", uint64(values), err)
-		}
-		capacity, size := int64(hdr[0]), int64(hdr[1])
-		if size > capacity {
-			return nil, fmt.Errorf("split values at %#x: size %d above capacity %d", uint64(values), size, capacity)
-		}
-		buf := make([]byte, size)
-		if size > 0 {
-			if err := r.p.R.Read(buf, values.Add(l.valuesData+capacity*l.ptr)); err != nil {
-				return nil, fmt.Errorf("split values at %#x: insertion order: %w", uint64(values), err)
-			}
-		}
-		order = make([]int64, size)
-		for i := range order {
-			order[i] = int64(buf[i])
-		}
-		return order, nil
-	}
-}
-
-// tableItems lists live items of a keys table, with split values if values
-// is not 0.
-func (r *renderer) tableItems(keys, values core.Address, limit int) ([]dictEntry, bool, error) {
-	l := r.l
-	t, err := r.readKeys(keys)
-	if err != nil {
-		return nil, false, err
-	}
-	var items []dictEntry
-	if values == 0 {
-		// Combined table: entries in insertion order, deleted ones with a NULL value.
-		buf := make([]byte, min(t.nentries, maxEntryChunk)*t.entrySize)
-		for start := int64(0); start < t.nentries && start < hardMaxItems; start += maxEntryChunk {
-			n := min(t.nentries-start, maxEntryChunk)
-			chunk := buf[:n*t.entrySize]
-			if err := r.p.R.Read(chunk, t.entries.Add(start*t.entrySize)); err != nil {
-				return items, false, fmt.Errorf("entries %d..%d: %w", start, start+n, err)
-			}
-			for i := int64(0); i < n; i++ {
-				e := chunk[i*t.entrySize:]
-				v := core.Address(r.word(e[t.valueOff:]))
-				if v == 0 {
-					continue
-				}
-				if len(items) >= limit {
-					return items, true, nil
-				}
-				items = append(items, dictEntry{core.Address(r.word(e[t.keyOff:])), v})
-			}
-		}
-		return items, false, nil
-	}
-	order, err := r.splitOrder(values, t.nentries)
-	if err != nil {
-		return nil, false, err
-	}
-	data := values
-	if l.dict == dictV313 {
-		data = values.Add(l.valuesData)
-	}
-	for _, ix := range order {
-		if ix < 0 || ix >= t.nentries {
-			return items, false, fmt.Errorf("split values at %#x: key index %d outside 0..%d", uint64(values), ix, t.nentries)
-		}
-		v, err := r.ptr(data.Add(ix * l.ptr))
-		if err != nil {
-			return items, false, fmt.Errorf("split values at %#x: value %d: %w", uint64(values), ix, err)
-		}
-		if v == 0 {
-			continue
-		}
-		k, err := r.ptr(t.entries.Add(ix*t.entrySize + t.keyOff))
-		if err != nil {
-			return items, false, fmt.Errorf("shared keys at %#x: key %d: %w", uint64(keys), ix, err)
-		}
-		if len(items) >= limit {
-			return items, true, nil
-		}
-		items = append(items, dictEntry{k, v})
-	}
-	return items, false, nil
-}
-
 func (r *renderer) renderDict(o *Object, a core.Address, depth int) error {
 	ok, cut := r.enter(a, depth)
 	if !ok {
@@ -1759,42 +1132,6 @@ scan:
 
 // --- classes, functions, code, modules, exceptions, instances ---
 
-// typeNames returns a type's __module__ and __qualname__ as Python's
-// type_module and type_qualname compute them.
-func (r *renderer) typeNames(tp core.Address) (module, qualname string, err error) {
-	ti := r.typeOf(tp)
-	if ti.err != nil {
-		return "", "", ti.err
-	}
-	if !ti.heap {
-		if i := strings.LastIndexByte(ti.name, '.'); i >= 0 {
-			return ti.name[:i], ti.name[i+1:], nil
-		}
-		return "builtins", ti.name, nil
-	}
-	qualname = ti.name
-	if r.l.htQualname >= 0 {
-		if q, err := r.ptr(tp.Add(r.l.htQualname)); err == nil && q != 0 {
-			if cps, _, err := r.strCodepoints(q, 1024); err == nil {
-				qualname = codepointsToString(cps)
-			}
-		}
-	}
-	if r.l.tpDict < 0 {
-		return "", qualname, nil // unknown: the caller shows tp_name
-	}
-	dict, err := r.ptr(tp.Add(r.l.tpDict))
-	if err != nil || dict == 0 {
-		return "builtins", qualname, nil
-	}
-	if m, ok, _ := r.dictGetStr(dict, "__module__"); ok {
-		if cps, _, err := r.strCodepoints(m, 1024); err == nil {
-			module = codepointsToString(cps)
-		}
-	}
-	return module, qualname, nil
-}
-
 func (r *renderer) renderType(o *Object, a core.Address) error {
 	ti := r.typeOf(a)
 	if ti.err != nil {
@@ -1811,15 +1148,6 @@ func (r *renderer) renderType(o *Object, a core.Address) error {
 	o.Repr = "<class '" + name + "'>"
 	o.Value = name
 	return nil
-}
-
-func (r *renderer) strAt(field core.Address, max int) (string, error) {
-	p, err := r.ptr(field)
-	if err != nil {
-		return "", err
-	}
-	cps, _, err := r.strCodepoints(p, max)
-	return codepointsToString(cps), err
 }
 
 func (r *renderer) renderCode(o *Object, a core.Address) error {
@@ -1926,23 +1254,6 @@ func (r *renderer) renderModule(o *Object, a core.Address) error {
 	return nil
 }
 
-func (r *renderer) isNone(a core.Address) bool {
-	i, ok := r.l.singletons[a]
-	if ok {
-		return singletonSymbols[i].kind == kindNone
-	}
-	tp, err := r.ptr(a.Add(r.l.obType))
-	return err == nil && r.typeOf(tp).kind == kindNone
-}
-
-func (r *renderer) isTrue(a core.Address) bool {
-	if i, ok := r.l.singletons[a]; ok {
-		return singletonSymbols[i].repr == "True"
-	}
-	v, err := r.intValue(a)
-	return err == nil && v.Sign() != 0
-}
-
 // renderException is BaseException_repr: Name(arg) for one argument (3.7+),
 // Name(args...) otherwise.
 // renderExcGroup renders an exception group. Up to 3.13 its repr is
@@ -2002,36 +1313,6 @@ func (r *renderer) renderExcGroup(o *Object, a core.Address, ti *typeInfo, depth
 	return nil
 }
 
-// excGroupBases finds the static types BaseExceptionGroup and BaseException
-// in the base chain of tp (0 where absent): whether the group's repr is its
-// own (3.14+) or BaseException's shows in their tp_repr.
-func (r *renderer) excGroupBases(tp core.Address) (group, base core.Address) {
-	cur := tp
-	for i := 0; i < maxTypeChain && cur != 0 && r.l.tpBase >= 0; i++ {
-		flags, err := r.p.R.Uint64(cur.Add(r.l.tpFlags))
-		if err != nil {
-			break
-		}
-		if flags&tpflagsHeapType == 0 {
-			if np, err := r.ptr(cur.Add(r.l.tpName)); err == nil && np != 0 {
-				if b, _, err := r.p.R.CString(np, 32); err == nil {
-					switch string(b) {
-					case "BaseExceptionGroup":
-						group = cur
-					case "BaseException":
-						base = cur
-						return group, base
-					}
-				}
-			}
-		}
-		if cur, err = r.ptr(cur.Add(r.l.tpBase)); err != nil {
-			break
-		}
-	}
-	return group, base
-}
-
 func (r *renderer) renderException(o *Object, a core.Address, ti *typeInfo, depth int) error {
 	args, err := r.ptr(a.Add(r.l.excArgs))
 	if err != nil {
@@ -2068,272 +1349,5 @@ func (r *renderer) renderInstance(o *Object, a core.Address, ti *typeInfo) error
 		}
 	}
 	o.Repr = fmt.Sprintf("<%s object at %#x>", name, uint64(a))
-	return nil
-}
-
-// --- dict lookups and instance attributes ---
-
-// maxLookupItems bounds the items a lookup by name scans.
-const maxLookupItems = 1 << 16
-
-// dictGetStr finds the value of a str key in the dict at d.
-func (r *renderer) dictGetStr(d core.Address, key string) (core.Address, bool, error) {
-	items, _, err := r.dictItems(d, maxLookupItems)
-	if err != nil {
-		return 0, false, err
-	}
-	return r.findStrKey(items, key)
-}
-
-func (r *renderer) findStrKey(items []dictEntry, key string) (core.Address, bool, error) {
-	want := []rune(key)
-	for _, it := range items {
-		cps, total, err := r.strCodepoints(it.key, len(want)+1)
-		if err != nil || total != int64(len(want)) {
-			continue
-		}
-		if string(cps) == string(want) {
-			return it.value, true, nil
-		}
-	}
-	return 0, false, nil
-}
-
-// instanceItems lists the attributes of an instance, wherever this version
-// keeps them.
-func (r *renderer) instanceItems(obj core.Address) ([]dictEntry, error) {
-	l := r.l
-	tp, err := r.ptr(obj.Add(l.obType))
-	if err != nil {
-		return nil, err
-	}
-	ti := r.typeOf(tp)
-	if ti.err != nil {
-		return nil, ti.err
-	}
-	fromDict := func(d core.Address) ([]dictEntry, error) {
-		if d == 0 {
-			return nil, nil
-		}
-		items, _, err := r.dictItems(d, maxLookupItems)
-		return items, err
-	}
-	fromValues := func(values core.Address) ([]dictEntry, error) {
-		keys, err := r.ptr(tp.Add(l.htCachedKeys))
-		if err != nil {
-			return nil, fmt.Errorf("ht_cached_keys of %s: %w", ti.name, err)
-		}
-		if keys == 0 {
-			return nil, fmt.Errorf("%s has inline attribute values but no shared keys", ti.name)
-		}
-		items, _, err := r.tableItems(keys, values, maxLookupItems)
-		return items, err
-	}
-	if l.tpBasicsize < 0 || l.tpDictoffset < 0 || l.tpItemsize < 0 {
-		return nil, fmt.Errorf("instance attributes: %s does not say where PyTypeObject keeps tp_basicsize and tp_dictoffset", r.p.Types.Describe())
-	}
-	managed := ti.flags&tpflagsManagedDict != 0
-	switch {
-	case l.inst == instValues311 && managed:
-		values, err := r.ptr(obj.Add(-4 * l.ptr))
-		if err != nil {
-			return nil, err
-		}
-		if values != 0 && l.htCachedKeys >= 0 {
-			return fromValues(values)
-		}
-		d, err := r.ptr(obj.Add(l.managedDict))
-		if err != nil {
-			return nil, err
-		}
-		return fromDict(d)
-	case l.inst == instDorv312 && managed:
-		dorv, err := r.ptr(obj.Add(l.managedDict))
-		if err != nil {
-			return nil, err
-		}
-		if dorv&1 == 1 && l.htCachedKeys >= 0 {
-			return fromValues(dorv + 1)
-		}
-		return fromDict(dorv)
-	case l.inst == instInline313 && managed:
-		d, err := r.ptr(obj.Add(l.managedDict))
-		if err != nil {
-			return nil, err
-		}
-		if d != 0 {
-			return fromDict(d)
-		}
-		if ti.flags&tpflagsInlineValues != 0 && l.htCachedKeys >= 0 {
-			basic, err := r.i64(tp.Add(l.tpBasicsize))
-			if err != nil {
-				return nil, err
-			}
-			if basic <= 0 || basic > 1<<20 {
-				return nil, fmt.Errorf("%s: tp_basicsize %d is not plausible", ti.name, basic)
-			}
-			values := obj.Add(basic)
-			valid, err := r.u8(values.Add(3))
-			if err != nil {
-				return nil, err
-			}
-			if valid != 0 {
-				return fromValues(values)
-			}
-		}
-		return nil, nil
-	}
-	// A dict at tp_dictoffset; negative offsets count from the end of a
-	// variable-sized object.
-	doff, err := r.i64(tp.Add(l.tpDictoffset))
-	if err != nil {
-		return nil, err
-	}
-	if doff == 0 {
-		return nil, nil
-	}
-	if doff < 0 {
-		basic, err1 := r.i64(tp.Add(l.tpBasicsize))
-		item, err2 := r.i64(tp.Add(l.tpItemsize))
-		size, err3 := r.i64(obj.Add(l.obSize))
-		if err := errors.Join(err1, err2, err3); err != nil {
-			return nil, err
-		}
-		if size < 0 {
-			size = -size
-		}
-		total := (basic + size*item + l.ptr - 1) &^ (l.ptr - 1)
-		doff += total
-	}
-	if doff < 0 || doff > 1<<20 {
-		return nil, fmt.Errorf("%s: instance dict offset %d is not plausible", ti.name, doff)
-	}
-	d, err := r.ptr(obj.Add(doff))
-	if err != nil {
-		return nil, err
-	}
-	return fromDict(d)
-}
-
-// attr finds an instance attribute by name.
-func (r *renderer) attr(obj core.Address, name string) (core.Address, bool) {
-	items, err := r.instanceItems(obj)
-	if err != nil {
-		return 0, false
-	}
-	v, ok, _ := r.findStrKey(items, name)
-	return v, ok
-}
-
-// --- thread names ---
-
-// ThreadNames maps threading.get_ident() to the name of the threading.Thread
-// of every interpreter's threading._active, for the threads Python started
-// (or adopted) through the threading module.
-func (p *Process) ThreadNames() (map[uint64]string, error) {
-	l, err := p.objLayout()
-	if err != nil {
-		return nil, err
-	}
-	r := &renderer{p: p, l: l, opts: DefaultReprOptions}
-	names := map[uint64]string{}
-	interp, err := p.Runtime.Path("interpreters.head")
-	if err != nil {
-		return nil, err
-	}
-	var errs []error
-	seen := map[core.Address]bool{}
-	for n := 0; n < maxInterpreters; n++ {
-		addr, err := interp.Ptr()
-		if err != nil || addr == 0 || seen[addr] {
-			if err != nil {
-				errs = append(errs, err)
-			}
-			break
-		}
-		seen[addr] = true
-		if err := r.threadNames(interp, names); err != nil {
-			errs = append(errs, fmt.Errorf("interpreter at %#x: %w", uint64(addr), err))
-		}
-		if interp, err = interp.Member("next"); err != nil {
-			errs = append(errs, err)
-			break
-		}
-	}
-	if len(names) == 0 && len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	return names, nil
-}
-
-// interpreterThreadNames maps the idents of one interpreter's threading._active
-// to their names: a thread running code in a subinterpreter may be known
-// there under another name (or not at all), so names are per interpreter.
-func (p *Process) interpreterThreadNames(interp typesys.Value) (map[uint64]string, error) {
-	l, err := p.objLayout()
-	if err != nil {
-		return nil, err
-	}
-	r := &renderer{p: p, l: l, opts: DefaultReprOptions}
-	names := map[uint64]string{}
-	err = r.threadNames(interp, names)
-	return names, err
-}
-
-// moduleDict returns the __dict__ of sys.modules[name] in one interpreter;
-// found is false when the module was never imported there (or sys.modules is
-// not set up, or already torn down).
-func (r *renderer) moduleDict(interp typesys.Value, name string) (dict core.Address, found bool, err error) {
-	var modules typesys.Value
-	for _, path := range []string{"imports.modules", "modules"} {
-		if modules, err = interp.Path(path); err == nil {
-			break
-		}
-	}
-	if err != nil {
-		return 0, false, err
-	}
-	mods, err := rawWord(modules)
-	if err != nil {
-		return 0, false, fmt.Errorf("sys.modules: %w", err)
-	}
-	if mods == 0 {
-		return 0, false, nil
-	}
-	mod, ok, err := r.dictGetStr(core.Address(mods), name)
-	if err != nil {
-		return 0, false, fmt.Errorf("sys.modules: %w", err)
-	}
-	if !ok {
-		return 0, false, nil
-	}
-	md, err := r.ptr(mod.Add(r.l.modDict))
-	if err != nil {
-		return 0, false, fmt.Errorf("%s.__dict__: %w", name, err)
-	}
-	return md, true, nil
-}
-
-// threadNames adds the names in one interpreter's threading._active.
-func (r *renderer) threadNames(interp typesys.Value, names map[uint64]string) error {
-	items, err := r.threadingActive(interp)
-	if err != nil {
-		return err
-	}
-	for _, it := range items {
-		ident, err := r.intValue(it.key)
-		if err != nil || ident.Sign() < 0 || !ident.IsUint64() {
-			continue
-		}
-		nameObj, ok := r.attr(it.value, "_name")
-		if !ok {
-			continue
-		}
-		cps, _, err := r.strCodepoints(nameObj, 1024)
-		if err != nil {
-			continue
-		}
-		names[ident.Uint64()] = codepointsToString(cps)
-	}
 	return nil
 }

@@ -315,7 +315,7 @@ func (p *Process) interpreterDaemons(interp typesys.Value) (map[uint64]bool, err
 	if err != nil {
 		return nil, err
 	}
-	r := &renderer{p: p, l: ol, opts: DefaultReprOptions}
+	r := &objReader{p: p, l: ol}
 	items, err := r.threadingActive(interp)
 	if err != nil {
 		return nil, err
@@ -333,22 +333,4 @@ func (p *Process) interpreterDaemons(interp typesys.Value) (map[uint64]bool, err
 		out[ident.Uint64()] = r.isTrue(d)
 	}
 	return out, nil
-}
-
-// threadingActive lists the items of an interpreter's threading._active
-// (ident -> Thread); none if threading was never imported.
-func (r *renderer) threadingActive(interp typesys.Value) ([]dictEntry, error) {
-	md, ok, err := r.moduleDict(interp, "threading")
-	if err != nil || !ok {
-		return nil, err // threading was never imported: no Thread objects
-	}
-	active, ok, err := r.dictGetStr(md, "_active")
-	if err != nil || !ok {
-		return nil, fmt.Errorf("threading._active: not found (%v)", err)
-	}
-	items, _, err := r.dictItems(active, maxLookupItems)
-	if err != nil {
-		return nil, fmt.Errorf("threading._active: %w", err)
-	}
-	return items, nil
 }

@@ -1,0 +1,434 @@
+package cpython
+
+// The object reader: what a Python object holds, read from the process's
+// memory through the offsets of an objLayout (types, ints, str, bytes,
+// tuples; dicts and attributes are in objreader_dict.go, type names and
+// kinds in objreader_types.go). Locals, exceptions, asyncio, the heap walk
+// and the repr renderer all read objects through it; it renders nothing.
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/pycore/pycore/core"
+)
+
+// objReader reads Python objects of one process.
+type objReader struct {
+	p *Process
+	l *objLayout
+}
+
+// ReadStr reads a str object as Go text (lone surrogates become U+FFFD).
+// Strings longer than maxChars (or the package bound) are cut, with ok false.
+func (p *Process) ReadStr(obj core.Address, maxChars int) (s string, complete bool, err error) {
+	l, err := p.objLayout()
+	if err != nil {
+		return "", false, err
+	}
+	r := &objReader{p: p, l: l}
+	cps, total, err := r.strCodepoints(obj, maxChars)
+	if err != nil {
+		return "", false, err
+	}
+	return codepointsToString(cps), int64(len(cps)) == total, nil
+}
+
+// ReadBytes reads a bytes object's contents, at most max bytes (complete
+// says whether that was all of it).
+func (p *Process) ReadBytes(obj core.Address, max int) (b []byte, complete bool, err error) {
+	l, err := p.objLayout()
+	if err != nil {
+		return nil, false, err
+	}
+	r := &objReader{p: p, l: l}
+	b, total, err := r.bytesValue(obj, max)
+	return b, int64(len(b)) == total, err
+}
+
+// ReadInt reads an int (or bool, or int subclass) object of any size.
+func (p *Process) ReadInt(obj core.Address) (*big.Int, error) {
+	l, err := p.objLayout()
+	if err != nil {
+		return nil, err
+	}
+	r := &objReader{p: p, l: l}
+	return r.intValue(obj)
+}
+
+func (r *objReader) ptr(a core.Address) (core.Address, error) { return r.p.R.Ptr(a) }
+
+func (r *objReader) i64(a core.Address) (int64, error) {
+	u, err := r.p.R.Uint(a, int(r.l.ptr))
+	if r.l.ptr == 4 {
+		return int64(int32(u)), err
+	}
+	return int64(u), err
+}
+
+func (r *objReader) u8(a core.Address) (uint8, error) { return r.p.R.Uint8(a) }
+
+// intValue reads an int of any size: 30-bit digits (15-bit on some
+// builds), least significant first, sign and count from ob_size (<= 3.11)
+// or lv_tag (3.12+).
+func (r *objReader) intValue(a core.Address) (*big.Int, error) {
+	l := r.l
+	var n int64
+	neg := false
+	if l.longTagged {
+		tag, err := r.p.R.Uint64(a.Add(l.longSize))
+		if err != nil {
+			return nil, fmt.Errorf("int at %#x: lv_tag: %w", uint64(a), err)
+		}
+		switch tag & longSignMask {
+		case 0:
+		case 1:
+			return new(big.Int), nil
+		case 2:
+			neg = true
+		default:
+			return nil, fmt.Errorf("int at %#x: lv_tag %#x has sign bits 3", uint64(a), tag)
+		}
+		n = int64(tag >> longNonSizeBits)
+	} else {
+		size, err := r.i64(a.Add(l.longSize))
+		if err != nil {
+			return nil, fmt.Errorf("int at %#x: ob_size: %w", uint64(a), err)
+		}
+		n, neg = size, size < 0
+		if neg {
+			n = -size
+		}
+	}
+	if n < 0 || n > maxLongDigits {
+		return nil, fmt.Errorf("int at %#x: %d digits is not plausible", uint64(a), n)
+	}
+	buf := make([]byte, n*int64(l.digitBytes))
+	if err := r.p.R.Read(buf, a.Add(l.longDigits)); err != nil {
+		return nil, fmt.Errorf("int at %#x: %d digits: %w", uint64(a), n, err)
+	}
+	// Pack the digits' bits into big-endian bytes for SetBytes: linear in
+	// the size, where shifting a big.Int digit by digit is quadratic.
+	packed := make([]byte, (n*int64(l.digitBits)+7)/8)
+	var acc uint64
+	accBits, at := 0, len(packed)
+	for i := int64(0); i < n; i++ {
+		var digit uint64
+		if l.digitBytes == 2 {
+			digit = uint64(r.p.R.Order.Uint16(buf[2*i:]))
+		} else {
+			digit = uint64(r.p.R.Order.Uint32(buf[4*i:]))
+		}
+		if digit>>uint(l.digitBits) != 0 {
+			return nil, fmt.Errorf("int at %#x: digit %d is %#x, wider than %d bits", uint64(a), i, digit, l.digitBits)
+		}
+		acc |= digit << uint(accBits)
+		accBits += l.digitBits
+		for accBits >= 8 {
+			at--
+			packed[at] = byte(acc)
+			acc >>= 8
+			accBits -= 8
+		}
+	}
+	if accBits > 0 && at > 0 {
+		at--
+		packed[at] = byte(acc)
+	}
+	v := new(big.Int).SetBytes(packed)
+	if neg {
+		v.Neg(v)
+	}
+	return v, nil
+}
+
+func (r *objReader) float64At(a core.Address) (float64, error) {
+	u, err := r.p.R.Uint64(a)
+	return math.Float64frombits(u), err
+}
+
+// strCodepoints reads up to max code points of a str (all if max <= 0, up
+// to the package bound), surrogates kept, and the str's length.
+func (r *objReader) strCodepoints(a core.Address, max int) ([]rune, int64, error) {
+	data, kind, length, err := r.strData(a)
+	if err != nil {
+		return nil, 0, err
+	}
+	n := length
+	if max <= 0 || max > maxStringChars {
+		max = maxStringChars
+	}
+	if n > int64(max) {
+		n = int64(max)
+	}
+	buf := make([]byte, int(n)*kind)
+	if err := r.p.R.Read(buf, data); err != nil {
+		return nil, 0, fmt.Errorf("str at %#x: %d characters: %w", uint64(a), n, err)
+	}
+	cps := make([]rune, n)
+	for i := range cps {
+		cps[i] = r.codepoint(buf[i*kind:], kind)
+	}
+	return cps, length, nil
+}
+
+// strCharAt reads code point i of a str.
+func (r *objReader) strCharAt(a core.Address, i int64) (rune, error) {
+	data, kind, length, err := r.strData(a)
+	if err != nil {
+		return 0, err
+	}
+	if i < 0 || i >= length {
+		return 0, fmt.Errorf("str at %#x: index %d out of range (length %d)", uint64(a), i, length)
+	}
+	buf := make([]byte, kind)
+	if err := r.p.R.Read(buf, data.Add(i*int64(kind))); err != nil {
+		return 0, fmt.Errorf("str at %#x: character %d: %w", uint64(a), i, err)
+	}
+	return r.codepoint(buf, kind), nil
+}
+
+func (r *objReader) codepoint(b []byte, kind int) rune {
+	switch kind {
+	case 1:
+		return rune(b[0])
+	case 2:
+		return rune(r.p.R.Order.Uint16(b))
+	}
+	return rune(r.p.R.Order.Uint32(b))
+}
+
+// wstrData finds the wchar_t characters of a legacy str not made ready.
+func (r *objReader) wstrData(a core.Address) (core.Address, int, int64, error) {
+	sl := r.p.objs.layout
+	wstr, err := r.ptr(a.Add(sl.wstrOff))
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("str at %#x (not ready): wstr: %w", uint64(a), err)
+	}
+	n, err := r.i64(a.Add(sl.wstrLenOff))
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("str at %#x (not ready): wstr_length: %w", uint64(a), err)
+	}
+	if wstr == 0 || n < 0 || n > 1<<40 {
+		return 0, 0, 0, fmt.Errorf("str at %#x is not ready and has no characters (wstr %#x, wstr_length %d)", uint64(a), uint64(wstr), n)
+	}
+	return wstr, int(sl.wcharSize), n, nil
+}
+
+// strData finds a str's characters: where they are, their size (1, 2 or 4
+// bytes) and how many there are.
+func (r *objReader) strData(a core.Address) (data core.Address, kind int, length int64, err error) {
+	if a == 0 {
+		return 0, 0, 0, errors.New("NULL str")
+	}
+	sl := r.p.objs.layout
+	tp, err := r.ptr(a.Add(r.l.obType))
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("str at %#x: %w", uint64(a), err)
+	}
+	ti := r.typeOf(tp)
+	if ti.err != nil {
+		return 0, 0, 0, fmt.Errorf("str at %#x: %w", uint64(a), ti.err)
+	}
+	if ti.flags&tpflagsUnicodeSubclass == 0 {
+		return 0, 0, 0, fmt.Errorf("object at %#x is a %q, not a str", uint64(a), ti.name)
+	}
+	length, err = r.i64(a.Add(sl.lengthOff))
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("str at %#x: length: %w", uint64(a), err)
+	}
+	if length < 0 || length > 1<<40 {
+		return 0, 0, 0, fmt.Errorf("str at %#x: length %d is not plausible", uint64(a), length)
+	}
+	state, err := r.p.R.Uint32(a.Add(sl.stateOff))
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("str at %#x: state: %w", uint64(a), err)
+	}
+	kind = int(state>>sl.kindShift) & 7
+	compact := state>>sl.compactBit&1 == 1
+	ascii := state>>sl.asciiBit&1 == 1
+	if kind == 0 && !compact && sl.wstrOff >= 0 {
+		// PyUnicode_WCHAR_KIND: not made ready; Python would ready it before
+		// printing it, from these characters.
+		return r.wstrData(a)
+	}
+	if kind != 1 && kind != 2 && kind != 4 {
+		return 0, 0, 0, fmt.Errorf("str at %#x: kind %d in state %#x is not 1, 2 or 4 (a string not made ready?)", uint64(a), kind, state)
+	}
+	switch {
+	case compact && ascii:
+		data = a.Add(sl.asciiSize)
+	case compact:
+		data = a.Add(sl.compactSize)
+	default:
+		if data, err = r.ptr(a.Add(sl.dataOff)); err != nil {
+			return 0, 0, 0, fmt.Errorf("str at %#x: data pointer: %w", uint64(a), err)
+		}
+	}
+	return data, kind, length, nil
+}
+
+func codepointsToString(cps []rune) string {
+	var b strings.Builder
+	for _, c := range cps {
+		if !utf8.ValidRune(c) {
+			c = utf8.RuneError
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+func (r *objReader) strAt(field core.Address, max int) (string, error) {
+	p, err := r.ptr(field)
+	if err != nil {
+		return "", err
+	}
+	cps, _, err := r.strCodepoints(p, max)
+	return codepointsToString(cps), err
+}
+
+// bytesValue reads up to max bytes of a bytes object, and its size.
+func (r *objReader) bytesValue(a core.Address, max int) ([]byte, int64, error) {
+	if a == 0 {
+		return nil, 0, errors.New("NULL bytes")
+	}
+	sl := r.p.objs.layout
+	n, err := r.i64(a.Add(sl.bytesSizeOff))
+	if err != nil {
+		return nil, 0, fmt.Errorf("bytes at %#x: size: %w", uint64(a), err)
+	}
+	if n < 0 || n > 1<<40 {
+		return nil, 0, fmt.Errorf("bytes at %#x: size %d is not plausible", uint64(a), n)
+	}
+	want := n
+	if max <= 0 || max > maxBytesLen {
+		max = maxBytesLen
+	}
+	if want > int64(max) {
+		want = int64(max)
+	}
+	b := make([]byte, want)
+	if err := r.p.R.Read(b, a.Add(sl.bytesDataOff)); err != nil {
+		return nil, 0, fmt.Errorf("bytes at %#x: %w", uint64(a), err)
+	}
+	return b, n, nil
+}
+
+func (r *objReader) word(b []byte) uint64 {
+	if r.l.ptr == 4 {
+		return uint64(r.p.R.Order.Uint32(b))
+	}
+	return r.p.R.Order.Uint64(b)
+}
+
+// tupleLen reads the size of a tuple (at most max).
+func (r *objReader) tupleLen(t core.Address, max int64) (int64, error) {
+	if t == 0 {
+		return 0, errors.New("NULL tuple")
+	}
+	n, err := r.i64(t.Add(r.l.obSize))
+	if err != nil {
+		return 0, fmt.Errorf("tuple at %#x: ob_size: %w", uint64(t), err)
+	}
+	if n < 0 || n > max {
+		return 0, fmt.Errorf("tuple at %#x: %d items is not plausible (at most %d)", uint64(t), n, max)
+	}
+	return n, nil
+}
+
+// tupleItems reads the item pointers of a tuple (at most max).
+func (r *objReader) tupleItems(t core.Address, max int64) ([]core.Address, error) {
+	n, err := r.tupleLen(t, max)
+	if err != nil {
+		return nil, err
+	}
+	return r.tupleHead(t, n)
+}
+
+// tupleHead reads the first n item pointers of a tuple whose size is at
+// least n.
+func (r *objReader) tupleHead(t core.Address, n int64) ([]core.Address, error) {
+	buf := make([]byte, n*r.l.ptr)
+	if err := r.p.R.Read(buf, t.Add(r.l.tupleItems)); err != nil {
+		return nil, fmt.Errorf("tuple at %#x: items: %w", uint64(t), err)
+	}
+	out := make([]core.Address, n)
+	for i := range out {
+		out[i] = core.Address(r.word(buf[int64(i)*r.l.ptr:]))
+	}
+	return out, nil
+}
+
+// strValue reads a str object, its first max characters and "…" if longer.
+func (r *objReader) strValue(a core.Address, max int) (string, error) {
+	tp, err := r.ptr(a.Add(r.l.obType))
+	if err != nil {
+		return "", err
+	}
+	ti := r.typeOf(tp)
+	if ti.err != nil {
+		return "", ti.err
+	}
+	if ti.kind != kindStr {
+		return "", fmt.Errorf("a %s, not a str", ti.name)
+	}
+	cps, total, err := r.strCodepoints(a, max)
+	if err != nil {
+		return "", err
+	}
+	if total > int64(len(cps)) {
+		return codepointsToString(cps) + "…", nil
+	}
+	return codepointsToString(cps), nil
+}
+
+// strList reads a list (or tuple) of str, as sys.argv is.
+func (r *objReader) strList(a core.Address) ([]string, error) {
+	l := r.l
+	tp, err := r.ptr(a.Add(l.obType))
+	if err != nil {
+		return nil, err
+	}
+	ti := r.typeOf(tp)
+	if ti.err != nil {
+		return nil, ti.err
+	}
+	n, err := r.i64(a.Add(l.obSize))
+	if err != nil {
+		return nil, fmt.Errorf("ob_size: %w", err)
+	}
+	if n < 0 || n > maxArgv {
+		return nil, fmt.Errorf("%d items (at most %d are read)", n, maxArgv)
+	}
+	items := a.Add(l.tupleItems)
+	switch ti.kind {
+	case kindList:
+		if items, err = r.ptr(a.Add(l.listItems)); err != nil {
+			return nil, fmt.Errorf("ob_item: %w", err)
+		}
+		if items == 0 && n > 0 {
+			return nil, fmt.Errorf("%d items but a NULL ob_item", n)
+		}
+	case kindTuple:
+	default:
+		return nil, fmt.Errorf("a %s, not a list", ti.name)
+	}
+	out := make([]string, 0, n)
+	for i := int64(0); i < n; i++ {
+		it, err := r.ptr(items.Add(i * l.ptr))
+		if err != nil {
+			return nil, fmt.Errorf("item %d: %w", i, err)
+		}
+		s, err := r.strValue(it, maxArgChars)
+		if err != nil {
+			return nil, fmt.Errorf("item %d: %w", i, err)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}

@@ -1,0 +1,503 @@
+package cpython
+
+// Dicts as the object reader sees them: the items of a dict's keys table
+// (combined or split, every layout since 3.6), lookups by str key, instance
+// attributes wherever a version keeps them, sys.modules and
+// threading._active.
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/pycore/pycore/core"
+	"github.com/pycore/pycore/typesys"
+)
+
+// dictEntry is one live item of a dict or of an object's split values.
+type dictEntry struct{ key, value core.Address }
+
+// dictItems lists the live items of the dict at a in iteration order,
+// stopping after limit items; more says whether there were others.
+func (r *objReader) dictItems(a core.Address, limit int) (items []dictEntry, more bool, err error) {
+	keys, err := r.ptr(a.Add(r.l.dictKeys))
+	if err != nil {
+		return nil, false, fmt.Errorf("dict at %#x: ma_keys: %w", uint64(a), err)
+	}
+	values, err := r.ptr(a.Add(r.l.dictVals))
+	if err != nil {
+		return nil, false, fmt.Errorf("dict at %#x: ma_values: %w", uint64(a), err)
+	}
+	if keys == 0 {
+		return nil, false, fmt.Errorf("dict at %#x: NULL ma_keys", uint64(a))
+	}
+	items, more, err = r.tableItems(keys, values, limit)
+	if err != nil {
+		return nil, false, fmt.Errorf("dict at %#x: %w", uint64(a), err)
+	}
+	return items, more, nil
+}
+
+// keysTable is a PyDictKeysObject's entry table.
+type keysTable struct {
+	entries           core.Address
+	nentries          int64
+	entrySize, keyOff int64
+	valueOff          int64
+	general           bool
+}
+
+func (r *objReader) readKeys(keys core.Address) (keysTable, error) {
+	l := r.l
+	var t keysTable
+	var slots int64
+	var indexBytes int64
+	var err error
+	if l.dict == dictV36 {
+		size, err := r.i64(keys.Add(l.dkSize))
+		if err != nil {
+			return t, fmt.Errorf("keys at %#x: dk_size: %w", uint64(keys), err)
+		}
+		if size <= 0 || size > 1<<32 || size&(size-1) != 0 {
+			return t, fmt.Errorf("keys at %#x: dk_size %d is not a power of two", uint64(keys), size)
+		}
+		slots = size
+		switch {
+		case size <= 0xff:
+			indexBytes = size
+		case size <= 0xffff:
+			indexBytes = 2 * size
+		case size <= 0xffffffff:
+			indexBytes = 4 * size
+		default:
+			indexBytes = 8 * size
+		}
+		t.general = true
+	} else {
+		log2, err := r.u8(keys.Add(l.dkLog2Size))
+		if err != nil {
+			return t, fmt.Errorf("keys at %#x: dk_log2_size: %w", uint64(keys), err)
+		}
+		log2ib, err := r.u8(keys.Add(l.dkLog2IndexBytes))
+		if err != nil {
+			return t, fmt.Errorf("keys at %#x: dk_log2_index_bytes: %w", uint64(keys), err)
+		}
+		kind, err := r.u8(keys.Add(l.dkKind))
+		if err != nil {
+			return t, fmt.Errorf("keys at %#x: dk_kind: %w", uint64(keys), err)
+		}
+		if log2 > 32 || log2ib > 35 || kind > 2 {
+			return t, fmt.Errorf("keys at %#x: dk_log2_size %d, dk_log2_index_bytes %d, dk_kind %d are not plausible", uint64(keys), log2, log2ib, kind)
+		}
+		slots, indexBytes = int64(1)<<log2, int64(1)<<log2ib
+		t.general = kind == dictKeysGeneral
+	}
+	if t.nentries, err = r.i64(keys.Add(l.dkNentries)); err != nil {
+		return t, fmt.Errorf("keys at %#x: dk_nentries: %w", uint64(keys), err)
+	}
+	if t.nentries < 0 || t.nentries > slots {
+		return t, fmt.Errorf("keys at %#x: dk_nentries %d outside 0..%d", uint64(keys), t.nentries, slots)
+	}
+	t.entries = keys.Add(l.dkIndices + indexBytes)
+	if t.general {
+		t.entrySize, t.keyOff, t.valueOff = 3*l.ptr, l.ptr, 2*l.ptr // {me_hash, me_key, me_value}
+	} else {
+		t.entrySize, t.keyOff, t.valueOff = 2*l.ptr, 0, l.ptr // {me_key, me_value}
+	}
+	return t, nil
+}
+
+// splitOrder gives, for each value of a split table in insertion order,
+// the index of its key in the shared keys.
+func (r *objReader) splitOrder(values core.Address, nentries int64) (order []int64, err error) {
+	l := r.l
+	switch l.dict {
+	case dictV36:
+		order = make([]int64, nentries)
+		for i := range order {
+			order[i] = int64(i)
+		}
+		return order, nil
+	case dictV311:
+		// The bytes before values[]: [-1] prefix size, [-2] values used,
+		// [-3-i] the index of the i-th value inserted.
+		used, err := r.u8(values.Add(-2))
+		if err != nil {
+			return nil, fmt.Errorf("split values at %#x: used count: %w", uint64(values), err)
+		}
+		buf := make([]byte, used)
+		if used > 0 {
+			if err := r.p.R.Read(buf, values.Add(-2-int64(used))); err != nil {
+				return nil, fmt.Errorf("split values at %#x: insertion order: %w", uint64(values), err)
+			}
+		}
+		order = make([]int64, used)
+		for i := range order {
+			order[i] = int64(buf[len(buf)-1-i])
+		}
+		return order, nil
+	default:
+		var hdr [2]byte
+		if err := r.p.R.Read(hdr[:], values); err != nil {
+			return nil, fmt.Errorf("split values at %#x: header: %w", uint64(values), err)
+		}
+		capacity, size := int64(hdr[0]), int64(hdr[1])
+		if size > capacity {
+			return nil, fmt.Errorf("split values at %#x: size %d above capacity %d", uint64(values), size, capacity)
+		}
+		buf := make([]byte, size)
+		if size > 0 {
+			if err := r.p.R.Read(buf, values.Add(l.valuesData+capacity*l.ptr)); err != nil {
+				return nil, fmt.Errorf("split values at %#x: insertion order: %w", uint64(values), err)
+			}
+		}
+		order = make([]int64, size)
+		for i := range order {
+			order[i] = int64(buf[i])
+		}
+		return order, nil
+	}
+}
+
+// tableItems lists live items of a keys table, with split values if values
+// is not 0.
+func (r *objReader) tableItems(keys, values core.Address, limit int) ([]dictEntry, bool, error) {
+	l := r.l
+	t, err := r.readKeys(keys)
+	if err != nil {
+		return nil, false, err
+	}
+	var items []dictEntry
+	if values == 0 {
+		// Combined table: entries in insertion order, deleted ones with a NULL value.
+		buf := make([]byte, min(t.nentries, maxEntryChunk)*t.entrySize)
+		for start := int64(0); start < t.nentries && start < hardMaxItems; start += maxEntryChunk {
+			n := min(t.nentries-start, maxEntryChunk)
+			chunk := buf[:n*t.entrySize]
+			if err := r.p.R.Read(chunk, t.entries.Add(start*t.entrySize)); err != nil {
+				return items, false, fmt.Errorf("entries %d..%d: %w", start, start+n, err)
+			}
+			for i := int64(0); i < n; i++ {
+				e := chunk[i*t.entrySize:]
+				v := core.Address(r.word(e[t.valueOff:]))
+				if v == 0 {
+					continue
+				}
+				if len(items) >= limit {
+					return items, true, nil
+				}
+				items = append(items, dictEntry{core.Address(r.word(e[t.keyOff:])), v})
+			}
+		}
+		return items, false, nil
+	}
+	order, err := r.splitOrder(values, t.nentries)
+	if err != nil {
+		return nil, false, err
+	}
+	data := values
+	if l.dict == dictV313 {
+		data = values.Add(l.valuesData)
+	}
+	for _, ix := range order {
+		if ix < 0 || ix >= t.nentries {
+			return items, false, fmt.Errorf("split values at %#x: key index %d outside 0..%d", uint64(values), ix, t.nentries)
+		}
+		v, err := r.ptr(data.Add(ix * l.ptr))
+		if err != nil {
+			return items, false, fmt.Errorf("split values at %#x: value %d: %w", uint64(values), ix, err)
+		}
+		if v == 0 {
+			continue
+		}
+		k, err := r.ptr(t.entries.Add(ix*t.entrySize + t.keyOff))
+		if err != nil {
+			return items, false, fmt.Errorf("shared keys at %#x: key %d: %w", uint64(keys), ix, err)
+		}
+		if len(items) >= limit {
+			return items, true, nil
+		}
+		items = append(items, dictEntry{k, v})
+	}
+	return items, false, nil
+}
+
+// maxLookupItems bounds the items a lookup by name scans.
+const maxLookupItems = 1 << 16
+
+// dictGetStr finds the value of a str key in the dict at d.
+func (r *objReader) dictGetStr(d core.Address, key string) (core.Address, bool, error) {
+	items, _, err := r.dictItems(d, maxLookupItems)
+	if err != nil {
+		return 0, false, err
+	}
+	return r.findStrKey(items, key)
+}
+
+func (r *objReader) findStrKey(items []dictEntry, key string) (core.Address, bool, error) {
+	want := []rune(key)
+	for _, it := range items {
+		cps, total, err := r.strCodepoints(it.key, len(want)+1)
+		if err != nil || total != int64(len(want)) {
+			continue
+		}
+		if string(cps) == string(want) {
+			return it.value, true, nil
+		}
+	}
+	return 0, false, nil
+}
+
+// instanceItems lists the attributes of an instance, wherever this version
+// keeps them.
+func (r *objReader) instanceItems(obj core.Address) ([]dictEntry, error) {
+	l := r.l
+	tp, err := r.ptr(obj.Add(l.obType))
+	if err != nil {
+		return nil, err
+	}
+	ti := r.typeOf(tp)
+	if ti.err != nil {
+		return nil, ti.err
+	}
+	fromDict := func(d core.Address) ([]dictEntry, error) {
+		if d == 0 {
+			return nil, nil
+		}
+		items, _, err := r.dictItems(d, maxLookupItems)
+		return items, err
+	}
+	fromValues := func(values core.Address) ([]dictEntry, error) {
+		keys, err := r.ptr(tp.Add(l.htCachedKeys))
+		if err != nil {
+			return nil, fmt.Errorf("ht_cached_keys of %s: %w", ti.name, err)
+		}
+		if keys == 0 {
+			return nil, fmt.Errorf("%s has inline attribute values but no shared keys", ti.name)
+		}
+		items, _, err := r.tableItems(keys, values, maxLookupItems)
+		return items, err
+	}
+	if l.tpBasicsize < 0 || l.tpDictoffset < 0 || l.tpItemsize < 0 {
+		return nil, fmt.Errorf("instance attributes: %s does not say where PyTypeObject keeps tp_basicsize and tp_dictoffset", r.p.Types.Describe())
+	}
+	managed := ti.flags&tpflagsManagedDict != 0
+	switch {
+	case l.inst == instValues311 && managed:
+		values, err := r.ptr(obj.Add(-4 * l.ptr))
+		if err != nil {
+			return nil, err
+		}
+		if values != 0 && l.htCachedKeys >= 0 {
+			return fromValues(values)
+		}
+		d, err := r.ptr(obj.Add(l.managedDict))
+		if err != nil {
+			return nil, err
+		}
+		return fromDict(d)
+	case l.inst == instDorv312 && managed:
+		dorv, err := r.ptr(obj.Add(l.managedDict))
+		if err != nil {
+			return nil, err
+		}
+		if dorv&1 == 1 && l.htCachedKeys >= 0 {
+			return fromValues(dorv + 1)
+		}
+		return fromDict(dorv)
+	case l.inst == instInline313 && managed:
+		d, err := r.ptr(obj.Add(l.managedDict))
+		if err != nil {
+			return nil, err
+		}
+		if d != 0 {
+			return fromDict(d)
+		}
+		if ti.flags&tpflagsInlineValues != 0 && l.htCachedKeys >= 0 {
+			basic, err := r.i64(tp.Add(l.tpBasicsize))
+			if err != nil {
+				return nil, err
+			}
+			if basic <= 0 || basic > 1<<20 {
+				return nil, fmt.Errorf("%s: tp_basicsize %d is not plausible", ti.name, basic)
+			}
+			values := obj.Add(basic)
+			valid, err := r.u8(values.Add(3))
+			if err != nil {
+				return nil, err
+			}
+			if valid != 0 {
+				return fromValues(values)
+			}
+		}
+		return nil, nil
+	}
+	// A dict at tp_dictoffset; negative offsets count from the end of a
+	// variable-sized object.
+	doff, err := r.i64(tp.Add(l.tpDictoffset))
+	if err != nil {
+		return nil, err
+	}
+	if doff == 0 {
+		return nil, nil
+	}
+	if doff < 0 {
+		basic, err1 := r.i64(tp.Add(l.tpBasicsize))
+		item, err2 := r.i64(tp.Add(l.tpItemsize))
+		size, err3 := r.i64(obj.Add(l.obSize))
+		if err := errors.Join(err1, err2, err3); err != nil {
+			return nil, err
+		}
+		if size < 0 {
+			size = -size
+		}
+		total := (basic + size*item + l.ptr - 1) &^ (l.ptr - 1)
+		doff += total
+	}
+	if doff < 0 || doff > 1<<20 {
+		return nil, fmt.Errorf("%s: instance dict offset %d is not plausible", ti.name, doff)
+	}
+	d, err := r.ptr(obj.Add(doff))
+	if err != nil {
+		return nil, err
+	}
+	return fromDict(d)
+}
+
+// attr finds an instance attribute by name.
+func (r *objReader) attr(obj core.Address, name string) (core.Address, bool) {
+	items, err := r.instanceItems(obj)
+	if err != nil {
+		return 0, false
+	}
+	v, ok, _ := r.findStrKey(items, name)
+	return v, ok
+}
+
+// moduleDict returns the __dict__ of sys.modules[name] in one interpreter;
+// found is false when the module was never imported there (or sys.modules is
+// not set up, or already torn down).
+func (r *objReader) moduleDict(interp typesys.Value, name string) (dict core.Address, found bool, err error) {
+	var modules typesys.Value
+	for _, path := range []string{"imports.modules", "modules"} {
+		if modules, err = interp.Path(path); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	mods, err := rawWord(modules)
+	if err != nil {
+		return 0, false, fmt.Errorf("sys.modules: %w", err)
+	}
+	if mods == 0 {
+		return 0, false, nil
+	}
+	mod, ok, err := r.dictGetStr(core.Address(mods), name)
+	if err != nil {
+		return 0, false, fmt.Errorf("sys.modules: %w", err)
+	}
+	if !ok {
+		return 0, false, nil
+	}
+	md, err := r.ptr(mod.Add(r.l.modDict))
+	if err != nil {
+		return 0, false, fmt.Errorf("%s.__dict__: %w", name, err)
+	}
+	return md, true, nil
+}
+
+// ThreadNames maps threading.get_ident() to the name of the threading.Thread
+// of every interpreter's threading._active, for the threads Python started
+// (or adopted) through the threading module.
+func (p *Process) ThreadNames() (map[uint64]string, error) {
+	l, err := p.objLayout()
+	if err != nil {
+		return nil, err
+	}
+	r := &objReader{p: p, l: l}
+	names := map[uint64]string{}
+	interp, err := p.Runtime.Path("interpreters.head")
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	seen := map[core.Address]bool{}
+	for n := 0; n < maxInterpreters; n++ {
+		addr, err := interp.Ptr()
+		if err != nil || addr == 0 || seen[addr] {
+			if err != nil {
+				errs = append(errs, err)
+			}
+			break
+		}
+		seen[addr] = true
+		if err := r.threadNames(interp, names); err != nil {
+			errs = append(errs, fmt.Errorf("interpreter at %#x: %w", uint64(addr), err))
+		}
+		if interp, err = interp.Member("next"); err != nil {
+			errs = append(errs, err)
+			break
+		}
+	}
+	if len(names) == 0 && len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return names, nil
+}
+
+// interpreterThreadNames maps the idents of one interpreter's threading._active
+// to their names: a thread running code in a subinterpreter may be known
+// there under another name (or not at all), so names are per interpreter.
+func (p *Process) interpreterThreadNames(interp typesys.Value) (map[uint64]string, error) {
+	l, err := p.objLayout()
+	if err != nil {
+		return nil, err
+	}
+	r := &objReader{p: p, l: l}
+	names := map[uint64]string{}
+	err = r.threadNames(interp, names)
+	return names, err
+}
+
+// threadNames adds the names in one interpreter's threading._active.
+func (r *objReader) threadNames(interp typesys.Value, names map[uint64]string) error {
+	items, err := r.threadingActive(interp)
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		ident, err := r.intValue(it.key)
+		if err != nil || ident.Sign() < 0 || !ident.IsUint64() {
+			continue
+		}
+		nameObj, ok := r.attr(it.value, "_name")
+		if !ok {
+			continue
+		}
+		cps, _, err := r.strCodepoints(nameObj, 1024)
+		if err != nil {
+			continue
+		}
+		names[ident.Uint64()] = codepointsToString(cps)
+	}
+	return nil
+}
+
+// threadingActive lists the items of an interpreter's threading._active
+// (ident -> Thread); none if threading was never imported.
+func (r *objReader) threadingActive(interp typesys.Value) ([]dictEntry, error) {
+	md, ok, err := r.moduleDict(interp, "threading")
+	if err != nil || !ok {
+		return nil, err // threading was never imported: no Thread objects
+	}
+	active, ok, err := r.dictGetStr(md, "_active")
+	if err != nil || !ok {
+		return nil, fmt.Errorf("threading._active: not found (%v)", err)
+	}
+	items, _, err := r.dictItems(active, maxLookupItems)
+	if err != nil {
+		return nil, fmt.Errorf("threading._active: %w", err)
+	}
+	return items, nil
+}
