@@ -89,9 +89,16 @@ func (md *moduleDWARF) types() (*typesys.DWARFTypes, error) {
 		if f := md.m.DebugFile(); f != "" {
 			src = f
 		}
-		md.dt = typesys.NewDWARFTypes(d, md.ptrSize, src)
+		md.dt = typesys.NewDWARFTypes(d, md.ptrSize, src).WithSections(moduleSections(md.m))
 	})
 	return md.dt, md.err
+}
+
+// moduleSections are the raw DWARF sections of m, which let the types' name
+// index be built without debug/dwarf's Reader.
+func moduleSections(m *symbols.Module) typesys.Sections {
+	return typesys.Sections{Info: m.DWARFSection("info"), Abbrev: m.DWARFSection("abbrev"),
+		Str: m.DWARFSection("str"), LineStr: m.DWARFSection("line_str"), StrOffsets: m.DWARFSection("str_offsets")}
 }
 
 // NewQuery prepares expression evaluation over s.

@@ -29,22 +29,23 @@ var (
 
 // loadDWARF builds the DWARF of f. Sections stored as is are used in place
 // (slices of the mapped file, no copy); compressed ones (SHF_COMPRESSED zlib
-// or zstd, or GNU .zdebug) are decompressed.
-func loadDWARF(file string, f *elf.File, data []byte) (d *dwarf.Data, err error) {
+// or zstd, or GNU .zdebug) are decompressed. The sections are returned too,
+// by suffix ("info"), nil for relocatable objects.
+func loadDWARF(file string, f *elf.File, data []byte) (d *dwarf.Data, secs map[string][]byte, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			d, err = nil, fmt.Errorf("%s: corrupt DWARF: %v", file, r)
+			d, secs, err = nil, nil, fmt.Errorf("%s: corrupt DWARF: %v", file, r)
 		}
 	}()
 	if f.Type == elf.ET_REL {
 		// Relocatable objects need relocations applied: let debug/elf do it.
 		d, err := f.DWARF()
 		if err != nil {
-			return nil, fmt.Errorf("%s: DWARF: %w", file, err)
+			return nil, nil, fmt.Errorf("%s: DWARF: %w", file, err)
 		}
-		return d, nil
+		return d, nil, nil
 	}
-	secs := map[string][]byte{}
+	secs = map[string][]byte{}
 	var types []*elf.Section
 	for _, s := range f.Sections {
 		suffix := dwarfSuffix(s.Name)
@@ -60,31 +61,31 @@ func loadDWARF(file string, f *elf.File, data []byte) (d *dwarf.Data, err error)
 		}
 		b, err := sectionBytes(file, data, s)
 		if err != nil {
-			return nil, fmt.Errorf("reading DWARF: %w", err)
+			return nil, nil, fmt.Errorf("reading DWARF: %w", err)
 		}
 		secs[suffix] = b
 	}
 	d, err = dwarf.New(secs["abbrev"], nil, nil, secs["info"], secs["line"], nil, secs["ranges"], secs["str"])
 	if err != nil {
-		return nil, fmt.Errorf("%s: DWARF: %w", file, err)
+		return nil, nil, fmt.Errorf("%s: DWARF: %w", file, err)
 	}
 	for _, name := range dwarfAddedSections {
 		if b, ok := secs[name]; ok {
 			if err := d.AddSection(".debug_"+name, b); err != nil {
-				return nil, fmt.Errorf("%s: DWARF section .debug_%s: %w", file, name, err)
+				return nil, nil, fmt.Errorf("%s: DWARF section .debug_%s: %w", file, name, err)
 			}
 		}
 	}
 	for i, s := range types {
 		b, err := sectionBytes(file, data, s)
 		if err != nil {
-			return nil, fmt.Errorf("reading DWARF: %w", err)
+			return nil, nil, fmt.Errorf("reading DWARF: %w", err)
 		}
 		if err := d.AddTypes(fmt.Sprintf("types-%d", i), b); err != nil {
-			return nil, fmt.Errorf("%s: DWARF section %s: %w", file, s.Name, err)
+			return nil, nil, fmt.Errorf("%s: DWARF section %s: %w", file, s.Name, err)
 		}
 	}
-	return d, nil
+	return d, secs, nil
 }
 
 func contains(list []string, s string) bool {

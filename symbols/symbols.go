@@ -83,6 +83,7 @@ type Module struct {
 
 	dwarfOnce sync.Once
 	dwarf     *dwarf.Data
+	dwarfSecs map[string][]byte
 	dwarfErr  error
 }
 
@@ -355,14 +356,23 @@ func (m *Module) DWARF() (*dwarf.Data, error) {
 		}
 		switch {
 		case hasDWARFSection(m.ELF):
-			m.dwarf, m.dwarfErr = loadDWARF(m.name(), m.ELF, m.data)
+			m.dwarf, m.dwarfSecs, m.dwarfErr = loadDWARF(m.name(), m.ELF, m.data)
 		case m.debugFile() != nil && hasDWARFSection(m.debug.elf):
-			m.dwarf, m.dwarfErr = loadDWARF(m.debug.path, m.debug.elf, m.debug.data)
+			m.dwarf, m.dwarfSecs, m.dwarfErr = loadDWARF(m.debug.path, m.debug.elf, m.debug.data)
 		default:
 			m.dwarfErr = m.noDWARFError()
 		}
 	})
 	return m.dwarf, m.dwarfErr
+}
+
+// DWARFSection is the raw (decompressed) DWARF section .debug_NAME that
+// DWARF parsed, nil if it has none or DWARF has not been called.
+func (m *Module) DWARFSection(name string) []byte {
+	if _, err := m.DWARF(); err != nil {
+		return nil
+	}
+	return m.dwarfSecs[name]
 }
 
 // DebugFile is the detached debug file used for DWARF, "" if none or not yet looked up.

@@ -23,6 +23,8 @@ type DWARFTypes struct {
 	vars        *varIndex                   // global variables seen by the scan (dwarfvars.go)
 	atomics     map[dwarf.Type]dwarf.Offset // C11 _Atomic types -> what they qualify (dwarfvars.go)
 	atomicsSeen []atomicEntry               // atomic entries scanned, not yet in atomics
+	key         []byte                      // scratch for index's map keys
+	raw         *rawScanner                 // the scan over raw sections, nil for the Reader (dwarfscan.go)
 }
 
 // NewDWARFTypes wraps parsed DWARF. source names the file, for errors.
@@ -67,11 +69,25 @@ func (dt *DWARFTypes) find(name string) (dwarf.Offset, error) {
 	return off, nil
 }
 
-// scanSome reads the next batch of top-level DIEs into the name index.
+// scanSome reads the next batch of top-level DIEs into the name index: a
+// unit with the raw scan, else 4096 entries through debug/dwarf's Reader.
 func (dt *DWARFTypes) scanSome() error {
+	if dt.raw != nil {
+		more, _, err := dt.raw.unit(dt.index, &dt.scanned)
+		if err == nil {
+			if !more || dt.scanned > maxDIEs {
+				dt.done = true
+			}
+			return nil
+		}
+		// Start again with the Reader: the index keeps the first entry
+		// of each name, so what the raw scan noted is noted again alike.
+		dt.raw, dt.scanned = nil, 0
+	}
 	if dt.reader == nil {
 		dt.reader = dt.d.Reader()
 	}
+	var re rawEntry
 	for i := 0; i < 4096; i++ {
 		e, err := dt.reader.Next()
 		if err != nil {
@@ -86,32 +102,47 @@ func (dt *DWARFTypes) scanSome() error {
 		if e.Tag == dwarf.TagCompileUnit || e.Tag == dwarf.TagPartialUnit {
 			continue // descend into the unit's top-level DIEs
 		}
-		var prefix string
-		switch e.Tag {
-		case dwarf.TagTypedef, dwarf.TagBaseType:
-		case dwarf.TagStructType:
-			prefix = "struct "
-		case dwarf.TagUnionType:
-			prefix = "union "
-		case dwarf.TagEnumerationType:
-			prefix = "enum "
-		}
-		if e.Tag == dwarf.TagTypedef || e.Tag == dwarf.TagBaseType || prefix != "" {
-			name, _ := e.Val(dwarf.AttrName).(string)
-			decl, _ := e.Val(dwarf.AttrDeclaration).(bool)
-			if name != "" && !decl {
-				if _, seen := dt.byName[prefix+name]; !seen {
-					dt.byName[prefix+name] = e.Offset
-				}
-			}
-		}
-		dt.indexVariable(e)
-		dt.noteAtomic(e)
+		re = rawEntry{off: e.Offset, tag: e.Tag, children: e.Children}
+		name, _ := e.Val(dwarf.AttrName).(string)
+		re.name = []byte(name)
+		re.decl, _ = e.Val(dwarf.AttrDeclaration).(bool)
+		re.typ, re.hasType = e.Val(dwarf.AttrType).(dwarf.Offset)
+		re.spec, re.hasSpec = e.Val(dwarf.AttrSpecification).(dwarf.Offset)
+		re.loc, _ = e.Val(dwarf.AttrLocation).([]byte)
+		dt.index(&re)
 		if e.Children {
 			dt.reader.SkipChildren()
 		}
 	}
 	return nil
+}
+
+// index notes one top-level entry: a type's name, a variable, an atomic type.
+func (dt *DWARFTypes) index(e *rawEntry) {
+	var prefix string // a string constant, so that the key below is built without allocating
+	switch e.tag {
+	case dwarf.TagTypedef, dwarf.TagBaseType:
+	case dwarf.TagStructType:
+		prefix = "struct "
+	case dwarf.TagUnionType:
+		prefix = "union "
+	case dwarf.TagEnumerationType:
+		prefix = "enum "
+	case dwarf.TagVariable:
+		dt.indexVariable(e)
+		return
+	case dwarf.TagAtomicType:
+		dt.noteAtomic(e)
+		return
+	default:
+		return
+	}
+	if len(e.name) > 0 && !e.decl {
+		dt.key = append(append(dt.key[:0], prefix...), e.name...)
+		if _, seen := dt.byName[string(dt.key)]; !seen {
+			dt.byName[string(dt.key)] = e.off
+		}
+	}
 }
 
 // Convert turns a parsed DWARF type into a Type (memoized, cycle safe).

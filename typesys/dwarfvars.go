@@ -45,38 +45,35 @@ func newVarIndex() *varIndex {
 // indexVariable notes a top-level DW_TAG_variable. A definition that follows
 // an extern declaration in the same unit names it by DW_AT_specification and
 // may carry no name or type of its own. Callers hold dt.mu.
-func (dt *DWARFTypes) indexVariable(e *dwarf.Entry) {
-	if e.Tag != dwarf.TagVariable {
-		return
-	}
+func (dt *DWARFTypes) indexVariable(e *rawEntry) {
 	if dt.vars == nil {
 		dt.vars = newVarIndex()
 	}
 	vi := dt.vars
-	name, _ := e.Val(dwarf.AttrName).(string)
-	typ, hasType := e.Val(dwarf.AttrType).(dwarf.Offset)
-	if spec, ok := e.Val(dwarf.AttrSpecification).(dwarf.Offset); ok {
+	name := string(e.name)
+	typ, hasType := e.typ, e.hasType
+	if e.hasSpec {
 		if name == "" {
-			name = vi.declName[spec]
+			name = vi.declName[e.spec]
 		}
 		if !hasType {
-			typ, hasType = vi.declType[spec]
+			typ, hasType = vi.declType[e.spec]
 		}
 	}
 	if name == "" {
 		return
 	}
-	if decl, _ := e.Val(dwarf.AttrDeclaration).(bool); decl {
-		vi.declName[e.Offset] = name
+	if e.decl {
+		vi.declName[e.off] = name
 		if hasType {
-			vi.declType[e.Offset] = typ
+			vi.declType[e.off] = typ
 			if _, seen := vi.decls[name]; !seen {
 				vi.decls[name] = typ
 			}
 		}
 		return
 	}
-	loc, _ := e.Val(dwarf.AttrLocation).([]byte)
+	loc := e.loc
 	if loc == nil {
 		return // optimized out, or a constant: nothing in memory
 	}
@@ -228,11 +225,8 @@ func (dt *DWARFTypes) atomicTarget(t dwarf.Type) (dwarf.Type, bool) {
 type atomicEntry struct{ entry, target dwarf.Offset }
 
 // noteAtomic records an atomic type entry met by the scan.
-func (dt *DWARFTypes) noteAtomic(e *dwarf.Entry) {
-	if e.Tag != dwarf.TagAtomicType {
-		return
-	}
-	if inner, ok := e.Val(dwarf.AttrType).(dwarf.Offset); ok {
-		dt.atomicsSeen = append(dt.atomicsSeen, atomicEntry{e.Offset, inner})
+func (dt *DWARFTypes) noteAtomic(e *rawEntry) {
+	if e.hasType {
+		dt.atomicsSeen = append(dt.atomicsSeen, atomicEntry{e.off, e.typ})
 	}
 }
