@@ -608,3 +608,38 @@ func regsFromPtrace(r *unix.PtraceRegs) Registers {
 		DS: r.Ds, ES: r.Es, FS: r.Fs, GS: r.Gs,
 	}
 }
+
+// glibc's struct pthread on x86_64: the thread control block's self
+// pointer and the kernel thread id (libthread_db's _thread_db_pthread_tid
+// describes the latter; checked on glibc 2.36). A glibc that moved them
+// fails the checks below and leaves the thread without an LWP.
+const (
+	pthreadSelfOffset = 0x10
+	pthreadTIDOffset  = 0x2d0
+)
+
+// ThreadOfPthread says which kernel thread the pthread_t addr (the address
+// of glibc's struct pthread, what CPython before 3.11 records as a thread
+// state's thread_id) belongs to, for a process read without stopping it: it
+// has no registers, so no fs_base to match thread states by. The struct is
+// believed only if its self pointer is addr and its tid is one of the
+// process's threads (from /proc/PID/task).
+func (p *Process) ThreadOfPthread(addr Address) (int, bool) {
+	if p.Live == nil || !p.Live.NonBlocking || addr == 0 {
+		return 0, false
+	}
+	var b [8]byte
+	if _, err := p.ReadAt(b[:], addr+pthreadSelfOffset); err != nil || Address(binary.LittleEndian.Uint64(b[:])) != addr {
+		return 0, false
+	}
+	if _, err := p.ReadAt(b[:4], addr+pthreadTIDOffset); err != nil {
+		return 0, false
+	}
+	tid := int(int32(binary.LittleEndian.Uint32(b[:4])))
+	for _, t := range p.Threads {
+		if t.TID == tid && tid > 0 {
+			return tid, true
+		}
+	}
+	return 0, false
+}

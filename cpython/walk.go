@@ -265,6 +265,9 @@ func (p *Process) SnapshotWith(o SnapshotOptions) (*Snapshot, error) {
 			} else if tid, ok := byFS[t.ThreadID]; ok {
 				lwp := int64(tid)
 				t.LWP = &lwp
+			} else if tid, ok := c.ThreadOfPthread(core.Address(t.ThreadID)); ok {
+				lwp := int64(tid) // a running process read without registers
+				t.LWP = &lwp
 			}
 			if t.LWP != nil {
 				t.Crashed = crashTID != 0 && *t.LWP == int64(crashTID)
