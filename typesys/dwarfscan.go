@@ -94,6 +94,83 @@ type abbrev struct {
 	tag      dwarf.Tag
 	children bool
 	attrs    []abbrevAttr
+
+	plan    entryLayout // for planKey
+	planKey int         // 0: not computed
+}
+
+// entryLayout is where an entry's kept attributes sit when every attribute of
+// its abbreviation has a fixed size (most entries: members, typedefs,
+// structs), so that reading one is a few loads instead of a loop over forms.
+type entryLayout struct {
+	size int // -1 if some attribute's size varies
+	kept []keptAttr
+}
+
+type keptAttr struct {
+	aa  abbrevAttr
+	off int
+}
+
+// layout computes (once per unit encoding) the abbreviation's layout.
+func (a *abbrev) layout(h *unitHeader) *entryLayout {
+	offSize := 4
+	if h.dwarf64 {
+		offSize = 8
+	}
+	key := 1 + h.addrSize | offSize<<8
+	if h.version == 2 {
+		key |= 1 << 16
+	}
+	if a.planKey == key {
+		return &a.plan
+	}
+	a.planKey, a.plan = key, entryLayout{}
+	off := 0
+	for _, aa := range a.attrs {
+		n := fixedFormSize(aa.form, h, offSize)
+		if n < 0 {
+			a.plan = entryLayout{size: -1}
+			return &a.plan
+		}
+		switch dwarf.Attr(aa.attr) {
+		case dwarf.AttrSibling, dwarf.AttrName, dwarf.AttrDeclaration, dwarf.AttrType, dwarf.AttrSpecification, dwarf.AttrLocation, attrStrOffsetsBase:
+			a.plan.kept = append(a.plan.kept, keptAttr{aa, off})
+		}
+		off += n
+	}
+	a.plan.size = off
+	return &a.plan
+}
+
+// fixedFormSize is the size of a form's value, -1 if it varies.
+func fixedFormSize(form uint32, h *unitHeader, offSize int) int {
+	switch form {
+	case formFlagPresent, formImplicitConst:
+		return 0
+	case formData1, formRef1, formFlag, formStrx1, formAddrx1:
+		return 1
+	case formData2, formRef2, formStrx2, formAddrx2:
+		return 2
+	case formStrx3, formAddrx3:
+		return 3
+	case formData4, formRef4, formStrx4, formAddrx4, formRefSup4:
+		return 4
+	case formData8, formRef8, formRefSig8, formRefSup8:
+		return 8
+	case formData16:
+		return 16
+	case formAddr:
+		return h.addrSize
+	case formStrp, formLineStrp, formSecOffset, formStrpSup, formGNURefAlt, formGNUStrpAlt:
+		return offSize
+	case formRefAddr:
+		if h.version == 2 {
+			return h.addrSize
+		}
+		return offSize
+	}
+	return -1
 }
 
 type abbrevTable struct {
@@ -365,158 +442,186 @@ func (s *rawScanner) entry(r *rbuf, h *unitHeader, t *abbrevTable, keep *rawEntr
 		offSize = 8
 	}
 	var sibling uint64
-	for _, aa := range a.attrs {
-		form := aa.form
-		if form == formIndirect {
-			form = uint32(r.uleb())
-			if form == formIndirect || form == formImplicitConst {
-				return nil, 0, errRawUnsupported
-			}
-		}
-		var val uint64
-		var str []byte // the table a string offset points into
-		var strOK, block, ref, flag bool
-		var blockLen uint64
-		switch form {
-		case formAddr:
-			r.skip(uint64(h.addrSize))
-		case formBlock1:
-			blockLen, block = r.fixed(1), true
-		case formBlock2:
-			blockLen, block = r.fixed(2), true
-		case formBlock4:
-			blockLen, block = r.fixed(4), true
-		case formBlock, formExprloc:
-			blockLen, block = r.uleb(), true
-		case formData1, formRef1:
-			val, ref = r.fixed(1), form == formRef1
-		case formData2, formRef2:
-			val, ref = r.fixed(2), form == formRef2
-		case formData4, formRef4:
-			val, ref = r.fixed(4), form == formRef4
-		case formData8, formRef8:
-			val, ref = r.fixed(8), form == formRef8
-		case formRefUdata:
-			val, ref = r.uleb(), true
-		case formData16:
-			r.skip(16)
-		case formFlag:
-			val, flag = r.fixed(1), true
-		case formFlagPresent:
-			val, flag = 1, true
-		case formSdata:
-			r.sleb()
-		case formUdata, formAddrx, formLoclistx, formRnglistx, formGNUAddrIndex:
-			r.uleb()
-		case formString:
-			i := bytes.IndexByte(r.b[r.pos:], 0)
-			if i < 0 {
-				r.fail()
-				break
-			}
-			if keep != nil && aa.attr == uint32(dwarf.AttrName) {
-				keep.name = r.b[r.pos : r.pos+uint64(i)]
-			}
-			r.pos += uint64(i) + 1
-		case formStrp, formLineStrp:
-			val = r.fixed(offSize)
-			str, strOK = s.sec.Str, true
-			if form == formLineStrp {
-				str = s.sec.LineStr
-			}
-		case formStrx, formStrx1, formStrx2, formStrx3, formStrx4, formGNUStrIndex:
-			switch form {
-			case formStrx1:
-				val = r.fixed(1)
-			case formStrx2:
-				val = r.fixed(2)
-			case formStrx3:
-				val = r.fixed(3)
-			case formStrx4:
-				val = r.fixed(4)
-			default:
-				val = r.uleb()
-			}
-			if keep != nil && aa.attr == uint32(dwarf.AttrName) {
-				if !h.hasStrBase || len(s.sec.StrOffsets) == 0 {
-					return nil, 0, errRawUnsupported
-				}
-				so := &rbuf{b: s.sec.StrOffsets, pos: h.strOffBase}
-				so.skip(val * uint64(offSize))
-				val = so.fixed(offSize)
-				if so.err != nil {
-					return nil, 0, fmt.Errorf("entry at 0x%x: string index %d past .debug_str_offsets", start, val)
-				}
-				str, strOK = s.sec.Str, true
-			}
-		case formRefAddr:
-			if h.version == 2 {
-				val = r.fixed(h.addrSize)
-			} else {
-				val = r.fixed(offSize)
-			}
-		case formSecOffset, formStrpSup, formGNURefAlt, formGNUStrpAlt:
-			val = r.fixed(offSize)
-			if aa.attr == attrStrOffsetsBase && form == formSecOffset {
-				h.strOffBase, h.hasStrBase = val, true
-			}
-		case formRefSup4:
-			r.skip(4)
-		case formRefSup8, formRefSig8:
-			r.skip(8)
-		case formImplicitConst:
-			val = uint64(aa.implicit)
-			flag = true // only DW_AT_declaration's value is read from it
-		default:
-			return nil, 0, errRawUnsupported
-		}
-		if block {
-			p := r.pos
-			r.skip(blockLen)
-			if keep != nil && aa.attr == uint32(dwarf.AttrLocation) && r.err == nil {
-				keep.loc = r.b[p:r.pos:r.pos]
-			}
-		}
-		if r.err != nil {
+	if p := a.layout(h); p.size >= 0 {
+		// Every attribute has a fixed size: read only those kept.
+		base := r.pos
+		if uint64(p.size) > uint64(len(r.b))-base {
+			r.fail()
 			return nil, 0, fmt.Errorf("entry at 0x%x: %w", start, r.err)
 		}
-		switch dwarf.Attr(aa.attr) {
-		case dwarf.AttrSibling:
-			if ref {
-				sibling = h.off + val
-			} else if form == formRefAddr {
-				sibling = val
+		for _, w := range p.kept {
+			if keep == nil && w.aa.attr != uint32(dwarf.AttrSibling) && w.aa.attr != attrStrOffsetsBase {
+				continue
 			}
-		case dwarf.AttrName:
-			if keep != nil && strOK {
-				keep.name = cstring(str, val)
+			ar := &rbuf{b: r.b[:base+uint64(p.size)], pos: base + uint64(w.off)}
+			if err := s.attr(ar, h, w.aa, offSize, keep, &sibling, start); err != nil {
+				return nil, 0, err
 			}
-		case dwarf.AttrDeclaration:
-			if keep != nil && flag {
-				keep.decl = val != 0
-			}
-		case dwarf.AttrType, dwarf.AttrSpecification:
-			if keep == nil {
-				break
-			}
-			var o dwarf.Offset
-			ok := true
-			switch {
-			case ref:
-				o = dwarf.Offset(h.off + val)
-			case form == formRefAddr:
-				o = dwarf.Offset(val)
-			default:
-				ok = false
-			}
-			if dwarf.Attr(aa.attr) == dwarf.AttrType {
-				keep.typ, keep.hasType = o, ok
-			} else {
-				keep.spec, keep.hasSpec = o, ok
-			}
+		}
+		r.pos = base + uint64(p.size)
+		return a, sibling, nil
+	}
+	for _, aa := range a.attrs {
+		if err := s.attr(r, h, aa, offSize, keep, &sibling, start); err != nil {
+			return nil, 0, err
 		}
 	}
 	return a, sibling, nil
+}
+
+// attr reads one attribute's value at r.pos, noting in keep and sibling
+// what the index uses.
+func (s *rawScanner) attr(r *rbuf, h *unitHeader, aa abbrevAttr, offSize int, keep *rawEntry, sibling *uint64, start uint64) error {
+	form := aa.form
+	if form == formIndirect {
+		form = uint32(r.uleb())
+		if form == formIndirect || form == formImplicitConst {
+			return errRawUnsupported
+		}
+	}
+	var val uint64
+	var str []byte // the table a string offset points into
+	var strOK, block, ref, flag bool
+	var blockLen uint64
+	switch form {
+	case formAddr:
+		r.skip(uint64(h.addrSize))
+	case formBlock1:
+		blockLen, block = r.fixed(1), true
+	case formBlock2:
+		blockLen, block = r.fixed(2), true
+	case formBlock4:
+		blockLen, block = r.fixed(4), true
+	case formBlock, formExprloc:
+		blockLen, block = r.uleb(), true
+	case formData1, formRef1:
+		val, ref = r.fixed(1), form == formRef1
+	case formData2, formRef2:
+		val, ref = r.fixed(2), form == formRef2
+	case formData4, formRef4:
+		val, ref = r.fixed(4), form == formRef4
+	case formData8, formRef8:
+		val, ref = r.fixed(8), form == formRef8
+	case formRefUdata:
+		val, ref = r.uleb(), true
+	case formData16:
+		r.skip(16)
+	case formFlag:
+		val, flag = r.fixed(1), true
+	case formFlagPresent:
+		val, flag = 1, true
+	case formSdata:
+		r.sleb()
+	case formUdata, formAddrx, formLoclistx, formRnglistx, formGNUAddrIndex:
+		r.uleb()
+	case formString:
+		i := bytes.IndexByte(r.b[r.pos:], 0)
+		if i < 0 {
+			r.fail()
+			break
+		}
+		if keep != nil && aa.attr == uint32(dwarf.AttrName) {
+			keep.name = r.b[r.pos : r.pos+uint64(i)]
+		}
+		r.pos += uint64(i) + 1
+	case formStrp, formLineStrp:
+		val = r.fixed(offSize)
+		str, strOK = s.sec.Str, true
+		if form == formLineStrp {
+			str = s.sec.LineStr
+		}
+	case formStrx, formStrx1, formStrx2, formStrx3, formStrx4, formGNUStrIndex:
+		switch form {
+		case formStrx1:
+			val = r.fixed(1)
+		case formStrx2:
+			val = r.fixed(2)
+		case formStrx3:
+			val = r.fixed(3)
+		case formStrx4:
+			val = r.fixed(4)
+		default:
+			val = r.uleb()
+		}
+		if keep != nil && aa.attr == uint32(dwarf.AttrName) {
+			if !h.hasStrBase || len(s.sec.StrOffsets) == 0 {
+				return errRawUnsupported
+			}
+			so := &rbuf{b: s.sec.StrOffsets, pos: h.strOffBase}
+			so.skip(val * uint64(offSize))
+			val = so.fixed(offSize)
+			if so.err != nil {
+				return fmt.Errorf("entry at 0x%x: string index %d past .debug_str_offsets", start, val)
+			}
+			str, strOK = s.sec.Str, true
+		}
+	case formRefAddr:
+		if h.version == 2 {
+			val = r.fixed(h.addrSize)
+		} else {
+			val = r.fixed(offSize)
+		}
+	case formSecOffset, formStrpSup, formGNURefAlt, formGNUStrpAlt:
+		val = r.fixed(offSize)
+		if aa.attr == attrStrOffsetsBase && form == formSecOffset {
+			h.strOffBase, h.hasStrBase = val, true
+		}
+	case formRefSup4:
+		r.skip(4)
+	case formRefSup8, formRefSig8:
+		r.skip(8)
+	case formImplicitConst:
+		val = uint64(aa.implicit)
+		flag = true // only DW_AT_declaration's value is read from it
+	default:
+		return errRawUnsupported
+	}
+	if block {
+		p := r.pos
+		r.skip(blockLen)
+		if keep != nil && aa.attr == uint32(dwarf.AttrLocation) && r.err == nil {
+			keep.loc = r.b[p:r.pos:r.pos]
+		}
+	}
+	if r.err != nil {
+		return fmt.Errorf("entry at 0x%x: %w", start, r.err)
+	}
+	switch dwarf.Attr(aa.attr) {
+	case dwarf.AttrSibling:
+		if ref {
+			*sibling = h.off + val
+		} else if form == formRefAddr {
+			*sibling = val
+		}
+	case dwarf.AttrName:
+		if keep != nil && strOK {
+			keep.name = cstring(str, val)
+		}
+	case dwarf.AttrDeclaration:
+		if keep != nil && flag {
+			keep.decl = val != 0
+		}
+	case dwarf.AttrType, dwarf.AttrSpecification:
+		if keep == nil {
+			break
+		}
+		var o dwarf.Offset
+		ok := true
+		switch {
+		case ref:
+			o = dwarf.Offset(h.off + val)
+		case form == formRefAddr:
+			o = dwarf.Offset(val)
+		default:
+			ok = false
+		}
+		if dwarf.Attr(aa.attr) == dwarf.AttrType {
+			keep.typ, keep.hasType = o, ok
+		} else {
+			keep.spec, keep.hasSpec = o, ok
+		}
+	}
+	return nil
 }
 
 // unit scans the next unit, calling note for each of its top-level entries
