@@ -408,7 +408,7 @@ func FuzzDebugOffsets(f *testing.F) {
 		if err != nil {
 			return
 		}
-		vl, err := d.layouts()
+		vl, err := d.Layouts()
 		if err != nil {
 			return
 		}

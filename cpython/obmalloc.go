@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/pycore/pycore/core"
+	"github.com/pycore/pycore/cpython/abi"
 	"github.com/pycore/pycore/symbols"
 	"github.com/pycore/pycore/typesys"
 )
@@ -45,18 +46,6 @@ type Obmalloc struct {
 var obmallocRoots = []string{
 	"_PyRuntime.interpreters.main.obmalloc.mgmt.",
 	"",
-}
-
-// obmallocGeometry is pymalloc's compile-time geometry for 64-bit builds:
-// 1 MiB arenas of 16 KiB pools from 3.10 (the radix tree's large arenas),
-// 256 KiB of 4 KiB before. Checked against each arena's pool count as it is
-// read. (A pool's block size is read from the pool itself, so the alignment,
-// 8 or 16 bytes depending on the release, is not needed.)
-func obmallocGeometry(v Version) (arena, pool int64) {
-	if v.AtLeast(3, 10) {
-		return 1 << 20, 16 << 10
-	}
-	return 256 << 10, 4 << 10
 }
 
 // maxArenas bounds the arena table read from an untrusted core: 2^18 arenas
@@ -172,7 +161,7 @@ func (p *Process) obmallocBySymbol(eval func(string) (typesys.Value, error)) (*o
 
 func (p *Process) readArenas(v *obmallocVars, eval func(string) (typesys.Value, error)) (*Obmalloc, error) {
 	o := &Obmalloc{Where: v.where, Highwater: v.highwater, Allocated: v.total}
-	o.ArenaSize, o.PoolSize = obmallocGeometry(p.Version)
+	o.ArenaSize, o.PoolSize = abi.ObmallocGeometry(p.Version)
 	if v.maxarenas < 0 || v.maxarenas > maxArenas {
 		return nil, fmt.Errorf("pymalloc's maxarenas is %d, more than %d: the core is damaged", v.maxarenas, maxArenas)
 	}

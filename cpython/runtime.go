@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/pycore/pycore/core"
+	"github.com/pycore/pycore/cpython/abi"
 	"github.com/pycore/pycore/symbols"
 	"github.com/pycore/pycore/typesys"
 )
@@ -261,7 +262,7 @@ func scanForDebugCookie(c *core.Process) []core.Address {
 			}
 			got, _ := c.ReadAt(buf[:n], a)
 			for i := 0; i+24 <= got; i += 8 {
-				if bytes.Equal(buf[i:i+8], []byte(debugCookie)) {
+				if bytes.Equal(buf[i:i+8], []byte(abi.DebugCookie)) {
 					if _, err := VersionFromHex(c.ByteOrder.Uint64(buf[i+8:])); err == nil {
 						found = append(found, a.Add(int64(i)))
 					}
@@ -494,11 +495,11 @@ func (p *Process) chooseTypes(mode TypesMode) error {
 		if err != nil {
 			return nil, err
 		}
-		return &dwarfTypes{dt: dt, source: src}, nil
+		return abi.NewDWARFSource(dt, src), nil
 	}
 	builtin := func() (TypeSource, error) {
 		if p.DebugOffsets != nil {
-			vl, err := p.DebugOffsets.layouts()
+			vl, err := p.DebugOffsets.Layouts()
 			if err != nil {
 				return nil, err
 			}
@@ -544,48 +545,6 @@ func (p *Process) chooseTypes(mode TypesMode) error {
 	p.Types = ts
 	p.Evidence = append(p.Evidence, "types: "+ts.Describe())
 	return nil
-}
-
-// buildKind names a build kind for messages: "", " (free-threaded)", " (Py_DEBUG)".
-func buildKind(freeThreaded, debug bool) string {
-	switch {
-	case freeThreaded && debug:
-		return " (free-threaded, Py_DEBUG)"
-	case freeThreaded:
-		return " (free-threaded)"
-	case debug:
-		return " (Py_DEBUG)"
-	}
-	return ""
-}
-
-// tableFor picks the generated layout table for a version and build kind
-// (free-threaded and Py_DEBUG builds only use tables of their own kind): the
-// same build if there is one, else the newest table of the same minor at or
-// below it, else any table of the same minor (layouts rarely change within a minor).
-func tableFor(v Version, freeThreaded, debug bool) *VersionLayouts {
-	var best *VersionLayouts
-	var bestV Version
-	for i := range generatedLayouts {
-		vl := &generatedLayouts[i]
-		if vl.FreeThreaded != freeThreaded || vl.Debug != debug {
-			continue
-		}
-		tv, err := ParseVersion(vl.Version)
-		if err != nil || !tv.Is(v.Major, v.Minor) {
-			continue
-		}
-		if tv == v {
-			return vl
-		}
-		better := best == nil ||
-			(tv.Micro <= v.Micro && (bestV.Micro > v.Micro || tv.Micro > bestV.Micro)) ||
-			(tv.Micro > v.Micro && bestV.Micro > v.Micro && tv.Micro < bestV.Micro)
-		if better {
-			best, bestV = vl, tv
-		}
-	}
-	return best
 }
 
 // moduleDWARFTypes opens a module's DWARF (its own or a detached debug file's)

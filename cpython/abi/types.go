@@ -1,4 +1,4 @@
-package cpython
+package abi
 
 import (
 	"fmt"
@@ -17,16 +17,16 @@ type TypeSource interface {
 	Describe() string
 }
 
-// layoutTypes are types synthesized from layouts (generated tables or debug offsets).
-type layoutTypes struct {
+// LayoutTypes are types synthesized from layouts (generated tables or debug offsets).
+type LayoutTypes struct {
 	source  string
 	structs map[string]*typesys.Type
 }
 
-// newLayoutTypes builds the types of every struct of vl. Pointers to structs
+// NewLayoutTypes builds the types of every struct of vl. Pointers to structs
 // the layouts do not describe point to opaque structs of that name.
-func newLayoutTypes(vl *VersionLayouts, ptrSize int) (*layoutTypes, error) {
-	lt := &layoutTypes{source: vl.Source, structs: map[string]*typesys.Type{}}
+func NewLayoutTypes(vl *VersionLayouts, ptrSize int) (*LayoutTypes, error) {
+	lt := &LayoutTypes{source: vl.Source, structs: map[string]*typesys.Type{}}
 	shell := func(name string) *typesys.Type {
 		t := lt.structs[name]
 		if t == nil {
@@ -58,7 +58,7 @@ func newLayoutTypes(vl *VersionLayouts, ptrSize int) (*layoutTypes, error) {
 	return lt, nil
 }
 
-func (lt *layoutTypes) Describe() string { return lt.source }
+func (lt *LayoutTypes) Describe() string { return lt.source }
 
 // structTags are the C struct tags of CPython's typedefs, so that casts such as
 // (struct _ts *)p work with synthesized types as they do with DWARF.
@@ -76,7 +76,7 @@ var structTags = map[string]string{
 	"struct _longobject":         "PyLongObject",
 }
 
-func (lt *layoutTypes) Struct(name string) (*typesys.Type, error) {
+func (lt *LayoutTypes) Struct(name string) (*typesys.Type, error) {
 	if alias, ok := structTags[name]; ok {
 		name = alias
 	}
@@ -150,7 +150,8 @@ func parseLayoutType(s string, shell func(string) *typesys.Type, ptrSize int64) 
 	return shell(s), 0, 0, nil
 }
 
-func sortedKeys[V any](m map[string]V) []string {
+// SortedKeys returns the keys of m in order.
+func SortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -159,7 +160,8 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-func sortMembers(ms []MemberLayout) {
+// SortMembers orders members by offset, then path, as the tables list them.
+func SortMembers(ms []MemberLayout) {
 	sort.SliceStable(ms, func(i, j int) bool {
 		if ms[i].Offset != ms[j].Offset {
 			return ms[i].Offset < ms[j].Offset
@@ -168,16 +170,21 @@ func sortMembers(ms []MemberLayout) {
 	})
 }
 
-// dwarfTypes are CPython's structs from the DWARF of libpython or the executable.
-type dwarfTypes struct {
+// DWARFSource is CPython's structs from the DWARF of libpython or the executable.
+type DWARFSource struct {
 	dt     *typesys.DWARFTypes
 	source string
 }
 
-func (d *dwarfTypes) Describe() string { return d.source }
+// NewDWARFSource reads CPython's structs from dt; source says which file's DWARF it is.
+func NewDWARFSource(dt *typesys.DWARFTypes, source string) *DWARFSource {
+	return &DWARFSource{dt: dt, source: source}
+}
+
+func (d *DWARFSource) Describe() string { return d.source }
 
 // Struct finds CPython's name as a typedef first, then as a struct tag.
-func (d *dwarfTypes) Struct(name string) (*typesys.Type, error) {
+func (d *DWARFSource) Struct(name string) (*typesys.Type, error) {
 	t, err := d.dt.Lookup(name)
 	if err != nil && !strings.HasPrefix(name, "struct ") {
 		if t2, err2 := d.dt.Lookup("struct " + name); err2 == nil {

@@ -1,4 +1,4 @@
-package cpython
+package abi
 
 import (
 	"bytes"
@@ -14,7 +14,8 @@ import (
 // A new CPython minor means a new entry here, read off its
 // Include/internal/pycore_debug_offsets.h.
 
-const debugCookie = "xdebugpy"
+// DebugCookie opens every _Py_DebugOffsets table.
+const DebugCookie = "xdebugpy"
 
 type doGroup struct {
 	name   string
@@ -220,7 +221,7 @@ var debugOffsetSizes = map[string]string{
 
 // maxStructSize bounds any size read from the debug offsets: a corrupt table
 // must not make later reads or allocations huge.
-const maxStructSize = 1 << 20
+const MaxStructSize = 1 << 20
 
 // DebugOffsets is the decoded _Py_DebugOffsets table.
 type DebugOffsets struct {
@@ -232,13 +233,13 @@ type DebugOffsets struct {
 	Size         int64             // bytes the table occupies
 }
 
-// readDebugOffsets decodes the table at addr (the start of _PyRuntime).
-func readDebugOffsets(r core.Reader, addr core.Address) (*DebugOffsets, error) {
+// ReadDebugOffsets decodes the table at addr (the start of _PyRuntime).
+func ReadDebugOffsets(r core.Reader, addr core.Address) (*DebugOffsets, error) {
 	var hdr [24]byte
 	if err := r.Read(hdr[:], addr); err != nil {
 		return nil, fmt.Errorf("reading _Py_DebugOffsets at %s: %w", addr, err)
 	}
-	if !bytes.Equal(hdr[:8], []byte(debugCookie)) {
+	if !bytes.Equal(hdr[:8], []byte(DebugCookie)) {
 		return nil, fmt.Errorf("no _Py_DebugOffsets cookie at %s (found %q)", addr, hdr[:8])
 	}
 	hex := r.Order.Uint64(hdr[8:16])
@@ -271,9 +272,9 @@ func readDebugOffsets(r core.Reader, addr core.Address) (*DebugOffsets, error) {
 	return d, nil
 }
 
-// layouts turns the debug offsets into struct layouts, checking every offset
+// Layouts turns the debug offsets into struct layouts, checking every offset
 // against its struct's size.
-func (d *DebugOffsets) layouts() (*VersionLayouts, error) {
+func (d *DebugOffsets) Layouts() (*VersionLayouts, error) {
 	structs := map[string]*StructLayout{}
 	get := func(name string) *StructLayout {
 		s := structs[name]
@@ -288,7 +289,7 @@ func (d *DebugOffsets) layouts() (*VersionLayouts, error) {
 		if !ok {
 			continue
 		}
-		if size == 0 || size > maxStructSize {
+		if size == 0 || size > MaxStructSize {
 			return nil, fmt.Errorf("_Py_DebugOffsets: %s.size is %d (sizeof %s): not plausible", group, size, name)
 		}
 		get(name).Size = int64(size)
@@ -365,9 +366,9 @@ func (d *DebugOffsets) layouts() (*VersionLayouts, error) {
 		}
 	}
 	vl := &VersionLayouts{Version: d.Version.String(), Source: fmt.Sprintf("the debug offsets of CPython %s", d.Version)}
-	for _, name := range sortedKeys(structs) {
+	for _, name := range SortedKeys(structs) {
 		s := structs[name]
-		sortMembers(s.Members)
+		SortMembers(s.Members)
 		vl.Structs = append(vl.Structs, *s)
 	}
 	return vl, nil

@@ -1,4 +1,4 @@
-package cpython
+package abi
 
 // A layout describes some members of one C struct of CPython: where they are and
 // what type they have. Layouts come from two places and are turned into typesys
@@ -48,4 +48,58 @@ type VersionLayouts struct {
 	Debug        bool
 	Source       string // what it was generated from, e.g. "DWARF of libpython3.12.so.1.0 (pyenv 3.12.1)"
 	Structs      []StructLayout
+}
+
+// BuildKind names a build kind for messages: "", " (free-threaded)", " (Py_DEBUG)".
+func BuildKind(freeThreaded, debug bool) string {
+	switch {
+	case freeThreaded && debug:
+		return " (free-threaded, Py_DEBUG)"
+	case freeThreaded:
+		return " (free-threaded)"
+	case debug:
+		return " (Py_DEBUG)"
+	}
+	return ""
+}
+
+// TableFor picks the generated layout table for a version and build kind
+// (free-threaded and Py_DEBUG builds only use tables of their own kind): the
+// same build if there is one, else the newest table of the same minor at or
+// below it, else any table of the same minor (layouts rarely change within a minor).
+func TableFor(v Version, freeThreaded, debug bool) *VersionLayouts {
+	var best *VersionLayouts
+	var bestV Version
+	for i := range generatedLayouts {
+		vl := &generatedLayouts[i]
+		if vl.FreeThreaded != freeThreaded || vl.Debug != debug {
+			continue
+		}
+		tv, err := ParseVersion(vl.Version)
+		if err != nil || !tv.Is(v.Major, v.Minor) {
+			continue
+		}
+		if tv == v {
+			return vl
+		}
+		better := best == nil ||
+			(tv.Micro <= v.Micro && (bestV.Micro > v.Micro || tv.Micro > bestV.Micro)) ||
+			(tv.Micro > v.Micro && bestV.Micro > v.Micro && tv.Micro < bestV.Micro)
+		if better {
+			best, bestV = vl, tv
+		}
+	}
+	return best
+}
+
+// ObmallocGeometry is pymalloc's compile-time geometry for 64-bit builds:
+// 1 MiB arenas of 16 KiB pools from 3.10 (the radix tree's large arenas),
+// 256 KiB of 4 KiB before. Checked against each arena's pool count as it is
+// read. (A pool's block size is read from the pool itself, so the alignment,
+// 8 or 16 bytes depending on the release, is not needed.)
+func ObmallocGeometry(v Version) (arena, pool int64) {
+	if v.AtLeast(3, 10) {
+		return 1 << 20, 16 << 10
+	}
+	return 256 << 10, 4 << 10
 }

@@ -23,7 +23,7 @@ func render(tables []versionTable) ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString(header)
 	fmt.Fprintf(&b, `
-package cpython
+package abi
 
 // generatedLayouts are CPython struct layouts read from the DWARF of real
 // x86-64 glibc builds by ./internal/genlayouts: one entry per build, in version

@@ -571,7 +571,7 @@ func TestCommittedFileIsUpToDate(t *testing.T) {
 	for src := range newEntries {
 		if _, ok := oldEntries[src]; !ok {
 			sameSet = false
-			t.Logf("build %q is here but not in layouts_gen.go: run `go generate ./cpython/` to add it", src)
+			t.Logf("build %q is here but not in layouts_gen.go: run `go generate ./cpython/abi/` to add it", src)
 		}
 	}
 	for src := range oldEntries {
@@ -582,7 +582,7 @@ func TestCommittedFileIsUpToDate(t *testing.T) {
 	}
 	if sameSet {
 		if !bytes.Equal(committed, regenerated) {
-			t.Errorf("layouts_gen.go is stale: run `go generate ./cpython/` (%s)", firstDiff(committed, regenerated))
+			t.Errorf("layouts_gen.go is stale: run `go generate ./cpython/abi/` (%s)", firstDiff(committed, regenerated))
 		}
 		return
 	}
@@ -593,7 +593,7 @@ func TestCommittedFileIsUpToDate(t *testing.T) {
 			continue
 		}
 		if oldBlocks[ov] != newBlocks[nv] {
-			t.Errorf("the table of %q in layouts_gen.go is stale: run `go generate ./cpython/` (%s)",
+			t.Errorf("the table of %q in layouts_gen.go is stale: run `go generate ./cpython/abi/` (%s)",
 				src, firstDiff([]byte(oldBlocks[ov]), []byte(newBlocks[nv])))
 		}
 	}

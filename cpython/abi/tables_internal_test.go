@@ -1,11 +1,11 @@
-package cpython
+package abi
 
 import (
 	"strings"
 	"testing"
 )
 
-// tableFor must choose by version and build kind, and find nothing rather than
+// TableFor must choose by version and build kind, and find nothing rather than
 // hand a Py_DEBUG or free-threaded build the release layouts.
 func TestTableForChoosesByBuildKind(t *testing.T) {
 	v := func(s string) Version {
@@ -34,8 +34,8 @@ func TestTableForChoosesByBuildKind(t *testing.T) {
 		{"3.7.3", false, false, "3.7.16", "libpython3.7m"},
 	}
 	for _, c := range cases {
-		got := tableFor(v(c.version), c.ft, c.debug)
-		name := c.version + buildKind(c.ft, c.debug)
+		got := TableFor(v(c.version), c.ft, c.debug)
+		name := c.version + BuildKind(c.ft, c.debug)
 		switch {
 		case c.wantVersion == "" && got != nil:
 			t.Errorf("%s: got the table of %s (%s), want none", name, got.Version, got.Source)

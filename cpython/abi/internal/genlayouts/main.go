@@ -1,4 +1,4 @@
-// Command genlayouts writes cpython/layouts_gen.go: the layouts of CPython's
+// Command genlayouts writes cpython/abi/layouts_gen.go: the layouts of CPython's
 // runtime structs (offsets and types of their members) for each CPython build
 // it is given, read from the DWARF of those builds.
 //
