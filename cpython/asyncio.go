@@ -44,6 +44,7 @@ import (
 	"strings"
 
 	"github.com/pycore/pycore/core"
+	"github.com/pycore/pycore/cpython/abi"
 	"github.com/pycore/pycore/symbols"
 	"github.com/pycore/pycore/typesys"
 )
@@ -489,7 +490,7 @@ func (p *Process) newCoroLayout() (*coroLayout, error) {
 		}
 		return -1, "", fmt.Errorf("%s: %s has no %s", src, t.Name, strings.Join(names, " or "))
 	}
-	if p.flavor.frames == frameObjects {
+	if p.flavor.Frames == abi.FrameObjects {
 		cl.frameObjects = true
 		if cl.frame, cl.frameMember, err = first(ct, src, "cr_frame", "gi_frame"); err != nil {
 			return nil, err
@@ -1391,7 +1392,7 @@ func (ar *asyncReader) coroFrame(coro core.Address) (*Frame, core.Address, error
 		return nil, 0, nil
 	}
 	frameAddr := coro.Add(cl.frame)
-	fr, skip, _, err := p.interpreterFrame(typesys.At(p.R, cl.iframeType, frameAddr), &p.flavor)
+	fr, skip, _, err := p.interpreterFrame(typesys.At(p.R, cl.iframeType, frameAddr), p.flavor)
 	if err != nil {
 		return nil, 0, fmt.Errorf("frame at %s: %w", frameAddr, err)
 	}
@@ -1425,7 +1426,7 @@ func (ar *asyncReader) coroFrame(coro core.Address) (*Frame, core.Address, error
 	if err != nil {
 		return &fr, 0, fmt.Errorf("top of the value stack: %w", err)
 	}
-	return &fr, core.Address(uint64(raw) &^ p.flavor.stackRefTagBits), nil
+	return &fr, core.Address(uint64(raw) &^ p.flavor.StackRefTagBits), nil
 }
 
 // deriveAwaitedBy adds, before 3.14, the edges CPython 3.14 would record.

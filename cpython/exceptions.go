@@ -33,6 +33,7 @@ import (
 	"strings"
 
 	"github.com/pycore/pycore/core"
+	"github.com/pycore/pycore/cpython/abi"
 )
 
 // Exception is one exception object, with its traceback and chain.
@@ -123,8 +124,8 @@ func (p *Process) newExcReader(l *detailLayout) (*excReader, error) {
 	opts := DefaultReprOptions.withDefaults()
 	rd := &objReader{p: p, l: ol}
 	er := &excReader{p: p, l: l, r: rd, rend: &renderer{objReader: rd, opts: opts, left: 1 << 30, active: map[core.Address]bool{}}, fExec: -1}
-	if p.flavor.frames == interpreterFrames {
-		er.fExec = p.offsetIn("_PyInterpreterFrame", p.flavor.execMember)
+	if p.flavor.Frames == abi.InterpreterFrames {
+		er.fExec = p.offsetIn("_PyInterpreterFrame", p.flavor.ExecMember)
 	}
 	return er, nil
 }
@@ -484,7 +485,7 @@ func (er *excReader) entry(tb core.Address) TracebackEntry {
 		e.Line = int(n)
 	} else {
 		pos := int64(int32(lasti))
-		if er.p.flavor.frames == interpreterFrames {
+		if er.p.flavor.Frames == abi.InterpreterFrames {
 			pos /= 2
 		}
 		e.Line = er.p.line(ci, pos)
@@ -498,7 +499,7 @@ func (er *excReader) frameCode(frame core.Address) (core.Address, error) {
 	if frame == 0 {
 		return 0, fmt.Errorf("NULL tb_frame")
 	}
-	if er.p.flavor.frames == frameObjects {
+	if er.p.flavor.Frames == abi.FrameObjects {
 		if l.fCode < 0 {
 			return 0, fmt.Errorf("%s does not say where PyFrameObject.f_code is", l.source)
 		}
@@ -509,7 +510,7 @@ func (er *excReader) frameCode(frame core.Address) (core.Address, error) {
 		return c, nil
 	}
 	if er.fExec < 0 {
-		return 0, fmt.Errorf("%s does not say where _PyInterpreterFrame.%s is", l.source, er.p.flavor.execMember)
+		return 0, fmt.Errorf("%s does not say where _PyInterpreterFrame.%s is", l.source, er.p.flavor.ExecMember)
 	}
 	iframe, err := R.Ptr(frame.Add(l.fFrame))
 	if err != nil || iframe == 0 {
@@ -517,9 +518,9 @@ func (er *excReader) frameCode(frame core.Address) (core.Address, error) {
 	}
 	raw, err := R.Ptr(iframe.Add(er.fExec))
 	if err != nil {
-		return 0, fmt.Errorf("frame at %#x: %s: %w", uint64(iframe), er.p.flavor.execMember, err)
+		return 0, fmt.Errorf("frame at %#x: %s: %w", uint64(iframe), er.p.flavor.ExecMember, err)
 	}
-	return core.Address(uint64(raw) &^ er.p.flavor.stackRefTagBits), nil
+	return core.Address(uint64(raw) &^ er.p.flavor.StackRefTagBits), nil
 }
 
 // --- str(exc) ---
@@ -795,11 +796,11 @@ func (er *excReader) unicodeErrorStr(a core.Address, kind string, nested int) (s
 // byteAt reads byte i of the bytes object at obj, if it has one.
 func (er *excReader) byteAt(obj core.Address, i int64) (byte, bool) {
 	sl := er.p.objs.layout
-	n, err := er.r.i64(obj.Add(sl.bytesSizeOff))
+	n, err := er.r.i64(obj.Add(sl.BytesSize))
 	if err != nil || i < 0 || i >= n {
 		return 0, false
 	}
-	b, err := er.p.R.Uint8(obj.Add(sl.bytesDataOff + i))
+	b, err := er.p.R.Uint8(obj.Add(sl.BytesData + i))
 	return b, err == nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/pycore/pycore/core"
+	"github.com/pycore/pycore/cpython/abi"
 	"github.com/pycore/pycore/typesys"
 )
 
@@ -51,11 +52,11 @@ type codeCache struct {
 
 // frames walks a thread's frames, innermost first.
 func (p *Process) frames(tsPtr typesys.Value) ([]Frame, error) {
-	first, err := tsPtr.Path(p.flavor.tstateFrame)
+	first, err := tsPtr.Path(p.flavor.TStateFrame)
 	if err != nil {
 		return nil, err
 	}
-	if p.flavor.frames == frameObjects {
+	if p.flavor.Frames == abi.FrameObjects {
 		return p.frameObjectChain(first)
 	}
 	var base core.Address
@@ -105,7 +106,7 @@ func (p *Process) frameObjectChain(f typesys.Value) ([]Frame, error) {
 			return out, fmt.Errorf("frame at %s: f_lasti: %w", addr, err)
 		}
 		fr := Frame{Function: ci.name, Qualname: ci.qualname, File: ci.file,
-			Line: p.line(ci, lasti*int64(p.flavor.lastiBytes)), Code: codeAddr, Address: addr}
+			Line: p.line(ci, lasti*int64(p.flavor.LastiBytes)), Code: codeAddr, Address: addr}
 		// A frame object that belongs to a generator or coroutine points back at it.
 		if gv, err := f.Member("f_gen"); err == nil {
 			if g, err := gv.Ptr(); err == nil && g != 0 {
@@ -126,7 +127,7 @@ func (p *Process) frameObjectChain(f typesys.Value) ([]Frame, error) {
 func (p *Process) interpreterFrameChain(f typesys.Value, base core.Address) ([]Frame, error) {
 	var out []Frame
 	seen := map[core.Address]bool{}
-	fl := &p.flavor
+	fl := p.flavor
 	for {
 		addr, err := f.Ptr()
 		if err != nil {
@@ -165,33 +166,33 @@ func (p *Process) interpreterFrameChain(f typesys.Value, base core.Address) ([]F
 
 // interpreterFrame reads one _PyInterpreterFrame; skip says it is not a
 // Python frame to show, shim that it is the C stack's entry shim (3.12+).
-func (p *Process) interpreterFrame(frame typesys.Value, fl *flavor) (fr Frame, skip, shim bool, err error) {
+func (p *Process) interpreterFrame(frame typesys.Value, fl *abi.Flavor) (fr Frame, skip, shim bool, err error) {
 	owner := int64(0)
 	if ov, err := frame.Member("owner"); err == nil {
 		if owner, err = ov.Int(); err != nil {
 			return fr, false, false, fmt.Errorf("owner: %w", err)
 		}
 	}
-	if fl.firstNonPythonOwner > 0 && owner >= fl.firstNonPythonOwner {
+	if fl.FirstNonPythonOwner > 0 && owner >= fl.FirstNonPythonOwner {
 		return fr, true, true, nil
 	}
-	ev, err := frame.Member(fl.execMember)
+	ev, err := frame.Member(fl.ExecMember)
 	if err != nil {
 		return fr, false, false, err
 	}
 	raw, err := rawWord(ev)
 	if err != nil {
-		return fr, false, false, fmt.Errorf("%s: %w", fl.execMember, err)
+		return fr, false, false, fmt.Errorf("%s: %w", fl.ExecMember, err)
 	}
-	codeAddr := core.Address(raw &^ fl.stackRefTagBits)
+	codeAddr := core.Address(raw &^ fl.StackRefTagBits)
 	if codeAddr == 0 {
 		// Python frames always have code; a NULL here means the frame's memory is
 		// not what the process had (gdb's gcore zero-fills pages it failed to read).
-		return fr, false, false, fmt.Errorf("%s is NULL (the core's memory there may be zero-filled)", fl.execMember)
+		return fr, false, false, fmt.Errorf("%s is NULL (the core's memory there may be zero-filled)", fl.ExecMember)
 	}
 	if p.codeTyp != 0 {
 		// 3.13+ shim frames hold None rather than a code object.
-		tp, err := p.R.Ptr(codeAddr.Add(p.objs.layout.typeOff))
+		tp, err := p.R.Ptr(codeAddr.Add(p.objs.layout.ObType))
 		if err != nil {
 			return fr, false, false, fmt.Errorf("executable at %s: %w", codeAddr, err)
 		}
@@ -203,20 +204,20 @@ func (p *Process) interpreterFrame(frame typesys.Value, fl *flavor) (fr Frame, s
 	if err != nil {
 		return fr, false, false, err
 	}
-	iv, err := frame.Member(fl.instrMember)
+	iv, err := frame.Member(fl.InstrMember)
 	if err != nil {
 		return fr, false, false, err
 	}
 	ip, err := iv.Ptr()
 	if err != nil {
-		return fr, false, false, fmt.Errorf("%s: %w", fl.instrMember, err)
+		return fr, false, false, fmt.Errorf("%s: %w", fl.InstrMember, err)
 	}
 	index := (int64(ip) - int64(ci.bytecode)) / 2
-	if owner != fl.ownerGenerator && ci.firstTraceable > 0 && index < ci.firstTraceable {
+	if owner != fl.OwnerGenerator && ci.firstTraceable > 0 && index < ci.firstTraceable {
 		return fr, true, false, nil // not yet started: CPython hides these frames too
 	}
 	fr = Frame{Function: ci.name, Qualname: ci.qualname, File: ci.file, Line: p.line(ci, index),
-		Generator: owner == fl.ownerGenerator, Code: codeAddr, Address: frame.Addr}
+		Generator: owner == fl.OwnerGenerator, Code: codeAddr, Address: frame.Addr}
 	fr.Kind = ci.kind(fr.Generator)
 	if ev, err := frame.Member("is_entry"); err == nil {
 		if e, err := ev.Int(); err == nil && e != 0 {
@@ -229,10 +230,10 @@ func (p *Process) interpreterFrame(frame typesys.Value, fl *flavor) (fr Frame, s
 // line maps an instruction position to a line: a byte offset for frame
 // objects, a code-unit index for interpreter frames. 0 means no line.
 func (p *Process) line(ci *codeInfo, pos int64) int {
-	switch p.flavor.lines {
-	case lnotab:
+	switch p.flavor.Lines {
+	case abi.Lnotab:
 		return lineFromLnotab(ci.table, ci.firstLine, int(pos))
-	case linetable310:
+	case abi.Linetable310:
 		l, _ := lineFromLinetable310(ci.table, ci.firstLine, int(pos))
 		return l
 	default:
@@ -287,7 +288,7 @@ func (p *Process) readCode(addr core.Address) (*codeInfo, error) {
 	if ci.file, err = strMember("co_filename"); err != nil {
 		return nil, err
 	}
-	if p.Version.AtLeast(3, 11) {
+	if p.flavor.CodeQualname {
 		q, err := strMember("co_qualname")
 		if err != nil {
 			return nil, err
@@ -310,7 +311,7 @@ func (p *Process) readCode(addr core.Address) (*codeInfo, error) {
 		}
 	}
 	tableMember := "co_linetable"
-	if p.flavor.lines == lnotab {
+	if p.flavor.Lines == abi.Lnotab {
 		tableMember = "co_lnotab"
 	}
 	tv, err := code.Member(tableMember)
@@ -324,7 +325,7 @@ func (p *Process) readCode(addr core.Address) (*codeInfo, error) {
 	if ci.table, err = p.objs.bytes(ta); err != nil {
 		return nil, fmt.Errorf("%s: %w", tableMember, err)
 	}
-	if p.flavor.frames == interpreterFrames {
+	if p.flavor.Frames == abi.InterpreterFrames {
 		bc, err := code.Member("co_code_adaptive")
 		if err != nil {
 			return nil, err

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/pycore/pycore/core"
+	"github.com/pycore/pycore/cpython/abi"
 	"github.com/pycore/pycore/typesys"
 )
 
@@ -235,7 +236,7 @@ func imageProcess(im *image) (*Process, error) {
 	if !p.Version.AtLeast(3, 7) {
 		return nil, fmt.Errorf("version %s: the image harness starts at 3.7", p.Version)
 	}
-	fl, err := flavorFor(p.Version, p.FreeThreaded)
+	fl, err := abi.FlavorFor(p.Version, p.FreeThreaded)
 	if err != nil {
 		return nil, err
 	}
@@ -256,7 +257,7 @@ func imageProcess(im *image) (*Process, error) {
 		return nil, err
 	}
 	p.Runtime = typesys.At(p.R, rt, im.roots[0])
-	if p.objs.layout, err = newStrLayout(p.Types, p.Version, p.FreeThreaded); err != nil {
+	if p.objs.layout, err = abi.ResolveStr(p.Types, p.flavor.Str); err != nil {
 		return nil, err
 	}
 	p.codeTyp = im.codeType
@@ -416,8 +417,12 @@ func FuzzDebugOffsets(f *testing.F) {
 		if err != nil {
 			return
 		}
-		p := &Process{R: r, Version: d.Version, FreeThreaded: d.FreeThreaded, Types: ts, objs: &objects{r: r}}
-		if p.objs.layout, err = newStrLayout(ts, d.Version, d.FreeThreaded); err != nil {
+		fl, err := abi.FlavorFor(d.Version, d.FreeThreaded)
+		if err != nil {
+			return
+		}
+		p := &Process{R: r, Version: d.Version, FreeThreaded: d.FreeThreaded, Types: ts, objs: &objects{r: r}, flavor: fl}
+		if p.objs.layout, err = abi.ResolveStr(ts, fl.Str); err != nil {
 			return
 		}
 		if _, err := newObjLayout(p); err != nil {

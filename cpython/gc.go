@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/pycore/pycore/core"
+	"github.com/pycore/pycore/cpython/abi"
 )
 
 // GCInfo is the cyclic garbage collector's state as the gc module reports
@@ -44,72 +45,12 @@ func (p *Process) gcMember(name string) int64 {
 	if o := p.offsetIn("struct _gc_runtime_state", name); o >= 0 {
 		return o
 	}
-	outer := "PyInterpreterState"
-	if !p.Version.AtLeast(3, 9) {
-		outer = "_PyRuntimeState"
-	}
+	outer := p.flavor.GC.Outer()
 	base, o := p.offsetIn(outer, "gc"), p.offsetIn(outer, "gc."+name)
 	if base < 0 || o < base {
 		return -1
 	}
 	return o - base
-}
-
-// gcKnownLayout is where struct _gc_runtime_state keeps what gcInfo reads.
-type gcKnownLayout struct {
-	size, collecting, enabled, generations int64
-}
-
-// gcKnownLayouts are the layouts of versions pycore has no generated table
-// for, from gdb's ptype /o of Debian's DWARF (3.14.8 and 3.15.2). The debug
-// offsets of 3.13+ give only the struct's size and where collecting is.
-var gcKnownLayouts = map[int]gcKnownLayout{
-	14: {size: 264, collecting: 192, enabled: 12, generations: 24},
-	15: {size: 176, collecting: 112, enabled: 0, generations: 8},
-}
-
-// gcCheckedLayout finds the rest of the gc state's layout when the types
-// (the debug offsets, on a stripped 3.13+) have only its size and collecting
-// member: in the generated table of this version, else in gcKnownLayouts,
-// used only if both agree with what the debug offsets say.
-func (p *Process) gcCheckedLayout() (gcKnownLayout, bool) {
-	d := p.DebugOffsets
-	if d == nil || p.FreeThreaded {
-		return gcKnownLayout{}, false
-	}
-	size, ok1 := d.Fields["gc.size"]
-	coll, ok2 := d.Fields["gc.collecting"]
-	if !ok1 || !ok2 {
-		return gcKnownLayout{}, false
-	}
-	var k gcKnownLayout
-	found := false
-	if vl := tableFor(p.Version, p.FreeThreaded, p.Debug); vl != nil {
-		m := map[string]int64{}
-		for _, st := range vl.Structs {
-			if st.Name != "PyInterpreterState" {
-				continue
-			}
-			for _, mem := range st.Members {
-				m[mem.Path] = mem.Offset
-			}
-		}
-		base, ok := m["gc"]
-		g, ok1 := m["gc.generations"]
-		c, ok2 := m["gc.collecting"]
-		e, ok3 := m["gc.enabled"]
-		if ok && ok1 && ok2 && ok3 {
-			k, found = gcKnownLayout{size: int64(size), collecting: c - base, enabled: e - base, generations: g - base}, true
-		}
-	}
-	if !found {
-		k, found = gcKnownLayouts[p.Version.Minor]
-		found = found && p.Version.Major == 3 && k.size == int64(size)
-	}
-	if !found || k.collecting != int64(coll) {
-		return gcKnownLayout{}, false
-	}
-	return k, true
 }
 
 // newGCLayout works out gcLayout for this version. struct gc_generation is
@@ -130,7 +71,7 @@ func (p *Process) newGCLayout() (*gcLayout, error) {
 			l.threshold, l.count, l.stride = th, co, t.Resolve().Size
 		}
 	}
-	if !p.Version.AtLeast(3, 7) {
+	if p.flavor.GC == abi.GCStatic {
 		// 3.6: static globals of gcmodule.c; gcState gives generations[0].
 		return l, nil
 	}
@@ -138,8 +79,8 @@ func (p *Process) newGCLayout() (*gcLayout, error) {
 	l.collecting = p.gcMember("collecting")
 	l.enabled = p.gcMember("enabled")
 	if l.generations < 0 {
-		if k, ok := p.gcCheckedLayout(); ok {
-			l.generations, l.enabled = k.generations, k.enabled
+		if k, ok := abi.GCCheckedLayout(p.DebugOffsets, p.flavor, p.Version, p.FreeThreaded, p.Debug); ok {
+			l.generations, l.enabled = k.Generations, k.Enabled
 		}
 	}
 	if l.generations < 0 {
@@ -173,7 +114,7 @@ func (p *Process) gcInfo() *GCInfo {
 		b := v != 0
 		return &b
 	}
-	if !p.Version.AtLeast(3, 7) {
+	if p.flavor.GC == abi.GCStatic {
 		// 3.6 keeps collecting and enabled in static ints that only a
 		// symbol table names.
 		if p.Module != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/pycore/pycore/core"
+	"github.com/pycore/pycore/cpython/abi"
 	"github.com/pycore/pycore/typesys"
 )
 
@@ -41,7 +42,7 @@ type gilLayout struct {
 // mutex; switch_cond; switch_mutex; } from 3.7 to 3.15 (3.13t puts an int
 // enabled first): what the types do not name follows from locked.
 func (p *Process) gilAt(interp typesys.Value) (core.Address, *gilLayout, error) {
-	if p.flavor.gil == gilTStateCurrent {
+	if p.flavor.GIL == abi.GILTStateCurrent {
 		// 3.6: static globals of ceval_gil.h, named only by a symbol table.
 		l := &gilLayout{}
 		var base core.Address
@@ -67,7 +68,7 @@ func (p *Process) gilAt(interp typesys.Value) (core.Address, *gilLayout, error) 
 	}
 	var gil typesys.Value
 	var err error
-	if p.flavor.gil == gilInRuntime {
+	if p.flavor.GIL == abi.GILInRuntime {
 		gil, err = p.Runtime.Path("ceval.gil")
 	} else {
 		gil, err = interp.Path("ceval.gil")
@@ -118,7 +119,7 @@ func (p *Process) gilInfo(interp typesys.Value, threads []*Thread) *GILInfo {
 		g.WaitersNote = fmt.Sprintf("the GIL: %v", err)
 		return g
 	}
-	if h := p.gilHolder(interp); h != 0 || p.flavor.gil != gilTStateCurrent {
+	if h := p.gilHolder(interp); h != 0 || p.flavor.GIL != abi.GILTStateCurrent {
 		locked := h != 0
 		g.Locked = &locked
 	}

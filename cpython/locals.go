@@ -30,6 +30,7 @@ import (
 	"strconv"
 
 	"github.com/pycore/pycore/core"
+	"github.com/pycore/pycore/cpython/abi"
 )
 
 // Local is one argument or local variable of a frame.
@@ -145,7 +146,7 @@ func (lr *localsReader) frameLocals(f *Frame) {
 func (lr *localsReader) slotsBase(frame core.Address) (core.Address, error) {
 	off := lr.l.ifLocalsplus
 	what := "_PyInterpreterFrame.localsplus"
-	if lr.p.flavor.frames == frameObjects {
+	if lr.p.flavor.Frames == abi.FrameObjects {
 		off, what = lr.l.fLocalsplus, "PyFrameObject.f_localsplus"
 	}
 	if off < 0 {
@@ -161,7 +162,7 @@ func (lr *localsReader) slotValue(base core.Address, v codeVar) (obj *Object, un
 	if err != nil {
 		return &Object{Address: at, Repr: unreadable(at, err), Error: fmt.Sprintf("slot %d at %#x: %v", v.slot, uint64(at), err)}, false
 	}
-	if tag := lr.p.flavor.stackRefTagBits; tag != 0 {
+	if tag := lr.p.flavor.StackRefTagBits; tag != 0 {
 		if uint64(raw)&3 == 3 {
 			// A tagged int: the value is the reference shifted right by two.
 			n := int64(raw) >> 2
@@ -276,7 +277,7 @@ func (lr *localsReader) readVars(code core.Address) (vars []codeVar, none bool, 
 		return ""
 	}
 
-	if lr.p.flavor.frames == interpreterFrames {
+	if lr.p.flavor.Frames == abi.InterpreterFrames {
 		if l.coNames < 0 || l.coKinds < 0 {
 			return nil, false, fmt.Errorf("%s does not say where co_localsplusnames and co_localspluskinds are", l.source)
 		}

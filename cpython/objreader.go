@@ -205,18 +205,18 @@ func (r *objReader) codepoint(b []byte, kind int) rune {
 // wstrData finds the wchar_t characters of a legacy str not made ready.
 func (r *objReader) wstrData(a core.Address) (core.Address, int, int64, error) {
 	sl := r.p.objs.layout
-	wstr, err := r.ptr(a.Add(sl.wstrOff))
+	wstr, err := r.ptr(a.Add(sl.Wstr))
 	if err != nil {
 		return 0, 0, 0, fmt.Errorf("str at %#x (not ready): wstr: %w", uint64(a), err)
 	}
-	n, err := r.i64(a.Add(sl.wstrLenOff))
+	n, err := r.i64(a.Add(sl.WstrLen))
 	if err != nil {
 		return 0, 0, 0, fmt.Errorf("str at %#x (not ready): wstr_length: %w", uint64(a), err)
 	}
 	if wstr == 0 || n < 0 || n > 1<<40 {
 		return 0, 0, 0, fmt.Errorf("str at %#x is not ready and has no characters (wstr %#x, wstr_length %d)", uint64(a), uint64(wstr), n)
 	}
-	return wstr, int(sl.wcharSize), n, nil
+	return wstr, int(sl.WcharSize), n, nil
 }
 
 // strData finds a str's characters: where they are, their size (1, 2 or 4
@@ -237,21 +237,21 @@ func (r *objReader) strData(a core.Address) (data core.Address, kind int, length
 	if ti.flags&tpflagsUnicodeSubclass == 0 {
 		return 0, 0, 0, fmt.Errorf("object at %#x is a %q, not a str", uint64(a), ti.name)
 	}
-	length, err = r.i64(a.Add(sl.lengthOff))
+	length, err = r.i64(a.Add(sl.Length))
 	if err != nil {
 		return 0, 0, 0, fmt.Errorf("str at %#x: length: %w", uint64(a), err)
 	}
 	if length < 0 || length > 1<<40 {
 		return 0, 0, 0, fmt.Errorf("str at %#x: length %d is not plausible", uint64(a), length)
 	}
-	state, err := r.p.R.Uint32(a.Add(sl.stateOff))
+	state, err := r.p.R.Uint32(a.Add(sl.State))
 	if err != nil {
 		return 0, 0, 0, fmt.Errorf("str at %#x: state: %w", uint64(a), err)
 	}
-	kind = int(state>>sl.kindShift) & 7
-	compact := state>>sl.compactBit&1 == 1
-	ascii := state>>sl.asciiBit&1 == 1
-	if kind == 0 && !compact && sl.wstrOff >= 0 {
+	kind = int(state>>sl.KindShift) & 7
+	compact := state>>sl.CompactBit&1 == 1
+	ascii := state>>sl.ASCIIBit&1 == 1
+	if kind == 0 && !compact && sl.Wstr >= 0 {
 		// PyUnicode_WCHAR_KIND: not made ready; Python would ready it before
 		// printing it, from these characters.
 		return r.wstrData(a)
@@ -261,11 +261,11 @@ func (r *objReader) strData(a core.Address) (data core.Address, kind int, length
 	}
 	switch {
 	case compact && ascii:
-		data = a.Add(sl.asciiSize)
+		data = a.Add(sl.ASCIISize)
 	case compact:
-		data = a.Add(sl.compactSize)
+		data = a.Add(sl.CompactSize)
 	default:
-		if data, err = r.ptr(a.Add(sl.dataOff)); err != nil {
+		if data, err = r.ptr(a.Add(sl.Data)); err != nil {
 			return 0, 0, 0, fmt.Errorf("str at %#x: data pointer: %w", uint64(a), err)
 		}
 	}
@@ -298,7 +298,7 @@ func (r *objReader) bytesValue(a core.Address, max int) ([]byte, int64, error) {
 		return nil, 0, errors.New("NULL bytes")
 	}
 	sl := r.p.objs.layout
-	n, err := r.i64(a.Add(sl.bytesSizeOff))
+	n, err := r.i64(a.Add(sl.BytesSize))
 	if err != nil {
 		return nil, 0, fmt.Errorf("bytes at %#x: size: %w", uint64(a), err)
 	}
@@ -313,7 +313,7 @@ func (r *objReader) bytesValue(a core.Address, max int) ([]byte, int64, error) {
 		want = int64(max)
 	}
 	b := make([]byte, want)
-	if err := r.p.R.Read(b, a.Add(sl.bytesDataOff)); err != nil {
+	if err := r.p.R.Read(b, a.Add(sl.BytesData)); err != nil {
 		return nil, 0, fmt.Errorf("bytes at %#x: %w", uint64(a), err)
 	}
 	return b, n, nil

@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/pycore/pycore/core"
-	"github.com/pycore/pycore/cpython/abi"
 	"github.com/pycore/pycore/symbols"
 	"github.com/pycore/pycore/typesys"
 )
@@ -161,7 +160,7 @@ func (p *Process) obmallocBySymbol(eval func(string) (typesys.Value, error)) (*o
 
 func (p *Process) readArenas(v *obmallocVars, eval func(string) (typesys.Value, error)) (*Obmalloc, error) {
 	o := &Obmalloc{Where: v.where, Highwater: v.highwater, Allocated: v.total}
-	o.ArenaSize, o.PoolSize = abi.ObmallocGeometry(p.Version)
+	o.ArenaSize, o.PoolSize = p.flavor.ArenaSize, p.flavor.PoolSize
 	if v.maxarenas < 0 || v.maxarenas > maxArenas {
 		return nil, fmt.Errorf("pymalloc's maxarenas is %d, more than %d: the core is damaged", v.maxarenas, maxArenas)
 	}

@@ -171,7 +171,7 @@ func (p *Process) readSysArgs(pi *ProcessInfo) error {
 			errs = append(errs, fmt.Errorf("sys.argv: %w", err))
 		}
 	}
-	if p.Version.AtLeast(3, 10) {
+	if p.flavor.OrigArgv {
 		if v, ok, _ := r.findStrKey(items, "orig_argv"); ok {
 			if pi.OrigArgv, err = r.strList(v); err != nil {
 				errs = append(errs, fmt.Errorf("sys.orig_argv: %w", err))

@@ -375,7 +375,7 @@ func newObjLayout(p *Process) (*objLayout, error) {
 		return 0
 	}
 	sl := p.objs.layout
-	l.obType = sl.typeOff
+	l.obType = sl.ObType
 	l.header = size("PyObject")
 	if l.header <= 0 {
 		l.header = l.obType + ptr
@@ -388,7 +388,7 @@ func newObjLayout(p *Process) (*objLayout, error) {
 	// tp_dictoffset is pointer-sized. Fields the source lacks are counted
 	// from tp_name, which every source gives, and the count is checked on
 	// tp_repr and tp_flags, which the debug offsets give too.
-	l.tpName, l.tpFlags = sl.tpNameOff, sl.tpFlagsOff
+	l.tpName, l.tpFlags = sl.TpName, sl.TpFlags
 	l.tpRepr = off("PyTypeObject", "tp_repr", l.tpName+8*ptr)
 	// A source whose tp_repr and tp_flags are not where counting puts them
 	// has some other layout: then nothing is counted, and what needs the

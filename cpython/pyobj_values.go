@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/pycore/pycore/core"
+	"github.com/pycore/pycore/cpython/abi"
 	"github.com/pycore/pycore/typesys"
 )
 
@@ -291,7 +292,7 @@ func (r *renderer) renderFrame(o *Object, a core.Address) error {
 	}
 	var ci *codeInfo
 	var line int64
-	if p.flavor.frames == frameObjects {
+	if p.flavor.Frames == abi.FrameObjects {
 		ft, _, err := p.structOf([]string{"PyFrameObject"}, nil)
 		if err != nil {
 			return fmt.Errorf("frame at %#x: %w", uint64(a), err)
@@ -334,7 +335,7 @@ func (r *renderer) renderFrame(o *Object, a core.Address) error {
 			}
 			line = int64(ci.firstLine)
 			if lasti >= 0 {
-				line = int64(p.line(ci, lasti*int64(p.flavor.lastiBytes)))
+				line = int64(p.line(ci, lasti*int64(p.flavor.LastiBytes)))
 			}
 		}
 	} else {
@@ -346,7 +347,7 @@ func (r *renderer) renderFrame(o *Object, a core.Address) error {
 		if err != nil {
 			return fmt.Errorf("frame at %#x: %w", uint64(a), err)
 		}
-		fr, skip, _, err := p.interpreterFrame(typesys.At(p.R, it, iframe), &p.flavor)
+		fr, skip, _, err := p.interpreterFrame(typesys.At(p.R, it, iframe), p.flavor)
 		if err != nil {
 			return fmt.Errorf("frame at %#x: %w", uint64(a), err)
 		}

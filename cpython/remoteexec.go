@@ -64,7 +64,7 @@ func (p *Process) PrepareExec(script string, tid int) (*ExecTarget, error) {
 	if p.Core.Live == nil {
 		return nil, errors.New("running a script needs a running process, not a core")
 	}
-	if !p.Version.AtLeast(3, 14) {
+	if !p.flavor.RemoteExec {
 		return nil, fmt.Errorf("the process runs CPython %s: running a script in it needs CPython 3.14 or newer (PEP 768, sys.remote_exec)", p.Version)
 	}
 	d := p.DebugOffsets

@@ -53,7 +53,7 @@ type Process struct {
 	DebugOffsets *DebugOffsets // 3.13+
 
 	objs    *objects
-	flavor  flavor
+	flavor  *abi.Flavor
 	codeTyp core.Address // &PyCode_Type, 0 if unknown
 	// debugOffsetsErr says why no _Py_DebugOffsets were read at the runtime.
 	debugOffsetsErr error
@@ -62,6 +62,10 @@ type Process struct {
 	// multiply when a forged core points many thread states at one long chain.
 	frameBudget int
 }
+
+// Flavor is what this process's CPython version and build change in how it
+// is read, chosen once when it was opened.
+func (p *Process) Flavor() *abi.Flavor { return p.flavor }
 
 // ErrNotPython is returned (wrapped) when the process shows no sign of CPython.
 var ErrNotPython = errors.New("not a CPython process")
@@ -284,7 +288,7 @@ func (p *Process) tryRuntime(cand runtimeCandidate, opts Options) error {
 		return err
 	}
 	p.detectBuild(cand)
-	fl, err := flavorFor(p.Version, p.FreeThreaded)
+	fl, err := abi.FlavorFor(p.Version, p.FreeThreaded)
 	if err != nil {
 		return err
 	}
@@ -293,7 +297,7 @@ func (p *Process) tryRuntime(cand runtimeCandidate, opts Options) error {
 		return err
 	}
 	if cand.legacy {
-		if !p.Version.Is(3, 6) {
+		if !p.flavor.LegacyRuntime {
 			return fmt.Errorf("%s: a runtime without _PyRuntime, but CPython %s has one", cand.module.Path, p.Version)
 		}
 		if p.Runtime, err = p.legacyRuntime(cand); err != nil {
@@ -306,7 +310,7 @@ func (p *Process) tryRuntime(cand runtimeCandidate, opts Options) error {
 		}
 		p.Runtime = typesys.At(p.R, rt, cand.addr)
 	}
-	if p.objs.layout, err = newStrLayout(p.Types, p.Version, p.FreeThreaded); err != nil {
+	if p.objs.layout, err = abi.ResolveStr(p.Types, p.flavor.Str); err != nil {
 		return fmt.Errorf("str layout: %w", err)
 	}
 	if p.Syms != nil {
@@ -511,7 +515,7 @@ func (p *Process) chooseTypes(mode TypesMode) error {
 		vl := tableFor(p.Version, p.FreeThreaded, p.Debug)
 		if vl == nil {
 			why := ""
-			if p.Version.AtLeast(3, 13) && p.debugOffsetsErr != nil {
+			if p.flavor.DebugOffsets && p.debugOffsetsErr != nil {
 				// The tables stop at 3.13: newer versions need their own offsets.
 				why = fmt.Sprintf(", and its _Py_DebugOffsets are unusable (%v)", p.debugOffsetsErr)
 			}

@@ -15,6 +15,7 @@ import (
 	"fmt"
 
 	"github.com/pycore/pycore/core"
+	"github.com/pycore/pycore/cpython/abi"
 	"github.com/pycore/pycore/typesys"
 )
 
@@ -284,7 +285,7 @@ func (p *Process) threadDetails(l *detailLayout, threads []*Thread, interp types
 // (3.9-3.12) or runtime's (3.7, 3.8) ceval.gil_drop_request. 3.6 keeps it
 // in a static of ceval_gil.h: not known.
 func (p *Process) gilDropRequested(l *detailLayout, ts core.Address, interp typesys.Value) (bool, bool) {
-	if p.Version.AtLeast(3, 13) {
+	if p.flavor.GILDrop == abi.GILDropEvalBreaker {
 		if l.tsEvalBreaker < 0 {
 			return false, false
 		}
@@ -293,10 +294,10 @@ func (p *Process) gilDropRequested(l *detailLayout, ts core.Address, interp type
 	}
 	var v typesys.Value
 	var err error
-	switch {
-	case p.Version.AtLeast(3, 9):
+	switch p.flavor.GILDrop {
+	case abi.GILDropInInterp:
 		v, err = interp.Path("ceval.gil_drop_request")
-	case p.Version.AtLeast(3, 7):
+	case abi.GILDropInRuntime:
 		v, err = p.Runtime.Path("ceval.gil_drop_request")
 	default:
 		return false, false

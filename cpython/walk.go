@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/pycore/pycore/core"
+	"github.com/pycore/pycore/cpython/abi"
 	"github.com/pycore/pycore/typesys"
 )
 
@@ -259,7 +260,7 @@ func (p *Process) SnapshotWith(o SnapshotOptions) (*Snapshot, error) {
 			}
 		}
 		for _, t := range threads {
-			if p.flavor.nativeThreadID && t.NativeThreadID != nil {
+			if p.flavor.NativeThreadID && t.NativeThreadID != nil {
 				lwp := *t.NativeThreadID
 				t.LWP = &lwp
 			} else if tid, ok := byFS[t.ThreadID]; ok {
@@ -297,7 +298,7 @@ func (p *Process) SnapshotWith(o SnapshotOptions) (*Snapshot, error) {
 	}
 	if mi, err := p.mainInterpreter(); err == nil && !p.FreeThreaded {
 		served := s.Threads
-		if p.flavor.gil == gilPerInterp {
+		if p.flavor.GIL == abi.GILPerInterp {
 			// Each interpreter may have a GIL of its own (3.12+): only the
 			// main one's threads are checked against the main GIL.
 			served = nil
@@ -356,7 +357,7 @@ func (p *Process) interpreterThreads(interpPtr typesys.Value) ([]*Thread, []stri
 		id, _ = v.Int()
 	}
 	holder := p.gilHolder(interpPtr)
-	ts, err := interpPtr.Path(p.flavor.threadsHead)
+	ts, err := interpPtr.Path(p.flavor.ThreadsHead)
 	if err != nil {
 		return nil, []string{fmt.Sprintf("interpreter %d: %v", id, err)}
 	}
@@ -391,15 +392,15 @@ func (p *Process) interpreterThreads(interpPtr typesys.Value) ([]*Thread, []stri
 func (p *Process) gilHolder(interp typesys.Value) core.Address {
 	var gil typesys.Value
 	var err error
-	switch p.flavor.gil {
-	case gilInRuntime:
+	switch p.flavor.GIL {
+	case abi.GILInRuntime:
 		gil, err = p.Runtime.Path("ceval.gil")
-	case gilPerInterp:
+	case abi.GILPerInterp:
 		gil, err = interp.Path("ceval.gil")
 		if err == nil {
 			gil, err = gil.Deref()
 		}
-	case gilTStateCurrent:
+	case abi.GILTStateCurrent:
 		cur, err := p.Runtime.Path("gilstate.tstate_current")
 		if err != nil {
 			return 0
@@ -455,7 +456,7 @@ func (p *Process) thread(tsPtr typesys.Value, addr core.Address, interpID int64)
 	if v, err := tsPtr.Member("thread_id"); err == nil {
 		t.ThreadID, _ = v.Uint()
 	}
-	if p.flavor.nativeThreadID {
+	if p.flavor.NativeThreadID {
 		if v, err := tsPtr.Member("native_thread_id"); err == nil {
 			if n, err := v.Int(); err == nil {
 				t.NativeThreadID = &n

@@ -291,11 +291,7 @@ func (q *Query) convenience(name string) (typesys.Value, error) {
 			}
 		}
 	}
-	ft := "PyFrameObject"
-	if p.Version.AtLeast(3, 11) {
-		ft = "_PyInterpreterFrame"
-	}
-	t, err := q.pyStruct(ft)
+	t, err := q.pyStruct(p.Flavor().FrameStruct)
 	if err != nil {
 		return typesys.Value{}, err
 	}

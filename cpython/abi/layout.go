@@ -91,15 +91,3 @@ func TableFor(v Version, freeThreaded, debug bool) *VersionLayouts {
 	}
 	return best
 }
-
-// ObmallocGeometry is pymalloc's compile-time geometry for 64-bit builds:
-// 1 MiB arenas of 16 KiB pools from 3.10 (the radix tree's large arenas),
-// 256 KiB of 4 KiB before. Checked against each arena's pool count as it is
-// read. (A pool's block size is read from the pool itself, so the alignment,
-// 8 or 16 bytes depending on the release, is not needed.)
-func ObmallocGeometry(v Version) (arena, pool int64) {
-	if v.AtLeast(3, 10) {
-		return 1 << 20, 16 << 10
-	}
-	return 256 << 10, 4 << 10
-}
