@@ -17,7 +17,26 @@ type lineCache struct {
 
 type modLines struct {
 	d     *dwarf.Data // nil: no DWARF
-	units map[dwarf.Offset][]lineRow
+	units map[dwarf.Offset]*unitLines
+	names map[dwarf.Offset]string // inlined functions' names by abstract origin
+}
+
+// unitLines is what one compilation unit says about its pcs: its line
+// table, its file table (for DW_AT_call_file) and its inlined calls, the
+// latter read only when first asked for.
+type unitLines struct {
+	rows    []lineRow
+	files   []*dwarf.LineFile
+	inl     []inlineNode
+	inlRead bool
+}
+
+// inlined is one inlined call covering a pc: the function inlined, and the
+// file and line of its call, in the function that contains it.
+type inlined struct {
+	function string
+	callFile string
+	callLine int
 }
 
 // lineRow starts a range of addresses [pc, next row's pc) of one line.
@@ -37,48 +56,75 @@ func newLineCache() *lineCache { return &lineCache{mods: map[*symbols.Module]*mo
 // line returns the source file and line of the instruction at addr, or ""
 // when m has no DWARF line for it, or c is nil (no lines wanted).
 func (c *lineCache) line(m *symbols.Module, addr core.Address) (file string, line int) {
+	file, line, _ = c.locate(m, addr, false)
+	return file, line
+}
+
+// locate is line, and with withInline also the inlined calls covering
+// addr, innermost first (none when DWARF has none there).
+func (c *lineCache) locate(m *symbols.Module, addr core.Address, withInline bool) (file string, line int, chain []inlined) {
 	if c == nil {
-		return "", 0
+		return "", 0, nil
 	}
 	defer func() {
 		// debug/dwarf on a damaged file must not take the stack with it.
 		if recover() != nil {
-			file, line = "", 0
+			file, line, chain = "", 0, nil
 		}
 	}()
 	ml, ok := c.mods[m]
 	if !ok {
-		ml = &modLines{units: map[dwarf.Offset][]lineRow{}}
+		ml = &modLines{units: map[dwarf.Offset]*unitLines{}, names: map[dwarf.Offset]string{}}
 		c.mods[m] = ml
 		if m.HasDWARF() {
 			ml.d, _ = m.DWARF()
 		}
 	}
 	if ml.d == nil {
-		return "", 0
+		return "", 0, nil
 	}
 	pc := uint64(addr) - m.Bias
 	r := ml.d.Reader()
 	cu, err := r.SeekPC(pc)
 	if err != nil || cu == nil {
-		return "", 0
+		return "", 0, nil
 	}
-	rows, ok := ml.units[cu.Offset]
+	u, ok := ml.units[cu.Offset]
 	if !ok {
-		rows = decodeLines(ml.d, cu)
-		ml.units[cu.Offset] = rows
+		u = &unitLines{}
+		u.rows, u.files = decodeLines(ml.d, cu)
+		ml.units[cu.Offset] = u
 	}
-	i := sort.Search(len(rows), func(i int) bool { return rows[i].pc > pc }) - 1
-	if i < 0 || rows[i].end || i+1 >= len(rows) {
-		return "", 0
+	rows := u.rows
+	if i := sort.Search(len(rows), func(i int) bool { return rows[i].pc > pc }) - 1; i >= 0 && !rows[i].end && i+1 < len(rows) {
+		file, line = rows[i].file, rows[i].line
 	}
-	return rows[i].file, rows[i].line
+	if !withInline {
+		return file, line, nil
+	}
+	if !u.inlRead {
+		u.inlRead = true
+		u.inl = inlineNodes(ml.d, cu)
+	}
+	for _, n := range inlineChain(u.inl, pc) {
+		name, ok := ml.names[n.origin]
+		if !ok {
+			name = functionName(ml.d, n.origin)
+			ml.names[n.origin] = name
+		}
+		in := inlined{function: name, callLine: n.callLine}
+		if n.callFile >= 0 && n.callFile < len(u.files) && u.files[n.callFile] != nil {
+			in.callFile = u.files[n.callFile].Name
+		}
+		chain = append(chain, in)
+	}
+	return file, line, chain
 }
 
-func decodeLines(d *dwarf.Data, cu *dwarf.Entry) []lineRow {
+func decodeLines(d *dwarf.Data, cu *dwarf.Entry) ([]lineRow, []*dwarf.LineFile) {
 	lr, err := d.LineReader(cu)
 	if err != nil || lr == nil {
-		return nil
+		return nil, nil
 	}
 	var rows []lineRow
 	var e dwarf.LineEntry
@@ -100,5 +146,5 @@ func decodeLines(d *dwarf.Data, cu *dwarf.Entry) []lineRow {
 		}
 		return rows[i].end && !rows[j].end
 	})
-	return rows
+	return rows, lr.Files()
 }

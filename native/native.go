@@ -47,6 +47,10 @@ type Frame struct {
 	Line         int
 	Signal       bool // the kernel's signal trampoline: gdb's <signal handler called>
 	FramePointer bool // found by the frame-pointer fallback, not CFI
+	// Inlined marks the frame of an inlined call (DW_TAG_inlined_subroutine):
+	// it has the pc of the frame that contains it, which follows it, and
+	// Function is the inlined function's DWARF name, Offset 0.
+	Inlined bool
 	// cfa is the frame's canonical frame address (for a signal frame, where
 	// the kernel's ucontext is), 0 when unknown.
 	cfa core.Address
@@ -67,6 +71,7 @@ type nativeJSON struct {
 	Line         *int    `json:"line,omitempty"`
 	Signal       bool    `json:"signal,omitempty"`
 	FramePointer bool    `json:"frame_pointer,omitempty"`
+	Inlined      bool    `json:"inlined,omitempty"`
 }
 
 // MarshalJSON writes a Python frame as cpython writes it ("kind": "python")
@@ -75,10 +80,13 @@ func (f Frame) MarshalJSON() ([]byte, error) {
 	if f.Python != nil {
 		return json.Marshal(f.Python)
 	}
-	j := nativeJSON{Kind: "native", PC: uint64(f.PC), Signal: f.Signal, FramePointer: f.FramePointer}
+	j := nativeJSON{Kind: "native", PC: uint64(f.PC), Signal: f.Signal, FramePointer: f.FramePointer, Inlined: f.Inlined}
 	if f.Function != "" {
 		fn, off := f.Function, f.Offset
-		j.Function, j.Offset = &fn, &off
+		j.Function = &fn
+		if !f.Inlined { // an inlined function has no symbol of its own
+			j.Offset = &off
+		}
 	}
 	if f.Module != "" {
 		m, off := f.Module, f.ModuleOffset
@@ -104,10 +112,14 @@ func (f *Frame) Where() string {
 	return fn
 }
 
-// Symbol is "func+0x12", or "??" with no symbol.
+// Symbol is "func+0x12", "func [inlined]" for an inlined call, or "??"
+// with no symbol.
 func (f *Frame) Symbol() string {
 	if f.Function == "" {
 		return "??"
+	}
+	if f.Inlined {
+		return f.Function + " [inlined]"
 	}
 	return fmt.Sprintf("%s+%#x", f.Function, f.Offset)
 }
@@ -195,7 +207,7 @@ func Stacks(p *core.Process, syms *symbols.Table, snap *cpython.Snapshot, mode M
 		th := &Thread{LWP: ct.TID, Python: byLWP[ct.TID], Stop: st.Stop}
 		frames := make([]Frame, 0, len(st.Frames))
 		for _, f := range st.Frames {
-			frames = append(frames, convert(f, lines))
+			frames = append(frames, convert(f, lines, cfaBelow(frames))...)
 		}
 		th.Frames = frames
 		if th.Python != nil {
@@ -229,6 +241,14 @@ func Stacks(p *core.Process, syms *symbols.Table, snap *cpython.Snapshot, mode M
 		}
 	}
 	return out
+}
+
+// cfaBelow is the CFA of the innermost frame of frames so far, 0 if none.
+func cfaBelow(frames []Frame) core.Address {
+	if len(frames) == 0 {
+		return 0
+	}
+	return frames[len(frames)-1].cfa
 }
 
 func pythonOnly(py []cpython.Frame) []Frame {
@@ -273,11 +293,11 @@ func CrashedThread(p *core.Process, syms *symbols.Table, snap *cpython.Snapshot)
 			// file:line only for a C extension's frames, the ones a
 			// signature shows: libpython's and libc's DWARF is large, and a
 			// report reads hundreds of cores.
-			fr := convert(f, nil)
-			if fr.Foreign() {
-				fr = convert(f, lines)
+			fr := convert(f, nil, 0)
+			if fr[0].Foreign() {
+				fr = convert(f, lines, cfaBelow(frames))
 			}
-			frames = append(frames, fr)
+			frames = append(frames, fr...)
 		}
 		return frames, crashIndex(frames), ct.TID
 	}
@@ -315,9 +335,15 @@ var systemLibs = []string{
 }
 
 // convert names a frame of package unwind for people: module path and
-// link-time offset, the interpreter's own frames marked.
-func convert(f unwind.Frame, lines *lineCache) Frame {
+// link-time offset, the interpreter's own frames marked. With lines, the
+// frame's inlined calls come first, innermost first, each a frame of its own
+// at the same pc as gdb lists them; below is the frame of the function that
+// contains them, at the line of the outermost call. below is the CFA of the
+// frame under this one (0 for the innermost): an inlined frame's, as it has
+// no stack of its own.
+func convert(f unwind.Frame, lines *lineCache, below core.Address) []Frame {
 	out := Frame{PC: f.PC, Function: f.Function, Offset: f.Offset, Signal: f.Signal, FramePointer: f.FramePointer, cfa: f.CFA}
+	var chain []inlined
 	if f.Module != nil {
 		out.Module = f.Module.Path
 		out.ModuleOffset = uint64(f.PC) - f.Module.Bias
@@ -332,10 +358,23 @@ func convert(f unwind.Frame, lines *lineCache) Frame {
 		if !f.Interrupted && lookup > 0 {
 			lookup-- // a return address may be the first byte of the next line
 		}
-		out.File, out.Line = lines.line(f.Module, lookup)
+		out.File, out.Line, chain = lines.locate(f.Module, lookup, !f.Signal)
 	}
 	out.eval = isEval(f.Function)
-	return out
+	if len(chain) == 0 {
+		return []Frame{out}
+	}
+	frames := make([]Frame, 0, len(chain)+1)
+	file, line := out.File, out.Line
+	for _, in := range chain {
+		fr := out
+		fr.Function, fr.Offset, fr.Inlined, fr.eval = in.function, 0, true, false
+		fr.File, fr.Line, fr.cfa = file, line, below
+		frames = append(frames, fr)
+		file, line = in.callFile, in.callLine
+	}
+	out.File, out.Line = file, line
+	return append(frames, out)
 }
 
 // isEval says whether a symbol is the eval loop: one activation per Python

@@ -1,6 +1,6 @@
 /* A C library loaded through ctypes by nat.py: it blocks in poll() 3 calls
    deep, calls back into Python 3 calls deep, and starts a thread of its
-   own that never runs Python. Built -O2 -g -fomit-frame-pointer by the
+   own that never runs Python; the poll() is in two inlined functions. Built -O2 -g -fomit-frame-pointer by the
    test, so only CFI can unwind it. */
 #include <poll.h>
 #include <pthread.h>
@@ -10,7 +10,11 @@
 
 static volatile int sink;
 
-__attribute__((noinline)) void nat_block_inner(int n) { poll(0, 0, -1); sink += n; }
+/* Inlined into nat_block_inner, for inlined frames: gdb's bt lists
+   nat_poll_inl and nat_wait_inl as frames of their own at its pc. */
+static inline __attribute__((always_inline)) void nat_poll_inl(int n) { sink += n; poll(0, 0, -1); sink++; }
+static inline __attribute__((always_inline)) void nat_wait_inl(int n) { sink++; nat_poll_inl(n * 2); sink++; }
+__attribute__((noinline)) void nat_block_inner(int n) { nat_wait_inl(n); sink += n; }
 __attribute__((noinline)) void nat_block_mid(int n) { nat_block_inner(n + 1); sink++; }
 __attribute__((noinline)) void nat_block_outer(int n) { nat_block_mid(n + 1); sink++; }
 
