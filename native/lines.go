@@ -55,12 +55,9 @@ func newLineCache() *lineCache { return &lineCache{mods: map[*symbols.Module]*mo
 
 // line returns the source file and line of the instruction at addr, or ""
 // when m has no DWARF line for it, or c is nil (no lines wanted).
-func (c *lineCache) line(m *symbols.Module, addr core.Address) (file string, line int) {
-	file, line, _ = c.locate(m, addr, false)
-	return file, line
-}
-
-// locate is line, and with withInline also the inlined calls covering
+// locate returns the source file and line of the instruction at addr, or
+// "" when m has no DWARF line for it or c is nil (no lines wanted); with
+// withInline also the inlined calls covering
 // addr, innermost first (none when DWARF has none there).
 func (c *lineCache) locate(m *symbols.Module, addr core.Address, withInline bool) (file string, line int, chain []inlined) {
 	if c == nil {
