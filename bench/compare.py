@@ -33,15 +33,23 @@ sys.path.insert(0, HERE)
 from livebench import pycore_frames, pystack_frames, python_frames_diff  # noqa: E402
 
 
-def run(argv, out=os.devnull, env=None):
-    """Run argv with stdout and stderr to out; return (wall s, CPU s, peak RSS KiB)."""
+class Failed(Exception):
+    pass
+
+
+def run(argv, out=os.devnull, env=None, fail=False):
+    """Run argv with stdout and stderr to out; return (wall s, CPU s, peak RSS KiB).
+    A failing command ends the benchmark, or with fail=True raises Failed."""
     t0 = time.perf_counter()
     pid = os.posix_spawnp(argv[0], argv, env or os.environ, file_actions=[
         (os.POSIX_SPAWN_OPEN, 1, out, os.O_WRONLY, 0), (os.POSIX_SPAWN_OPEN, 2, out, os.O_WRONLY, 0)])
     _, status, ru = os.wait4(pid, 0)
     wall = time.perf_counter() - t0
     if status != 0:
-        sys.exit("compare.py: %s exited with status %d" % (" ".join(argv), status))
+        msg = "%s exited with status %d" % (" ".join(argv), os.waitstatus_to_exitcode(status))
+        if fail:
+            raise Failed(msg)
+        sys.exit("compare.py: " + msg)
     return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss
 
 
@@ -201,6 +209,13 @@ def check(name, core, interp, pycore, pystack, native):
         name, nframes, nthreads, "; pystack's native functions all among pycore --native-all's" if native else "")]
 
 
+def first_error(argv):
+    """The last line a failing command writes to stderr: why it failed."""
+    r = subprocess.run(argv, capture_output=True, text=True)
+    lines = [l for l in (r.stderr or r.stdout).splitlines() if l.strip()]
+    return lines[-1].strip() if lines else "exit %d" % r.returncode
+
+
 def fmt(w, c):
     return "%s (%s)" % (ms(w), ms(c))
 
@@ -240,27 +255,37 @@ def core_mode(args):
     if a.only:
         keep = a.only.split(",")
         cores = [c for c in cores if c[0] in keep]
-    rows, checks = [], []
+    rows, checks, fails = [], [], {}
     for name, it, script, sargs in cores:
         path = os.path.join(a.dir, name.replace(" ", "-") + ".core")
         make_core(path, it, script, sargs)
         tools = tools_for(path, it, pycore, pystack, a.native)
         res = {t: [] for t in tools}
+        failed = {}
         for i in range(a.w + a.n):
             for t, argv in tools.items():
+                if t in failed:
+                    continue
                 if t == "gdb py-bt" and i >= a.w + a.gdb_runs:
                     continue
                 if t == "gdb py-bt" and i < a.w:
                     continue  # gdb is slow enough that a warm-up run is not worth it
-                r = run(argv)
+                try:
+                    # Another tool's failure is a result to report; pycore's ends the run.
+                    r = run(argv, fail=not t.startswith("pycore"))
+                except Failed as e:
+                    failed[t] = str(e)
+                    checks.append("%s: %s failed: %s" % (name, t, first_error(argv)))
+                    continue
                 if i >= a.w:
                     res[t].append(r)
         med = {t: tuple(statistics.median(r[k] for r in rs) for k in range(3)) for t, rs in res.items() if rs}
         st = os.stat(path)
         rows.append((name, "%.0f MiB" % (st.st_size / 2**20), med))
+        fails[name] = failed
         print("measured %s: %s; load %s" % (name, ", ".join("%s %s" % (t, fmt(m[0], m[1])) for t, m in med.items()), loadavg()),
               file=sys.stderr)
-        if pystack and not a.no_check:
+        if pystack and not a.no_check and "pystack core" not in failed:
             checks += check(name, path, it, pycore, pystack, a.native)
 
     cols = [("pycore threads", None), ("pystack core", "pycore threads"), ("gdb py-bt", "pycore threads")]
@@ -282,6 +307,8 @@ def core_mode(args):
             m = med.get(c)
             if c.startswith("pystack") and not pystack:
                 cells.append("not installed")
+            elif c in fails.get(name, ()):
+                cells.append("fails")
             elif not m:
                 cells.append("–")
             else:
