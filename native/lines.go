@@ -53,12 +53,10 @@ const maxLineRows = 1 << 22
 
 func newLineCache() *lineCache { return &lineCache{mods: map[*symbols.Module]*modLines{}} }
 
-// line returns the source file and line of the instruction at addr, or ""
-// when m has no DWARF line for it, or c is nil (no lines wanted).
 // locate returns the source file and line of the instruction at addr, or
 // "" when m has no DWARF line for it or c is nil (no lines wanted); with
-// withInline also the inlined calls covering
-// addr, innermost first (none when DWARF has none there).
+// withInline also the inlined calls covering addr, innermost first (none
+// when DWARF has none there).
 func (c *lineCache) locate(m *symbols.Module, addr core.Address, withInline bool) (file string, line int, chain []inlined) {
 	if c == nil {
 		return "", 0, nil
