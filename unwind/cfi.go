@@ -184,14 +184,31 @@ func (c *cursor) pointer(enc byte, secAddr uint64) uint64 {
 // address is secAddr. Entries that cannot be read end the parse; what was
 // read before stays usable, and err says where it stopped.
 func parseEhFrame(data []byte, secAddr uint64) (*table, error) {
+	return parseCFI(data, secAddr, false)
+}
+
+// parseDebugFrame reads every FDE of a .debug_frame section (the CFI that
+// -g emits, also without unwind tables, and that detached debug files
+// keep): CIE ids are all ones instead of zero, CIE pointers count from
+// the section's start instead of back from the FDE, and addresses are
+// absolute link-time ones unless a 'z' augmentation says otherwise.
+func parseDebugFrame(data []byte) (*table, error) {
+	return parseCFI(data, 0, true)
+}
+
+func parseCFI(data []byte, secAddr uint64, debugFrame bool) (*table, error) {
 	t := &table{}
 	cies := map[int]*cie{}
 	var err error
 	off := 0
 	for off+4 <= len(data) {
 		length := uint64(binary.LittleEndian.Uint32(data[off:]))
-		hdr := 4
+		hdr, idSize := 4, 4
 		if length == 0 {
+			if debugFrame {
+				off += 4 // padding, not a terminator, in .debug_frame
+				continue
+			}
 			break // terminator
 		}
 		if length == 0xffffffff {
@@ -201,23 +218,42 @@ func parseEhFrame(data []byte, secAddr uint64) (*table, error) {
 			}
 			length = binary.LittleEndian.Uint64(data[off+4:])
 			hdr = 12
+			if debugFrame {
+				idSize = 8
+			}
 		}
-		if length > maxCFILen || length > uint64(len(data)-off-hdr) || length < 4 {
+		if length > maxCFILen || length > uint64(len(data)-off-hdr) || length < uint64(idSize) {
 			err = fmt.Errorf("entry at offset %#x: length %d runs past the section (%d bytes)", off, length, len(data))
 			break
 		}
 		body := off + hdr
 		end := body + int(length)
-		id := binary.LittleEndian.Uint32(data[body:])
-		if id == 0 {
-			ci, e := parseCIE(data[:end], body+4)
+		var id uint64
+		if idSize == 8 {
+			id = binary.LittleEndian.Uint64(data[body:])
+		} else {
+			id = uint64(binary.LittleEndian.Uint32(data[body:]))
+		}
+		isCIE := id == 0
+		cieOff := body - int(id)
+		if debugFrame {
+			isCIE = id == 0xffffffff || id == ^uint64(0)
+			cieOff = int(id)
+			if id > uint64(len(data)) {
+				cieOff = -1
+			}
+		}
+		if isCIE {
+			ci, e := parseCIE(data[:end], body+idSize)
 			if e != nil {
 				err = fmt.Errorf("CIE at offset %#x: %w", off, e)
 				break
 			}
+			if debugFrame && !ci.hasAug {
+				ci.fdeEnc = peAbsptr
+			}
 			cies[off] = ci
 		} else {
-			cieOff := body - int(id)
 			ci, ok := cies[cieOff]
 			if !ok {
 				if cieOff < 0 || cieOff+8 > len(data) {
@@ -225,14 +261,14 @@ func parseEhFrame(data []byte, secAddr uint64) (*table, error) {
 					break
 				}
 				var e error
-				ci, e = parseCIEAt(data, cieOff)
+				ci, e = parseCIEAt(data, cieOff, debugFrame)
 				if e != nil {
 					err = fmt.Errorf("FDE at offset %#x: CIE at %#x: %w", off, cieOff, e)
 					break
 				}
 				cies[cieOff] = ci
 			}
-			c := &cursor{b: data[:end], off: body + 4}
+			c := &cursor{b: data[:end], off: body + idSize}
 			start := c.pointer(ci.fdeEnc, secAddr)
 			size := c.pointer(ci.fdeEnc&0x0f, 0)
 			if ci.hasAug {
@@ -252,32 +288,46 @@ func parseEhFrame(data []byte, secAddr uint64) (*table, error) {
 	return t, err
 }
 
-func parseCIEAt(data []byte, off int) (*cie, error) {
+func parseCIEAt(data []byte, off int, debugFrame bool) (*cie, error) {
 	length := uint64(binary.LittleEndian.Uint32(data[off:]))
 	if length == 0xffffffff || length > uint64(len(data)-off-4) || length < 4 {
 		return nil, errors.New("bad length")
 	}
 	end := off + 4 + int(length)
-	if binary.LittleEndian.Uint32(data[off+4:]) != 0 {
+	want := uint32(0)
+	if debugFrame {
+		want = 0xffffffff
+	}
+	if binary.LittleEndian.Uint32(data[off+4:]) != want {
 		return nil, errors.New("not a CIE")
 	}
-	return parseCIE(data[:end], off+8)
+	ci, err := parseCIE(data[:end], off+8)
+	if err == nil && debugFrame && !ci.hasAug {
+		ci.fdeEnc = peAbsptr
+	}
+	return ci, err
 }
 
 func parseCIE(data []byte, off int) (*cie, error) {
 	c := &cursor{b: data, off: off}
 	ci := &cie{fdeEnc: peAbsptr}
 	version := c.u8()
-	if c.err == nil && version != 1 && version != 3 {
+	if c.err == nil && version != 1 && version != 3 && version != 4 {
 		return nil, fmt.Errorf("version %d not supported", version)
 	}
 	var aug []byte
-	for {
+	for len(aug) < 64 {
 		b := c.u8()
 		if c.err != nil || b == 0 {
 			break
 		}
 		aug = append(aug, b)
+	}
+	if version == 4 {
+		// .debug_frame's version 4: address and segment selector sizes.
+		if addrSize, segSize := c.u8(), c.u8(); c.err == nil && (addrSize != 8 || segSize != 0) {
+			return nil, fmt.Errorf("address size %d, segment selector size %d not supported", addrSize, segSize)
+		}
 	}
 	ci.codeAlign = c.uleb()
 	ci.dataAlign = c.sleb()

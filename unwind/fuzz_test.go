@@ -29,3 +29,57 @@ func FuzzEhFrame(f *testing.F) {
 		tab.find(0x1004)
 	})
 }
+
+// FuzzDebugFrame feeds damaged .debug_frame sections to the parser and
+// executes every FDE's program at a few pcs: bounded, no panic.
+func FuzzDebugFrame(f *testing.F) {
+	// GCC's, without unwind tables: a CIE (version 1, no augmentation, CFA
+	// rsp+8, RA at CFA-8) and an FDE for 0x1200..0x1221 that pushes rbx.
+	f.Add([]byte{
+		0x14, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 1, 0, 1, 0x78, 0x10, 0x0c, 0x07, 0x08,
+		0x90, 0x01, 0, 0, 0, 0, 0, 0,
+		0x1c, 0, 0, 0, 0, 0, 0, 0, 0, 0x12, 0, 0, 0, 0, 0, 0, 0x21, 0, 0, 0, 0, 0, 0, 0,
+		0x41, 0x0e, 0x10, 0x83, 0x02, 0x59, 0x0e, 0x08,
+	})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tab, _ := parseDebugFrame(data)
+		for i := range tab.fdes {
+			fd := &tab.fdes[i]
+			for _, pc := range []uint64{fd.start, fd.start + 1, fd.end - 1} {
+				rowAt(fd, pc)
+			}
+			if i > 64 {
+				break
+			}
+		}
+		tab.find(0x1204)
+	})
+}
+
+// TestDebugFrameSeed: the seed above is read as GCC wrote it.
+func TestDebugFrameSeed(t *testing.T) {
+	data := []byte{
+		0x14, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 1, 0, 1, 0x78, 0x10, 0x0c, 0x07, 0x08,
+		0x90, 0x01, 0, 0, 0, 0, 0, 0,
+		0x1c, 0, 0, 0, 0, 0, 0, 0, 0, 0x12, 0, 0, 0, 0, 0, 0, 0x21, 0, 0, 0, 0, 0, 0, 0,
+		0x41, 0x0e, 0x10, 0x83, 0x02, 0x59, 0x0e, 0x08,
+	}
+	tab, err := parseDebugFrame(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd := tab.find(0x1204)
+	if fd == nil || fd.start != 0x1200 || fd.end != 0x1221 {
+		t.Fatalf("FDE %+v, want 0x1200..0x1221", fd)
+	}
+	r, err := rowAt(fd, 0x1204)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.cfaReg != regRSP || r.cfaOff != 16 || r.regs[regRBX].kind != ruleOffset || r.regs[regRBX].off != -16 || r.regs[regRA].off != -8 {
+		t.Errorf("row at 0x1204: %+v; want CFA rsp+16, rbx at CFA-16, RA at CFA-8", r)
+	}
+	if _, err := parseDebugFrame(data[:30]); err == nil {
+		t.Errorf("a truncated FDE parsed without error")
+	}
+}

@@ -55,8 +55,52 @@ type Unwinder struct {
 }
 
 type moduleCFI struct {
-	t   *table
+	t   *table // .eh_frame's
 	err error
+	// dbg is .debug_frame's (the module's or its debug file's), read only
+	// when .eh_frame has no FDE for a pc.
+	dbg     *table
+	dbgErr  error
+	dbgRead bool
+}
+
+// debugFrame returns the module's .debug_frame table, parsing it once.
+func (u *Unwinder) debugFrame(m *symbols.Module, c *moduleCFI) *table {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if !c.dbgRead {
+		c.dbgRead = true
+		data, file, err := m.DebugFrameData()
+		if err != nil {
+			c.dbgErr = err
+			return nil
+		}
+		c.dbg, c.dbgErr = parseDebugFrame(data)
+		if c.dbgErr != nil {
+			c.dbgErr = fmt.Errorf("%s: .debug_frame: %w", file, c.dbgErr)
+		}
+	}
+	return c.dbg
+}
+
+// fdeFor finds the FDE covering the link-time pc of m: .eh_frame's, else
+// .debug_frame's. why says why there is none.
+func (u *Unwinder) fdeFor(m *symbols.Module, pc uint64) (f *fde, why string) {
+	c := u.moduleCFI(m)
+	if c.t != nil {
+		if f := c.t.find(pc); f != nil {
+			return f, ""
+		}
+	}
+	if d := u.debugFrame(m, c); d != nil {
+		if f := d.find(pc); f != nil {
+			return f, ""
+		}
+	}
+	if c.t == nil {
+		return nil, c.err.Error()
+	}
+	return nil, fmt.Sprintf("no CFI covers pc %#x in %s", pc+m.Bias, m.Path)
 }
 
 // New returns an unwinder over mem whose modules are syms.
@@ -186,13 +230,10 @@ func (u *Unwinder) step(r *regs, interrupted bool) (next regs, cfa uint64, how v
 		m = u.syms.Module(core.Address(lookup))
 	}
 	var why string
+	var f *fde
 	if m == nil {
 		why = fmt.Sprintf("no module maps pc %#x", pc)
-	} else if c := u.moduleCFI(m); c.t == nil {
-		why = c.err.Error()
-	} else if f := c.t.find(lookup - m.Bias); f == nil {
-		why = fmt.Sprintf("no CFI covers pc %#x in %s", pc, m.Path)
-	} else {
+	} else if f, why = u.fdeFor(m, lookup-m.Bias); f != nil {
 		if f.cie.signal {
 			// A signal trampoline whose bytes we did not recognise: its CFI
 			// uses expressions; the ucontext is at sp all the same.

@@ -3,6 +3,7 @@ package unwind
 import (
 	"bufio"
 	"context"
+	"debug/elf"
 	"fmt"
 	"os"
 	"os/exec"
@@ -38,13 +39,18 @@ for th in gdb.selected_inferior().threads():
         f = f.older()
 `
 
-func gdbFrames(t *testing.T, exe, corePath string) map[int][]gdbFrame {
+func gdbFrames(t *testing.T, exe, corePath, debugDir string) map[int][]gdbFrame {
 	t.Helper()
 	script := filepath.Join(t.TempDir(), "bt.py")
 	if err := os.WriteFile(script, []byte(gdbScript), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command("gdb", "-nx", "-batch", "-ex", "set backtrace past-main on", "-ex", "source "+script, exe, corePath).CombinedOutput()
+	args := []string{"-nx", "-batch"}
+	if debugDir != "" {
+		args = append(args, "-iex", "set debug-file-directory "+debugDir)
+	}
+	args = append(args, "-ex", "set backtrace past-main on", "-ex", "source "+script, exe, corePath)
+	out, err := exec.Command("gdb", args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("gdb: %v\n%s", err, out)
 	}
@@ -69,17 +75,62 @@ func gdbFrames(t *testing.T, exe, corePath string) map[int][]gdbFrame {
 // TestUnwindMatchesGdb builds a C program without frame pointers, parks it
 // with its threads 3 calls deep in poll() (one inside a signal handler),
 // takes a gcore and checks every thread's frames against gdb's bt (with
-// "backtrace past-main": the unwinder goes on to _start, gdb stops at main by default).
+// "backtrace past-main": the unwinder goes on to _start, gdb stops at main
+// by default). The program is built three ways: with unwind tables
+// (.eh_frame), without them (its functions' CFI only in -g's .debug_frame),
+// and so with its debug info moved to a detached debug file found by build
+// ID (.debug_frame there only).
 func TestUnwindMatchesGdb(t *testing.T) {
-	for _, tool := range []string{"gcc", "gdb", "gcore"} {
+	for _, tool := range []string{"gcc", "gdb", "gcore", "objcopy"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("%s not installed", tool)
 		}
 	}
+	noTables := []string{"-fno-asynchronous-unwind-tables", "-fno-unwind-tables"}
+	for _, tc := range []struct {
+		name     string
+		flags    []string
+		detached bool
+	}{
+		{"eh_frame", nil, false},
+		{"debug_frame", noTables, false},
+		{"detached_debug_frame", noTables, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) { unwindMatchesGdb(t, tc.flags, tc.detached) })
+	}
+}
+
+func unwindMatchesGdb(t *testing.T, flags []string, detached bool) {
 	dir := t.TempDir()
 	exe := filepath.Join(dir, "nat")
-	if out, err := exec.Command("gcc", "-O2", "-g", "-fomit-frame-pointer", "-pthread", "-o", exe, "testdata/nat.c").CombinedOutput(); err != nil {
+	args := append([]string{"-O2", "-g", "-fomit-frame-pointer", "-Wl,--build-id", "-pthread", "-o", exe}, flags...)
+	if out, err := exec.Command("gcc", append(args, "testdata/nat.c")...).CombinedOutput(); err != nil {
 		t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	debugDir := ""
+	if detached {
+		debugDir = detachDebug(t, exe)
+	}
+	if len(flags) > 0 {
+		// The test means something only if the program's own functions
+		// have no .eh_frame FDE.
+		ef, err := elf.Open(exe)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ef.Close()
+		syms, _ := ef.Symbols()
+		eh := ef.Section(".eh_frame")
+		data, err := eh.Data()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tab, _ := parseEhFrame(data, eh.Addr)
+		for _, sym := range syms {
+			if sym.Name == "nat_block_inner" && tab.find(sym.Value) != nil {
+				t.Fatalf("%s has an .eh_frame FDE for nat_block_inner despite %v", exe, flags)
+			}
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -108,12 +159,16 @@ func TestUnwindMatchesGdb(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	syms, err := symbols.Load(p, symbols.Options{})
+	var opts symbols.Options
+	if debugDir != "" {
+		opts.DebugDirs = []string{debugDir}
+	}
+	syms, err := symbols.Load(p, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer syms.Close()
-	want := gdbFrames(t, exe, corePath)
+	want := gdbFrames(t, exe, corePath, debugDir)
 	u := New(p, syms)
 	sawSignal := false
 	for _, th := range p.Threads {
@@ -134,7 +189,7 @@ func TestUnwindMatchesGdb(t *testing.T) {
 			g, e := st.Frames[i], w[i]
 			// Names are compared in the program itself: in libc gdb names
 			// functions by their DWARF names (__GI___poll), we by ELF symbol.
-			ok = uint64(g.PC) == e.pc && g.Signal == e.signal &&
+			ok = uint64(g.PC) == e.pc && g.Signal == e.signal && !(g.FramePointer && g.Module != nil && g.Module.Path == exe) &&
 				(g.Module == nil || g.Module.Path != exe || g.Function == e.fn)
 		}
 		if !ok {
@@ -147,4 +202,41 @@ func TestUnwindMatchesGdb(t *testing.T) {
 	if !sawSignal {
 		t.Errorf("no thread unwound through a signal frame")
 	}
+}
+
+// detachDebug moves exe's debug info (.debug_frame among it) to a detached
+// debug file under a new debug directory, by build ID, as distributions
+// ship it, and returns the directory.
+func detachDebug(t *testing.T, exe string) string {
+	t.Helper()
+	out, err := exec.Command("readelf", "-n", exe).Output()
+	if err != nil {
+		t.Fatalf("readelf -n: %v", err)
+	}
+	var id string
+	for _, line := range strings.Split(string(out), "\n") {
+		if i := strings.Index(line, "Build ID: "); i >= 0 {
+			id = strings.TrimSpace(line[i+len("Build ID: "):])
+		}
+	}
+	if len(id) < 3 {
+		t.Fatalf("%s has no build ID:\n%s", exe, out)
+	}
+	debugDir := filepath.Join(filepath.Dir(exe), "debug")
+	dbg := filepath.Join(debugDir, ".build-id", id[:2], id[2:]+".debug")
+	if err := os.MkdirAll(filepath.Dir(dbg), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range [][]string{
+		{"objcopy", "--only-keep-debug", exe, dbg},
+		{"objcopy", "--strip-debug", exe},
+	} {
+		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", c, err, out)
+		}
+	}
+	if out, _ := exec.Command("readelf", "-S", exe).Output(); strings.Contains(string(out), ".debug_frame") {
+		t.Fatalf("%s still has .debug_frame after objcopy --strip-debug", exe)
+	}
+	return debugDir
 }
