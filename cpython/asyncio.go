@@ -51,63 +51,63 @@ import (
 
 // AsyncioSnapshot is every asyncio task found in the core.
 type AsyncioSnapshot struct {
-	Python PythonInfo `json:"python"`
+	Python PythonInfo
 	// Sources say where tasks and layouts were found.
-	Sources []string     `json:"sources"`
-	Loops   []*EventLoop `json:"loops"`
-	Tasks   []*AsyncTask `json:"tasks"`
+	Sources []string
+	Loops   []*EventLoop
+	Tasks   []*AsyncTask
 	// AwaitedBy says whether CPython recorded the awaited-by edges
 	// ("recorded", 3.14+) or pycore derived them ("derived").
-	AwaitedBy string `json:"awaited_by_source"`
+	AwaitedBy string
 	// Missing says what this version or this core cannot give.
-	Missing []string `json:"missing,omitempty"`
-	Notes   []string `json:"notes,omitempty"`
+	Missing []string
+	Notes   []string
 	// AsyncioImported: asyncio is in some interpreter's sys.modules (or
 	// tasks were found anyway); false means the program has no event loop.
-	AsyncioImported bool `json:"asyncio_imported"`
+	AsyncioImported bool
 }
 
 // EventLoop is one event loop that has tasks.
 type EventLoop struct {
-	Address       core.Address `json:"address"`
-	Type          string       `json:"type"`
-	InterpreterID int64        `json:"interpreter_id"`
+	Address       core.Address
+	Type          string
+	InterpreterID int64
 	// ThreadID is the thread running the loop (threading.get_ident()), null
 	// when the loop is not running.
-	ThreadID    *uint64       `json:"thread_id"`
-	ThreadName  *string       `json:"thread_name"`
-	LWP         *int64        `json:"lwp"`
-	RunningTask *core.Address `json:"running_task"`
+	ThreadID    *uint64
+	ThreadName  *string
+	LWP         *int64
+	RunningTask *core.Address
 }
 
 // AsyncTask is one asyncio task.
 type AsyncTask struct {
-	Address core.Address `json:"address"` // id(task)
-	Type    string       `json:"type"`    // type(task).__name__
-	Name    *string      `json:"name"`
+	Address core.Address // id(task)
+	Type    string       // type(task).__name__
+	Name    *string
 	// State is "pending", "done" or "cancelled" ("unknown" if unreadable).
-	State string `json:"state"`
+	State string
 	// Running: the loop is running this task (its coroutine is executing).
-	Running       bool         `json:"running"`
-	Loop          core.Address `json:"loop"`
-	InterpreterID int64        `json:"interpreter_id"`
-	ThreadID      *uint64      `json:"thread_id"` // the thread running the task's loop
-	Coroutine     core.Address `json:"coroutine"`
+	Running       bool
+	Loop          core.Address
+	InterpreterID int64
+	ThreadID      *uint64 // the thread running the task's loop
+	Coroutine     core.Address
 	// Stack is the task's coroutine stack, innermost first (see the package
 	// comment on asyncio for what it holds for the running task).
-	Stack []Frame `json:"coroutine_stack"`
+	Stack []Frame
 	// WaitingFor is the future the task is blocked on (its _fut_waiter).
-	WaitingFor *AwaitedObject `json:"waiting_for"`
-	AwaitedBy  []core.Address `json:"awaited_by"` // tasks awaiting this one
-	Awaits     []core.Address `json:"awaits"`     // tasks this one awaits
+	WaitingFor *AwaitedObject
+	AwaitedBy  []core.Address // tasks awaiting this one
+	Awaits     []core.Address // tasks this one awaits
 	// Error says what could not be read.
-	Error string `json:"error,omitempty"`
+	Error string
 }
 
 // AwaitedObject is a future a task waits on.
 type AwaitedObject struct {
-	Address core.Address `json:"address"`
-	Type    string       `json:"type"`
+	Address core.Address
+	Type    string
 }
 
 // Task states, by fut_state (STATE_PENDING, STATE_CANCELLED, STATE_FINISHED).

@@ -38,57 +38,57 @@ import (
 
 // Exception is one exception object, with its traceback and chain.
 type Exception struct {
-	Address core.Address `json:"address"`
+	Address core.Address
 	// Type is the class as the traceback module prints it: "ValueError",
 	// "mypkg.mod.MyError" (the module is left out for builtins and __main__).
-	Type    string `json:"type"`
-	Message string `json:"message"` // str(exc); see the package notes
-	Repr    string `json:"repr"`
+	Type    string
+	Message string // str(exc); see the package notes
+	Repr    string
 	// Traceback is exc.__traceback__, outermost call first, as Python prints it.
-	Traceback []TracebackEntry `json:"traceback"`
+	Traceback []TracebackEntry
 	// TracebackCut says how many entries past the bound were left out.
-	TracebackCut int        `json:"traceback_cut,omitempty"`
-	Notes        []string   `json:"notes,omitempty"` // __notes__ (3.11+)
-	Cause        *Exception `json:"cause,omitempty"`
-	Context      *Exception `json:"context,omitempty"`
+	TracebackCut int
+	Notes        []string // __notes__ (3.11+)
+	Cause        *Exception
+	Context      *Exception
 	// Exceptions are an exception group's first sub-exceptions (at most
 	// maxGroupWidth, as Python prints them); ExceptionsTotal counts them all.
 	// Both are absent for exceptions that are not groups.
-	Exceptions      []*Exception `json:"exceptions,omitempty"`
-	ExceptionsTotal int          `json:"exceptions_total,omitempty"`
+	Exceptions      []*Exception
+	ExceptionsTotal int
 	// Syntax is where a SyntaxError (or subclass) points, which the
 	// traceback module prints instead of its str().
-	Syntax *SyntaxDetail `json:"syntax,omitempty"`
+	Syntax *SyntaxDetail
 	// SuppressContext is __suppress_context__ (set by raise ... from ...).
-	SuppressContext bool `json:"suppress_context"`
+	SuppressContext bool
 	// Seen marks an exception already met higher in the same chain (a
 	// cycle): Python prints it once, and so does pycore; only Address and
 	// Type are filled in.
-	Seen bool `json:"seen,omitempty"`
+	Seen bool
 	// Unnormalized: the exception was still a (type, value) pair, as <= 3.11
 	// keeps it while raising; Address is then the value's (0 if none).
-	Unnormalized bool   `json:"unnormalized,omitempty"`
-	Error        string `json:"error,omitempty"` // what could not be read
+	Unnormalized bool
+	Error        string // what could not be read
 }
 
 // SyntaxDetail is a SyntaxError's msg, filename and lineno attributes, as
 // str() makes them; a nil pointer is None.
 type SyntaxDetail struct {
-	Msg      *string `json:"msg"`
-	Filename *string `json:"filename"`
-	Lineno   *string `json:"lineno"`
+	Msg      *string
+	Filename *string
+	Lineno   *string
 	// Located says whether the traceback module prints a 'File "...", line
 	// N' line for it: when it has a lineno, and always before 3.8.
-	Located bool `json:"located"`
+	Located bool
 }
 
 // TracebackEntry is one entry of a traceback.
 type TracebackEntry struct {
-	File     string       `json:"file"`
-	Function string       `json:"function"` // co_name, as the traceback module prints it
-	Line     int          `json:"line"`
-	Frame    core.Address `json:"frame"` // the frame object
-	Error    string       `json:"error,omitempty"`
+	File     string
+	Function string // co_name, as the traceback module prints it
+	Line     int
+	Frame    core.Address // the frame object
+	Error    string
 }
 
 // Bounds on exception walks.

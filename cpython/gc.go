@@ -13,18 +13,18 @@ import (
 // collection is running. Members are null where this build's layout does
 // not say where they are.
 type GCInfo struct {
-	Enabled    *bool   `json:"enabled"`
-	Collecting *bool   `json:"collecting"`
-	Counts     []int64 `json:"counts"`     // gc.get_count()
-	Thresholds []int64 `json:"thresholds"` // gc.get_threshold()
+	Enabled    *bool
+	Collecting *bool
+	Counts     []int64 // gc.get_count()
+	Thresholds []int64 // gc.get_threshold()
 	// Thread is the thread running the collection, from its native stack
 	// (a frame in the gc module's C functions); null when none is, or
 	// nobody could tell. ThreadLWP is its kernel thread.
-	Thread    *uint64 `json:"thread"`
-	ThreadLWP *int64  `json:"thread_lwp"`
+	Thread    *uint64
+	ThreadLWP *int64
 	// ThreadNote says why the collecting thread is unknown, when it is.
-	ThreadNote string   `json:"thread_note,omitempty"`
-	Errors     []string `json:"errors,omitempty"`
+	ThreadNote string
+	Errors     []string
 }
 
 // numGenerations is NUM_GENERATIONS, 3 on every version (3.14's

@@ -10,16 +10,16 @@ import (
 
 // GILInfo is the state of the GIL that serves the main interpreter.
 type GILInfo struct {
-	Locked *bool `json:"locked"`
+	Locked *bool
 	// SwitchNumber counts the times the GIL changed hands; IntervalUS is
 	// sys.getswitchinterval() in microseconds.
-	SwitchNumber *uint64 `json:"switch_number"`
-	IntervalUS   *uint64 `json:"interval_us"`
+	SwitchNumber *uint64
+	IntervalUS   *uint64
 	// Waiters are the kernel threads (LWPs) blocked waiting for it: in a
 	// futex() call on the GIL's condition variable or mutex, as the
 	// registers of the core say. Null when that cannot be told.
-	Waiters     []int64 `json:"waiters"`
-	WaitersNote string  `json:"waiters_note,omitempty"`
+	Waiters     []int64
+	WaitersNote string
 }
 
 // sysFutex is futex(2)'s x86-64 system call number.

@@ -35,20 +35,20 @@ import (
 
 // Local is one argument or local variable of a frame.
 type Local struct {
-	Name string `json:"name"`
+	Name string
 	// Kind is where the variable lives: "local" (a fast local), "cell" (a
 	// cell of this frame, shared with inner functions) or "free" (a cell
 	// from the enclosing function's closure). Cells show their contents.
-	Kind string `json:"kind"`
+	Kind string
 	// Argument is how the variable is passed when it is an argument, in
 	// inspect's terms: "positional-only", "positional", "keyword-only",
 	// "var-positional" (*args) or "var-keyword" (**kwargs); "" otherwise.
-	Argument string `json:"argument,omitempty"`
+	Argument string
 	// Unbound: the variable has no value yet (or was deleted).
-	Unbound bool `json:"unbound,omitempty"`
+	Unbound bool
 	// Value is the variable's value, within the snapshot's repr limits; its
 	// Error says why it could not be read.
-	Value *Object `json:"value,omitempty"`
+	Value *Object
 }
 
 // co_flags bits and co_localspluskinds bits used here (Include/cpython/code.h,

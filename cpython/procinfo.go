@@ -18,27 +18,27 @@ import (
 // bytes of the command line) and the sys module's own sys.executable,
 // sys.argv and sys.orig_argv.
 type ProcessInfo struct {
-	PID  *int `json:"pid"` // null when the core has no NT_PRPSINFO
-	PPID *int `json:"ppid"`
-	UID  *int `json:"uid"`
-	GID  *int `json:"gid"`
+	PID  *int // null when the core has no NT_PRPSINFO
+	PPID *int
+	UID  *int
+	GID  *int
 	// Command is pr_fname, the kernel's name of the program (comm: at most
 	// 15 bytes); PsArgs is pr_psargs, the command line as the kernel keeps
 	// it (at most 80 bytes, arguments joined by spaces).
-	Command *string `json:"command"`
-	PsArgs  *string `json:"psargs"`
+	Command *string
+	PsArgs  *string
 	// Executable, Argv and OrigArgv are sys.executable, sys.argv and
 	// sys.orig_argv (3.10+: the interpreter's own command line, options
 	// included) of the main interpreter; null where unreadable or absent.
-	Executable *string  `json:"executable"`
-	Argv       []string `json:"argv"`
-	OrigArgv   []string `json:"orig_argv"`
+	Executable *string
+	Argv       []string
+	OrigArgv   []string
 	// Time is when the core was written, where something records it, and
 	// TimeSource says what (an ELF core itself does not).
-	Time       *time.Time `json:"time,omitempty"`
-	TimeSource string     `json:"time_source,omitempty"`
+	Time       *time.Time
+	TimeSource string
 	// Errors say what of the above could not be read.
-	Errors []string `json:"errors,omitempty"`
+	Errors []string
 }
 
 // maxArgv bounds the arguments read from sys.argv and sys.orig_argv, and

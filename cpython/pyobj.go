@@ -84,25 +84,25 @@ func (o ReprOptions) withDefaults() ReprOptions {
 // lists, sets and an exception's args; []DictItem for dicts; the qualified
 // name for classes, functions and modules; CodeValue for code objects.
 type Object struct {
-	Address   core.Address `json:"address"`
-	Type      string       `json:"type"`
-	Repr      string       `json:"repr"`
-	Value     any          `json:"value,omitempty"`
-	Truncated bool         `json:"truncated,omitempty"` // limits cut the value or its repr
-	Error     string       `json:"error,omitempty"`     // why the object could not be read (in full)
+	Address   core.Address
+	Type      string
+	Repr      string
+	Value     any
+	Truncated bool   // limits cut the value or its repr
+	Error     string // why the object could not be read (in full)
 }
 
 // DictItem is one key and value of a dict.
 type DictItem struct {
-	Key   Object `json:"key"`
-	Value Object `json:"value"`
+	Key   Object
+	Value Object
 }
 
 // CodeValue is what a code object's Value holds.
 type CodeValue struct {
-	Name      string `json:"name"`
-	File      string `json:"file"`
-	FirstLine int    `json:"first_line"`
+	Name      string
+	File      string
+	FirstLine int
 }
 
 // Repr renders the object at obj as Python's repr() would, within opts.

@@ -1,7 +1,6 @@
 package cpython
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -20,56 +19,57 @@ const (
 	maxSnapshotFrames = 1 << 20
 )
 
-// Snapshot is what Python was doing when the core was made.
+// Snapshot is what Python was doing when the core was made. The model
+// types carry no JSON tags: package render writes their JSON.
 type Snapshot struct {
-	Python     PythonInfo   `json:"python"`
-	Process    *ProcessInfo `json:"process"`
-	GC         *GCInfo      `json:"gc"`
-	GIL        *GILInfo     `json:"gil"`
-	Signal     *SignalInfo  `json:"signal"`
-	Finalizing bool         `json:"finalizing"`
-	Threads    []*Thread    `json:"threads"`
-	Notes      []string     `json:"notes,omitempty"`
-	Live       *LiveInfo    `json:"live,omitempty"` // read from a running process, not a core
+	Python     PythonInfo
+	Process    *ProcessInfo
+	GC         *GCInfo
+	GIL        *GILInfo
+	Signal     *SignalInfo
+	Finalizing bool
+	Threads    []*Thread
+	Notes      []string
+	Live       *LiveInfo // read from a running process, not a core
 }
 
 // LiveInfo says how a running process was read.
 type LiveInfo struct {
-	PID         int     `json:"pid"`
-	NonBlocking bool    `json:"nonblocking"` // read without stopping it
-	PausedMS    float64 `json:"paused_ms"`   // how long it was stopped
+	PID         int
+	NonBlocking bool    // read without stopping it
+	PausedMS    float64 // how long it was stopped
 }
 
 // PythonInfo says which CPython this is and how pycore knows.
 type PythonInfo struct {
-	Version      string `json:"version"`
-	FreeThreaded bool   `json:"free_threaded"`
-	Debug        bool   `json:"debug"` // a Py_DEBUG build (python3.Xd)
-	Evidence     string `json:"evidence"`
+	Version      string
+	FreeThreaded bool
+	Debug        bool // a Py_DEBUG build (python3.Xd)
+	Evidence     string
 }
 
 // SignalInfo is the signal that ended the process, if the core says.
 type SignalInfo struct {
-	Number   int    `json:"number"`
-	Name     string `json:"name"`
-	Code     int    `json:"code"`      // si_code
-	CodeName string `json:"code_name"` // "SEGV_MAPERR", "SI_TKILL"...
+	Number   int
+	Name     string
+	Code     int    // si_code
+	CodeName string // "SEGV_MAPERR", "SI_TKILL"...
 	// Cause is where it came from (core.Cause): "fault", "self", "sent",
 	// "stop" or "unknown".
-	Cause string `json:"cause"`
+	Cause string
 	// Address is the faulting address; meaningful when HasAddress (a fault
 	// with an address: 0 is a NULL dereference then).
-	Address    uint64 `json:"address"`
-	HasAddress bool   `json:"has_address"`
+	Address    uint64
+	HasAddress bool
 	// SenderPID and SenderUID say who sent it (cause "self" or "sent" by
 	// kill, tgkill, sigqueue); null when the kernel raised it.
-	SenderPID *int `json:"sender_pid"`
-	SenderUID *int `json:"sender_uid"`
-	Thread    int  `json:"thread"` // TID of the thread that received it
+	SenderPID *int
+	SenderUID *int
+	Thread    int // TID of the thread that received it
 	// Fatal: the process crashed by it (cause fault, self or unknown), so
 	// the receiving thread is the crashed one. False for a dump request
 	// (sent) and a dump of a running process (stop).
-	Fatal bool `json:"fatal"`
+	Fatal bool
 }
 
 // signalInfo describes the core's signal, nil when it has none.
@@ -96,84 +96,75 @@ func signalInfo(c *core.Process) *SignalInfo {
 
 // Thread is one Python thread state and its stack.
 type Thread struct {
-	ThreadID       uint64  `json:"thread_id"`        // threading.get_ident()
-	NativeThreadID *int64  `json:"native_thread_id"` // gettid(); null before 3.11
-	LWP            *int64  `json:"lwp"`              // the kernel thread matched in the core, on every version
-	InterpreterID  int64   `json:"interpreter_id"`
-	Name           *string `json:"name"`
-	Crashed        bool    `json:"crashed"`
-	HoldsGIL       bool    `json:"holds_gil"`
-	Main           bool    `json:"main"`
-	Frames         []Frame `json:"frames"` // innermost first
+	ThreadID       uint64 // threading.get_ident()
+	NativeThreadID *int64 // gettid(); null before 3.11
+	LWP            *int64 // the kernel thread matched in the core, on every version
+	InterpreterID  int64
+	Name           *string
+	Crashed        bool
+	HoldsGIL       bool
+	Main           bool
+	Frames         []Frame // innermost first
 	// Error says why the stack is incomplete, if it is.
-	Error  string       `json:"error,omitempty"`
-	TState core.Address `json:"tstate"`
+	Error  string
+	TState core.Address
 
 	// State is PyThreadState.state (3.13+): "attached" (running Python, or
 	// holding the GIL), "detached", "suspended" (stopped by a stop-the-world
 	// pause) or "shutting down"; "" where the version does not record it.
-	State string `json:"state,omitempty"`
+	State string
 	// Daemon is threading.Thread.daemon, null for a thread the threading
 	// module does not know.
-	Daemon *bool `json:"daemon"`
+	Daemon *bool
 	// GILRequested is PyThreadState.gil_requested (3.15+): the thread waits
 	// for the GIL. Null where the version does not record it.
-	GILRequested *bool `json:"gil_requested"`
+	GILRequested *bool
 	// GILDropRequested, on the thread holding the GIL: another thread asked
 	// it to drop the GIL (eval_breaker 3.13+, ceval.gil_drop_request 3.7-3.12).
 	// Null when unknown (3.6) or not the holder.
-	GILDropRequested *bool `json:"gil_drop_requested,omitempty"`
+	GILDropRequested *bool
 	// Exception is the exception being raised (tstate->current_exception, or
 	// the curexc triple before 3.12), null if none.
-	Exception *Exception `json:"exception"`
+	Exception *Exception
 	// HandledExceptions are the exceptions being handled (sys.exc_info()),
 	// innermost first: one per running generator or coroutine handling one,
 	// then the thread's own.
-	HandledExceptions []*Exception `json:"handled_exceptions"`
+	HandledExceptions []*Exception
 	// DetailErrors say what of the above could not be read.
-	DetailErrors []string `json:"detail_errors,omitempty"`
+	DetailErrors []string
 	// WaitsForGIL: the thread is blocked waiting for the GIL (in futex() on
 	// its condition variable or mutex, from the core's registers); null when
 	// that cannot be told.
-	WaitsForGIL *bool `json:"waits_for_gil"`
+	WaitsForGIL *bool
 	// CollectingGarbage: this thread runs the collection in progress (its
 	// native stack is in the gc module; see GCInfo.Thread).
-	CollectingGarbage bool `json:"collecting_garbage,omitempty"`
+	CollectingGarbage bool
 }
 
 // Frame is one Python frame.
 type Frame struct {
-	Function string  `json:"function"`
-	Qualname *string `json:"qualname"`
-	File     string  `json:"file"`
-	Line     int     `json:"line"`
+	Function string
+	Qualname *string
+	File     string
+	Line     int
 	// Generator is set for frames owned by a generator or coroutine; Kind says
 	// which ("generator", "coroutine", "async generator") when co_flags is known.
-	// (JSON "generator_kind": "kind" says what sort of frame this is.)
-	Generator bool   `json:"generator,omitempty"`
-	Kind      string `json:"generator_kind,omitempty"`
-	Entry     bool   `json:"entry,omitempty"` // first frame of a C->Python call (3.11+): the outermost an eval loop activation runs
+	// (its JSON is "generator_kind": package render's "kind" says what sort
+	// of frame it is.)
+	Generator bool
+	Kind      string
+	Entry     bool // first frame of a C->Python call (3.11+): the outermost an eval loop activation runs
 	// Shim is the address of the C-stack shim frame under an entry frame
 	// (3.12+): a local of the eval loop activation that runs it, so it
 	// says which native frame that is. 0 when not known.
-	Shim    core.Address `json:"-"`
-	Code    core.Address `json:"code"`
-	Address core.Address `json:"address"` // the frame object or interpreter frame
+	Shim    core.Address
+	Code    core.Address
+	Address core.Address // the frame object or interpreter frame
 	// Locals are the frame's arguments (first) and local variables, when
 	// asked for (SnapshotOptions.Locals); LocalsError says why they could
 	// not be read.
-	Locals      []Local `json:"locals,omitempty"`
-	LocalsError string  `json:"locals_error,omitempty"`
-}
-
-// MarshalJSON writes the frame's fields after "kind": "python", which
-// tells it from the native frames of pycore threads --native.
-func (f Frame) MarshalJSON() ([]byte, error) {
-	type plain Frame // without this method
-	return json.Marshal(struct {
-		Kind string `json:"kind"`
-		*plain
-	}{"python", (*plain)(&f)})
+	Locals      []Local
+	LocalsError string
 }
 
 // SnapshotOptions choose what a snapshot reads beyond stacks.

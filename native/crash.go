@@ -9,15 +9,15 @@ import (
 
 // Crash says where a fatal signal struck and, for a fault, at which address.
 type Crash struct {
-	Signal string `json:"signal"`
-	Number int    `json:"number"`
+	Signal string
+	Number int
 	// Code is the signal's si_code as the source below gives it (1
 	// SEGV_MAPERR, 2 SEGV_ACCERR, ...), null when unknown.
-	Code *int `json:"code"`
+	Code *int
 	// Address is the faulting address (si_addr) of SIGSEGV and SIGBUS, the
 	// faulting instruction's of SIGILL and SIGFPE; null for other signals or
 	// when no source records it.
-	Address *uint64 `json:"address"`
+	Address *uint64
 	// Source says where Code and Address come from: "core" (the core's
 	// NT_SIGINFO: the kernel delivered the fault with no handler in the way),
 	// "signal frame siginfo" (a handler with SA_SIGINFO ran and re-raised: the
@@ -25,10 +25,10 @@ type Crash struct {
 	// handler without SA_SIGINFO, faulthandler's: the fault registers the
 	// kernel saved in the frame's ucontext, cr2 and the trap number), or
 	// "none".
-	Source string `json:"source"`
+	Source string
 	// PC is the interrupted instruction; Frame the frame it is in.
-	PC    uint64 `json:"pc"`
-	Frame *Frame `json:"frame"`
+	PC    uint64
+	Frame *Frame
 }
 
 // The x86-64 kernel's rt_sigframe, at the sp the sigreturn trampoline runs

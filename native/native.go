@@ -6,7 +6,6 @@
 package native
 
 import (
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -57,46 +56,6 @@ type Frame struct {
 	// eval marks an activation of the eval loop (_PyEval_EvalFrameDefault).
 	eval     bool
 	internal bool // in libpython or the python executable
-}
-
-// nativeJSON is a native frame as JSON.
-type nativeJSON struct {
-	Kind         string  `json:"kind"`
-	PC           uint64  `json:"pc"`
-	Function     *string `json:"function"`
-	Offset       *uint64 `json:"offset"`
-	Module       *string `json:"module"`
-	ModuleOffset *uint64 `json:"module_offset"`
-	File         *string `json:"file,omitempty"`
-	Line         *int    `json:"line,omitempty"`
-	Signal       bool    `json:"signal,omitempty"`
-	FramePointer bool    `json:"frame_pointer,omitempty"`
-	Inlined      bool    `json:"inlined,omitempty"`
-}
-
-// MarshalJSON writes a Python frame as cpython writes it ("kind": "python")
-// and a native frame with "kind": "native" and its pc, symbol and module.
-func (f Frame) MarshalJSON() ([]byte, error) {
-	if f.Python != nil {
-		return json.Marshal(f.Python)
-	}
-	j := nativeJSON{Kind: "native", PC: uint64(f.PC), Signal: f.Signal, FramePointer: f.FramePointer, Inlined: f.Inlined}
-	if f.Function != "" {
-		fn, off := f.Function, f.Offset
-		j.Function = &fn
-		if !f.Inlined { // an inlined function has no symbol of its own
-			j.Offset = &off
-		}
-	}
-	if f.Module != "" {
-		m, off := f.Module, f.ModuleOffset
-		j.Module, j.ModuleOffset = &m, &off
-	}
-	if f.File != "" {
-		file, line := f.File, f.Line
-		j.File, j.Line = &file, &line
-	}
-	return json.Marshal(j)
 }
 
 // Where names a native frame as "func (lib.so+0x1170, file.c:17)": the
@@ -154,38 +113,15 @@ type Thread struct {
 	MergeError string
 }
 
-type threadJSON struct {
-	*cpython.Thread
-	LWP        int     `json:"lwp"`
-	Frames     []Frame `json:"frames"`
-	NativeStop string  `json:"native_stop"`
-	MergeError string  `json:"merge_error,omitempty"`
-	// PythonFrames, only when the merge failed: the Python stack as read.
-	PythonFrames []cpython.Frame `json:"python_frames,omitempty"`
-}
-
-// MarshalJSON writes the Python thread's fields (none for a thread the
-// interpreter does not know), then lwp, the merged frames and native_stop.
-func (t *Thread) MarshalJSON() ([]byte, error) {
-	j := threadJSON{Thread: t.Python, LWP: t.LWP, Frames: t.Frames, NativeStop: t.Stop, MergeError: t.MergeError}
-	if j.Frames == nil {
-		j.Frames = []Frame{}
-	}
-	if t.MergeError != "" && t.Python != nil {
-		j.PythonFrames = t.Python.Frames
-	}
-	return json.Marshal(j)
-}
-
 // Snapshot is a cpython.Snapshot whose threads carry native stacks: every
 // thread of the core, Python's in the interpreter's order, then the others.
 type Snapshot struct {
 	*cpython.Snapshot
-	Threads []*Thread `json:"threads"`
+	Threads []*Thread
 	// CrashFrame is the frame the fatal signal interrupted (nil without one);
 	// Crash says so with the fault address.
-	CrashFrame *Frame `json:"crash_frame,omitempty"`
-	Crash      *Crash `json:"crash,omitempty"`
+	CrashFrame *Frame
+	Crash      *Crash
 }
 
 // Stacks unwinds every thread of p and merges snap's Python frames into

@@ -15,6 +15,7 @@ import (
 	"github.com/pycore/pycore/core"
 	"github.com/pycore/pycore/cpython"
 	"github.com/pycore/pycore/native"
+	"github.com/pycore/pycore/render"
 	"github.com/pycore/pycore/session"
 )
 
@@ -144,16 +145,16 @@ const (
 // CoreResult is what one file gave: a signature, or the reason it could not be
 // read. It is one line of --format jsonl.
 type CoreResult struct {
-	Path      string              `json:"path"`
-	Time      time.Time           `json:"time,omitzero"` // the file's modification time
-	Size      int64               `json:"size"`
-	Python    string              `json:"python,omitempty"`
-	Signal    *cpython.SignalInfo `json:"signal_info,omitempty"`
-	Signature *Signature          `json:"signature,omitempty"`
-	Thread    *ThreadInfo         `json:"thread,omitempty"`
-	Exception *ExceptionInfo      `json:"exception,omitempty"` // the signature thread's
-	Notes     []string            `json:"notes,omitempty"`
-	Error     string              `json:"error,omitempty"`
+	Path      string         `json:"path"`
+	Time      time.Time      `json:"time,omitzero"` // the file's modification time
+	Size      int64          `json:"size"`
+	Python    string         `json:"python,omitempty"`
+	Signal    *render.Signal `json:"signal_info,omitempty"`
+	Signature *Signature     `json:"signature,omitempty"`
+	Thread    *ThreadInfo    `json:"thread,omitempty"`
+	Exception *ExceptionInfo `json:"exception,omitempty"` // the signature thread's
+	Notes     []string       `json:"notes,omitempty"`
+	Error     string         `json:"error,omitempty"`
 
 	stack        []StackFrame // the signature thread's stack, for group examples
 	stackOmitted int
@@ -304,7 +305,7 @@ func Analyze(path string, o Options) (r *CoreResult) {
 		return r
 	}
 	r.Python = snap.Python.Version
-	r.Signal = snap.Signal
+	r.Signal = render.SignalOf(snap.Signal)
 	sig, t := SignatureOf(snap, o.Signature)
 	// A crash in a C extension's code is grouped by that code, whichever
 	// Python code called it.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pycore/pycore/cpython"
 	"github.com/pycore/pycore/native"
+	"github.com/pycore/pycore/render"
 	"github.com/pycore/pycore/session"
 )
 
@@ -194,9 +195,7 @@ func writeNative(w io.Writer, s *session.Session, snap *cpython.Snapshot, mode s
 		return err
 	}
 	if asJSON {
-		head := *ns
-		head.Threads = []*native.Thread{}
-		return writeStreamedJSON(w, &head, ns.Threads)
+		return render.WriteNativeSnapshot(w, ns)
 	}
 	return printNativeThreads(w, ns)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pycore/pycore/core"
 	"github.com/pycore/pycore/cpython"
+	"github.com/pycore/pycore/render"
 	"github.com/pycore/pycore/session"
 )
 
@@ -62,10 +63,7 @@ gather() and TaskGroup; what a version cannot give is said at the end.
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
-				return enc.Encode(struct {
-					*cpython.AsyncioSnapshot
-					Live *cpython.LiveInfo `json:"live,omitempty"`
-				}{snap, live})
+				return enc.Encode(render.AsyncioOf(snap, live))
 			}
 			return printTasks(cmd.OutOrStdout(), snap)
 		},

@@ -2,8 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/pycore/pycore/cpython"
 	"github.com/pycore/pycore/native"
+	"github.com/pycore/pycore/render"
 	"github.com/pycore/pycore/session"
 )
 
@@ -83,7 +82,7 @@ core is of, when the path recorded in the core is not right on this machine.`,
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
 			if asJSON {
-				if err := writeSnapshotJSON(bw, snap); err != nil {
+				if err := render.WriteSnapshot(bw, snap); err != nil {
 					return err
 				}
 				return bw.Flush()
@@ -513,51 +512,4 @@ func optString(p *string) string {
 		return "-"
 	}
 	return *p
-}
-
-// writeSnapshotJSON writes what json.Encoder with a two-space indent writes,
-// one thread at a time, so the whole document is never in memory.
-func writeSnapshotJSON(w io.Writer, snap *cpython.Snapshot) error {
-	head := *snap
-	head.Threads = []*cpython.Thread{}
-	return writeStreamedJSON(w, &head, snap.Threads)
-}
-
-// writeStreamedJSON writes head (whose "threads" member is an empty array)
-// with threads in that array, one marshalled at a time.
-func writeStreamedJSON[T any](w io.Writer, head any, threads []T) error {
-	b, err := json.MarshalIndent(head, "", "  ")
-	if err != nil {
-		return err
-	}
-	const mark = `"threads": []`
-	i := bytes.Index(b, []byte(mark))
-	if i < 0 {
-		return fmt.Errorf("snapshot JSON has no threads member")
-	}
-	if _, err := w.Write(b[:i+len(mark)-1]); err != nil {
-		return err
-	}
-	for k, t := range threads {
-		tb, err := json.MarshalIndent(t, "    ", "  ")
-		if err != nil {
-			return err
-		}
-		sep := ",\n    "
-		if k == 0 {
-			sep = "\n    "
-		}
-		io.WriteString(w, sep)
-		if _, err := w.Write(tb); err != nil {
-			return err
-		}
-	}
-	if len(threads) > 0 {
-		io.WriteString(w, "\n  ")
-	}
-	if _, err := w.Write(b[i+len(mark)-1:]); err != nil {
-		return err
-	}
-	_, err = io.WriteString(w, "\n")
-	return err
 }
