@@ -24,12 +24,12 @@ package cpython
 // core cannot run Python code.
 //
 // Exception groups (3.11+) carry their sub-exceptions, read and printed as
-// the traceback module does: at most maxGroupWidth of them per group, nested
-// groups to maxGroupDepth, inside the "| " margins Python draws.
+// the traceback module does: at most MaxGroupWidth of them per group (package
+// render prints them, nested groups to max_group_depth, inside the "| "
+// margins Python draws).
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/pycore/pycore/core"
@@ -52,7 +52,7 @@ type Exception struct {
 	Cause        *Exception
 	Context      *Exception
 	// Exceptions are an exception group's first sub-exceptions (at most
-	// maxGroupWidth, as Python prints them); ExceptionsTotal counts them all.
+	// MaxGroupWidth, as Python prints them); ExceptionsTotal counts them all.
 	// Both are absent for exceptions that are not groups.
 	Exceptions      []*Exception
 	ExceptionsTotal int
@@ -100,10 +100,9 @@ const (
 	// maxExcTree bounds the exceptions read for one exception, its chains and
 	// its groups' members together.
 	maxExcTree = 1024
-	// maxGroupWidth and maxGroupDepth are the traceback module's defaults for
-	// printing exception groups (max_group_width, max_group_depth).
-	maxGroupWidth = 15
-	maxGroupDepth = 10
+	// MaxGroupWidth is the traceback module's default max_group_width: the
+	// sub-exceptions of a group read here and printed by package render.
+	MaxGroupWidth = 15
 )
 
 type excReader struct {
@@ -334,7 +333,7 @@ func (er *excReader) readGroup(e *Exception, a core.Address, depth int, w *excWa
 		e.Error = joinErr(e.Error, fmt.Sprintf("exception group excs: %v", err))
 		return
 	}
-	members, err := er.r.tupleHead(excs, min(n, maxGroupWidth))
+	members, err := er.r.tupleHead(excs, min(n, MaxGroupWidth))
 	if err != nil {
 		e.Error = joinErr(e.Error, fmt.Sprintf("exception group excs: %v", err))
 		return
@@ -806,226 +805,4 @@ func (er *excReader) byteAt(obj core.Address, i int64) (byte, bool) {
 
 func (er *excReader) repr(obj core.Address) string {
 	return er.rend.object(obj, 0).Repr
-}
-
-// --- printing ---
-
-// FormatException returns the lines Python's traceback.format_exception
-// would print for e (without source lines, which are not in the core),
-// each without its newline.
-func FormatException(e *Exception) []string {
-	var p excPrinter
-	p.format(e)
-	return p.out
-}
-
-const (
-	causeMessage   = "The above exception was the direct cause of the following exception:"
-	contextMessage = "During handling of the above exception, another exception occurred:"
-	// recursiveCutoff is traceback._RECURSIVE_CUTOFF: identical consecutive
-	// entries beyond it are summarized.
-	recursiveCutoff = 3
-)
-
-// excPrinter follows traceback.TracebackException.format and its
-// _ExceptionPrintContext: inside an exception group every line carries a
-// margin, two spaces per level of nesting and then "| " (or "+ ").
-type excPrinter struct {
-	out        []string
-	groupDepth int
-	needClose  bool
-}
-
-func (p *excPrinter) indent() string { return strings.Repeat(" ", 2*p.groupDepth) }
-
-// emit adds lines with the margin of the current group depth.
-func (p *excPrinter) emit(margin string, lines ...string) {
-	prefix := ""
-	if p.groupDepth > 0 {
-		prefix = p.indent() + margin + " "
-	}
-	for _, l := range lines {
-		p.out = append(p.out, prefix+l)
-	}
-}
-
-// format prints e and its chain, outermost cause or context first.
-func (p *excPrinter) format(top *Exception) {
-	type link struct {
-		msg string
-		e   *Exception
-	}
-	var chain []link
-	for e, msg := top, ""; e != nil && len(chain) < maxExcChain; {
-		chain = append(chain, link{msg, e})
-		switch {
-		case e.Cause != nil && !e.Cause.Seen:
-			e, msg = e.Cause, causeMessage
-		case e.Context != nil && !e.Context.Seen && !e.SuppressContext:
-			e, msg = e.Context, contextMessage
-		default:
-			e = nil
-		}
-	}
-	for i := len(chain) - 1; i >= 0; i-- {
-		e := chain[i].e
-		if i+1 < len(chain) {
-			p.emit("|", "", chain[i+1].msg, "")
-		}
-		switch {
-		case e.Exceptions == nil:
-			if len(e.Traceback) > 0 {
-				p.emit("|", "Traceback (most recent call last):")
-				p.emitTraceback(e)
-			}
-			p.emitFinal(e)
-		case p.groupDepth > maxGroupDepth:
-			p.emit("|", fmt.Sprintf("... (max_group_depth is %d)", maxGroupDepth))
-		default:
-			p.formatGroup(e)
-		}
-	}
-}
-
-func (p *excPrinter) emitTraceback(e *Exception) {
-	p.emit("|", formatEntries(e.Traceback)...)
-	if e.TracebackCut > 0 {
-		p.emit("|", fmt.Sprintf("  [%d more entries not read]", e.TracebackCut))
-	}
-}
-
-// emitFinal is format_exception_only: "Type: message", then the notes. A
-// SyntaxError shows where it points instead of its str().
-func (p *excPrinter) emitFinal(e *Exception) {
-	line := e.Type
-	if d := e.Syntax; d != nil {
-		suffix := ""
-		switch {
-		case d.Located:
-			file, line := "<string>", "None"
-			if d.Filename != nil && *d.Filename != "" {
-				file = *d.Filename
-			}
-			if d.Lineno != nil {
-				line = *d.Lineno
-			}
-			p.emit("|", fmt.Sprintf("  File \"%s\", line %s", file, line))
-		case d.Filename != nil:
-			suffix = " (" + *d.Filename + ")"
-		}
-		msg := "<no detail available>"
-		if d.Msg != nil && *d.Msg != "" {
-			msg = *d.Msg
-		}
-		line += ": " + msg + suffix
-	} else if e.Message != "" {
-		line += ": " + e.Message
-	}
-	p.emit("|", strings.Split(line, "\n")...)
-	for _, n := range e.Notes {
-		p.emit("|", strings.Split(n, "\n")...)
-	}
-	if e.Error != "" {
-		p.emit("|", "  [incomplete: "+e.Error+"]")
-	}
-}
-
-func (p *excPrinter) formatGroup(e *Exception) {
-	toplevel := p.groupDepth == 0
-	if toplevel {
-		p.groupDepth++
-	}
-	if len(e.Traceback) > 0 {
-		margin := "|"
-		if toplevel {
-			margin = "+"
-		}
-		p.emit(margin, "Exception Group Traceback (most recent call last):")
-		p.emitTraceback(e)
-	}
-	p.emitFinal(e)
-	n := e.ExceptionsTotal
-	if n > maxGroupWidth {
-		n = maxGroupWidth + 1
-	}
-	p.needClose = false
-	for i := 0; i < n; i++ {
-		last := i == n-1
-		if last {
-			p.needClose = true // a nested group may close the frame first
-		}
-		title := strconv.Itoa(i + 1)
-		if i >= maxGroupWidth {
-			title = "..."
-		}
-		lead := "  "
-		if i == 0 {
-			lead = "+-"
-		}
-		p.out = append(p.out, p.indent()+lead+"+---------------- "+title+" ----------------")
-		p.groupDepth++
-		switch {
-		case i >= maxGroupWidth:
-			rest := e.ExceptionsTotal - maxGroupWidth
-			plural := "s"
-			if rest == 1 {
-				plural = ""
-			}
-			p.emit("|", fmt.Sprintf("and %d more exception%s", rest, plural))
-		case i < len(e.Exceptions):
-			p.format(e.Exceptions[i])
-		default:
-			p.emit("|", "[not read]")
-		}
-		if last && p.needClose {
-			p.out = append(p.out, p.indent()+"+------------------------------------")
-			p.needClose = false
-		}
-		p.groupDepth--
-	}
-	if toplevel {
-		p.groupDepth = 0
-	}
-}
-
-// formatEntries is traceback.StackSummary.format without source lines.
-func formatEntries(entries []TracebackEntry) []string {
-	var out []string
-	var last *TracebackEntry
-	count := 0
-	flush := func() {
-		if count > recursiveCutoff {
-			n := count - recursiveCutoff
-			s := "s"
-			if n == 1 {
-				s = ""
-			}
-			out = append(out, fmt.Sprintf("  [Previous line repeated %d more time%s]", n, s))
-		}
-	}
-	for i := range entries {
-		e := &entries[i]
-		if last == nil || last.File != e.File || last.Line != e.Line || last.Function != e.Function {
-			flush()
-			last, count = e, 0
-		}
-		count++
-		if count > recursiveCutoff {
-			continue
-		}
-		if e.Error != "" {
-			out = append(out, "  ["+e.Error+"]")
-			continue
-		}
-		out = append(out, fmt.Sprintf("  File \"%s\", line %s, in %s", e.File, lineString(e.Line), e.Function))
-	}
-	flush()
-	return out
-}
-
-func lineString(n int) string {
-	if n <= 0 {
-		return "None"
-	}
-	return strconv.Itoa(n)
 }

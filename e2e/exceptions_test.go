@@ -13,6 +13,7 @@ import (
 
 	"github.com/pycore/pycore/cpython"
 	"github.com/pycore/pycore/internal/pytest"
+	"github.com/pycore/pycore/render"
 )
 
 // excOracle is what testdata/scenarios/exceptions.py wrote
@@ -157,7 +158,7 @@ func compareExc(where string, w *oracleExc, g *cpython.Exception) []string {
 	if errs == nil && w != nil && g != nil {
 		// The whole printed form, as the traceback module printed it minus the
 		// source lines (and 3.11+'s carets), which are not in a core.
-		if got, want := strings.Join(cpython.FormatException(g), "\n"), pythonText(w.Text); got != want {
+		if got, want := strings.Join(render.FormatException(g), "\n"), pythonText(w.Text); got != want {
 			errs = append(errs, fmt.Sprintf("%s: printed\n%s\nwant\n%s", where, got, want))
 		}
 	}

@@ -952,7 +952,7 @@ func TestReportTable(t *testing.T) {
 		}
 		// The innermost frame of the stack, as Python prints it.
 		f := g.Stack[0]
-		if line := fmt.Sprintf("    File %q, line %d, in %s\n", f.File, f.Line, f.Name()); !strings.Contains(out, line) {
+		if line := fmt.Sprintf("    File \"%s\", line %d, in %s\n", f.File, f.Line, f.Name()); !strings.Contains(out, line) {
 			t.Errorf("group %d: stack line %q missing", g.Rank, line)
 		}
 		// After it, the example's exception, and the group's counts in its head.

@@ -3,11 +3,11 @@ package report
 import (
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/pycore/pycore/internal/textable"
+	"github.com/pycore/pycore/render"
 )
 
 // timeLayout shows core times in UTC, to the second.
@@ -60,7 +60,10 @@ func frameLines(s Signature) []string {
 	return out
 }
 
-// Traceback writes a stack the way Python prints one: outermost call first.
+// Traceback writes a stack the way Python prints one: outermost call first,
+// repeated frames collapsed (render's one traceback printer). What report
+// adds on purpose: how many outer frames the signature left out, and
+// "(generator/coroutine)" after a generator's frame (a report keeps no kind).
 func Traceback(w io.Writer, indent string, stack []StackFrame, omitted int) {
 	if len(stack) == 0 {
 		fmt.Fprintf(w, "%s(no Python frames)\n", indent)
@@ -70,14 +73,16 @@ func Traceback(w io.Writer, indent string, stack []StackFrame, omitted int) {
 	if omitted > 0 {
 		fmt.Fprintf(w, "%s  ... %d outer %s not shown\n", indent, omitted, plural(omitted, "frame", "frames"))
 	}
+	entries := make([]render.Entry, 0, len(stack))
 	for i := len(stack) - 1; i >= 0; i-- {
 		f := stack[i]
-		gen := ""
+		e := render.Entry{File: f.File, Line: f.Line, Name: f.Name()}
 		if f.Generator {
-			gen = " (generator/coroutine)"
+			e.Note = "generator/coroutine"
 		}
-		fmt.Fprintf(w, "%s  File %s, line %d, in %s%s\n", indent, strconv.Quote(f.File), f.Line, f.Name(), gen)
+		entries = append(entries, e)
 	}
+	render.WriteTraceback(w, indent, entries)
 }
 
 // GroupTraceback writes a group's representative stack and, after it as

@@ -136,14 +136,14 @@ func printMixedFrames(w io.Writer, frames []native.Frame) {
 		printMixedFrame(&b, &frames[i])
 		blocks = append(blocks, b.String())
 	}
-	for _, s := range collapseRepeats(blocks, "  ") {
+	for _, s := range render.CollapseRepeats(blocks, "  ") {
 		io.WriteString(w, s)
 	}
 }
 
 func printMixedFrame(w io.Writer, f *native.Frame) {
 	if p := f.Python; p != nil {
-		printFrame(w, *p)
+		io.WriteString(w, render.FrameEntry(p, render.Locals(p)).Block())
 		return
 	}
 	if f.Signal {

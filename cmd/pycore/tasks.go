@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -240,9 +239,7 @@ func printTask(w io.Writer, t *cpython.AsyncTask, byAddr map[core.Address]*cpyth
 		fmt.Fprintf(&b, "%s%s  %s %s:%d\n", inner, bar, name, filepath.Base(f.File), f.Line)
 		if f.Locals != nil || f.LocalsError != "" {
 			// As threads --locals prints them, inside the tree's indentation.
-			var lb bytes.Buffer
-			printLocals(&lb, f)
-			for _, line := range strings.SplitAfter(lb.String(), "\n") {
+			for _, line := range strings.SplitAfter(render.Locals(&f), "\n") {
 				if line != "" {
 					fmt.Fprintf(&b, "%s%s%s", inner, bar, line)
 				}
@@ -250,7 +247,7 @@ func printTask(w io.Writer, t *cpython.AsyncTask, byAddr map[core.Address]*cpyth
 		}
 		blocks = append(blocks, b.String())
 	}
-	for _, s := range collapseRepeats(blocks, inner+bar+"  ") {
+	for _, s := range render.CollapseRepeats(blocks, inner+bar+"  ") {
 		io.WriteString(w, s)
 	}
 	if t.WaitingFor != nil && len(children) == 0 {

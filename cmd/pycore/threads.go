@@ -362,34 +362,6 @@ func shellJoin(args []string) string {
 	return strings.Join(out, " ")
 }
 
-// printLocals writes a frame's variables under its line, as pystack and
-// py-spy do: its arguments (in signature order) under "Arguments:", then the
-// other locals (cells and free variables included) under "Locals:".
-func printLocals(w io.Writer, f cpython.Frame) {
-	if f.LocalsError != "" {
-		fmt.Fprintf(w, "    [locals: %s]\n", f.LocalsError)
-	}
-	section := func(title string, args bool) {
-		shown := false
-		for _, l := range f.Locals {
-			if (l.Argument != "") != args || (!l.Unbound && l.Value == nil) {
-				continue
-			}
-			if !shown {
-				fmt.Fprintf(w, "    %s\n", title)
-				shown = true
-			}
-			if l.Unbound {
-				fmt.Fprintf(w, "      %s = <unbound>\n", l.Name)
-			} else {
-				fmt.Fprintf(w, "      %s = %s\n", l.Name, l.Value.Repr)
-			}
-		}
-	}
-	section("Arguments:", true)
-	section("Locals:", false)
-}
-
 // hideUnbound drops the variables not yet assigned (or deleted) from the
 // frames the text prints, unless --unbound asks for them; --json keeps them
 // all, each with its "unbound" flag.
@@ -413,7 +385,7 @@ func hideUnbound(frames []cpython.Frame) {
 func printExceptions(w io.Writer, t *cpython.Thread) {
 	block := func(title string, e *cpython.Exception) {
 		fmt.Fprintf(w, "%s\n", title)
-		for _, line := range cpython.FormatException(e) {
+		for _, line := range render.FormatException(e) {
 			if line == "" {
 				fmt.Fprintln(w)
 				continue

@@ -1,6 +1,7 @@
-package cpython
+package render
 
 import (
+	"github.com/pycore/pycore/cpython"
 	"strings"
 	"testing"
 )
@@ -9,17 +10,17 @@ import (
 // does (values from CPython 3.12's traceback.format_exception, source lines
 // left out).
 func TestFormatExceptionPrintsAsTheTracebackModule(t *testing.T) {
-	entry := func(fn string, line int) TracebackEntry {
-		return TracebackEntry{File: "/srv/app.py", Function: fn, Line: line}
+	entry := func(fn string, line int) cpython.TracebackEntry {
+		return cpython.TracebackEntry{File: "/srv/app.py", Function: fn, Line: line}
 	}
-	keyErr := &Exception{Address: 1, Type: "KeyError", Message: "'k'", Traceback: []TracebackEntry{entry("load", 3)}}
+	keyErr := &cpython.Exception{Address: 1, Type: "KeyError", Message: "'k'", Traceback: []cpython.TracebackEntry{entry("load", 3)}}
 	for _, c := range []struct {
 		name string
-		exc  *Exception
+		exc  *cpython.Exception
 		want string
 	}{{
 		name: "a cause wins over the context, with its own traceback first",
-		exc: &Exception{Address: 2, Type: "ValueError", Message: "bad", Traceback: []TracebackEntry{entry("main", 9), entry("parse", 7)},
+		exc: &cpython.Exception{Address: 2, Type: "ValueError", Message: "bad", Traceback: []cpython.TracebackEntry{entry("main", 9), entry("parse", 7)},
 			Cause: keyErr, Context: keyErr, SuppressContext: true},
 		want: `Traceback (most recent call last):
   File "/srv/app.py", line 3, in load
@@ -33,7 +34,7 @@ Traceback (most recent call last):
 ValueError: bad`,
 	}, {
 		name: "an implicit context",
-		exc:  &Exception{Address: 3, Type: "mod.Error", Message: "second", Context: keyErr},
+		exc:  &cpython.Exception{Address: 3, Type: "mod.Error", Message: "second", Context: keyErr},
 		want: `Traceback (most recent call last):
   File "/srv/app.py", line 3, in load
 KeyError: 'k'
@@ -43,19 +44,19 @@ During handling of the above exception, another exception occurred:
 mod.Error: second`,
 	}, {
 		name: "a suppressed context is not printed",
-		exc:  &Exception{Address: 4, Type: "TypeError", Message: "x", Context: keyErr, SuppressContext: true},
+		exc:  &cpython.Exception{Address: 4, Type: "TypeError", Message: "x", Context: keyErr, SuppressContext: true},
 		want: `TypeError: x`,
 	}, {
 		name: "an exception already printed in the chain is left out",
-		exc:  &Exception{Address: 5, Type: "ValueError", Message: "a", Context: &Exception{Address: 5, Type: "ValueError", Seen: true}},
+		exc:  &cpython.Exception{Address: 5, Type: "ValueError", Message: "a", Context: &cpython.Exception{Address: 5, Type: "ValueError", Seen: true}},
 		want: `ValueError: a`,
 	}, {
 		name: "no message: the type alone, then the notes",
-		exc:  &Exception{Address: 6, Type: "NotImplementedError", Notes: []string{"note one", "two\nlines"}},
+		exc:  &cpython.Exception{Address: 6, Type: "NotImplementedError", Notes: []string{"note one", "two\nlines"}},
 		want: "NotImplementedError\nnote one\ntwo\nlines",
 	}, {
 		name: "identical entries beyond three are counted",
-		exc: &Exception{Address: 7, Type: "RecursionError", Message: "deep", Traceback: []TracebackEntry{
+		exc: &cpython.Exception{Address: 7, Type: "RecursionError", Message: "deep", Traceback: []cpython.TracebackEntry{
 			entry("main", 1), entry("f", 2), entry("f", 2), entry("f", 2), entry("f", 2), entry("f", 2), entry("g", 5),
 			entry("g", 5), entry("g", 5), entry("g", 5)}},
 		want: `Traceback (most recent call last):
@@ -71,8 +72,8 @@ mod.Error: second`,
 RecursionError: deep`,
 	}, {
 		name: "what could not be read is said",
-		exc: &Exception{Address: 8, Type: "OSError", Message: "[Errno 2] gone", TracebackCut: 4,
-			Traceback: []TracebackEntry{entry("main", 1), {Error: "traceback at 0x10: tb_frame: not in the core"}},
+		exc: &cpython.Exception{Address: 8, Type: "OSError", Message: "[Errno 2] gone", TracebackCut: 4,
+			Traceback: []cpython.TracebackEntry{entry("main", 1), {Error: "traceback at 0x10: tb_frame: not in the core"}},
 			Error:     "__cause__: not in the core"},
 		want: `Traceback (most recent call last):
   File "/srv/app.py", line 1, in main

@@ -1,4 +1,4 @@
-package main
+package render
 
 import (
 	"bytes"
@@ -10,11 +10,11 @@ import (
 	"testing"
 )
 
-// TestCollapseRepeatsMatchesTraceback gives random stacks with runs of
+// TestTracebackMatchesTheTracebackModule gives random stacks with runs of
 // repeated frames to Python's own traceback.StackSummary.format() and checks
-// that collapseRepeats prints the same lines (the oracle for tasks, whose
-// coroutine stacks the e2e tests do not make recurse).
-func TestCollapseRepeatsMatchesTraceback(t *testing.T) {
+// that WriteTraceback prints the same lines (the oracle for tasks and
+// exception tracebacks, which the e2e tests do not make recurse).
+func TestTracebackMatchesTheTracebackModule(t *testing.T) {
 	python, err := exec.LookPath("python3")
 	if err != nil {
 		t.Skip("no python3 on PATH")
@@ -53,11 +53,13 @@ for s in json.load(sys.stdin):
 		if err := json.Unmarshal([]byte(lines[i]), &want); err != nil {
 			t.Fatal(err)
 		}
-		blocks := make([]string, len(s))
+		entries := make([]Entry, len(s))
 		for k, f := range s {
-			blocks[k] = fmt.Sprintf("  File \"f.py\", line %d, in g%d\n", f[0], f[1])
+			entries[k] = Entry{File: "f.py", Line: f[0], Name: fmt.Sprintf("g%d", f[1])}
 		}
-		if got := strings.Join(collapseRepeats(blocks, "  "), ""); got != want {
+		var b strings.Builder
+		WriteTraceback(&b, "", entries)
+		if got := b.String(); got != want {
 			t.Errorf("stack %d %v:\n got:\n%s\n want (traceback):\n%s", i, s, got, want)
 		}
 	}
