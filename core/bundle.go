@@ -51,7 +51,7 @@ type BundleFile struct {
 type bundleInfo struct {
 	path     string
 	files    []BundleFile
-	warnings []string
+	warnings []Warning
 }
 
 type bundleManifest struct {
@@ -141,19 +141,19 @@ func readBundle(data []byte, path string) (*bundleInfo, []byte, error) {
 	}
 	b := &bundleInfo{path: path}
 	if truncated != "" {
-		b.warnings = append(b.warnings, truncated)
+		b.warnings = append(b.warnings, Warning{Kind: WarnBundle, Text: truncated})
 	}
 	for _, f := range man.Files {
 		body, ok := members[f.Member]
 		if !ok && truncated != "" {
-			b.warnings = append(b.warnings, fmt.Sprintf("bundle: member %q (%s %s) is lost past the cut", f.Member, f.Kind, f.RecordedPath))
+			b.warnings = append(b.warnings, Warning{Kind: WarnBundle, Text: fmt.Sprintf("bundle: member %q (%s %s) is lost past the cut", f.Member, f.Kind, f.RecordedPath)})
 			continue
 		}
 		if !ok {
 			return nil, nil, fmt.Errorf("bundle: manifest names member %q (%s %s), which the tar does not have", f.Member, f.Kind, f.RecordedPath)
 		}
 		if int64(len(body)) < f.Size && truncated != "" {
-			b.warnings = append(b.warnings, fmt.Sprintf("bundle: member %q (%s %s) is cut short; not used", f.Member, f.Kind, f.RecordedPath))
+			b.warnings = append(b.warnings, Warning{Kind: WarnBundle, Text: fmt.Sprintf("bundle: member %q (%s %s) is cut short; not used", f.Member, f.Kind, f.RecordedPath)})
 			continue
 		}
 		if int64(len(body)) != f.Size {

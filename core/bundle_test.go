@@ -61,7 +61,7 @@ func TestBadBundles(t *testing.T) {
 	cut := filepath.Join(dir, "cut")
 	os.WriteFile(cut, tarOf(t, bundleManifestName, `{"format":"pycore-bundle","version":1,"core":"core","files":[{"member":"f","kind":"debug","size":3}]}`, "core", core, "f", "abc")[:300000], 0o644)
 	pc := openT(t, cut, Options{})
-	if w := strings.Join(pc.Warnings, "\n"); !strings.Contains(w, `bundle truncated: member "core"`) || !strings.Contains(w, `member "f" (debug ) is lost`) || !strings.Contains(w, "core file truncated") {
+	if w := strings.Join(pc.WarningTexts(), "\n"); !strings.Contains(w, `bundle truncated: member "core"`) || !strings.Contains(w, `member "f" (debug ) is lost`) || !strings.Contains(w, "core file truncated") || !hasWarning(pc, WarnBundle) {
 		t.Errorf("cut bundle warnings: %q", pc.Warnings)
 	}
 	if f.Crash.How == "kernel" && len(pc.Threads) != 4 {

@@ -360,7 +360,7 @@ func TestBuildIDMismatch(t *testing.T) {
 			}
 			warned := false
 			for _, w := range p.Warnings {
-				if strings.Contains(w, "does not match the core's "+hex.EncodeToString(exe.BuildID)) {
+				if w.Kind == WarnBuildID && strings.Contains(w.Text, "does not match the core's "+hex.EncodeToString(exe.BuildID)) {
 					warned = true
 				}
 			}
@@ -375,7 +375,7 @@ func TestBuildIDMismatch(t *testing.T) {
 	}
 	// An executable that matches nothing in the core is reported.
 	p := openT(t, f.Crash.Core, Options{Executable: "/bin/sh"})
-	if !strings.Contains(strings.Join(p.Warnings, "\n"), "/bin/sh") {
+	if !strings.Contains(strings.Join(p.WarningTexts(), "\n"), "/bin/sh") {
 		t.Errorf("no warning about an unused executable: %q", p.Warnings)
 	}
 }
@@ -454,7 +454,8 @@ func TestDecompressionLimit(t *testing.T) {
 		t.Fatalf("Open of a cut gzip core: %v", err)
 	}
 	defer p.Close()
-	if w := strings.Join(p.Warnings, "\n"); !strings.Contains(w, "gzip stream broken after") || !strings.Contains(w, "core file truncated") {
+	if w := strings.Join(p.WarningTexts(), "\n"); !strings.Contains(w, "gzip stream broken after") || !strings.Contains(w, "core file truncated") ||
+		!hasWarning(p, WarnStream) || !hasWarning(p, WarnTruncated) {
 		t.Errorf("cut gzip core: warnings %q", p.Warnings)
 	}
 	if f.Crash.How == "kernel" && len(p.Threads) != 4 { // the kernel writes notes first
@@ -593,7 +594,7 @@ func TestTruncatedCore(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := openT(t, path, Options{})
-	if !strings.Contains(strings.Join(p.Warnings, "\n"), "core file truncated") {
+	if !strings.Contains(strings.Join(p.WarningTexts(), "\n"), "core file truncated") || !hasWarning(p, WarnTruncated) {
 		t.Errorf("no truncation warning in %q", p.Warnings)
 	}
 	buf := make([]byte, 200)
@@ -664,4 +665,14 @@ func BenchmarkReadAt(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// hasWarning says whether p warned of kind.
+func hasWarning(p *Process, kind WarningKind) bool {
+	for _, w := range p.Warnings {
+		if w.Kind == kind {
+			return true
+		}
+	}
+	return false
 }

@@ -178,7 +178,7 @@ func TestCoreFuzzSeeds(t *testing.T) {
 		if len(p.Threads) != 4 || len(p.Mappings) < 10 || p.PsInfo == nil || p.PsInfo.Fname != "target" {
 			t.Errorf("%s: %d threads, %d mappings, psinfo %+v: not the target's core", name, len(p.Threads), len(p.Mappings), p.PsInfo)
 		}
-		if !strings.Contains(strings.Join(p.Warnings, "\n"), "core file truncated") {
+		if !strings.Contains(strings.Join(p.WarningTexts(), "\n"), "core file truncated") {
 			t.Errorf("%s: no truncation warning in %q", name, p.Warnings)
 		}
 	}

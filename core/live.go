@@ -36,7 +36,7 @@ func (p *Process) Resume() {
 	}
 	p.Live.Paused, _ = p.held.Release()
 	if p.held.Expired() {
-		p.Warnings = append(p.Warnings, fmt.Sprintf("the process was stopped for the longest pycore allows (%v) and then let run: reads after that may be torn", maxLiveHold))
+		p.warnf(WarnLive, "the process was stopped for the longest pycore allows (%v) and then let run: reads after that may be torn", maxLiveHold)
 	}
 	p.held = nil
 }

@@ -112,7 +112,8 @@ func (p *Process) resolveObjects(opts Options) error {
 		if exe.buildID != nil {
 			id = hex.EncodeToString(exe.buildID)
 		}
-		p.warnf("executable %s (build ID %s) matches no file the core maps", exe.path, id)
+		p.Warnings = append(p.Warnings, Warning{Kind: WarnExecutable, File: exe.path,
+			Text: fmt.Sprintf("executable %s (build ID %s) matches no file the core maps", exe.path, id)})
 	}
 	return nil
 }
@@ -247,7 +248,8 @@ func (p *Process) locate(path string, id []byte, exe *localFile, opts Options) (
 		}
 		c.buildID = buildIDFrom(sliceAt(c.data))
 		if id != nil && !bytes.Equal(c.buildID, id) {
-			p.warnf("%s: build ID %s does not match the core's %s (for %s)", c.path, hexID(c.buildID), hexID(id), path)
+			p.Warnings = append(p.Warnings, Warning{Kind: WarnBuildID, File: c.path,
+				Text: fmt.Sprintf("%s: build ID %s does not match the core's %s (for %s)", c.path, hexID(c.buildID), hexID(id), path)})
 			tried = append(tried, fmt.Sprintf("%s (build ID %s, the core's is %s)", c.path, hexID(c.buildID), hexID(id)))
 			mismatch = true
 			return false

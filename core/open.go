@@ -44,7 +44,7 @@ func (p *Process) open(path string, opts Options) error {
 			return err
 		}
 		if warning != "" {
-			p.Warnings = append(p.Warnings, warning)
+			p.Warnings = append(p.Warnings, Warning{Kind: WarnStream, Text: warning})
 		}
 	}
 	p.maps = append(p.maps, data)
@@ -78,14 +78,14 @@ func (p *Process) load(opts Options) error {
 		case elf.PT_LOAD:
 			l := loadSeg{Start: Address(ph.Vaddr), End: Address(ph.Vaddr + ph.Memsz), Off: ph.Off, Filesz: ph.Filesz, Perm: permFromFlags(elf.ProgFlag(ph.Flags))}
 			if ph.Vaddr+ph.Memsz < ph.Vaddr {
-				p.warnf("segment %d at %s: size %#x runs past the end of the address space; ignored", i, l.Start, ph.Memsz)
+				p.warnf(WarnDamaged, "segment %d at %s: size %#x runs past the end of the address space; ignored", i, l.Start, ph.Memsz)
 				continue
 			}
 			if l.Filesz > ph.Memsz {
 				l.Filesz = ph.Memsz
 			}
 			if l.Off+l.Filesz < l.Off {
-				p.warnf("segment %d at %s: file offset %#x plus size %#x overflows; treating it as not dumped", i, l.Start, l.Off, l.Filesz)
+				p.warnf(WarnDamaged, "segment %d at %s: file offset %#x plus size %#x overflows; treating it as not dumped", i, l.Start, l.Off, l.Filesz)
 				l.Filesz = 0
 			}
 			if l.Filesz > 0 {
@@ -102,16 +102,16 @@ func (p *Process) load(opts Options) error {
 			}
 			// The truncation itself is said once, below.
 			if ph.Off >= coreSize {
-				p.warnf("notes lost: note segment %d at file offset %#x is past the end of the file (%#x bytes)", i, ph.Off, coreSize)
+				p.warnf(WarnDamaged, "notes lost: note segment %d at file offset %#x is past the end of the file (%#x bytes)", i, ph.Off, coreSize)
 				continue
 			}
 			end := ph.Off + ph.Filesz
 			if end > coreSize || end < ph.Off {
-				p.warnf("notes cut short: note segment %d ends at file offset %#x, the file has %#x bytes", i, end, coreSize)
+				p.warnf(WarnDamaged, "notes cut short: note segment %d ends at file offset %#x, the file has %#x bytes", i, end, coreSize)
 				end = coreSize
 			}
 			if noteBytes+(end-ph.Off) > maxCoreNoteBytes {
-				p.warnf("note segment %d: more than %d bytes of notes in all; ignored", i, maxCoreNoteBytes)
+				p.warnf(WarnDamaged, "note segment %d: more than %d bytes of notes in all; ignored", i, maxCoreNoteBytes)
 				continue
 			}
 			noteBytes += end - ph.Off
@@ -120,11 +120,13 @@ func (p *Process) load(opts Options) error {
 	}
 	if want > coreSize {
 		p.Truncated = &Truncation{Size: coreSize, Want: want, Cut: cut, Dumped: dumped, Threads: len(notes.threads)}
-		p.warnf("%s; %d of %d dumped memory segments extend past its end: reads there fail", p.Truncated, cut, dumped)
+		p.warnf(WarnTruncated, "%s; %d of %d dumped memory segments extend past its end: reads there fail", p.Truncated, cut, dumped)
 	}
-	p.Warnings = append(p.Warnings, notes.warnings...)
+	for _, w := range notes.warnings {
+		p.Warnings = append(p.Warnings, Warning{Kind: WarnDamaged, Text: w})
+	}
 	if len(notes.threads) == 0 {
-		p.warnf("core has no NT_PRSTATUS notes: no threads or registers")
+		p.warnf(WarnNoThreads, "core has no NT_PRSTATUS notes: no threads or registers")
 	}
 	p.Threads = notes.threads
 	p.PsInfo = notes.psinfo
@@ -137,17 +139,19 @@ func (p *Process) load(opts Options) error {
 		p.Signal = &SignalInfo{Signo: p.Threads[0].Signal, NoSiginfo: true}
 	}
 	if notes.files == nil {
-		p.warnf("core has no NT_FILE note: mapped files unknown, only dumped memory is readable")
+		p.warnf(WarnNoFiles, "core has no NT_FILE note: mapped files unknown, only dumped memory is readable")
 	}
 
 	var w []string
 	p.Mappings, w = buildMappings(loads, notes.files)
-	p.Warnings = append(p.Warnings, w...)
+	for _, w := range w {
+		p.Warnings = append(p.Warnings, Warning{Kind: WarnDamaged, Text: w})
+	}
 	return p.resolveObjects(opts)
 }
 
-func (p *Process) warnf(format string, args ...any) {
-	p.Warnings = append(p.Warnings, fmt.Sprintf(format, args...))
+func (p *Process) warnf(kind WarningKind, format string, args ...any) {
+	p.Warnings = append(p.Warnings, Warning{Kind: kind, Text: fmt.Sprintf(format, args...)})
 }
 
 // Thread returns the thread with the given TID, or nil.

@@ -32,7 +32,7 @@ type Process struct {
 
 	// Warnings are problems that did not stop the open, e.g. a file whose
 	// build ID does not match the core's.
-	Warnings []string
+	Warnings []Warning
 	// Truncated is set when the core file is shorter than its headers say:
 	// a core cut short by ulimit -c, a full disk or systemd-coredump's limits.
 	Truncated *Truncation
@@ -56,6 +56,48 @@ type Process struct {
 	writable bool
 	// held keeps a live process stopped while it is read (Resume).
 	held *ptrace.Held
+}
+
+// Warning is a problem that did not stop the open: its kind, for code that
+// acts on it, and the text shown to the user.
+type Warning struct {
+	Kind WarningKind
+	Text string
+	// File is the local file it is about (WarnBuildID, WarnExecutable), ""
+	// for the other kinds.
+	File string
+}
+
+// String is the warning's text.
+func (w Warning) String() string { return w.Text }
+
+// WarningKind says what a Warning is about.
+type WarningKind int
+
+// The kinds of warnings.
+const (
+	// WarnDamaged: the core's own structure is damaged (segments, notes).
+	WarnDamaged WarningKind = iota
+	// WarnTruncated: the core file is cut short (Process.Truncated says
+	// how much).
+	WarnTruncated
+	WarnNoThreads  // the core has no NT_PRSTATUS notes
+	WarnNoFiles    // the core has no NT_FILE note: mapped files are unknown
+	WarnStream     // a compressed core's stream breaks: the rest is missing
+	WarnBundle     // a bundle is cut short: members lost or unusable
+	WarnBuildID    // a local file's build ID does not match the core's
+	WarnExecutable // the executable given matches no file the core maps
+	WarnLive       // a live process was let run before pycore was done
+)
+
+// WarningTexts is every warning's text, in order (the notes a command
+// prints).
+func (p *Process) WarningTexts() []string {
+	out := make([]string, len(p.Warnings))
+	for i, w := range p.Warnings {
+		out[i] = w.Text
+	}
+	return out
 }
 
 // Truncation says how much of a cut-short core file is there.

@@ -121,8 +121,8 @@ func damageHint(c *core.Process) string {
 		return "" // said first, by the session (it is the whole story)
 	}
 	for _, w := range c.Warnings {
-		if strings.HasPrefix(w, "core has no NT_FILE") {
-			return " (" + w + ")"
+		if w.Kind == core.WarnNoFiles {
+			return " (" + w.Text + ")"
 		}
 	}
 	return ""

@@ -325,7 +325,7 @@ func Analyze(path string, o Options) (r *CoreResult) {
 		}
 	}
 	r.Signature = &sig
-	r.Notes = append(append(r.Notes, s.Core.Warnings...), snap.Notes...)
+	r.Notes = append(append(r.Notes, s.Core.WarningTexts()...), snap.Notes...)
 	if t != nil {
 		r.Thread = &ThreadInfo{ThreadID: t.ThreadID, LWP: t.LWP, Name: t.Name, Main: t.Main,
 			Crashed: t.Crashed, HoldsGIL: t.HoldsGIL, Depth: len(t.Frames)}

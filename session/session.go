@@ -149,8 +149,8 @@ func checkExecutableUsed(c *core.Process, exe string) error {
 	}
 	var why []string
 	for _, w := range c.Warnings {
-		if strings.Contains(w, exe) || strings.Contains(w, abs) {
-			why = append(why, w)
+		if (w.Kind == core.WarnExecutable || w.Kind == core.WarnBuildID) && (w.File == exe || w.File == abs) {
+			why = append(why, w.Text)
 		}
 	}
 	if len(why) == 0 {

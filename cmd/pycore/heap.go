@@ -59,7 +59,7 @@ Python objects the walk finds.`,
 				if err != nil {
 					stats = &cpython.HeapStats{Notes: []string{fmt.Sprintf("Python objects not walked: %v", err)}}
 				}
-				stats.Notes = append(stats.Notes, s.Core.Warnings...)
+				stats.Notes = append(stats.Notes, s.Core.WarningTexts()...)
 				mem := s.Memory()
 				return writeMemory(cmd.OutOrStdout(), mem, stats, asJSON, top, resumeForOutput(s.Core))
 			}
@@ -89,7 +89,7 @@ Python objects the walk finds.`,
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
-			stats.Notes = append(stats.Notes, s.Core.Warnings...)
+			stats.Notes = append(stats.Notes, s.Core.WarningTexts()...)
 			w := cmd.OutOrStdout()
 			if typeName != "" {
 				sort.Slice(inst, func(i, j int) bool { return inst[i].Address < inst[j].Address })

@@ -53,7 +53,7 @@ gather() and TaskGroup; what a version cannot give is said at the end.
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
 			live := resumeForOutput(s.Core)
-			snap.Notes = append(snap.Notes, s.Core.Warnings...)
+			snap.Notes = append(snap.Notes, s.Core.WarningTexts()...)
 			if !asJSON && !unbound {
 				for _, t := range snap.Tasks {
 					hideUnbound(t.Stack)

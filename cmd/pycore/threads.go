@@ -60,7 +60,7 @@ core is of, when the path recorded in the core is not right on this machine.`,
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
-			snap.Notes = append(snap.Notes, s.Core.Warnings...)
+			snap.Notes = append(snap.Notes, s.Core.WarningTexts()...)
 			if !asJSON && !unbound {
 				for _, t := range snap.Threads {
 					hideUnbound(t.Frames)
