@@ -21,6 +21,7 @@ import (
 	"github.com/pycore/pycore/core"
 	"github.com/pycore/pycore/cpython"
 	"github.com/pycore/pycore/internal/pytest"
+	"github.com/pycore/pycore/render"
 	"github.com/pycore/pycore/session"
 )
 
@@ -157,11 +158,11 @@ func (r pyRun) sane() []string {
 }
 
 // snapshot decodes a successful `threads --json` run.
-func (r pyRun) snapshot() (*cpython.Snapshot, error) {
+func (r pyRun) snapshot() (*render.Snapshot, error) {
 	if r.code != 0 {
 		return nil, fmt.Errorf("exit %d: %s", r.code, r.stderr)
 	}
-	var s cpython.Snapshot
+	var s render.Snapshot
 	if err := json.Unmarshal(r.stdout, &s); err != nil {
 		return nil, fmt.Errorf("threads --json: %v", err)
 	}
@@ -177,7 +178,7 @@ type expect struct {
 
 // checkIntact compares what pycore said about a damaged core with the oracle
 // of the intact one, for the threads the damage did not touch.
-func checkIntact(o *pytest.Oracle, s *cpython.Snapshot, e expect, interp pytest.Interpreter) []string {
+func checkIntact(o *pytest.Oracle, s *render.Snapshot, e expect, interp pytest.Interpreter) []string {
 	var errs []string
 	type key struct {
 		interp int64
@@ -380,7 +381,7 @@ func (d *damaged) withTruncated(src string, n int64, f func()) {
 // layout is what the tests need to know about the intact core, from
 // pycore's own reading of it.
 type layout struct {
-	snap    *cpython.Snapshot
+	snap    *render.Snapshot
 	types   cpython.TypeSource
 	r       core.Reader
 	runtime core.Address
@@ -432,7 +433,7 @@ func readLayout(t *testing.T, path string) *layout {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := &layout{snap: snap, types: p.Types, r: p.R, runtime: p.RuntimeAddr, debugOK: p.DebugOffsets != nil,
+	l := &layout{snap: render.SnapshotOf(snap), types: p.Types, r: p.R, runtime: p.RuntimeAddr, debugOK: p.DebugOffsets != nil,
 		frames: "_PyInterpreterFrame", prev: "previous"}
 	if !p.Version.AtLeast(3, 11) {
 		l.frames, l.prev = "PyFrameObject", "f_back"
@@ -458,7 +459,7 @@ func (l *layout) codeMember(code core.Address, member string) core.Address {
 
 // victim picks the thread with the deepest stack whose innermost code
 // object, and the objects that code names, no other thread's frames use.
-func (l *layout) victim(t *testing.T, o *pytest.Oracle) (*cpython.Thread, []string) {
+func (l *layout) victim(t *testing.T, o *pytest.Oracle) (*render.Thread, []string) {
 	t.Helper()
 	members := []string{"co_name", "co_filename", "co_linetable", "co_lnotab", "co_localsplusnames", "co_varnames"}
 	used := map[core.Address]int{} // address -> threads using it
@@ -476,7 +477,7 @@ func (l *layout) victim(t *testing.T, o *pytest.Oracle) (*cpython.Thread, []stri
 			used[a]++
 		}
 	}
-	var best *cpython.Thread
+	var best *render.Thread
 	var unique []string
 	for _, th := range l.snap.Threads {
 		if len(th.Frames) < 3 || used[th.Frames[0].Code] != 1 {
@@ -514,7 +515,7 @@ func TestDamagedCores(t *testing.T) {
 				return runBounded(t, damageTimeout, append(append([]string{"threads", "--json"}, args...), d.path)...)
 			}
 			// check runs pycore on the damaged copy and applies e.
-			check := func(t *testing.T, e expect, args ...string) (*cpython.Snapshot, pyRun) {
+			check := func(t *testing.T, e expect, args ...string) (*render.Snapshot, pyRun) {
 				t.Helper()
 				r := threads(args...)
 				for _, msg := range r.sane() {
@@ -566,7 +567,7 @@ func TestDamagedCores(t *testing.T) {
 	}
 }
 
-type checker func(t *testing.T, e expect, args ...string) (*cpython.Snapshot, pyRun)
+type checker func(t *testing.T, e expect, args ...string) (*render.Snapshot, pyRun)
 
 // damageTruncated cuts the core inside the ELF header, the program headers,
 // the notes, the first segment, and further on.
@@ -672,7 +673,7 @@ func flips(rng *rand.Rand, r core.Reader, addr core.Address, size int64, n int) 
 
 // damageFlips flips bytes of the victim's innermost frame, code object and
 // thread state.
-func damageFlips(t *testing.T, d *damaged, l *layout, victim *cpython.Thread, v expect, check checker) {
+func damageFlips(t *testing.T, d *damaged, l *layout, victim *render.Thread, v expect, check checker) {
 	rng := rand.New(rand.NewPCG(7, uint64(victim.ThreadID)))
 	targets := []struct {
 		name string
@@ -702,7 +703,7 @@ func damageFlips(t *testing.T, d *damaged, l *layout, victim *cpython.Thread, v 
 
 // damageZeroPage zeroes the page under the victim's innermost frame, as
 // gcore does for pages it cannot read.
-func damageZeroPage(t *testing.T, d *damaged, l *layout, victim *cpython.Thread, check checker) {
+func damageZeroPage(t *testing.T, d *damaged, l *layout, victim *render.Thread, check checker) {
 	page := victim.Frames[0].Address.AlignDown(4096)
 	victims := map[uint64]bool{}
 	for _, th := range l.snap.Threads {
@@ -726,7 +727,7 @@ func damageZeroPage(t *testing.T, d *damaged, l *layout, victim *cpython.Thread,
 }
 
 // damageCycles makes the frame, thread and interpreter lists loop.
-func damageCycles(t *testing.T, d *damaged, l *layout, c *pytest.Core, victim *cpython.Thread, v expect, check checker) {
+func damageCycles(t *testing.T, d *damaged, l *layout, c *pytest.Core, victim *render.Thread, v expect, check checker) {
 	prevOff, ok := l.offsetOf(l.frames, l.prev)
 	if !ok {
 		t.Fatalf("no %s.%s", l.frames, l.prev)
@@ -754,7 +755,7 @@ func damageCycles(t *testing.T, d *damaged, l *layout, c *pytest.Core, victim *c
 	loopCase("frame to itself", 0, 0)
 	loopCase("frame to an inner one", min(len(victim.Frames)-1, 10), 1)
 
-	var last *cpython.Thread
+	var last *render.Thread
 	for _, th := range l.snap.Threads {
 		if th.InterpreterID == 0 {
 			last = th
@@ -790,7 +791,7 @@ func damageCycles(t *testing.T, d *damaged, l *layout, c *pytest.Core, victim *c
 
 // damageSizes writes absurd sizes into the victim's objects: its function
 // name's length, its line table's size, its local names' tuple size.
-func damageSizes(t *testing.T, d *damaged, l *layout, victim *cpython.Thread, unique []string, v expect, check checker) {
+func damageSizes(t *testing.T, d *damaged, l *layout, victim *render.Thread, unique []string, v expect, check checker) {
 	code := victim.Frames[0].Code
 	has := func(m string) bool {
 		for _, u := range unique {
@@ -842,11 +843,11 @@ func damageSizes(t *testing.T, d *damaged, l *layout, victim *cpython.Thread, un
 	}
 }
 
-func threadsOf(s *cpython.Snapshot, id uint64) []*cpython.Thread {
+func threadsOf(s *render.Snapshot, id uint64) []*render.Thread {
 	if s == nil {
 		return nil
 	}
-	var out []*cpython.Thread
+	var out []*render.Thread
 	for _, th := range s.Threads {
 		if th.ThreadID == id {
 			out = append(out, th)

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pycore/pycore/cpython"
 	"github.com/pycore/pycore/internal/pytest"
 	"github.com/pycore/pycore/render"
 )
@@ -132,7 +131,7 @@ func runThreadsText(t *testing.T, core string, args ...string) string {
 	return stdout.String()
 }
 
-func compareExceptions(o *excOracle, s *cpython.Snapshot) []string {
+func compareExceptions(o *excOracle, s *render.Snapshot) []string {
 	var errs []string
 	for _, pt := range s.Threads {
 		ident := strconv.FormatUint(pt.ThreadID, 10)
@@ -153,7 +152,7 @@ func compareExceptions(o *excOracle, s *cpython.Snapshot) []string {
 	return errs
 }
 
-func compareExc(where string, w *oracleExc, g *cpython.Exception) []string {
+func compareExc(where string, w *oracleExc, g *render.Exception) []string {
 	errs := compareExcChain(where, w, g)
 	if errs == nil && w != nil && g != nil {
 		// The whole printed form, as the traceback module printed it minus the
@@ -166,7 +165,7 @@ func compareExc(where string, w *oracleExc, g *cpython.Exception) []string {
 }
 
 // compareExcChain compares an exception and its chain field by field.
-func compareExcChain(where string, w *oracleExc, g *cpython.Exception) []string {
+func compareExcChain(where string, w *oracleExc, g *render.Exception) []string {
 	switch {
 	case w == nil && g == nil:
 		return nil
@@ -237,7 +236,7 @@ func isSourceLine(line string) bool {
 
 // checkExceptionText finds each thread's exceptions in the human output, under
 // the thread's header, indented by two spaces.
-func checkExceptionText(o *excOracle, s *cpython.Snapshot, text string) []string {
+func checkExceptionText(o *excOracle, s *render.Snapshot, text string) []string {
 	var errs []string
 	blocks := strings.Split(text, "\nThread 0x")
 	for _, pt := range s.Threads {
@@ -286,7 +285,7 @@ func checkExceptionText(o *excOracle, s *cpython.Snapshot, text string) []string
 // gil-waiter thread, while the crashing thread keeps the GIL).
 func compareDetails(c *pytest.Core, o *excOracle, raw map[uint64]struct {
 	Daemon *bool `json:"daemon"`
-}, s *cpython.Snapshot, interp pytest.Interpreter, kind pytest.CoreKind, analysis string) []string {
+}, s *render.Snapshot, interp pytest.Interpreter, kind pytest.CoreKind, analysis string) []string {
 	var errs []string
 	ft := interp.FreeThreaded()
 	for _, pt := range s.Threads {

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pycore/pycore/cpython"
 	"github.com/pycore/pycore/internal/pytest"
+	"github.com/pycore/pycore/render"
 )
 
 // TestGCState reads a kernel core of gcstate.py, taken while its "collector"
@@ -51,7 +51,7 @@ func TestGCState(t *testing.T) {
 			}
 			for _, a := range analyses(t, interp) {
 				t.Run(a.name, func(t *testing.T) {
-					var got cpython.Snapshot
+					var got render.Snapshot
 					out := pycoreOutput(t, append(append([]string{"threads", "--json"}, a.args...), c.Path)...)
 					if err := json.Unmarshal(out, &got); err != nil {
 						t.Fatalf("threads --json: %v\n%s", err, out)

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pycore/pycore/cpython"
 	"github.com/pycore/pycore/internal/pytest"
+	"github.com/pycore/pycore/render"
 )
 
 // TestGILWaiters reads kernel cores and gcores of gilwait.py, whose main
@@ -42,7 +42,7 @@ func TestGILWaiters(t *testing.T) {
 				}
 				for _, a := range analyses(t, interp) {
 					t.Run(string(kind)+"/"+a.name, func(t *testing.T) {
-						var got cpython.Snapshot
+						var got render.Snapshot
 						out := pycoreOutput(t, append(append([]string{"threads", "--json"}, a.args...), c.Path)...)
 						if err := json.Unmarshal(out, &got); err != nil {
 							t.Fatalf("threads --json: %v\n%s", err, out)
@@ -69,7 +69,7 @@ func TestGILWaiters(t *testing.T) {
 	}
 }
 
-func compareGIL(s cpython.Snapshot, holder uint64, waiters []int64, interval uint64, mayNotKnow bool) []string {
+func compareGIL(s render.Snapshot, holder uint64, waiters []int64, interval uint64, mayNotKnow bool) []string {
 	var errs []string
 	g := s.GIL
 	if g == nil {

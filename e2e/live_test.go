@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pycore/pycore/cpython"
 	"github.com/pycore/pycore/internal/pytest"
+	"github.com/pycore/pycore/render"
 )
 
 // liveProc is a running e2e/testdata/live.py, parked with its oracle written.
@@ -114,13 +114,13 @@ func runPycoreCtx(ctx context.Context, args ...string) (string, string, error) {
 	return stdout.String(), stderr.String(), err
 }
 
-func liveSnapshot(t *testing.T, ctx context.Context, args ...string) *cpython.Snapshot {
+func liveSnapshot(t *testing.T, ctx context.Context, args ...string) *render.Snapshot {
 	t.Helper()
 	out, errOut, err := runPycoreCtx(ctx, append([]string{"threads", "--json"}, args...)...)
 	if err != nil {
 		t.Fatalf("pycore threads %v: %v\n%s", args, err, errOut)
 	}
-	var snap cpython.Snapshot
+	var snap render.Snapshot
 	if err := json.Unmarshal([]byte(out), &snap); err != nil {
 		t.Fatalf("pycore threads --json: %v\n%s", err, out)
 	}

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pycore/pycore/cpython"
 	"github.com/pycore/pycore/internal/pytest"
+	"github.com/pycore/pycore/render"
 )
 
 // localsOracle is what testdata/scenarios/locals.py wrote about every frame's
@@ -89,9 +89,9 @@ func TestLocalsMatchOracle(t *testing.T) {
 	}
 }
 
-func compareLocals(o *localsOracle, s *cpython.Snapshot) []string {
+func compareLocals(o *localsOracle, s *render.Snapshot) []string {
 	var errs []string
-	threads := map[string]*cpython.Thread{}
+	threads := map[string]*render.Thread{}
 	for _, t := range s.Threads {
 		threads[strconv.FormatUint(t.ThreadID, 10)] = t
 	}
@@ -122,7 +122,7 @@ func compareLocals(o *localsOracle, s *cpython.Snapshot) []string {
 	return errs
 }
 
-func compareFrameLocals(where string, want []oracleLocal, got []cpython.Local) []string {
+func compareFrameLocals(where string, want []oracleLocal, got []render.Local) []string {
 	names := func() string {
 		var w, g []string
 		for _, l := range want {
@@ -172,7 +172,7 @@ func compareFrameLocals(where string, want []oracleLocal, got []cpython.Local) [
 
 // checkLocalsCoverage makes sure the scenario exercised what it is for: every
 // kind of variable and argument, unbound variables and cells.
-func checkLocalsCoverage(t *testing.T, s *cpython.Snapshot, interp pytest.Interpreter) {
+func checkLocalsCoverage(t *testing.T, s *render.Snapshot, interp pytest.Interpreter) {
 	t.Helper()
 	seen := map[string]bool{}
 	for _, th := range s.Threads {
@@ -202,7 +202,7 @@ func checkLocalsCoverage(t *testing.T, s *cpython.Snapshot, interp pytest.Interp
 }
 
 // checkLocalsLimits reads long_values' locals under the default limits.
-func checkLocalsLimits(t *testing.T, s *cpython.Snapshot) {
+func checkLocalsLimits(t *testing.T, s *render.Snapshot) {
 	t.Helper()
 	want := map[string]string{
 		"long_str":  "'" + strings.Repeat("x", 80) + "'...",

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/pycore/pycore/cpython"
 	"github.com/pycore/pycore/internal/pytest"
+	"github.com/pycore/pycore/render"
 )
 
 // TestProcessHeader checks the process header of `pycore threads` against
@@ -29,7 +29,7 @@ func TestProcessHeader(t *testing.T) {
 				for _, a := range analyses(t, interp) {
 					t.Run(string(kind)+"/"+a.name, func(t *testing.T) {
 						args := append(append([]string{"threads", "--json"}, a.args...), c.Path)
-						var got cpython.Snapshot
+						var got render.Snapshot
 						out := pycoreOutput(t, args...)
 						if err := json.Unmarshal(out, &got); err != nil {
 							t.Fatalf("threads --json: %v\n%s", err, out)
@@ -58,7 +58,7 @@ func TestProcessHeader(t *testing.T) {
 	}
 }
 
-func compareProcess(c *pytest.Core, pi *cpython.ProcessInfo) []string {
+func compareProcess(c *pytest.Core, pi *render.Process) []string {
 	if pi == nil {
 		return []string{"no process member"}
 	}

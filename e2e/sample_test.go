@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pycore/pycore/cpython"
+	"github.com/pycore/pycore/render"
 )
 
 const sampleBundle = "../testdata/sample/sample.pycore.zst"
@@ -52,7 +52,7 @@ func TestSampleBundleMatchesItsOracle(t *testing.T) {
 	if len(snap.Threads) != len(o.Threads) {
 		t.Errorf("%d threads, want %d", len(snap.Threads), len(o.Threads))
 	}
-	byID := map[uint64]*cpython.Thread{}
+	byID := map[uint64]*render.Thread{}
 	for _, th := range snap.Threads {
 		byID[th.ThreadID] = th
 	}

@@ -15,8 +15,8 @@ import (
 
 	"github.com/creack/pty"
 
-	"github.com/pycore/pycore/cpython"
 	"github.com/pycore/pycore/internal/pytest"
+	"github.com/pycore/pycore/render"
 )
 
 // term is a program running in a pseudo-terminal, as a person would use it.
@@ -245,7 +245,7 @@ func TestShellThreadsLocalsAndTasks(t *testing.T) {
 				"threads --json",
 				"threads "+lc.Path,
 				"threads --locals")
-			var withLocals, without cpython.Snapshot
+			var withLocals, without render.Snapshot
 			decodeAll(t, out, &withLocals, &without)
 			for _, e := range compareLocals(want, &withLocals) {
 				t.Error("shell threads --locals: " + e)
@@ -269,7 +269,7 @@ func TestShellThreadsLocalsAndTasks(t *testing.T) {
 			tc := pytest.MakeCore(t, interp, "asyncio_tasks", pytest.Kernel)
 			o := readTasksOracle(t, tc)
 			out, _ = runShell(t, tc.Path, "tasks --json", "tasks --locals --json", "tasks")
-			var tasks, tasksLocals cpython.AsyncioSnapshot
+			var tasks, tasksLocals render.Asyncio
 			decodeAll(t, out, &tasks, &tasksLocals)
 			for _, e := range compareTasks(o, &tasks, interp) {
 				t.Error("shell tasks: " + e)

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pycore/pycore/cpython"
 	"github.com/pycore/pycore/internal/pytest"
+	"github.com/pycore/pycore/render"
 )
 
 // signalsDir holds the scenario programs of TestSignalCause.
@@ -131,7 +131,7 @@ func makeSignalCore(t *testing.T, tmp string, interp pytest.Interpreter, scenari
 }
 
 // checkOracle checks threads, stacks and the crashed thread against the program's oracle.
-func checkOracle(t *testing.T, c *pytest.Core, snap *cpython.Snapshot, interp pytest.Interpreter) {
+func checkOracle(t *testing.T, c *pytest.Core, snap *render.Snapshot, interp pytest.Interpreter) {
 	t.Helper()
 	for _, e := range compare(c.Oracle, snap, interp) {
 		t.Error(e)
@@ -169,7 +169,7 @@ func checkPrintedFirst(t *testing.T, text string, o *pytest.Oracle) {
 	}
 }
 
-func signalString(si *cpython.SignalInfo) string {
+func signalString(si *render.Signal) string {
 	if si == nil {
 		return "none"
 	}

@@ -13,8 +13,8 @@ import (
 	"testing"
 
 	"github.com/pycore/pycore/core"
-	"github.com/pycore/pycore/cpython"
 	"github.com/pycore/pycore/internal/pytest"
+	"github.com/pycore/pycore/render"
 )
 
 // tasksOracle is what asyncio_tasks.py wrote about its tasks (ORACLE.tasks.json).
@@ -109,10 +109,10 @@ func TestTasksMatchOracle(t *testing.T) {
 	}
 }
 
-func runTasks(t *testing.T, core string, args ...string) *cpython.AsyncioSnapshot {
+func runTasks(t *testing.T, core string, args ...string) *render.Asyncio {
 	t.Helper()
 	out := pycoreOutput(t, append(append([]string{"tasks", "--json"}, args...), core)...)
-	var snap cpython.AsyncioSnapshot
+	var snap render.Asyncio
 	if err := json.Unmarshal(out, &snap); err != nil {
 		t.Fatalf("pycore tasks --json: %v\n%s", err, out)
 	}
@@ -130,7 +130,7 @@ func pycoreOutput(t *testing.T, args ...string) []byte {
 	return stdout.Bytes()
 }
 
-func compareTasks(o *tasksOracle, s *cpython.AsyncioSnapshot, interp pytest.Interpreter) []string {
+func compareTasks(o *tasksOracle, s *render.Asyncio, interp pytest.Interpreter) []string {
 	var errs []string
 	if s.Python.Version != o.Version {
 		errs = append(errs, fmt.Sprintf("version: pycore says %s, the interpreter %s", s.Python.Version, o.Version))
@@ -145,7 +145,7 @@ func compareTasks(o *tasksOracle, s *cpython.AsyncioSnapshot, interp pytest.Inte
 	if wantSource == "derived" && !strings.Contains(strings.Join(s.Missing, "\n"), "awaited-by edges") {
 		errs = append(errs, fmt.Sprintf("missing does not say that CPython %s records no awaited-by edges: %q", interp.Minor, s.Missing))
 	}
-	got := map[core.Address]*cpython.AsyncTask{}
+	got := map[core.Address]*render.Task{}
 	for _, t := range s.Tasks {
 		if got[t.Address] != nil {
 			errs = append(errs, fmt.Sprintf("task %#x listed twice", uint64(t.Address)))
@@ -229,7 +229,7 @@ func compareTasks(o *tasksOracle, s *cpython.AsyncioSnapshot, interp pytest.Inte
 				f.Name, optName(pt.Name), pt.State, pt.Running, len(pt.Stack), f.State))
 		}
 	}
-	loops := map[core.Address]*cpython.EventLoop{}
+	loops := map[core.Address]*render.EventLoop{}
 	for _, lp := range s.Loops {
 		loops[lp.Address] = lp
 	}

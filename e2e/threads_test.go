@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pycore/pycore/cpython"
 	"github.com/pycore/pycore/internal/pytest"
+	"github.com/pycore/pycore/render"
 )
 
 // analysis is one way of pointing pycore at a core's files.
@@ -124,7 +124,7 @@ func TestThreadsMatchOracle(t *testing.T) {
 }
 
 // runThreads runs `pycore threads --json` and decodes its answer.
-func runThreads(t *testing.T, core string, args ...string) *cpython.Snapshot {
+func runThreads(t *testing.T, core string, args ...string) *render.Snapshot {
 	t.Helper()
 	cmd := exec.Command(pycoreBin, append(append([]string{"threads", "--json"}, args...), core)...)
 	var stdout, stderr bytes.Buffer
@@ -132,7 +132,7 @@ func runThreads(t *testing.T, core string, args ...string) *cpython.Snapshot {
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("pycore threads %v: %v\n%s", args, err, stderr.String())
 	}
-	var snap cpython.Snapshot
+	var snap render.Snapshot
 	if err := json.Unmarshal(stdout.Bytes(), &snap); err != nil {
 		t.Fatalf("pycore threads --json: %v\n%s", err, stdout.String())
 	}
@@ -142,7 +142,7 @@ func runThreads(t *testing.T, core string, args ...string) *cpython.Snapshot {
 // compare checks pycore's snapshot against the oracle: same threads, and per
 // thread the same frames (file, function, qualified name, line), crash and
 // GIL flags, main thread and thread ids.
-func compare(o *pytest.Oracle, s *cpython.Snapshot, interp pytest.Interpreter) []string {
+func compare(o *pytest.Oracle, s *render.Snapshot, interp pytest.Interpreter) []string {
 	var errs []string
 	if s.Python.Version != o.Version {
 		errs = append(errs, fmt.Sprintf("version: pycore says %s, the interpreter %s", s.Python.Version, o.Version))
@@ -152,7 +152,7 @@ func compare(o *pytest.Oracle, s *cpython.Snapshot, interp pytest.Interpreter) [
 		interp int64
 		ident  uint64
 	}
-	byID := map[key]*cpython.Thread{}
+	byID := map[key]*render.Thread{}
 	for _, t := range s.Threads {
 		byID[key{t.InterpreterID, t.ThreadID}] = t
 	}
@@ -211,7 +211,7 @@ func compare(o *pytest.Oracle, s *cpython.Snapshot, interp pytest.Interpreter) [
 	return errs
 }
 
-func compareFrames(where string, want []pytest.OracleFrame, got []cpython.Frame, interp pytest.Interpreter) []string {
+func compareFrames(where string, want []pytest.OracleFrame, got []render.Frame, interp pytest.Interpreter) []string {
 	if len(want) != len(got) {
 		return []string{fmt.Sprintf("%s: %d frames, want %d\n%s", where, len(got), len(want), sideBySide(want, got))}
 	}
@@ -227,8 +227,8 @@ func compareFrames(where string, want []pytest.OracleFrame, got []cpython.Frame,
 		if g.Generator != (w.Kind != "") {
 			return []string{fmt.Sprintf("%s: frame %d (%s): generator=%v, the code is a %q", where, i, w, g.Generator, w.Kind)}
 		}
-		if g.Kind != w.Kind {
-			return []string{fmt.Sprintf("%s: frame %d (%s): kind %q, want %q", where, i, w, g.Kind, w.Kind)}
+		if g.GenKind != w.Kind {
+			return []string{fmt.Sprintf("%s: frame %d (%s): kind %q, want %q", where, i, w, g.GenKind, w.Kind)}
 		}
 		if !interp.AtLeast(3, 11) && g.Qualname != nil {
 			return []string{fmt.Sprintf("%s: frame %d has a qualname before 3.11", where, i)}
@@ -237,7 +237,7 @@ func compareFrames(where string, want []pytest.OracleFrame, got []cpython.Frame,
 	return nil
 }
 
-func sideBySide(want []pytest.OracleFrame, got []cpython.Frame) string {
+func sideBySide(want []pytest.OracleFrame, got []render.Frame) string {
 	var b strings.Builder
 	n := len(want)
 	if len(got) > n {

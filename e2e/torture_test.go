@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/pycore/pycore/core"
-	"github.com/pycore/pycore/cpython"
 	"github.com/pycore/pycore/internal/pytest"
+	"github.com/pycore/pycore/render"
 	"github.com/pycore/pycore/session"
 	"github.com/pycore/pycore/typesys"
 )
@@ -211,7 +211,7 @@ func (pl *plausibility) lines(file string) int {
 	return n
 }
 
-func (pl *plausibility) check(path string, s *cpython.Snapshot) []string {
+func (pl *plausibility) check(path string, s *render.Snapshot) []string {
 	var errs []string
 	sess, err := session.Open(path, session.Options{})
 	if err != nil {

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/pycore/pycore/cpython"
 	"github.com/pycore/pycore/internal/pytest"
+	"github.com/pycore/pycore/render"
 )
 
 // valuesOracle is what testdata/scenarios/values.py wrote about hold()'s locals.
@@ -89,7 +89,7 @@ func TestThreadsAttrsAndMaxRepr(t *testing.T) {
 }
 
 // reprsOf lists the repr of o and of every object its JSON value holds.
-func reprsOf(o cpython.Object, depth int) []string {
+func reprsOf(o render.Object, depth int) []string {
 	out := []string{o.Repr}
 	if depth > 64 {
 		return out

@@ -10,8 +10,9 @@ import (
 
 // FormatException returns the lines Python's traceback.format_exception
 // would print for e (without source lines, which are not in the core),
-// each without its newline.
-func FormatException(e *cpython.Exception) []string {
+// each without its newline. It prints the JSON's Exception (ExceptionOf),
+// so that what --json says and what the text says are one thing.
+func FormatException(e *Exception) []string {
 	var p excPrinter
 	p.format(e)
 	return p.out
@@ -50,10 +51,10 @@ func (p *excPrinter) emit(margin string, lines ...string) {
 }
 
 // format prints e and its chain, outermost cause or context first.
-func (p *excPrinter) format(top *cpython.Exception) {
+func (p *excPrinter) format(top *Exception) {
 	type link struct {
 		msg string
-		e   *cpython.Exception
+		e   *Exception
 	}
 	var chain []link
 	for e, msg := top, ""; e != nil && len(chain) < maxChain; {
@@ -87,7 +88,7 @@ func (p *excPrinter) format(top *cpython.Exception) {
 	}
 }
 
-func (p *excPrinter) emitTraceback(e *cpython.Exception) {
+func (p *excPrinter) emitTraceback(e *Exception) {
 	p.emit("|", formatEntries(e.Traceback)...)
 	if e.TracebackCut > 0 {
 		p.emit("|", fmt.Sprintf("  [%d more entries not read]", e.TracebackCut))
@@ -96,7 +97,7 @@ func (p *excPrinter) emitTraceback(e *cpython.Exception) {
 
 // emitFinal is format_exception_only: "Type: message", then the notes. A
 // SyntaxError shows where it points instead of its str().
-func (p *excPrinter) emitFinal(e *cpython.Exception) {
+func (p *excPrinter) emitFinal(e *Exception) {
 	line := e.Type
 	if d := e.Syntax; d != nil {
 		suffix := ""
@@ -130,7 +131,7 @@ func (p *excPrinter) emitFinal(e *cpython.Exception) {
 	}
 }
 
-func (p *excPrinter) formatGroup(e *cpython.Exception) {
+func (p *excPrinter) formatGroup(e *Exception) {
 	toplevel := p.groupDepth == 0
 	if toplevel {
 		p.groupDepth++
@@ -189,7 +190,7 @@ func (p *excPrinter) formatGroup(e *cpython.Exception) {
 }
 
 // formatEntries is traceback.StackSummary.format without source lines.
-func formatEntries(entries []cpython.TracebackEntry) []string {
+func formatEntries(entries []TracebackEntry) []string {
 	es := make([]Entry, len(entries))
 	for i, e := range entries {
 		es[i] = Entry{File: e.File, Line: e.Line, Name: e.Function, Error: e.Error}

@@ -83,7 +83,7 @@ OSError: [Errno 2] gone
   [incomplete: __cause__: not in the core]`,
 	}} {
 		t.Run(c.name, func(t *testing.T) {
-			if got := strings.Join(FormatException(c.exc), "\n"); got != c.want {
+			if got := strings.Join(FormatException(ExceptionOf(c.exc)), "\n"); got != c.want {
 				t.Errorf("got\n%s\nwant\n%s", got, c.want)
 			}
 		})

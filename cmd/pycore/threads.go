@@ -385,7 +385,7 @@ func hideUnbound(frames []cpython.Frame) {
 func printExceptions(w io.Writer, t *cpython.Thread) {
 	block := func(title string, e *cpython.Exception) {
 		fmt.Fprintf(w, "%s\n", title)
-		for _, line := range render.FormatException(e) {
+		for _, line := range render.FormatException(render.ExceptionOf(e)) {
 			if line == "" {
 				fmt.Fprintln(w)
 				continue
