@@ -169,7 +169,7 @@ func TestLiveThreadsMatchOracle(t *testing.T) {
 }
 
 // threadTable is each thread's identity as the table shows it, one a line.
-func threadTable(s *cpython.Snapshot) string {
+func threadTable(s *render.Snapshot) string {
 	var b strings.Builder
 	for _, t := range s.Threads {
 		fmt.Fprintf(&b, "thread_id=%#x lwp=%v main=%v name=%s\n", t.ThreadID, ptrVal(t.LWP), t.Main, optName(t.Name))

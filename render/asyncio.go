@@ -55,9 +55,9 @@ type Awaited struct {
 
 // AsyncioOf is s, read from the live process live says (nil for a core),
 // as JSON.
-func AsyncioOf(s *cpython.AsyncioSnapshot, live *cpython.LiveInfo) *Asyncio {
+func AsyncioOf(s *cpython.AsyncioSnapshot, live *Live) *Asyncio {
 	j := &Asyncio{Python: PythonOf(s.Python), Sources: s.Sources, AwaitedBy: s.AwaitedBy, Missing: s.Missing,
-		Notes: s.Notes, AsyncioImported: s.AsyncioImported, Live: liveOf(live)}
+		Notes: s.Notes, AsyncioImported: s.AsyncioImported, Live: live}
 	if s.Loops != nil {
 		j.Loops = make([]*EventLoop, len(s.Loops))
 		for i, l := range s.Loops {

@@ -36,7 +36,8 @@ type SnapshotTail struct {
 	Live  *Live    `json:"live,omitempty"` // read from a running process, not a core
 }
 
-// Live is a cpython.LiveInfo.
+// Live is a cpython.LiveInfo: the "live" member of every command's JSON
+// when it read a running process.
 type Live struct {
 	PID         int     `json:"pid"`
 	NonBlocking bool    `json:"nonblocking"`

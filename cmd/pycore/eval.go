@@ -11,8 +11,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pycore/pycore/core"
-	"github.com/pycore/pycore/cpython"
 	"github.com/pycore/pycore/query"
+	"github.com/pycore/pycore/render"
 	"github.com/pycore/pycore/session"
 	"github.com/pycore/pycore/typesys"
 )
@@ -291,7 +291,7 @@ func (o *output) flushCollected() {
 }
 
 // withLive adds the "live" member to a JSON object of a running process.
-func withLive(v any, live *cpython.LiveInfo) any {
+func withLive(v any, live *render.Live) any {
 	if obj, ok := v.(typesys.Object); ok && live != nil {
 		return append(obj, typesys.Field{Key: "live", Value: live})
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pycore/pycore/cpython"
+	"github.com/pycore/pycore/render"
 	"github.com/pycore/pycore/session"
 )
 
@@ -100,11 +101,11 @@ Python objects the walk finds.`,
 						Repr    string `json:"repr"`
 					}
 					out := struct {
-						Type      string            `json:"type"`
-						Count     int               `json:"count"`
-						Instances []jo              `json:"instances"`
-						Notes     []string          `json:"notes,omitempty"`
-						Live      *cpython.LiveInfo `json:"live,omitempty"`
+						Type      string       `json:"type"`
+						Count     int          `json:"count"`
+						Instances []jo         `json:"instances"`
+						Notes     []string     `json:"notes,omitempty"`
+						Live      *render.Live `json:"live,omitempty"`
 					}{Type: typeName, Count: len(inst), Instances: []jo{}, Notes: stats.Notes}
 					for i, o := range inst {
 						if i >= limit {
@@ -135,7 +136,7 @@ Python objects the walk finds.`,
 				enc.SetIndent("", "  ")
 				return enc.Encode(struct {
 					*cpython.HeapStats
-					Live *cpython.LiveInfo `json:"live,omitempty"`
+					Live *render.Live `json:"live,omitempty"`
 				}{stats, resumeForOutput(s.Core)})
 			}
 			resumeForOutput(s.Core)
@@ -165,13 +166,13 @@ Python objects the walk finds.`,
 }
 
 // writeMemory prints heap --summary.
-func writeMemory(w io.Writer, m *session.Memory, stats *cpython.HeapStats, asJSON bool, top int, live *cpython.LiveInfo) error {
+func writeMemory(w io.Writer, m *session.Memory, stats *cpython.HeapStats, asJSON bool, top int, live *render.Live) error {
 	if asJSON {
 		out := struct {
 			*session.Memory
-			Objects int64             `json:"python_objects"`
-			Bytes   int64             `json:"python_object_bytes"`
-			Live    *cpython.LiveInfo `json:"live,omitempty"`
+			Objects int64        `json:"python_objects"`
+			Bytes   int64        `json:"python_object_bytes"`
+			Live    *render.Live `json:"live,omitempty"`
 		}{m, stats.Objects, stats.Bytes, live}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")

@@ -7,7 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pycore/pycore/core"
-	"github.com/pycore/pycore/cpython"
+	"github.com/pycore/pycore/render"
 )
 
 // heldOutput keeps a command's output (stdout and stderr, in the order
@@ -98,16 +98,16 @@ func (h *heldOutput) release() {
 
 // liveInfo is the "live" member of a command's JSON: which process was read,
 // how, and how long it was stopped (all of it once resumed). nil for a core.
-func liveInfo(c *core.Process) *cpython.LiveInfo {
+func liveInfo(c *core.Process) *render.Live {
 	if c == nil || c.Live == nil {
 		return nil
 	}
-	return &cpython.LiveInfo{PID: c.Live.PID, NonBlocking: c.Live.NonBlocking, PausedMS: float64(c.PausedSoFar().Microseconds()) / 1000}
+	return &render.Live{PID: c.Live.PID, NonBlocking: c.Live.NonBlocking, PausedMS: float64(c.PausedSoFar().Microseconds()) / 1000}
 }
 
 // resumeForOutput lets a live process run on once every read of a command
 // is done, before its output, and says how it was read for the JSON.
-func resumeForOutput(c *core.Process) *cpython.LiveInfo {
+func resumeForOutput(c *core.Process) *render.Live {
 	if c == nil {
 		return nil
 	}

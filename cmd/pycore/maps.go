@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pycore/pycore/core"
-	"github.com/pycore/pycore/cpython"
+	"github.com/pycore/pycore/render"
 	"github.com/pycore/pycore/session"
 	"github.com/pycore/pycore/symbols"
 )
@@ -60,9 +60,9 @@ A core of any program works: no CPython is needed.`,
 
 // MapsReport is what maps prints.
 type MapsReport struct {
-	Mappings []MapEntry        `json:"mappings"`
-	Files    []FileEntry       `json:"files"`
-	Live     *cpython.LiveInfo `json:"live,omitempty"` // read from a running process
+	Mappings []MapEntry   `json:"mappings"`
+	Files    []FileEntry  `json:"files"`
+	Live     *render.Live `json:"live,omitempty"` // read from a running process
 }
 
 // MapEntry is one mapping of the process.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pycore/pycore/core"
 	"github.com/pycore/pycore/cpython"
+	"github.com/pycore/pycore/render"
 )
 
 func init() {
@@ -74,10 +75,10 @@ listed (they are not objects).`,
 			w := cmd.OutOrStdout()
 			if asJSON {
 				out := struct {
-					Target    string            `json:"target"`
-					Referrers []jsonRef         `json:"referrers"`
-					Objects   int64             `json:"objects"`
-					Live      *cpython.LiveInfo `json:"live,omitempty"`
+					Target    string       `json:"target"`
+					Referrers []jsonRef    `json:"referrers"`
+					Objects   int64        `json:"objects"`
+					Live      *render.Live `json:"live,omitempty"`
 				}{fmt.Sprintf("%#x", uint64(target)), toJSONRefs(refs), stats.Objects, resumeForOutput(s.Core)}
 				enc := json.NewEncoder(w)
 				enc.SetIndent("", "  ")
@@ -125,8 +126,8 @@ last. Chains through threads' frames and C code are not searched yet.`,
 			w := cmd.OutOrStdout()
 			if asJSON {
 				out := struct {
-					Path []jsonRef         `json:"path"`
-					Live *cpython.LiveInfo `json:"live,omitempty"`
+					Path []jsonRef    `json:"path"`
+					Live *render.Live `json:"live,omitempty"`
 				}{toJSONRefs(path), resumeForOutput(s.Core)}
 				enc := json.NewEncoder(w)
 				enc.SetIndent("", "  ")

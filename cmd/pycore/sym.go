@@ -14,7 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pycore/pycore/core"
-	"github.com/pycore/pycore/cpython"
+	"github.com/pycore/pycore/render"
 	"github.com/pycore/pycore/session"
 	"github.com/pycore/pycore/symbols"
 )
@@ -123,7 +123,7 @@ type SymMatch struct {
 	// anonymous mapping's range and protection, or "not mapped".
 	Mapping string `json:"mapping,omitempty"`
 	// Live says how a running process was read, and how long it was stopped.
-	Live *cpython.LiveInfo `json:"live,omitempty"`
+	Live *render.Live `json:"live,omitempty"`
 }
 
 // runSym answers one sym query (a symbol name or an address) over an open
