@@ -33,9 +33,9 @@ const (
 
 // HeapType is the count and total size of the live objects of one type.
 type HeapType struct {
-	Type  string `json:"type"`
-	Count int64  `json:"count"`
-	Bytes int64  `json:"bytes"`
+	Type  string
+	Count int64
+	Bytes int64
 	addr  core.Address
 }
 
@@ -48,20 +48,20 @@ type HeapObject struct {
 
 // HeapStats is what a heap walk found.
 type HeapStats struct {
-	Types   []HeapType `json:"types"` // by bytes, largest first
-	Objects int64      `json:"objects"`
-	Bytes   int64      `json:"bytes"`
+	Types   []HeapType // by bytes, largest first
+	Objects int64
+	Bytes   int64
 	// GCLists is how many GC list heads were walked, GCObjects the objects on
 	// them; Referenced the objects found only through references.
-	GCLists    int   `json:"gc_lists"`
-	GCObjects  int64 `json:"gc_objects"`
-	Referenced int64 `json:"referenced"`
+	GCLists    int
+	GCObjects  int64
+	Referenced int64
 	// Skipped counts GC list entries that were not objects and broken list
 	// links; Unreadable the containers whose references could not be read.
-	Skipped    int64    `json:"skipped"`
-	Unreadable int64    `json:"unreadable"`
-	Method     string   `json:"method"`
-	Notes      []string `json:"notes,omitempty"`
+	Skipped    int64
+	Unreadable int64
+	Method     string
+	Notes      []string
 }
 
 // heapWalker holds one walk's state.

@@ -13,28 +13,28 @@ import (
 // the way sys._debugmallocstats() counts it: arenas, the pools carved from
 // them, and the blocks of those pools in use and free.
 type Obmalloc struct {
-	ArenaSize int64 `json:"arena_size"`
-	PoolSize  int64 `json:"pool_size"`
+	ArenaSize int64
+	PoolSize  int64
 	// Arenas is how many arenas are allocated now; Highwater the most there
 	// ever were at once; Allocated how many were ever allocated.
-	Arenas    int64 `json:"arenas"`
-	Highwater int64 `json:"arenas_highwater"`
-	Allocated int64 `json:"arenas_allocated_total"`
+	Arenas    int64
+	Highwater int64
+	Allocated int64
 	// UsedPools hold at least one block in use; FreePools none (either
 	// returned or never carved from their arena).
-	UsedPools int64 `json:"used_pools"`
-	FreePools int64 `json:"free_pools"`
+	UsedPools int64
+	FreePools int64
 	// AllocatedBytes are the blocks in use, AvailableBytes the free blocks
 	// of used pools (sys._debugmallocstats' "bytes in allocated blocks" and
 	// "bytes in available blocks").
-	AllocatedBytes int64 `json:"allocated_bytes"`
-	AvailableBytes int64 `json:"available_bytes"`
+	AllocatedBytes int64
+	AvailableBytes int64
 	// Unreadable counts arenas and pool headers the core does not hold.
-	Unreadable int64 `json:"unreadable,omitempty"`
+	Unreadable int64
 	// Where says which variable the arena table was read from.
-	Where string `json:"where"`
+	Where string
 	// Ranges are the allocated arenas' address ranges, [start, end).
-	Ranges [][2]core.Address `json:"-"`
+	Ranges [][2]core.Address
 }
 
 // obmallocRoots are where the arena table lives, as expressions over the

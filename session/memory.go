@@ -27,14 +27,14 @@ type MemoryFile struct {
 
 // Memory is where a process's mapped memory went: its kinds add up to Total.
 type Memory struct {
-	Total uint64       `json:"total"`
-	Kinds []MemoryKind `json:"kinds"`
+	Total uint64
+	Kinds []MemoryKind
 	// Files are the mapped files, largest first.
-	Files []MemoryFile `json:"files"`
+	Files []MemoryFile
 	// Obmalloc is pymalloc's own account of its arenas; ObmallocErr says why
 	// it is missing.
-	Obmalloc    *cpython.Obmalloc `json:"obmalloc,omitempty"`
-	ObmallocErr string            `json:"obmalloc_error,omitempty"`
+	Obmalloc    *cpython.Obmalloc
+	ObmallocErr string
 }
 
 // The kinds of memory.

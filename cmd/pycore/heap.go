@@ -134,10 +134,7 @@ Python objects the walk finds.`,
 			if asJSON {
 				enc := json.NewEncoder(w)
 				enc.SetIndent("", "  ")
-				return enc.Encode(struct {
-					*cpython.HeapStats
-					Live *render.Live `json:"live,omitempty"`
-				}{stats, resumeForOutput(s.Core)})
+				return enc.Encode(render.HeapOf(stats, resumeForOutput(s.Core)))
 			}
 			resumeForOutput(s.Core)
 			fmt.Fprintf(w, "%12s %14s  %s\n", "count", "bytes", "type")
@@ -169,11 +166,15 @@ Python objects the walk finds.`,
 func writeMemory(w io.Writer, m *session.Memory, stats *cpython.HeapStats, asJSON bool, top int, live *render.Live) error {
 	if asJSON {
 		out := struct {
-			*session.Memory
-			Objects int64        `json:"python_objects"`
-			Bytes   int64        `json:"python_object_bytes"`
-			Live    *render.Live `json:"live,omitempty"`
-		}{m, stats.Objects, stats.Bytes, live}
+			Total       uint64               `json:"total"`
+			Kinds       []session.MemoryKind `json:"kinds"`
+			Files       []session.MemoryFile `json:"files"`
+			Obmalloc    *render.Obmalloc     `json:"obmalloc,omitempty"`
+			ObmallocErr string               `json:"obmalloc_error,omitempty"`
+			Objects     int64                `json:"python_objects"`
+			Bytes       int64                `json:"python_object_bytes"`
+			Live        *render.Live         `json:"live,omitempty"`
+		}{m.Total, m.Kinds, m.Files, render.ObmallocOf(m.Obmalloc), m.ObmallocErr, stats.Objects, stats.Bytes, live}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
