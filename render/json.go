@@ -7,8 +7,9 @@ import (
 	"github.com/pycore/pycore/cpython"
 )
 
-// The JSON of pycore threads --json: these types are its schema (README:
-// "JSON"). Members keep the order and the null/omitted rules they have
+// The JSON of pycore threads --json (and of the commands that print its
+// parts): these types are its schema. Members keep the order and the
+// null/omitted rules they have
 // always had; slices stay null where the model's are nil.
 
 // Snapshot is a cpython.Snapshot as JSON. Its members before and after
