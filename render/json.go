@@ -9,8 +9,8 @@ import (
 
 // The JSON of pycore threads --json (and of the commands that print its
 // parts): these types are its schema. Members keep the order and the
-// null/omitted rules they have
-// always had; slices stay null where the model's are nil.
+// null/omitted rules they have always had; slices stay null where the
+// model's are nil.
 
 // Snapshot is a cpython.Snapshot as JSON. Its members before and after
 // "threads" are structs of their own so that WriteSnapshot can stream the
