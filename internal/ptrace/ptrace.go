@@ -83,7 +83,9 @@ func WhileStopped(pid int, fn func(Stopped) error) (time.Duration, error) {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	done := make(chan result, 1)
 	stopWatch := make(chan struct{})
+	watched := make(chan struct{})
 	go func() {
+		defer close(watched)
 		select {
 		case s := <-sigs:
 			got.Store(s)
@@ -103,8 +105,19 @@ func WhileStopped(pid int, fn func(Stopped) error) (time.Duration, error) {
 		r.paused, r.err = stopAndRun(pid, fn, &interrupted)
 	}()
 	r := <-done
-	close(stopWatch)
+	// A signal that came while the threads were being detached must not be
+	// lost: Stop first (once it returns, every signal that arrived is in
+	// sigs), then end the watcher, then look in sigs.
 	signal.Stop(sigs)
+	close(stopWatch)
+	<-watched
+	if got.Load() == nil {
+		select {
+		case s := <-sigs:
+			got.Store(s)
+		default:
+		}
+	}
 	if r.panic != nil {
 		panic(r.panic)
 	}
