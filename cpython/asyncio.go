@@ -635,17 +635,18 @@ func (p *Process) AsyncioTasksWith(o SnapshotOptions) (*AsyncioSnapshot, error) 
 }
 
 func (p *Process) asyncioTasks() (*AsyncioSnapshot, error) {
-	l, err := p.objLayout()
+	rd, err := p.reader()
 	if err != nil {
 		return nil, err
 	}
+	l := rd.l
 	snap, err := p.Snapshot()
 	if err != nil {
 		return nil, err
 	}
 	out := &AsyncioSnapshot{Python: snap.Python, Loops: []*EventLoop{}, Tasks: []*AsyncTask{}}
 	out.Notes = append(out.Notes, snap.Notes...)
-	ar := &asyncReader{p: p, r: &objReader{p: p, l: l},
+	ar := &asyncReader{p: p, r: rd,
 		header: l.header, tasks: map[core.Address]*AsyncTask{}, loops: map[core.Address]*EventLoop{},
 		foreign: map[string]int{}, notTasks: map[core.Address]bool{}, imFunc: l.header, imSelf: l.header + l.ptr}
 	if t, err := p.Types.Struct("PyMethodObject"); err == nil {

@@ -116,13 +116,11 @@ type excReader struct {
 }
 
 func (p *Process) newExcReader(l *detailLayout) (*excReader, error) {
-	ol, err := p.objLayout()
+	rd, err := p.reader()
 	if err != nil {
 		return nil, err
 	}
-	opts := DefaultReprOptions.withDefaults()
-	rd := &objReader{p: p, l: ol}
-	er := &excReader{p: p, l: l, r: rd, rend: &renderer{objReader: rd, opts: opts, left: 1 << 30, active: map[core.Address]bool{}}, fExec: -1}
+	er := &excReader{p: p, l: l, r: rd, rend: rd.newRenderer(DefaultReprOptions.withDefaults(), 1<<30), fExec: -1}
 	if p.flavor.Frames == abi.InterpreterFrames {
 		er.fExec = p.offsetIn("_PyInterpreterFrame", p.flavor.ExecMember)
 	}

@@ -64,7 +64,6 @@ func recordProcess(t *testing.T, path string) (*Process, func() *recorder) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { forgetProcess(p) })
 	real := p.R.Mem
 	return p, func() *recorder {
 		rec := &recorder{m: real, bytes: map[core.Address]byte{}}
@@ -79,9 +78,7 @@ func recordProcess(t *testing.T, path string) (*Process, func() *recorder) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		layoutsMu.Lock()
-		layouts[p] = l
-		layoutsMu.Unlock()
+		setObjLayout(p, l)
 		return rec
 	}
 }
@@ -163,7 +160,6 @@ func TestRecordedImagesReplayLikeTheCore(t *testing.T) {
 			if err != nil {
 				t.Fatalf("replaying the walk: %v", err)
 			}
-			defer forgetProcess(replay)
 			got, err := replay.Snapshot()
 			if err != nil {
 				t.Fatalf("replayed snapshot: %v", err)
@@ -179,7 +175,6 @@ func TestRecordedImagesReplayLikeTheCore(t *testing.T) {
 			if err != nil {
 				t.Fatalf("replaying the objects: %v", err)
 			}
-			defer forgetProcess(replay2)
 			for i, a := range roots[1:] {
 				if got := replay2.Object(a, DefaultReprOptions).Repr; got != reprs[i] {
 					t.Errorf("%s: replayed repr %q, the core gives %q", names[i], got, reprs[i])
@@ -264,7 +259,6 @@ func TestCommittedFuzzSeedsAreImages(t *testing.T) {
 					}
 				}
 			}
-			forgetProcess(p)
 		}
 	}
 }

@@ -284,18 +284,16 @@ func imageProcess(im *image) (*Process, error) {
 			l.reprOf[l.types[s.addr]] = rp
 		}
 	}
-	layoutsMu.Lock()
-	layouts[p] = l
-	layoutsMu.Unlock()
+	setObjLayout(p, l)
 	return p, nil
 }
 
 var tableTypes sync.Map // "version ft debug" -> TypeSource from the generated tables
 
-func forgetProcess(p *Process) {
-	layoutsMu.Lock()
-	delete(layouts, p)
-	layoutsMu.Unlock()
+// setObjLayout makes l the layout p's object reader reads with.
+func setObjLayout(p *Process, l *objLayout) {
+	p.objOnce.Do(func() {})
+	p.objRd, p.objErr = newObjReader(p, l), nil
 }
 
 // readSeedImages reads the committed seeds of a target.
@@ -350,7 +348,6 @@ func FuzzSnapshot(f *testing.F) {
 		if err != nil {
 			return
 		}
-		defer forgetProcess(p)
 		s, err := p.Snapshot()
 		if err != nil {
 			return
@@ -383,7 +380,6 @@ func FuzzRepr(f *testing.F) {
 		if err != nil {
 			return
 		}
-		defer forgetProcess(p)
 		for _, root := range im.roots[1:] {
 			o := p.Object(root, opts)
 			if len(o.Repr) > opts.MaxTotal+3 {

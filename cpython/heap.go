@@ -101,15 +101,15 @@ func (p *Process) findObjects() (*heapWalker, error) {
 	if p.FreeThreaded {
 		return nil, errors.New("heap: free-threaded builds keep no GC lists (their GC walks mimalloc's heaps), which pycore does not read yet")
 	}
-	l, err := p.objLayout()
+	rd, err := p.reader()
 	if err != nil {
 		return nil, fmt.Errorf("heap: %w", err)
 	}
-	w := &heapWalker{p: p, r: p.heapReader(l),
+	w := &heapWalker{p: p, r: rd,
 		seen: map[core.Address]core.Address{}, types: map[core.Address]bool{}, notType: map[core.Address]bool{},
 		stats: &HeapStats{}}
 	w.gcHdr = p.gcHeaderSize()
-	for a, k := range l.types {
+	for a, k := range rd.l.types {
 		if k == kindType {
 			w.typeType = a
 		}
@@ -387,11 +387,6 @@ func (w *heapWalker) typeShaped(tp core.Address) bool {
 		}
 	}
 	return r.typeOf(tp).err == nil
-}
-
-// heapReader reads objects for the heap walk.
-func (p *Process) heapReader(l *objLayout) *objReader {
-	return &objReader{p: p, l: l}
 }
 
 func uint64Align(p *Process) core.Address { return core.Address(p.R.PtrSize) }

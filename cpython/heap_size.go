@@ -298,9 +298,9 @@ func (p *Process) heapTypeName(r *objReader, tp core.Address) string {
 
 // TypeName is the name of the type object at tp as the heap walk gives it.
 func (p *Process) TypeName(tp core.Address) string {
-	l, err := p.objLayout()
+	rd, err := p.reader()
 	if err != nil {
 		return fmt.Sprintf("<type at %#x>", uint64(tp))
 	}
-	return p.heapTypeName(p.heapReader(l), tp)
+	return p.heapTypeName(rd, tp)
 }

@@ -96,11 +96,11 @@ type localsReader struct {
 }
 
 func (p *Process) newLocalsReader(l *detailLayout, opts ReprOptions) (*localsReader, error) {
-	ol, err := p.objLayout()
+	rd, err := p.reader()
 	if err != nil {
 		return nil, err
 	}
-	lr := &localsReader{p: p, l: l, r: &objReader{p: p, l: ol}, opts: opts,
+	lr := &localsReader{p: p, l: l, r: rd, opts: opts,
 		codes: map[core.Address]*codeVars{}}
 	if p.Syms != nil {
 		if s, ok := p.lookup("PyCell_Type"); ok {

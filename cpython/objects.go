@@ -2,9 +2,6 @@ package cpython
 
 import (
 	"fmt"
-	"strings"
-	"unicode/utf16"
-	"unicode/utf8"
 
 	"github.com/pycore/pycore/core"
 	"github.com/pycore/pycore/cpython/abi"
@@ -66,7 +63,7 @@ func (o *objects) typeName(obj core.Address) (string, error) {
 }
 
 // str reads a str object (a code object's name) as Go (UTF-8) text, at most
-// maxCodeNameChars of it. Lone surrogates become U+FFFD.
+// maxCodeNameChars of it. Surrogates become U+FFFD.
 func (o *objects) str(obj core.Address) (string, error) {
 	if obj == 0 {
 		return "", fmt.Errorf("NULL str")
@@ -79,76 +76,23 @@ func (o *objects) str(obj core.Address) (string, error) {
 		name, _ := o.typeName(obj)
 		return "", fmt.Errorf("object at %s is a %q, not a str", obj, name)
 	}
-	l := o.layout
-	length, err := o.r.Uint64(obj.Add(l.Length))
+	data, kind, length, err := pep393{o.r, o.layout}.chars(obj)
 	if err != nil {
-		return "", fmt.Errorf("str at %s: length: %w", obj, err)
-	}
-	state, err := o.r.Uint32(obj.Add(l.State))
-	if err != nil {
-		return "", fmt.Errorf("str at %s: state: %w", obj, err)
-	}
-	kind := int(state>>l.KindShift) & 7
-	compact := state>>l.CompactBit&1 == 1
-	ascii := state>>l.ASCIIBit&1 == 1
-	if kind != 1 && kind != 2 && kind != 4 {
-		return "", fmt.Errorf("str at %s: bad kind %d in state %#x", obj, kind, state)
+		return "", err
 	}
 	truncated := false
 	if length > maxCodeNameChars {
 		length, truncated = maxCodeNameChars, true
 	}
-	var data core.Address
-	switch {
-	case compact && ascii:
-		data = obj.Add(l.ASCIISize)
-	case compact:
-		data = obj.Add(l.CompactSize)
-	default:
-		if data, err = o.r.Ptr(obj.Add(l.Data)); err != nil {
-			return "", fmt.Errorf("str at %s: data pointer: %w", obj, err)
-		}
-	}
 	buf := make([]byte, int(length)*kind)
 	if err := o.r.Read(buf, data); err != nil {
 		return "", fmt.Errorf("str at %s: %d characters: %w", obj, length, err)
 	}
-	s := decodeKind(buf, kind, o.r)
+	s := pep393{o.r, o.layout}.text(buf, kind)
 	if truncated {
 		s += "..."
 	}
 	return s, nil
-}
-
-func decodeKind(buf []byte, kind int, r core.Reader) string {
-	switch kind {
-	case 1: // Latin-1 (ASCII is a subset)
-		var sb strings.Builder
-		for _, c := range buf {
-			if c < utf8.RuneSelf {
-				sb.WriteByte(c)
-			} else {
-				sb.WriteRune(rune(c))
-			}
-		}
-		return sb.String()
-	case 2:
-		u := make([]uint16, len(buf)/2)
-		for i := range u {
-			u[i] = r.Order.Uint16(buf[2*i:])
-		}
-		return string(utf16.Decode(u)) // UCS-2 is UTF-16 without pairs; lone surrogates become U+FFFD
-	default:
-		var sb strings.Builder
-		for i := 0; i+4 <= len(buf); i += 4 {
-			c := rune(r.Order.Uint32(buf[i:]))
-			if !utf8.ValidRune(c) {
-				c = utf8.RuneError
-			}
-			sb.WriteRune(c)
-		}
-		return sb.String()
-	}
 }
 
 // bytes reads a bytes object's contents (bounded).

@@ -12,25 +12,61 @@ import (
 	"math"
 	"math/big"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/pycore/pycore/core"
 )
 
-// objReader reads Python objects of one process.
+// objReader reads Python objects of one process. A process has one
+// (Process.reader), so what it learns of types is shared by every reading.
 type objReader struct {
 	p *Process
 	l *objLayout
+
+	mu        sync.Mutex
+	typeCache map[core.Address]*typeInfo // typeOf's answers, bounded
+}
+
+func newObjReader(p *Process, l *objLayout) *objReader {
+	return &objReader{p: p, l: l, typeCache: map[core.Address]*typeInfo{}}
+}
+
+// reader returns the process's object reader, worked out on first use.
+func (p *Process) reader() (*objReader, error) {
+	p.objOnce.Do(func() {
+		l, err := newObjLayout(p)
+		if err != nil {
+			p.objErr = err
+			return
+		}
+		p.objRd = newObjReader(p, l)
+	})
+	return p.objRd, p.objErr
+}
+
+// objLayout returns the offsets the process's object reader reads with.
+func (p *Process) objLayout() (*objLayout, error) {
+	rd, err := p.reader()
+	if err != nil {
+		return nil, err
+	}
+	return rd.l, nil
+}
+
+// newRenderer is the one way to make a renderer: opts bound what each
+// object shows, left the characters of output allowed in all.
+func (r *objReader) newRenderer(opts ReprOptions, left int) *renderer {
+	return &renderer{objReader: r, opts: opts, left: left, active: map[core.Address]bool{}}
 }
 
 // ReadStr reads a str object as Go text (lone surrogates become U+FFFD).
 // Strings longer than maxChars (or the package bound) are cut, with ok false.
 func (p *Process) ReadStr(obj core.Address, maxChars int) (s string, complete bool, err error) {
-	l, err := p.objLayout()
+	r, err := p.reader()
 	if err != nil {
 		return "", false, err
 	}
-	r := &objReader{p: p, l: l}
 	cps, total, err := r.strCodepoints(obj, maxChars)
 	if err != nil {
 		return "", false, err
@@ -41,22 +77,20 @@ func (p *Process) ReadStr(obj core.Address, maxChars int) (s string, complete bo
 // ReadBytes reads a bytes object's contents, at most max bytes (complete
 // says whether that was all of it).
 func (p *Process) ReadBytes(obj core.Address, max int) (b []byte, complete bool, err error) {
-	l, err := p.objLayout()
+	r, err := p.reader()
 	if err != nil {
 		return nil, false, err
 	}
-	r := &objReader{p: p, l: l}
 	b, total, err := r.bytesValue(obj, max)
 	return b, int64(len(b)) == total, err
 }
 
 // ReadInt reads an int (or bool, or int subclass) object of any size.
 func (p *Process) ReadInt(obj core.Address) (*big.Int, error) {
-	l, err := p.objLayout()
+	r, err := p.reader()
 	if err != nil {
 		return nil, err
 	}
-	r := &objReader{p: p, l: l}
 	return r.intValue(obj)
 }
 
@@ -169,9 +203,10 @@ func (r *objReader) strCodepoints(a core.Address, max int) ([]rune, int64, error
 	if err := r.p.R.Read(buf, data); err != nil {
 		return nil, 0, fmt.Errorf("str at %#x: %d characters: %w", uint64(a), n, err)
 	}
+	d := r.strs()
 	cps := make([]rune, n)
 	for i := range cps {
-		cps[i] = r.codepoint(buf[i*kind:], kind)
+		cps[i] = d.codepoint(buf[i*kind:], kind)
 	}
 	return cps, length, nil
 }
@@ -189,34 +224,7 @@ func (r *objReader) strCharAt(a core.Address, i int64) (rune, error) {
 	if err := r.p.R.Read(buf, data.Add(i*int64(kind))); err != nil {
 		return 0, fmt.Errorf("str at %#x: character %d: %w", uint64(a), i, err)
 	}
-	return r.codepoint(buf, kind), nil
-}
-
-func (r *objReader) codepoint(b []byte, kind int) rune {
-	switch kind {
-	case 1:
-		return rune(b[0])
-	case 2:
-		return rune(r.p.R.Order.Uint16(b))
-	}
-	return rune(r.p.R.Order.Uint32(b))
-}
-
-// wstrData finds the wchar_t characters of a legacy str not made ready.
-func (r *objReader) wstrData(a core.Address) (core.Address, int, int64, error) {
-	sl := r.p.objs.layout
-	wstr, err := r.ptr(a.Add(sl.Wstr))
-	if err != nil {
-		return 0, 0, 0, fmt.Errorf("str at %#x (not ready): wstr: %w", uint64(a), err)
-	}
-	n, err := r.i64(a.Add(sl.WstrLen))
-	if err != nil {
-		return 0, 0, 0, fmt.Errorf("str at %#x (not ready): wstr_length: %w", uint64(a), err)
-	}
-	if wstr == 0 || n < 0 || n > 1<<40 {
-		return 0, 0, 0, fmt.Errorf("str at %#x is not ready and has no characters (wstr %#x, wstr_length %d)", uint64(a), uint64(wstr), n)
-	}
-	return wstr, int(sl.WcharSize), n, nil
+	return r.strs().codepoint(buf, kind), nil
 }
 
 // strData finds a str's characters: where they are, their size (1, 2 or 4
@@ -225,7 +233,6 @@ func (r *objReader) strData(a core.Address) (data core.Address, kind int, length
 	if a == 0 {
 		return 0, 0, 0, errors.New("NULL str")
 	}
-	sl := r.p.objs.layout
 	tp, err := r.ptr(a.Add(r.l.obType))
 	if err != nil {
 		return 0, 0, 0, fmt.Errorf("str at %#x: %w", uint64(a), err)
@@ -237,40 +244,11 @@ func (r *objReader) strData(a core.Address) (data core.Address, kind int, length
 	if ti.flags&tpflagsUnicodeSubclass == 0 {
 		return 0, 0, 0, fmt.Errorf("object at %#x is a %q, not a str", uint64(a), ti.name)
 	}
-	length, err = r.i64(a.Add(sl.Length))
-	if err != nil {
-		return 0, 0, 0, fmt.Errorf("str at %#x: length: %w", uint64(a), err)
-	}
-	if length < 0 || length > 1<<40 {
-		return 0, 0, 0, fmt.Errorf("str at %#x: length %d is not plausible", uint64(a), length)
-	}
-	state, err := r.p.R.Uint32(a.Add(sl.State))
-	if err != nil {
-		return 0, 0, 0, fmt.Errorf("str at %#x: state: %w", uint64(a), err)
-	}
-	kind = int(state>>sl.KindShift) & 7
-	compact := state>>sl.CompactBit&1 == 1
-	ascii := state>>sl.ASCIIBit&1 == 1
-	if kind == 0 && !compact && sl.Wstr >= 0 {
-		// PyUnicode_WCHAR_KIND: not made ready; Python would ready it before
-		// printing it, from these characters.
-		return r.wstrData(a)
-	}
-	if kind != 1 && kind != 2 && kind != 4 {
-		return 0, 0, 0, fmt.Errorf("str at %#x: kind %d in state %#x is not 1, 2 or 4 (a string not made ready?)", uint64(a), kind, state)
-	}
-	switch {
-	case compact && ascii:
-		data = a.Add(sl.ASCIISize)
-	case compact:
-		data = a.Add(sl.CompactSize)
-	default:
-		if data, err = r.ptr(a.Add(sl.Data)); err != nil {
-			return 0, 0, 0, fmt.Errorf("str at %#x: data pointer: %w", uint64(a), err)
-		}
-	}
-	return data, kind, length, nil
+	return r.strs().chars(a)
 }
+
+// strs is the str decoder, with this process's str layout.
+func (r *objReader) strs() pep393 { return pep393{r.p.R, r.p.objs.layout} }
 
 func codepointsToString(cps []rune) string {
 	var b strings.Builder

@@ -411,11 +411,10 @@ func (r *objReader) moduleDict(interp typesys.Value, name string) (dict core.Add
 // of every interpreter's threading._active, for the threads Python started
 // (or adopted) through the threading module.
 func (p *Process) ThreadNames() (map[uint64]string, error) {
-	l, err := p.objLayout()
+	r, err := p.reader()
 	if err != nil {
 		return nil, err
 	}
-	r := &objReader{p: p, l: l}
 	names := map[uint64]string{}
 	interp, err := p.Runtime.Path("interpreters.head")
 	if err != nil {
@@ -450,11 +449,10 @@ func (p *Process) ThreadNames() (map[uint64]string, error) {
 // to their names: a thread running code in a subinterpreter may be known
 // there under another name (or not at all), so names are per interpreter.
 func (p *Process) interpreterThreadNames(interp typesys.Value) (map[uint64]string, error) {
-	l, err := p.objLayout()
+	r, err := p.reader()
 	if err != nil {
 		return nil, err
 	}
-	r := &objReader{p: p, l: l}
 	names := map[uint64]string{}
 	err = r.threadNames(interp, names)
 	return names, err

@@ -24,20 +24,19 @@ type typeInfo struct {
 
 // typeOf reads (once per type) what kind of object a type makes.
 func (r *objReader) typeOf(tp core.Address) *typeInfo {
-	l := r.l
-	l.mu.Lock()
-	ti, ok := l.typeCache[tp]
-	l.mu.Unlock()
+	r.mu.Lock()
+	ti, ok := r.typeCache[tp]
+	r.mu.Unlock()
 	if ok {
 		return ti
 	}
 	ti = r.readType(tp)
 	r.refineKind(tp, ti)
-	l.mu.Lock()
-	if len(l.typeCache) < 1<<14 {
-		l.typeCache[tp] = ti
+	r.mu.Lock()
+	if len(r.typeCache) < 1<<14 {
+		r.typeCache[tp] = ti
 	}
-	l.mu.Unlock()
+	r.mu.Unlock()
 	return ti
 }
 

@@ -134,11 +134,10 @@ func (p *Process) mainInterpreter() (typesys.Value, error) {
 
 // readSysArgs fills in sys.executable, sys.argv and sys.orig_argv.
 func (p *Process) readSysArgs(pi *ProcessInfo) error {
-	l, err := p.objLayout()
+	r, err := p.reader()
 	if err != nil {
 		return err
 	}
-	r := &objReader{p: p, l: l}
 	interp, err := p.mainInterpreter()
 	if err != nil {
 		return fmt.Errorf("main interpreter: %w", err)

@@ -23,7 +23,6 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -118,7 +117,7 @@ func (p *Process) Repr(obj core.Address, opts ReprOptions) (string, error) {
 
 // Object reads the object at obj, within opts.
 func (p *Process) Object(obj core.Address, opts ReprOptions) Object {
-	l, err := p.objLayout()
+	rd, err := p.reader()
 	if err != nil {
 		o := Object{Address: obj, Repr: unreadable(obj, err), Error: err.Error()}
 		if n := opts.withDefaults().MaxTotal; utf8.RuneCountInString(o.Repr) > n {
@@ -127,7 +126,7 @@ func (p *Process) Object(obj core.Address, opts ReprOptions) Object {
 		return o
 	}
 	opts = opts.withDefaults()
-	r := &renderer{objReader: &objReader{p: p, l: l}, opts: opts, left: opts.MaxTotal, active: map[core.Address]bool{}}
+	r := rd.newRenderer(opts, opts.MaxTotal)
 	o := r.object(obj, 0)
 	boundRepr(&o, opts.MaxTotal, 0)
 	return o
@@ -314,41 +313,6 @@ type objLayout struct {
 	reprOf     map[objKind]core.Address // tp_repr of the builtin types found
 	baseExc    core.Address
 	excGroup   core.Address // BaseExceptionGroup (3.11+)
-
-	mu        sync.Mutex
-	typeCache map[core.Address]*typeInfo
-}
-
-// The layouts of the processes opened so far, so that many renderings share
-// one. Bounded: a long session opening many cores drops old entries.
-var (
-	layoutsMu sync.Mutex
-	layouts   = map[*Process]*objLayout{}
-)
-
-const maxCachedLayouts = 16
-
-func (p *Process) objLayout() (*objLayout, error) {
-	layoutsMu.Lock()
-	l := layouts[p]
-	layoutsMu.Unlock()
-	if l != nil {
-		return l, nil
-	}
-	l, err := newObjLayout(p)
-	if err != nil {
-		return nil, err
-	}
-	layoutsMu.Lock()
-	defer layoutsMu.Unlock()
-	if len(layouts) >= maxCachedLayouts {
-		for k := range layouts {
-			delete(layouts, k)
-			break
-		}
-	}
-	layouts[p] = l
-	return l, nil
 }
 
 func newObjLayout(p *Process) (*objLayout, error) {
@@ -357,7 +321,7 @@ func newObjLayout(p *Process) (*objLayout, error) {
 	}
 	ts := p.Types
 	ptr := int64(p.R.PtrSize)
-	l := &objLayout{ptr: ptr, typeCache: map[core.Address]*typeInfo{}}
+	l := &objLayout{ptr: ptr}
 	// off is the offset of a member from the type source, or def when the
 	// source does not describe it.
 	off := func(strct, path string, def int64) int64 {

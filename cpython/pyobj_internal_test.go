@@ -123,7 +123,7 @@ func TestReprWithoutTypeSymbolsFallsBackToFlagsAndNames(t *testing.T) {
 			l.types, l.singletons, l.reprOf, l.baseExc = map[core.Address]objKind{}, map[core.Address]int{}, map[objKind]core.Address{}, 0
 			opts := ReprOptions{MaxDepth: 20, MaxLength: 5000, MaxString: 5000, MaxTotal: 1 << 20}
 			for name, w := range want.Objects {
-				r := &renderer{objReader: &objReader{p: p, l: l}, opts: opts, left: opts.MaxTotal, active: map[core.Address]bool{}}
+				r := newObjReader(p, l).newRenderer(opts, opts.MaxTotal)
 				o := r.object(core.Address(w.ID), 0)
 				if o.Repr != w.Repr || o.Type != w.Type {
 					t.Errorf("%s: got %s %q (%s), want %s %q", name, o.Type, o.Repr, o.Error, w.Type, w.Repr)

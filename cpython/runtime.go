@@ -61,6 +61,11 @@ type Process struct {
 	// frameBudget bounds the frames one snapshot reads in all: per-chain limits
 	// multiply when a forged core points many thread states at one long chain.
 	frameBudget int
+
+	// objRd reads Python objects, worked out once on first use (reader).
+	objOnce sync.Once
+	objRd   *objReader
+	objErr  error
 }
 
 // Flavor is what this process's CPython version and build change in how it

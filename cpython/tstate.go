@@ -312,11 +312,10 @@ func (p *Process) gilDropRequested(l *detailLayout, ts core.Address, interp type
 // interpreterDaemons maps the idents of one interpreter's threading._active
 // to Thread._daemonic.
 func (p *Process) interpreterDaemons(interp typesys.Value) (map[uint64]bool, error) {
-	ol, err := p.objLayout()
+	r, err := p.reader()
 	if err != nil {
 		return nil, err
 	}
-	r := &objReader{p: p, l: ol}
 	items, err := r.threadingActive(interp)
 	if err != nil {
 		return nil, err
