@@ -275,6 +275,9 @@ func dumpPID(pid int) (*Dump, error) {
 		d.Close()
 		return nil, stopFailure(pid, st, err, "")
 	}
+	if len(c.Threads) > 0 {
+		c.XSaveLayout = xsaveLayout(c.Threads[0].XState)
+	}
 	// Signal masks and CPU times are read after the process runs again: they
 	// are for the record, and reading them stopped would lengthen the pause.
 	for i := range c.Threads {

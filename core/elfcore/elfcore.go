@@ -20,7 +20,10 @@ const (
 	NTPrpsinfo  = 3
 	NTAuxv      = 6
 	NTX86XState = 0x202
-	NTFile      = 0x46494c45
+	// NTX86XSaveLayout describes where each feature's registers are in the
+	// NT_X86_XSTATE areas (Linux 6.x writes it once, after every thread).
+	NTX86XSaveLayout = 0x205
+	NTFile           = 0x46494c45
 )
 
 // Segment permission bits (PF_X, PF_W, PF_R).
@@ -106,6 +109,9 @@ type Core struct {
 	Auxv     []byte
 	Files    []File
 	Segments []Segment
+	// XSaveLayout is NT_X86_XSAVE_LAYOUT's contents ({type, size, offset,
+	// flags} u32 records); nil: absent.
+	XSaveLayout []byte
 }
 
 type note struct {
@@ -143,6 +149,9 @@ func (c *Core) notes() ([]note, error) {
 		if t.XState != nil {
 			ns = append(ns, note{"LINUX", NTX86XState, t.XState})
 		}
+	}
+	if c.XSaveLayout != nil {
+		ns = append(ns, note{"LINUX", NTX86XSaveLayout, c.XSaveLayout})
 	}
 	for _, n := range ns {
 		if len(n.desc) > maxNoteDesc || (n.typ != NTFile && n.typ != NTAuxv && len(n.desc) > maxRegSet) {
