@@ -1,0 +1,40 @@
+// Package cpython reads what a CPython interpreter was doing from the image
+// of its process (a core, or a stopped live process): its runtime,
+// interpreters and threads, each thread's Python frames, locals and
+// exceptions, asyncio's tasks, the objects of its heap, and any object as
+// repr() shows it. It sits on core/, symbols/ and typesys/; native/, render/,
+// session/ and the command line sit on it.
+//
+// The map, bottom up; each floor reads through the ones below it and never
+// up:
+//
+//	abi/             what differs between CPython versions and builds (its own
+//	                 package): version detection, flavors, the generated layout
+//	                 tables, _Py_DebugOffsets, and one process's offsets grouped
+//	                 per CPython struct. Nothing above it checks a version.
+//	pystr.go         the one PEP 393 str decoder (compact, legacy and not-ready
+//	                 strings), read by the object reader and by code names.
+//	objreader*.go    the object reader (objReader, one per process from
+//	                 Process.reader): type kinds and names, ints, str, bytes,
+//	                 tuples, dicts, instance attributes, module dicts,
+//	                 threading._active. It renders nothing.
+//	pyobj*.go        the renderer: an object as repr() shows it (Process.Object,
+//	                 Process.Repr), reading only through the object reader.
+//	runtime*.go, walk.go, tstate.go, frames.go, lines.go, objects.go
+//	                 the walker: _PyRuntime, interpreters, thread states, frames,
+//	                 code objects' names (objects.go) and line tables
+//	                 (Process.Snapshot).
+//	locals.go, exceptions.go, procinfo.go, gil.go, gc.go
+//	                 what the walker's threads and interpreters hold, read through
+//	                 the object reader: locals, exceptions raised or handled, the
+//	                 command line, the GIL, the collector.
+//	asyncio.go       event loops and tasks (Process.AsyncioTasks), on the walker
+//	                 and the object reader.
+//	heap*.go, obmalloc.go
+//	                 the heap walk (every object the collector or pymalloc
+//	                 holds), referrers and reference chains.
+//	remoteexec.go    PEP 768: running a script inside a live 3.14+ process.
+//
+// Words: "object" here means a Python object (the object reader, the
+// renderer); core/objects.go's objects are the ELF files a process mapped.
+package cpython
