@@ -431,6 +431,7 @@ while f is not None:
                                 int(gdb.parse_and_eval(g + "[16]")) & 0xffffffffffffffff))
         break
     f = f.older()
+print("BUS %#x" % int(gdb.parse_and_eval("nat_bus_page")))
 info = gdb.parse_and_eval("nat_last_info")
 if int(info) != 0:
     print("INFO %#x" % int(info.dereference()["_sifields"]["_sigfault"]["si_addr"]))
@@ -442,6 +443,7 @@ type crashGdb struct {
 	siAddr, cr2, rip   int64
 	handlerAddr        int64
 	sawCtx, sawHandler bool
+	busPage            uint64 // what nat_bus_inner stored to
 }
 
 func gdbCrash(t *testing.T, gdb, exe, corePath string) crashGdb {
@@ -463,6 +465,8 @@ func gdbCrash(t *testing.T, gdb, exe, corePath string) crashGdb {
 			g.siAddr = int64(a)
 		} else if n, _ := fmt.Sscanf(line, "CTX %v %v", &a, &b); n == 2 {
 			g.cr2, g.rip, g.sawCtx = int64(a), int64(b), true
+		} else if n, _ := fmt.Sscanf(line, "BUS %v", &a); n == 1 {
+			g.busPage = a
 		} else if n, _ := fmt.Sscanf(line, "INFO %v", &a); n == 1 {
 			g.handlerAddr, g.sawHandler = int64(a), true
 		}
@@ -591,11 +595,128 @@ func TestNativeCrashMatchesGdb(t *testing.T) {
 				if err != nil {
 					t.Fatalf("pycore threads --native: %v", err)
 				}
-				if want := fmt.Sprintf("Crash: SIGSEGV (address %#x) in nat_crash_inner (libnat.so+0x", fault.Address); !strings.Contains(string(text), want) ||
+				if want := fmt.Sprintf("Crash: SIGSEGV (SEGV_MAPERR, address %#x) in nat_crash_inner (libnat.so+0x", fault.Address); !strings.Contains(string(text), want) ||
 					!strings.Contains(string(text), "libnat.c:") {
 					t.Errorf("no %q ... libnat.c:N line in:\n%s", want, text)
 				}
 			})
+		}
+	}
+}
+
+// TestNativeCrashFaults: kernel cores of nat.py dying in libnat 3 calls
+// deep of SIGBUS (a store past a mapped file's end), SIGILL (ud2) and
+// SIGFPE (an integer divide by zero), with no handler and after
+// faulthandler: every thread reads as gdb's bt, and the crash names the
+// signal, the si_code and the address gdb's $_siginfo has (without a
+// handler; after faulthandler the same code and address, read from the
+// signal frame), SIGBUS's address the one nat_bus_inner stored to (gdb
+// prints it from libnat), the others' the faulting instruction in the
+// inner function, which the Crash line names with its file:line.
+func TestNativeCrashFaults(t *testing.T) {
+	if _, err := exec.LookPath("gdb"); err != nil {
+		t.Skip("gdb not installed")
+	}
+	if err := pytest.KernelCoresUsable(); err != nil {
+		t.Skipf("kernel cores: %v", err)
+	}
+	lib := buildLibnat(t)
+	gdb := "gdb"
+	if g := pytest.GdbPath(); g != "" {
+		gdb = g
+	}
+	script, err := filepath.Abs("testdata/native/nat.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	faults := []struct {
+		kind, signal, code, inner string
+	}{
+		{"bus", "SIGBUS", "BUS_ADRERR", "nat_bus_inner"},
+		{"ill", "SIGILL", "ILL_ILLOPN", "nat_ill_inner"},
+		{"fpe", "SIGFPE", "FPE_INTDIV", "nat_fpe_inner"},
+	}
+	for _, interp := range interpreters(t) {
+		for _, fl := range faults {
+			// Without a handler first: its $_siginfo is the oracle of the
+			// faulthandler run's code and the inner function's address.
+			var nofh *uint64
+			for _, fh := range []bool{false, true} {
+				interp, fl, fh := interp, fl, fh
+				mode := fl.kind
+				if fh {
+					mode += "-fh"
+				}
+				t.Run(interp.Name()+"/"+mode, func(t *testing.T) {
+					dir := t.TempDir()
+					ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+					defer cancel()
+					cmd := interp.Command(ctx, os.Environ(), script, lib, filepath.Join(dir, "ready"), mode)
+					cmd.Dir = dir
+					out, err := cmd.CombinedOutput()
+					ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
+					if err == nil || !ws.Signaled() || !ws.CoreDump() {
+						t.Fatalf("nat.py %s did not dump core (%v):\n%s", mode, err, out)
+					}
+					if got := ws.Signal().String(); !strings.EqualFold(strings.ReplaceAll(got, " ", ""), strings.ReplaceAll(map[string]string{"SIGBUS": "bus error", "SIGILL": "illegal instruction", "SIGFPE": "floating point exception"}[fl.signal], " ", "")) {
+						t.Fatalf("nat.py %s died of %q, want %s", mode, got, fl.signal)
+					}
+					cores, _ := filepath.Glob(filepath.Join(dir, "core*"))
+					if len(cores) != 1 {
+						t.Fatalf("want one core file in %s, found %v", dir, cores)
+					}
+					doc, seqs := compareWithGdb(t, gdb, interp, cores[0])
+					want := "C:" + fl.inner + " C:nat_fault_mid C:nat_fault_outer"
+					found := false
+					for _, seq := range seqs {
+						found = found || strings.Contains(seq, want)
+					}
+					if !found {
+						t.Errorf("no thread reads %s: %q", want, seqs)
+					}
+					g := gdbCrash(t, gdb, interp.Exe, cores[0])
+					c := doc.Crash
+					busFH := fl.kind == "bus" && fh // no code from the saved registers
+					if c == nil || c.Frame == nil || c.Address == nil || (c.Code == nil) != busFH {
+						t.Fatalf("crash %+v: want signal, code (none for SIGBUS after a handler), address and frame", c)
+					}
+					if c.Signal != fl.signal || c.Frame.Function == nil || *c.Frame.Function != fl.inner || c.Frame.PC != c.PC {
+						t.Errorf("crash %s in %v at %#x, want %s in %s", c.Signal, c.Frame.Function, c.PC, fl.signal, fl.inner)
+					}
+					wantAddr := c.PC // the faulting instruction
+					if fl.kind == "bus" {
+						wantAddr = g.busPage
+					}
+					if *c.Address != wantAddr {
+						t.Errorf("crash address %#x, want %#x", *c.Address, wantAddr)
+					}
+					if !fh {
+						if g.code != *c.Code || uint64(g.siAddr) != *c.Address || c.Source != "core" {
+							t.Errorf("gdb's $_siginfo: code %d, address %#x; pycore: code %d, address %#x from %s", g.code, g.siAddr, *c.Code, *c.Address, c.Source)
+						}
+						code := uint64(g.code)
+						nofh = &code
+					} else {
+						if c.Source != "signal frame registers" || !g.sawCtx || uint64(g.rip) != c.PC {
+							t.Errorf("crash from %q, pc %#x; gdb's signal frame rip %#x (found %v)", c.Source, c.PC, g.rip, g.sawCtx)
+						}
+						if !busFH && nofh != nil && uint64(*c.Code) != *nofh {
+							t.Errorf("after faulthandler code %d, the kernel gave %d without it", *c.Code, *nofh)
+						}
+					}
+					text, err := exec.Command(pycoreBin, "threads", "--native", cores[0]).Output()
+					if err != nil {
+						t.Fatalf("pycore threads --native: %v", err)
+					}
+					line := fmt.Sprintf("Crash: %s (%s, address %#x) in %s (libnat.so+0x", fl.signal, fl.code, *c.Address, fl.inner)
+					if busFH {
+						line = fmt.Sprintf("Crash: %s (address %#x) in %s (libnat.so+0x", fl.signal, *c.Address, fl.inner)
+					}
+					if !strings.Contains(string(text), line) || !strings.Contains(string(text), "libnat.c:") {
+						t.Errorf("no %q ... libnat.c:N) line in:\n%s", line, text)
+					}
+				})
+			}
 		}
 	}
 }

@@ -14,6 +14,9 @@ type Crash struct {
 	// Code is the signal's si_code as the source below gives it (1
 	// SEGV_MAPERR, 2 SEGV_ACCERR, ...), null when unknown.
 	Code *int
+	// CodeName is Code's symbolic name ("SEGV_MAPERR", "ILL_ILLOPN"), ""
+	// when Code is null.
+	CodeName string
 	// Address is the faulting address (si_addr) of SIGSEGV and SIGBUS, the
 	// faulting instruction's of SIGILL and SIGFPE; null for other signals or
 	// when no source records it.
@@ -59,6 +62,8 @@ const (
 	sigBUS, sigSEG = 7, 11
 	segvMapErr     = 1
 	segvAccErr     = 2
+	illIllOpn      = 2
+	fpeIntDiv      = 1
 )
 
 // hasAddress says whether the kernel gives the signal a fault address.
@@ -124,9 +129,23 @@ func crashOf(mem core.Memory, si *cpython.SignalInfo, frames []Frame) *Crash {
 			}
 			c.Code = &n
 		}
-	case si.Number == sigILL && trapno == trapInvalidOp,
-		si.Number == sigFPE && (trapno == trapDivide || trapno == trapX87 || trapno == trapSIMD):
+	case si.Number == sigILL && trapno == trapInvalidOp:
+		// The kernel's do_error_trap gives #UD ILL_ILLOPN.
+		n := illIllOpn
+		c.Address, c.Code, c.Source = &rip, &n, "signal frame registers"
+	case si.Number == sigFPE && trapno == trapDivide:
+		n := fpeIntDiv // #DE: integer divide by zero (or overflow)
+		c.Address, c.Code, c.Source = &rip, &n, "signal frame registers"
+	case si.Number == sigFPE && (trapno == trapX87 || trapno == trapSIMD):
 		c.Address, c.Source = &rip, "signal frame registers"
+	}
+	return c
+}
+
+// nameCode fills in c's CodeName.
+func (c *Crash) nameCode() *Crash {
+	if c != nil && c.Code != nil {
+		c.CodeName = (&core.SignalInfo{Signo: c.Number, Code: *c.Code}).CodeName()
 	}
 	return c
 }

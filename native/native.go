@@ -151,7 +151,7 @@ func Stacks(p *core.Process, syms *symbols.Table, snap *cpython.Snapshot, mode M
 		}
 		stacks[ct.TID] = th
 		if snap.Signal != nil && snap.Signal.Fatal && ct.TID == snap.Signal.Thread && out.Crash == nil {
-			if out.Crash = crashOf(p, snap.Signal, frames); out.Crash != nil {
+			if out.Crash = crashOf(p, snap.Signal, frames).nameCode(); out.Crash != nil {
 				out.CrashFrame = out.Crash.Frame
 			}
 		}

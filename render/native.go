@@ -33,13 +33,14 @@ type NativeFrame struct {
 
 // Crash is a native.Crash.
 type Crash struct {
-	Signal  string  `json:"signal"`
-	Number  int     `json:"number"`
-	Code    *int    `json:"code"`
-	Address *uint64 `json:"address"`
-	Source  string  `json:"source"`
-	PC      uint64  `json:"pc"`
-	Frame   any     `json:"frame"` // Frame, NativeFrame or null
+	Signal   string  `json:"signal"`
+	Number   int     `json:"number"`
+	Code     *int    `json:"code"`
+	CodeName string  `json:"code_name,omitempty"`
+	Address  *uint64 `json:"address"`
+	Source   string  `json:"source"`
+	PC       uint64  `json:"pc"`
+	Frame    any     `json:"frame"` // Frame, NativeFrame or null
 }
 
 // nativeTail is what a native snapshot's JSON has after its threads.
@@ -54,7 +55,7 @@ func crashTail(s *native.Snapshot) nativeTail {
 		t.CrashFrame = StackFrameOf(s.CrashFrame)
 	}
 	if c := s.Crash; c != nil {
-		t.Crash = &Crash{Signal: c.Signal, Number: c.Number, Code: c.Code, Address: c.Address, Source: c.Source, PC: c.PC}
+		t.Crash = &Crash{Signal: c.Signal, Number: c.Number, Code: c.Code, CodeName: c.CodeName, Address: c.Address, Source: c.Source, PC: c.PC}
 		if c.Frame != nil {
 			t.Crash.Frame = StackFrameOf(c.Frame)
 		}

@@ -30,8 +30,15 @@ func printNativeThreads(w io.Writer, s *native.Snapshot) error {
 	writeSignal(w, s.Signal, s.Live != nil)
 	if c := s.Crash; c != nil {
 		fmt.Fprintf(w, "Crash: %s", c.Signal)
+		var what []string
+		if c.CodeName != "" {
+			what = append(what, c.CodeName)
+		}
 		if c.Address != nil {
-			fmt.Fprintf(w, " (address %#x)", *c.Address)
+			what = append(what, fmt.Sprintf("address %#x", *c.Address))
+		}
+		if len(what) > 0 {
+			fmt.Fprintf(w, " (%s)", strings.Join(what, ", "))
 		}
 		fmt.Fprintf(w, " in %s\n", c.Frame.Where())
 	}

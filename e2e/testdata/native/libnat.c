@@ -2,11 +2,14 @@
    deep, calls back into Python 3 calls deep, and starts a thread of its
    own that never runs Python; the poll() is in two inlined functions. Built -O2 -g -fomit-frame-pointer by the
    test, so only CFI can unwind it. */
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <ucontext.h>
+#include <unistd.h>
 
 static volatile int sink;
 
@@ -35,6 +38,31 @@ struct rec { long pad[2]; long v; };
 __attribute__((noinline)) void nat_crash_inner(struct rec *r) { r->v = 1; sink++; }
 __attribute__((noinline)) void nat_crash_mid(struct rec *r) { nat_crash_inner(r); sink++; }
 __attribute__((noinline)) void nat_crash_outer(void) { nat_crash_mid((struct rec *)0); sink++; }
+
+/* The other faults, each in a function of its own 3 calls deep: SIGBUS
+   (a page of a mapping past its file's end: nat_bus_page is the address
+   touched), SIGILL (ud2) and SIGFPE (an integer divide by zero). */
+volatile long nat_bus_page;
+__attribute__((noinline)) void nat_bus_inner(const char *path) {
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0) return;
+	long pg = sysconf(_SC_PAGESIZE);
+	if (ftruncate(fd, pg) != 0) return;
+	char *p = mmap(0, 2 * pg, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) return;
+	nat_bus_page = (long)(p + pg);
+	p[pg] = 1; /* past the file's end */
+	sink++;
+}
+__attribute__((noinline)) void nat_ill_inner(void) { __builtin_trap(); }
+__attribute__((noinline)) int nat_fpe_inner(volatile int d) { return 100 / d + sink; }
+__attribute__((noinline)) void nat_fault_mid(int kind, const char *path) {
+	if (kind == 0) nat_bus_inner(path);
+	else if (kind == 1) nat_ill_inner();
+	else sink += nat_fpe_inner(0);
+	sink++;
+}
+__attribute__((noinline)) void nat_fault_outer(int kind, const char *path) { nat_fault_mid(kind, path); sink++; }
 
 /* A library's own crash handler (SA_SIGINFO, run once): it re-raises, so the
    core's siginfo is the raise's (SI_TKILL) and only the siginfo the kernel

@@ -1,9 +1,11 @@
-"""nat.py LIBNAT READY [crash|crash-nofh|crash-handler]: threads blocked in C (libnat) for
+"""nat.py LIBNAT READY [crash|crash-nofh|crash-handler|bus|ill|fpe[-fh]]: threads blocked in C (libnat) for
 pycore threads --native tests. Writes READY once every thread is parked, then sleeps until
 killed, or segfaults in libnat 3 calls deep: "crash" with faulthandler enabled,
 "crash-nofh" with no handler, "crash-handler" with libnat's own SA_SIGINFO handler (both
 handlers re-raise). Before crashing it writes READY.fault: the address it stores to and
-nat_crash_inner's address, as JSON."""
+nat_crash_inner's address, as JSON. "bus", "ill" and "fpe" die of SIGBUS (a store past a
+mapped file's end), SIGILL (ud2) or SIGFPE (divide by zero) in libnat 3 calls deep, with
+faulthandler enabled when "-fh" follows."""
 import ctypes
 import faulthandler
 import json
@@ -55,6 +57,11 @@ def main():
     with open(sys.argv[2], "w") as f:
         f.write("ready\n")
     mode = sys.argv[3] if len(sys.argv) > 3 else ""
+    kind = mode.split("-")[0]
+    if kind in ("bus", "ill", "fpe"):
+        if mode.endswith("-fh"):
+            faulthandler.enable()
+        lib.nat_fault_outer(("bus", "ill", "fpe").index(kind), (sys.argv[2] + ".mapped").encode())
     if mode.startswith("crash"):
         if mode == "crash":
             faulthandler.enable()
