@@ -17,6 +17,9 @@ Usage:
       `pycore threads --native` and `pystack core --native`. Prints medians of wall, CPU
       and peak RSS and the ratios to pycore; then (unless --no-check) compares the Python
       frames pystack and pycore give for each thread, and the native frames' functions.
+  bench/compare.py check [--dir DIR] [--pycore PYCORE] [--scenarios a,b] [--native]
+      Kernel cores of the test scenarios (testdata/scenarios, report/...) under the same
+      interpreters, and the frame check alone on each: pystack as a second oracle.
   bench/compare.py live [bench/live.py's options]
       pycore threads --pid against pystack remote and gdb's py-bt on one running process
       (bench/live.py).
@@ -138,10 +141,11 @@ def interpreters():
     return out
 
 
-def make_core(path, interp, script, args):
-    """Run script under interp in a fresh directory with cores on; move its core to path."""
+def make_core(path, interp, script, args, extra_env=None):
+    """Run script under interp in a fresh directory with cores on; move its core to path.
+    Returns False (and makes nothing) when the script ends without a core."""
     if os.path.exists(path) and os.path.getsize(path) > 0:
-        return
+        return True
     pattern = open("/proc/sys/kernel/core_pattern").read().strip()
     if pattern.startswith("|") or "/" in pattern:
         sys.exit("compare.py: core_pattern is %r: kernel cores must be written to the working directory" % pattern)
@@ -150,14 +154,19 @@ def make_core(path, interp, script, args):
     os.makedirs(d)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "PYTHONSTARTUP", "PYTHONPATH")}
     env.update(interp["env"])
+    env.update(extra_env or {})
     env["LC_ALL"] = "C.UTF-8"
     cmd = "ulimit -c unlimited && exec " + " ".join(shlex.quote(a) for a in interp["argv"] + [script] + args)
     subprocess.run(["sh", "-c", cmd], cwd=d, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     cores = glob.glob(os.path.join(d, "core*"))
     if not cores:
+        if extra_env is not None:
+            shutil.rmtree(d)
+            return False
         sys.exit("compare.py: no core from %s %s in %s" % (interp["exe"], script, d))
     os.rename(cores[0], path)
     shutil.rmtree(d)
+    return True
 
 
 def tools_for(core, interp, pycore, pystack, native):
@@ -175,7 +184,7 @@ def tools_for(core, interp, pycore, pystack, native):
     return t
 
 
-ALIASES = {"raise": "gsignal"}
+ALIASES = {"raise": "gsignal", "???": ""}
 
 
 def check(name, core, interp, pycore, pystack, native):
@@ -197,7 +206,11 @@ def check(name, core, interp, pycore, pystack, native):
             diffs.append("%s --native: pystack exit %d (%s), pycore exit %d (%s)" % (
                 name, ps.returncode, ps.stderr.strip()[-200:], pc.returncode, pc.stderr.strip()[-200:]))
         else:
-            a, b = pystack_frames(ps.stdout), pycore_frames(json.loads(pc.stdout))
+            nd = json.loads(pc.stdout)
+            a, b = pystack_frames(ps.stdout), pycore_frames(nd)
+            # Why pycore's walk ended early, when it did (not at the outermost frame).
+            stops = {t.get("lwp"): t["native_stop"] for t in nd["threads"]
+                     if t.get("native_stop") and "outermost" not in t["native_stop"]}
             ndiff = 0
             for lwp in sorted(set(a) & set(b)):
                 # pystack prints inlined calls as frames of their own; pycore --native-all
@@ -210,7 +223,11 @@ def check(name, core, interp, pycore, pystack, native):
                                                      if k == "C" and "(inlined)" not in rest)]
                 nb = [f.get("function") or "" for f in b[lwp] if f.get("kind") != "python"]
                 missing = [fn for fn in na if fn not in set(nb)]
-                if missing:
+                if missing and lwp in stops:
+                    ndiff += 1
+                    diffs.append("%s --native: LWP %d: pycore's native walk stopped (%s) before pystack's %s"
+                                 % (name, lwp, stops[lwp], missing[:4]))
+                elif missing:
                     ndiff += 1
                     diffs.append("%s --native: LWP %d: pystack's native functions %s are not among pycore --native-all's %s"
                                  % (name, lwp, missing[:4], nb[:12]))
@@ -337,10 +354,47 @@ def core_mode(args):
             print("- " + c)
 
 
+SCENARIOS = ["stacks", "exceptions", "deep_many", "gilwait", "asyncio_tasks", "locals", "objects",
+             "report/abort_main", "report/segv_worker", "report/callback_abort"]
+
+
+def check_mode(args):
+    """Kernel cores of the test scenarios (testdata/scenarios) under each interpreter, and
+    pystack's frames against pycore's on each: a second oracle for the stack walk."""
+    ap = argparse.ArgumentParser(prog="compare.py check")
+    ap.add_argument("--dir", default=os.path.expanduser("~/.cache/pycore/bench-compare/check"))
+    ap.add_argument("--pycore", default="")
+    ap.add_argument("--scenarios", default=",".join(SCENARIOS))
+    ap.add_argument("--native", action="store_true")
+    a = ap.parse_args(args)
+    os.makedirs(a.dir, exist_ok=True)
+    pycore = a.pycore
+    if not pycore:
+        pycore = os.path.join(a.dir, "pycore")
+        subprocess.run(["go", "build", "-o", pycore, "./cmd/pycore"], cwd=REPO, check=True)
+    pystack, where = find_pystack()
+    if not pystack:
+        print(no_pystack_note())
+        return
+    print("pystack: %s (%s)" % (pystack_version(pystack), where))
+    scen = os.path.join(REPO, "testdata", "scenarios")
+    for n, it in interpreters().items():
+        for sc in a.scenarios.split(","):
+            name = "%s %s" % (sc, n)
+            path = os.path.join(a.dir, name.replace("/", "-").replace(" ", "-") + ".core")
+            if not make_core(path, it, os.path.join(scen, sc + ".py"), ["oracle.json", "abort"], {"PYTHONPATH": scen}):
+                print("- %s: no core (the scenario does not run on this interpreter)" % name)
+                continue
+            for line in check(name, path, it, pycore, pystack, a.native):
+                print("- " + line, flush=True)
+
+
 def main():
     args = sys.argv[1:]
     if args[:1] == ["core"]:
         core_mode(args[1:])
+    elif args[:1] == ["check"]:
+        check_mode(args[1:])
     elif args[:1] == ["live"]:
         os.execv(sys.executable, [sys.executable, os.path.join(HERE, "live.py")] + args[1:])
     else:
