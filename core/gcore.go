@@ -102,6 +102,7 @@ const (
 	pagemapChunk  = 1 << 16  // pagemap entries per read
 	pmPresent     = 1 << 63
 	pmSwapped     = 1 << 62
+	pmFile        = 1 << 61 // a file page (or shared anonymous): not copied on write
 	pmGuardRegion = 1 << 58 // PM_GUARD_REGION (Linux 6.15+)
 )
 
@@ -168,6 +169,78 @@ func readSmaps(pid int) ([]smapsMap, error) {
 		return nil, os.ErrPermission
 	}
 	return out, nil
+}
+
+// stoppedMaps is the stopped process's mappings as copyMemory needs them,
+// without reading /proc/PID/smaps while it is stopped: smaps walks every
+// page table of the process to count its pages (6-18 ms of a 50-100 ms
+// pause on a 180 MiB process), where /proc/PID/maps does not. Each mapping
+// takes its VmFlags from pre, the smaps read before the stop; whether a
+// private file mapping was written (smaps' Anonymous) is asked of the
+// pagemap, page by page, now. A mapping that is not in pre (made since)
+// makes it read smaps after all.
+func stoppedMaps(pid int, pre []smapsMap, pagemap *os.File) ([]smapsMap, error) {
+	maps, err := readProcMaps(pid)
+	if err != nil || pagemap == nil {
+		return readSmaps(pid)
+	}
+	type key struct {
+		start, end Address
+		offset     uint64
+		inode      uint64
+		perm       Perm
+		shared     bool
+	}
+	byKey := make(map[key]*smapsMap, len(pre))
+	for i := range pre {
+		m := &pre[i]
+		byKey[key{m.start, m.end, m.offset, m.inode, m.perm, m.shared}] = m
+	}
+	out := make([]smapsMap, 0, len(maps))
+	for _, pm := range maps {
+		p := byKey[key{pm.start, pm.end, pm.offset, pm.inode, pm.perm, pm.shared}]
+		if p == nil || p.path != pm.path {
+			return readSmaps(pid)
+		}
+		m := smapsMap{procMap: pm, vmFlags: p.vmFlags}
+		if pm.fileBacked() && !pm.shared {
+			written, ok := privateWritten(pagemap, pm.start, pm.end)
+			if !ok {
+				return readSmaps(pid)
+			}
+			if written {
+				m.anonKB = livePageSize >> 10
+			}
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// privateWritten reports whether a page of the private file mapping
+// [start, end) is anonymous now (written: copied on write) or swapped, as
+// smaps' Anonymous and Swap would say; ok is false if the pagemap could not
+// be read.
+func privateWritten(pagemap *os.File, start, end Address) (written, ok bool) {
+	var buf [8 * 512]byte
+	for a := start; a < end; {
+		n := min(uint64(end-a)/livePageSize, uint64(len(buf)/8))
+		if n == 0 {
+			break
+		}
+		got, err := pagemap.ReadAt(buf[:8*n], int64(uint64(a)/livePageSize*8))
+		if err != nil || uint64(got) != 8*n {
+			return false, false
+		}
+		for k := uint64(0); k < n; k++ {
+			e := binary.LittleEndian.Uint64(buf[8*k:])
+			if e&pmSwapped != 0 || (e&pmPresent != 0 && e&pmFile == 0) {
+				return true, true
+			}
+		}
+		a += Address(n * livePageSize)
+	}
+	return false, true
 }
 
 // coreDumpSize is how many bytes from the start of m the kernel's default
@@ -269,7 +342,7 @@ func dumpPID(pid int) (*Dump, error) {
 			}
 			c.Threads = append(c.Threads, th)
 		}
-		return d.copyMemory(pid, mem, s.Interrupted)
+		return d.copyMemory(pid, mem, pre, s.Interrupted)
 	})
 	if err != nil {
 		d.Close()
@@ -337,17 +410,17 @@ func residentDumpSize(maps []smapsMap) uint64 {
 
 // copyMemory reads /proc/PID/smaps and copies, page run by page run, what a
 // kernel core would hold into d.pool, and describes it as segments and files.
-func (d *Dump) copyMemory(pid int, mem *liveMemory, interrupted interface{ Load() bool }) error {
-	maps, err := readSmaps(pid)
+func (d *Dump) copyMemory(pid int, mem *liveMemory, pre []smapsMap, interrupted interface{ Load() bool }) error {
+	pagemap, _ := os.Open(fmt.Sprintf("/proc/%d/pagemap", pid))
+	if pagemap != nil {
+		defer pagemap.Close()
+	}
+	maps, err := stoppedMaps(pid, pre, pagemap)
 	if err != nil {
 		if errors.Is(err, os.ErrPermission) {
 			return fmt.Errorf("permission denied reading /proc/%d/smaps", pid)
 		}
 		return liveGone(pid, err)
-	}
-	pagemap, _ := os.Open(fmt.Sprintf("/proc/%d/pagemap", pid))
-	if pagemap != nil {
-		defer pagemap.Close()
 	}
 	c := &d.Core
 	for i := range maps {
