@@ -426,6 +426,22 @@ func (m *Module) parseSymbols(file string, f *elf.File, data []byte, s *elf.Sect
 	return out, nil
 }
 
+// betterSymbol says which of the symbols at one address Symbolize names, the
+// one most likely meant: sized over unsized, global over local, function over
+// data, then (when neither is better) the earliest in lookup order.
+func betterSymbol(a, b *rawSymbol) bool {
+	if (a.Size > 0) != (b.Size > 0) {
+		return a.Size > 0
+	}
+	if a.global != b.global {
+		return a.global
+	}
+	if a.Func != b.Func {
+		return a.Func
+	}
+	return false
+}
+
 func buildSymtab(raw []rawSymbol) symtab {
 	// Lookup order: by rank, stable. Ranks are three small numbers, so the
 	// order is a counting pass over indexes; sort.SliceStable moved the
@@ -472,21 +488,7 @@ func buildSymtab(raw []rawSymbol) symtab {
 			addressed = append(addressed, idx)
 		}
 	}
-	// Of the symbols at one address, Symbolize names the one most likely
-	// meant: sized over unsized, global over local, function over data,
-	// then the earliest in lookup order.
-	better := func(a, b *rawSymbol) bool {
-		if (a.Size > 0) != (b.Size > 0) {
-			return a.Size > 0
-		}
-		if a.global != b.global {
-			return a.global
-		}
-		if a.Func != b.Func {
-			return a.Func
-		}
-		return false
-	}
+	better := betterSymbol
 	slices.SortStableFunc(addressed, func(i, j int32) int {
 		sa, sb := meta[i], meta[j]
 		switch {

@@ -2,9 +2,11 @@ package symbols
 
 import (
 	"bytes"
+	"cmp"
 	"debug/elf"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/pycore/pycore/core"
@@ -17,7 +19,8 @@ import (
 // (found, with the debug file, only when .dynsym does not answer) by one
 // scan without allocating. They give exactly what the full table would
 // (buildSymtab's order and filters), which is still built, once, for
-// Symbolize and Symbols, and used by lookups from then on.
+// Symbols, and used by lookups from then on. Symbolize uses an index of
+// addresses (addrIndex) until then.
 
 // symSection is one symbol table section read in place.
 type symSection struct {
@@ -32,6 +35,7 @@ type symSection struct {
 	// firstGlobal is .symtab's sh_info: locals come before it.
 	firstGlobal int
 	hash        *gnuHash // .dynsym only, nil if none (or unusable)
+	le64        bool     // ELFCLASS64, little-endian: decoded without the ByteOrder interface
 }
 
 // lazySyms is what lookups read before (or instead of) the full table.
@@ -43,6 +47,9 @@ type lazySyms struct {
 	// stabFull says .symtab lookups must use the full table: the symbols
 	// come from MiniDebugInfo (decompressed anyway), or reading failed.
 	stabFull bool
+
+	addrOnce sync.Once
+	addrs    *addrIndex // for Symbolize until the full table is built
 }
 
 // lazy returns the module's in-place .dynsym, found the first time; nil if
@@ -147,6 +154,7 @@ func newSymSection(file string, f *elf.File, data []byte, sec *elf.Section) (*sy
 		file: file, name: sec.Name, class: f.Class, order: f.ByteOrder,
 		dynamic: sec.Type == elf.SHT_DYNSYM,
 		ents:    b[:n*entSize], entSize: entSize, strs: strs, firstGlobal: first,
+		le64: f.Class == elf.ELFCLASS64 && f.ByteOrder == binary.LittleEndian,
 	}, nil
 }
 
@@ -411,4 +419,143 @@ func (h *gnuHash) each(s *symSection, name string, visit func(int) bool) {
 			return // end of the chain
 		}
 	}
+}
+
+// addrEntry is one symbol of the address index: where it is, and where it
+// is in lookup order (rank, then index in its section).
+type addrEntry struct {
+	addr  core.Address
+	order uint64 // rank<<32 | index
+}
+
+// addrIndex is what Symbolize needs of the symbol sections, built without
+// copying a name: every symbol parseSymbols keeps, by address then lookup
+// order. A tenth of the full table's cost (names, maps, two stable sorts),
+// which report paid on every core to name a dozen native frames.
+type addrIndex struct {
+	ents []addrEntry
+}
+
+// addrOf decodes what the index needs of symbol i without copying its name:
+// whether parseSymbols keeps it, its address, and its binding.
+func (m *Module) addrOf(s *symSection, i int) (addr core.Address, global, ok bool) {
+	var nameOff uint32
+	var value uint64
+	var info uint8
+	var shndx uint16
+	if s.le64 {
+		e := s.ents[i*24 : i*24+24]
+		nameOff, info, shndx, value = binary.LittleEndian.Uint32(e), e[4], binary.LittleEndian.Uint16(e[6:]), binary.LittleEndian.Uint64(e[8:])
+	} else {
+		nameOff, value, _, info, shndx = s.entry(i)
+	}
+	typ, bind := elf.SymType(info&0xf), elf.SymBind(info>>4)
+	if elf.SectionIndex(shndx) == elf.SHN_UNDEF || (shndx >= uint16(elf.SHN_LORESERVE) && elf.SectionIndex(shndx) != elf.SHN_XINDEX) {
+		return 0, false, false
+	}
+	addressed := typ == elf.STT_FUNC || typ == elf.STT_OBJECT || typ == elf.STT_GNU_IFUNC
+	global = bind == elf.STB_GLOBAL || bind == elf.STB_WEAK || bind == stbGNUUnique
+	if !addressed && !(typ == elf.STT_NOTYPE && global) {
+		return 0, false, false
+	}
+	if uint64(nameOff) >= uint64(len(s.strs)) || s.strs[nameOff] == 0 {
+		return 0, false, false
+	}
+	return core.Address(value + m.Bias), global, true
+}
+
+// buildAddrIndex indexes .dynsym and the .symtab lookups read.
+func (m *Module) buildAddrIndex(dyn, stab *symSection) *addrIndex {
+	x := &addrIndex{}
+	n := 0
+	if dyn != nil {
+		n += dyn.count()
+	}
+	if stab != nil {
+		n += stab.count()
+	}
+	x.ents = make([]addrEntry, 0, n)
+	for si, s := range [2]*symSection{dyn, stab} {
+		if s == nil {
+			continue
+		}
+		for i := 1; i < s.count(); i++ {
+			a, global, ok := m.addrOf(s, i)
+			if !ok {
+				continue
+			}
+			rank := uint64(rankDynsym)
+			if si == 1 {
+				rank = rankGlobal
+				if !global {
+					rank = rankLocal
+				}
+			}
+			x.ents = append(x.ents, addrEntry{a, rank<<32 | uint64(i)})
+		}
+	}
+	slices.SortFunc(x.ents, func(a, b addrEntry) int {
+		if c := cmp.Compare(a.addr, b.addr); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.order, b.order)
+	})
+	return x
+}
+
+// symbolizeLazy is Symbolize through the address index, choosing what the
+// full table's byAddr would: the highest address at or below addr with a
+// function or object symbol, and of the symbols there (duplicates of one
+// name dropped, the first in lookup order kept) the best by buildSymtab's
+// rule. handled is false when the full table must answer.
+func (m *Module) symbolizeLazy(lz *lazySyms, addr core.Address) (found Symbol, ok, handled bool) {
+	stab, full := m.symtabSection(lz)
+	if full {
+		return Symbol{}, false, false
+	}
+	lz.addrOnce.Do(func() { lz.addrs = m.buildAddrIndex(lz.dyn, stab) })
+	ents := lz.addrs.ents
+	end, _ := slices.BinarySearchFunc(ents, addr+1, func(e addrEntry, t core.Address) int {
+		return cmp.Compare(e.addr, t)
+	})
+	if addr == ^core.Address(0) {
+		end = len(ents)
+	}
+	for end > 0 {
+		a := ents[end-1].addr
+		start := end - 1
+		for start > 0 && ents[start-1].addr == a {
+			start--
+		}
+		var meta []rawSymbol
+	group:
+		for _, e := range ents[start:end] {
+			s := lz.dyn
+			if e.order>>32 != rankDynsym {
+				s = stab
+			}
+			i := int(e.order & 0xffffffff)
+			sym, global, _ := m.symbol(s, i)
+			for _, o := range meta {
+				if o.Name == sym.Name {
+					continue group
+				}
+			}
+			_, _, _, info, _ := s.entry(i)
+			typ := elf.SymType(info & 0xf)
+			addressed := typ == elf.STT_FUNC || typ == elf.STT_OBJECT || typ == elf.STT_GNU_IFUNC
+			meta = append(meta, rawSymbol{Symbol: sym, addressed: addressed, global: global})
+		}
+		choice := -1
+		for i := range meta {
+			if meta[i].addressed && (choice < 0 || betterSymbol(&meta[i], &meta[choice])) {
+				choice = i
+			}
+		}
+		if choice >= 0 {
+			return meta[choice].Symbol, true, true
+		}
+		end = start // only symbols of no type here: the table has nothing at a
+	}
+	return Symbol{}, false, true
 }

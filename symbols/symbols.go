@@ -253,13 +253,25 @@ func (m *Module) LookupAll(name string) []Symbol {
 // addr and the offset into it: the nearest symbol at or below addr, if addr
 // is within its size (or, for a symbol of size 0, within the module).
 func (m *Module) Symbolize(addr core.Address) (Symbol, uint64, bool) {
+	if !m.symsBuilt.Load() {
+		if s, ok, handled := m.symbolizeLazy(m.lazy(), addr); handled {
+			if !ok {
+				return Symbol{}, 0, false
+			}
+			return m.symbolized(s, addr)
+		}
+	}
 	m.LoadSymbols()
 	byAddr := m.syms.byAddr
 	i := sort.Search(len(byAddr), func(i int) bool { return m.syms.all[byAddr[i]].Addr > addr }) - 1
 	if i < 0 {
 		return Symbol{}, 0, false
 	}
-	s := m.syms.all[byAddr[i]]
+	return m.symbolized(m.syms.all[byAddr[i]], addr)
+}
+
+// symbolized is Symbolize's answer for s, the nearest symbol at or below addr.
+func (m *Module) symbolized(s Symbol, addr core.Address) (Symbol, uint64, bool) {
 	off := uint64(addr - s.Addr)
 	if s.Size > 0 && off >= s.Size {
 		return Symbol{}, 0, false
