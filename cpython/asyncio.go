@@ -647,8 +647,8 @@ func (p *Process) asyncioTasks() (*AsyncioSnapshot, error) {
 	out := &AsyncioSnapshot{Python: snap.Python, Loops: []*EventLoop{}, Tasks: []*AsyncTask{}}
 	out.Notes = append(out.Notes, snap.Notes...)
 	ar := &asyncReader{p: p, r: rd,
-		header: l.header, tasks: map[core.Address]*AsyncTask{}, loops: map[core.Address]*EventLoop{},
-		foreign: map[string]int{}, notTasks: map[core.Address]bool{}, imFunc: l.header, imSelf: l.header + l.ptr}
+		header: l.Header, tasks: map[core.Address]*AsyncTask{}, loops: map[core.Address]*EventLoop{},
+		foreign: map[string]int{}, notTasks: map[core.Address]bool{}, imFunc: l.Header, imSelf: l.Header + l.Ptr}
 	if t, err := p.Types.Struct("PyMethodObject"); err == nil {
 		if o, err := memberOffset(t, "im_func"); err == nil {
 			ar.imFunc = o
@@ -679,7 +679,7 @@ func (p *Process) asyncioTasks() (*AsyncioSnapshot, error) {
 	}
 	ar.dbg = dbg
 	mod := p.asyncioModule(dbgMod)
-	if ar.tl, err = p.chooseTaskLayout(mod, dbg, l.header); err != nil {
+	if ar.tl, err = p.chooseTaskLayout(mod, dbg, l.Header); err != nil {
 		return nil, fmt.Errorf("asyncio tasks: %w", err)
 	}
 	out.Sources = append(out.Sources, "task fields: "+ar.tl.source)
@@ -982,7 +982,7 @@ func (ar *asyncReader) moduleTasks(interp typesys.Value, id int64) error {
 // (a Python object whose data attribute is a set of weak references).
 func (ar *asyncReader) setOrWeakSet(obj core.Address) ([]core.Address, error) {
 	r := ar.r
-	tp, err := r.ptr(obj.Add(r.l.obType))
+	tp, err := r.ptr(obj.Add(r.l.Object.Type))
 	if err != nil {
 		return nil, err
 	}
@@ -1017,18 +1017,18 @@ func (ar *asyncReader) setOrWeakSet(obj core.Address) ([]core.Address, error) {
 func (ar *asyncReader) setKeys(a core.Address) ([]core.Address, error) {
 	r := ar.r
 	l := r.l
-	mask, err := r.i64(a.Add(l.setMask))
+	mask, err := r.i64(a.Add(l.Set.Mask))
 	if err != nil {
 		return nil, fmt.Errorf("set at %#x: mask: %w", uint64(a), err)
 	}
 	if mask < 0 || mask > 1<<32 || (mask+1)&mask != 0 {
 		return nil, fmt.Errorf("set at %#x: mask %#x is not a power of two minus one", uint64(a), mask)
 	}
-	table, err := r.ptr(a.Add(l.setTable))
+	table, err := r.ptr(a.Add(l.Set.Table))
 	if err != nil {
 		return nil, fmt.Errorf("set at %#x: table: %w", uint64(a), err)
 	}
-	esize := 2 * l.ptr
+	esize := 2 * l.Ptr
 	n := min(mask+1, int64(maxTasks))
 	buf := make([]byte, min(n, maxEntryChunk)*esize)
 	var keys []core.Address
@@ -1041,7 +1041,7 @@ func (ar *asyncReader) setKeys(a core.Address) ([]core.Address, error) {
 		for i := int64(0); i < cnt; i++ {
 			e := chunk[i*esize:]
 			k := core.Address(r.word(e))
-			if k == 0 || int64(r.word(e[l.ptr:])) == pySetDummyHash {
+			if k == 0 || int64(r.word(e[l.Ptr:])) == pySetDummyHash {
 				continue
 			}
 			keys = append(keys, k)
@@ -1057,10 +1057,10 @@ func (ar *asyncReader) isNativeTask(tp core.Address) bool {
 		if r.typeOf(tp).name == "_asyncio.Task" {
 			return true
 		}
-		if r.l.tpBase < 0 {
+		if r.l.Type.Base < 0 {
 			return false
 		}
-		b, err := r.ptr(tp.Add(r.l.tpBase))
+		b, err := r.ptr(tp.Add(r.l.Type.Base))
 		if err != nil {
 			return false
 		}
@@ -1106,7 +1106,7 @@ func (ar *asyncReader) readAll(threads map[uint64]*Thread) {
 func (ar *asyncReader) readTask(t *AsyncTask) error {
 	r, tl := ar.r, ar.tl
 	a := t.Address
-	tp, err := r.ptr(a.Add(r.l.obType))
+	tp, err := r.ptr(a.Add(r.l.Object.Type))
 	if err != nil {
 		return fmt.Errorf("task at %s: ob_type: %w", a, err)
 	}
@@ -1153,7 +1153,7 @@ func (ar *asyncReader) readTask(t *AsyncTask) error {
 			errs = append(errs, fmt.Sprintf("task_fut_waiter: %v", err))
 		} else if w != 0 {
 			t.WaitingFor = &AwaitedObject{Address: w}
-			if wt, err := r.ptr(w.Add(r.l.obType)); err == nil {
+			if wt, err := r.ptr(w.Add(r.l.Object.Type)); err == nil {
 				t.WaitingFor.Type = r.typeOf(wt).basename
 			}
 		}
@@ -1179,7 +1179,7 @@ func (ar *asyncReader) taskName(a core.Address) (*string, error) {
 	if err != nil || n == 0 || r.isNone(n) {
 		return nil, err
 	}
-	tp, err := r.ptr(n.Add(r.l.obType))
+	tp, err := r.ptr(n.Add(r.l.Object.Type))
 	if err != nil {
 		return nil, err
 	}
@@ -1227,7 +1227,7 @@ func (ar *asyncReader) awaitedBy(a core.Address) ([]core.Address, error) {
 // readLoop reads a loop's type and the thread running it (loop._thread_id).
 func (ar *asyncReader) readLoop(lp *EventLoop, threads map[uint64]*Thread) {
 	r := ar.r
-	if tp, err := r.ptr(lp.Address.Add(r.l.obType)); err == nil {
+	if tp, err := r.ptr(lp.Address.Add(r.l.Object.Type)); err == nil {
 		lp.Type = r.typeOf(tp).basename
 	}
 	if lp.ThreadID == nil {
@@ -1286,7 +1286,7 @@ func (ar *asyncReader) readStack(t *AsyncTask, threads map[uint64]*Thread) {
 // isCoroutine says whether obj is a coroutine object.
 func (ar *asyncReader) isCoroutine(obj core.Address) bool {
 	r := ar.r
-	tp, err := r.ptr(obj.Add(r.l.obType))
+	tp, err := r.ptr(obj.Add(r.l.Object.Type))
 	if err != nil {
 		return false
 	}
@@ -1492,20 +1492,20 @@ func (ar *asyncReader) gatherChildren(fut core.Address, depth int, budget *int, 
 		return
 	}
 	r := ar.r
-	tp, err := r.ptr(children.Add(r.l.obType))
+	tp, err := r.ptr(children.Add(r.l.Object.Type))
 	if err != nil || r.typeOf(tp).kind != kindList {
 		return
 	}
-	n, err := r.i64(children.Add(r.l.obSize))
+	n, err := r.i64(children.Add(r.l.Object.Size))
 	if err != nil || n < 0 || n > maxTasks {
 		return
 	}
-	items, err := r.ptr(children.Add(r.l.listItems))
+	items, err := r.ptr(children.Add(r.l.List.Items))
 	if err != nil || items == 0 {
 		return
 	}
 	for i := int64(0); i < n; i++ {
-		c, err := r.ptr(items.Add(i * r.l.ptr))
+		c, err := r.ptr(items.Add(i * r.l.Ptr))
 		if err != nil {
 			return
 		}
@@ -1528,20 +1528,20 @@ func (ar *asyncReader) callbacks(task core.Address) []core.Address {
 	if err != nil || list == 0 {
 		return out
 	}
-	n, err := r.i64(list.Add(r.l.obSize))
+	n, err := r.i64(list.Add(r.l.Object.Size))
 	if err != nil || n < 0 || n > maxCallbacks {
 		return out
 	}
-	items, err := r.ptr(list.Add(r.l.listItems))
+	items, err := r.ptr(list.Add(r.l.List.Items))
 	if err != nil || items == 0 {
 		return out
 	}
 	for i := int64(0); i < n; i++ {
-		tup, err := r.ptr(items.Add(i * r.l.ptr))
+		tup, err := r.ptr(items.Add(i * r.l.Ptr))
 		if err != nil || tup == 0 {
 			continue
 		}
-		if cb, err := r.ptr(tup.Add(r.l.tupleItems)); err == nil && cb != 0 {
+		if cb, err := r.ptr(tup.Add(r.l.Tuple.Items)); err == nil && cb != 0 {
 			out = append(out, cb)
 		}
 	}
@@ -1552,7 +1552,7 @@ func (ar *asyncReader) callbacks(task core.Address) []core.Address {
 // _parent_task.
 func (ar *asyncReader) taskGroupParent(cb core.Address) (core.Address, bool) {
 	r := ar.r
-	tp, err := r.ptr(cb.Add(r.l.obType))
+	tp, err := r.ptr(cb.Add(r.l.Object.Type))
 	if err != nil {
 		return 0, false
 	}
@@ -1567,11 +1567,11 @@ func (ar *asyncReader) taskGroupParent(cb core.Address) (core.Address, bool) {
 	if err1 != nil || err2 != nil || fn == 0 || self == 0 {
 		return 0, false
 	}
-	ftp, err := r.ptr(fn.Add(r.l.obType))
+	ftp, err := r.ptr(fn.Add(r.l.Object.Type))
 	if err != nil || r.typeOf(ftp).kind != kindFunction {
 		return 0, false
 	}
-	if q, err := r.strAt(fn.Add(r.l.funcQualname), 64); err != nil || q != "TaskGroup._on_task_done" {
+	if q, err := r.strAt(fn.Add(r.l.Function.Qualname), 64); err != nil || q != "TaskGroup._on_task_done" {
 		return 0, false
 	}
 	parent, ok := r.attr(self, "_parent_task")

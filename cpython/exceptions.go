@@ -136,29 +136,29 @@ func (er *excReader) threadExceptions(t *Thread) {
 		t.DetailErrors = append(t.DetailErrors, fmt.Sprintf(format, args...))
 	}
 	switch {
-	case l.tsCurExc >= 0:
-		exc, err := R.Ptr(ts.Add(l.tsCurExc))
+	case l.ThreadState.CurrentException >= 0:
+		exc, err := R.Ptr(ts.Add(l.ThreadState.CurrentException))
 		if err != nil {
 			note("current_exception: %v", err)
 		} else if exc != 0 {
 			t.Exception = er.read(exc, 0, newExcWalk(), false)
 		}
-	case l.tsCurType >= 0 && l.tsCurValue >= 0 && l.tsCurTB >= 0:
-		typ, err1 := R.Ptr(ts.Add(l.tsCurType))
-		val, err2 := R.Ptr(ts.Add(l.tsCurValue))
-		tb, err3 := R.Ptr(ts.Add(l.tsCurTB))
+	case l.ThreadState.CurExcType >= 0 && l.ThreadState.CurExcValue >= 0 && l.ThreadState.CurExcTraceback >= 0:
+		typ, err1 := R.Ptr(ts.Add(l.ThreadState.CurExcType))
+		val, err2 := R.Ptr(ts.Add(l.ThreadState.CurExcValue))
+		tb, err3 := R.Ptr(ts.Add(l.ThreadState.CurExcTraceback))
 		if err1 != nil || err2 != nil || err3 != nil {
 			note("curexc_type, curexc_value, curexc_traceback: %v %v %v", err1, err2, err3)
 		} else if typ != 0 {
 			t.Exception = er.readTriple(typ, val, tb)
 		}
 	default:
-		note("the exception being raised: %s does not say where PyThreadState keeps it", l.source)
+		note("the exception being raised: %s does not say where PyThreadState keeps it", l.Source)
 	}
 
 	switch {
-	case l.tsExcInfo >= 0 && l.siValue >= 0 && l.siPrev >= 0:
-		item, err := R.Ptr(ts.Add(l.tsExcInfo))
+	case l.ThreadState.ExcInfo >= 0 && l.ErrStackItem.ExcValue >= 0 && l.ErrStackItem.Previous >= 0:
+		item, err := R.Ptr(ts.Add(l.ThreadState.ExcInfo))
 		seen := map[core.Address]bool{}
 		for n := 0; item != 0; n++ {
 			if err != nil {
@@ -170,7 +170,7 @@ func (er *excReader) threadExceptions(t *Thread) {
 				break
 			}
 			seen[item] = true
-			v, verr := R.Ptr(item.Add(l.siValue))
+			v, verr := R.Ptr(item.Add(l.ErrStackItem.ExcValue))
 			if verr != nil {
 				note("exc_info item at %#x: exc_value: %v", uint64(item), verr)
 				break
@@ -178,21 +178,21 @@ func (er *excReader) threadExceptions(t *Thread) {
 			if v != 0 && !er.r.isNone(v) {
 				t.HandledExceptions = append(t.HandledExceptions, er.read(v, 0, newExcWalk(), false))
 			}
-			item, err = R.Ptr(item.Add(l.siPrev))
+			item, err = R.Ptr(item.Add(l.ErrStackItem.Previous))
 		}
-	case l.tsExcValue >= 0:
+	case l.ThreadState.ExcValue >= 0:
 		// 3.6: the innermost in the thread state; each frame that began
 		// handling an exception saved the one handled before (a running
 		// generator's frame, its caller's) in f_exc_value.
-		v, err := R.Ptr(ts.Add(l.tsExcValue))
+		v, err := R.Ptr(ts.Add(l.ThreadState.ExcValue))
 		if err != nil {
 			note("exc_value: %v", err)
 			break
 		}
 		values := []core.Address{v}
-		if l.fExcValue >= 0 {
+		if l.FrameObject.ExcValue >= 0 {
 			for _, f := range t.Frames {
-				if fv, err := R.Ptr(f.Address.Add(l.fExcValue)); err == nil {
+				if fv, err := R.Ptr(f.Address.Add(l.FrameObject.ExcValue)); err == nil {
 					values = append(values, fv)
 				}
 			}
@@ -205,13 +205,13 @@ func (er *excReader) threadExceptions(t *Thread) {
 			}
 		}
 	default:
-		note("the exceptions being handled: %s does not say where PyThreadState keeps them", l.source)
+		note("the exceptions being handled: %s does not say where PyThreadState keeps them", l.Source)
 	}
 }
 
 // isException reports whether the object at a is an exception instance.
 func (er *excReader) isException(a core.Address) (*typeInfo, core.Address, error) {
-	tp, err := er.p.R.Ptr(a.Add(er.r.l.obType))
+	tp, err := er.p.R.Ptr(a.Add(er.r.l.Object.Type))
 	if err != nil {
 		return nil, 0, fmt.Errorf("object at %#x: ob_type: %w", uint64(a), err)
 	}
@@ -276,15 +276,15 @@ func (er *excReader) read(a core.Address, depth int, w *excWalk, member bool) *E
 	if er.excTypeNamed(tp, "SyntaxError") {
 		e.Syntax = er.syntaxDetail(a)
 	}
-	if tb, err := R.Ptr(a.Add(l.excTB)); err != nil {
+	if tb, err := R.Ptr(a.Add(l.Exception.Traceback)); err != nil {
 		e.Error = joinErr(e.Error, fmt.Sprintf("__traceback__: %v", err))
 	} else {
 		e.Traceback, e.TracebackCut = er.traceback(tb)
 	}
-	if l.excNotes >= 0 {
+	if l.Exception.Notes >= 0 {
 		e.Notes = er.notes(a)
 	}
-	if s, err := R.Uint8(a.Add(l.excSuppress)); err == nil {
+	if s, err := R.Uint8(a.Add(l.Exception.SuppressContext)); err == nil {
 		e.SuppressContext = s != 0
 	}
 	if depth+1 >= maxExcChain {
@@ -298,7 +298,7 @@ func (er *excReader) read(a core.Address, depth int, w *excWalk, member bool) *E
 		off  int64
 		name string
 		dst  **Exception
-	}{{l.excCause, "__cause__", &e.Cause}, {l.excContext, "__context__", &e.Context}} {
+	}{{l.Exception.Cause, "__cause__", &e.Cause}, {l.Exception.Context, "__context__", &e.Context}} {
 		c, err := R.Ptr(a.Add(link.off))
 		if err != nil {
 			e.Error = joinErr(e.Error, fmt.Sprintf("%s: %v", link.name, err))
@@ -317,7 +317,7 @@ func (er *excReader) read(a core.Address, depth int, w *excWalk, member bool) *E
 
 // readGroup reads the members of the exception group at a into e.
 func (er *excReader) readGroup(e *Exception, a core.Address, depth int, w *excWalk) {
-	excs, err := er.p.R.Ptr(a.Add(er.r.l.egExcs))
+	excs, err := er.p.R.Ptr(a.Add(er.r.l.ExcGroup.Excs))
 	if err != nil {
 		e.Error = joinErr(e.Error, fmt.Sprintf("exception group excs: %v", err))
 		return
@@ -368,7 +368,7 @@ func (er *excReader) readTriple(typ, val, tb core.Address) *Exception {
 	case val == 0 || er.r.isNone(val):
 	default:
 		args := []core.Address{val}
-		if tp, err := er.p.R.Ptr(val.Add(er.r.l.obType)); err == nil {
+		if tp, err := er.p.R.Ptr(val.Add(er.r.l.Object.Type)); err == nil {
 			if ti := er.r.typeOf(tp); ti.err == nil && ti.kind == kindTuple {
 				if items, err := er.r.tupleItems(val, hardMaxItems); err == nil {
 					args = items
@@ -397,7 +397,7 @@ func joinErr(a, b string) string {
 
 // notes reads __notes__: the struct's notes member, else the instance dict.
 func (er *excReader) notes(a core.Address) []string {
-	n, err := er.p.R.Ptr(a.Add(er.l.excNotes))
+	n, err := er.p.R.Ptr(a.Add(er.l.Exception.Notes))
 	if err != nil {
 		return nil
 	}
@@ -439,7 +439,7 @@ func (er *excReader) traceback(tb core.Address) ([]TracebackEntry, int) {
 		} else {
 			out = append(out, er.entry(tb))
 		}
-		next, err := er.p.R.Ptr(tb.Add(er.l.tbNext))
+		next, err := er.p.R.Ptr(tb.Add(er.l.Traceback.Next))
 		if err != nil {
 			out = append(out, TracebackEntry{Error: fmt.Sprintf("traceback at %#x: tb_next: %v", uint64(tb), err)})
 			break
@@ -456,16 +456,16 @@ func (er *excReader) entry(tb core.Address) TracebackEntry {
 	fail := func(err error) TracebackEntry {
 		return TracebackEntry{Error: fmt.Sprintf("traceback at %#x: %v", uint64(tb), err)}
 	}
-	frame, err := R.Ptr(tb.Add(l.tbFrame))
+	frame, err := R.Ptr(tb.Add(l.Traceback.Frame))
 	if err != nil {
 		return fail(fmt.Errorf("tb_frame: %w", err))
 	}
 	e := TracebackEntry{Frame: frame}
-	lineno, err := R.Uint32(tb.Add(l.tbLineno))
+	lineno, err := R.Uint32(tb.Add(l.Traceback.Lineno))
 	if err != nil {
 		return fail(fmt.Errorf("tb_lineno: %w", err))
 	}
-	lasti, err := R.Uint32(tb.Add(l.tbLasti))
+	lasti, err := R.Uint32(tb.Add(l.Traceback.Lasti))
 	if err != nil {
 		return fail(fmt.Errorf("tb_lasti: %w", err))
 	}
@@ -497,19 +497,19 @@ func (er *excReader) frameCode(frame core.Address) (core.Address, error) {
 		return 0, fmt.Errorf("NULL tb_frame")
 	}
 	if er.p.flavor.Frames == abi.FrameObjects {
-		if l.fCode < 0 {
-			return 0, fmt.Errorf("%s does not say where PyFrameObject.f_code is", l.source)
+		if l.FrameObject.Code < 0 {
+			return 0, fmt.Errorf("%s does not say where PyFrameObject.f_code is", l.Source)
 		}
-		c, err := R.Ptr(frame.Add(l.fCode))
+		c, err := R.Ptr(frame.Add(l.FrameObject.Code))
 		if err != nil {
 			return 0, fmt.Errorf("frame at %#x: f_code: %w", uint64(frame), err)
 		}
 		return c, nil
 	}
 	if er.fExec < 0 {
-		return 0, fmt.Errorf("%s does not say where _PyInterpreterFrame.%s is", l.source, er.p.flavor.ExecMember)
+		return 0, fmt.Errorf("%s does not say where _PyInterpreterFrame.%s is", l.Source, er.p.flavor.ExecMember)
 	}
-	iframe, err := R.Ptr(frame.Add(l.fFrame))
+	iframe, err := R.Ptr(frame.Add(l.FrameObject.Frame))
 	if err != nil || iframe == 0 {
 		return 0, fmt.Errorf("frame at %#x: f_frame: %v", uint64(frame), err)
 	}
@@ -534,10 +534,10 @@ func (er *excReader) excTypeNamed(tp core.Address, name string) bool {
 		if !ti.heap && ti.name == name {
 			return true
 		}
-		if er.r.l.tpBase < 0 {
+		if er.r.l.Type.Base < 0 {
 			return false
 		}
-		b, err := er.r.ptr(cur.Add(er.r.l.tpBase))
+		b, err := er.r.ptr(cur.Add(er.r.l.Type.Base))
 		if err != nil {
 			return false
 		}
@@ -549,7 +549,7 @@ func (er *excReader) excTypeNamed(tp core.Address, name string) bool {
 // message is str(exc) for the exception at a.
 func (er *excReader) message(a core.Address, ti *typeInfo, tp core.Address, nested int) (string, error) {
 	R, l := er.p.R, er.l
-	argsObj, err := R.Ptr(a.Add(l.excArgs))
+	argsObj, err := R.Ptr(a.Add(l.Exception.Args))
 	if err != nil {
 		return "", fmt.Errorf("args: %w", err)
 	}
@@ -560,7 +560,7 @@ func (er *excReader) message(a core.Address, ti *typeInfo, tp core.Address, nest
 		}
 	}
 	if er.excTypeNamed(tp, "OSError") {
-		errno, strerror, fn, fn2 := er.member(a, l.osErrno), er.member(a, l.osStrerror), er.member(a, l.osFilename), er.member(a, l.osFilename2)
+		errno, strerror, fn, fn2 := er.member(a, l.OSError.Errno), er.member(a, l.OSError.Strerror), er.member(a, l.OSError.Filename), er.member(a, l.OSError.Filename2)
 		switch {
 		case fn != 0 && fn2 != 0:
 			return fmt.Sprintf("[Errno %s] %s: %s -> %s", er.str(errno, nested), er.str(strerror, nested), er.repr(fn), er.repr(fn2)), nil
@@ -572,8 +572,8 @@ func (er *excReader) message(a core.Address, ti *typeInfo, tp core.Address, nest
 	}
 	if er.excTypeNamed(tp, "BaseExceptionGroup") {
 		// BaseExceptionGroup_str: "msg (N sub-exception[s])".
-		msg, err1 := R.Ptr(a.Add(er.r.l.egMsg))
-		excs, err2 := R.Ptr(a.Add(er.r.l.egExcs))
+		msg, err1 := R.Ptr(a.Add(er.r.l.ExcGroup.Msg))
+		excs, err2 := R.Ptr(a.Add(er.r.l.ExcGroup.Excs))
 		if err1 == nil && err2 == nil && msg != 0 && excs != 0 {
 			if n, err := er.r.tupleLen(excs, hardMaxItems); err == nil {
 				plural := "s"
@@ -619,7 +619,7 @@ func (er *excReader) str(obj core.Address, nested int) string {
 	if obj == 0 {
 		return "<NULL>"
 	}
-	tp, err := er.p.R.Ptr(obj.Add(er.r.l.obType))
+	tp, err := er.p.R.Ptr(obj.Add(er.r.l.Object.Type))
 	if err != nil {
 		return unreadable(obj, err)
 	}
@@ -663,7 +663,7 @@ func (er *excReader) exactInt(obj core.Address) (int64, bool) {
 	if obj == 0 {
 		return 0, false
 	}
-	tp, err := er.p.R.Ptr(obj.Add(er.r.l.obType))
+	tp, err := er.p.R.Ptr(obj.Add(er.r.l.Object.Type))
 	if err != nil {
 		return 0, false
 	}
@@ -682,7 +682,7 @@ func (er *excReader) isStr(obj core.Address) bool {
 	if obj == 0 {
 		return false
 	}
-	tp, err := er.p.R.Ptr(obj.Add(er.r.l.obType))
+	tp, err := er.p.R.Ptr(obj.Add(er.r.l.Object.Type))
 	return err == nil && er.r.typeOf(tp).kind == kindStr
 }
 
@@ -690,19 +690,19 @@ func (er *excReader) isStr(obj core.Address) bool {
 // basename and the line when they are a str and an int.
 func (er *excReader) syntaxStr(a core.Address, nested int) (string, bool) {
 	l := er.l
-	if l.synMsg < 0 || l.synFilename < 0 || l.synLineno < 0 {
+	if l.SyntaxError.Msg < 0 || l.SyntaxError.Filename < 0 || l.SyntaxError.Lineno < 0 {
 		return "", false
 	}
 	msg := "None"
-	if m := er.member(a, l.synMsg); m != 0 {
+	if m := er.member(a, l.SyntaxError.Msg); m != 0 {
 		msg = er.str(m, nested)
 	}
 	file, haveFile := "", false
-	if f := er.member(a, l.synFilename); er.isStr(f) {
+	if f := er.member(a, l.SyntaxError.Filename); er.isStr(f) {
 		file, haveFile = er.str(f, nested), true
 		file = file[strings.LastIndexByte(file, '/')+1:]
 	}
-	line, haveLine := er.exactInt(er.member(a, l.synLineno))
+	line, haveLine := er.exactInt(er.member(a, l.SyntaxError.Lineno))
 	switch {
 	case haveFile && haveLine:
 		return fmt.Sprintf("%s (%s, line %d)", msg, file, line), true
@@ -717,14 +717,14 @@ func (er *excReader) syntaxStr(a core.Address, nested int) (string, bool) {
 // syntaxDetail reads what the traceback module shows of a SyntaxError.
 func (er *excReader) syntaxDetail(a core.Address) *SyntaxDetail {
 	l := er.l
-	if l.synMsg < 0 || l.synFilename < 0 || l.synLineno < 0 {
+	if l.SyntaxError.Msg < 0 || l.SyntaxError.Filename < 0 || l.SyntaxError.Lineno < 0 {
 		return nil
 	}
 	d := &SyntaxDetail{}
 	for _, f := range []struct {
 		off int64
 		dst **string
-	}{{l.synMsg, &d.Msg}, {l.synFilename, &d.Filename}, {l.synLineno, &d.Lineno}} {
+	}{{l.SyntaxError.Msg, &d.Msg}, {l.SyntaxError.Filename, &d.Filename}, {l.SyntaxError.Lineno, &d.Lineno}} {
 		if v := er.member(a, f.off); v != 0 {
 			s := er.str(v, 0)
 			*f.dst = &s
@@ -739,15 +739,15 @@ func (er *excReader) syntaxDetail(a core.Address) *SyntaxDetail {
 // one, else the range of positions.
 func (er *excReader) unicodeErrorStr(a core.Address, kind string, nested int) (string, bool) {
 	l, R := er.l, er.p.R
-	if l.ueObject < 0 || l.ueStart < 0 || l.ueEnd < 0 {
+	if l.UnicodeError.Object < 0 || l.UnicodeError.Start < 0 || l.UnicodeError.End < 0 {
 		return "", false
 	}
-	object := er.member(a, l.ueObject)
+	object := er.member(a, l.UnicodeError.Object)
 	if object == 0 {
 		return "", true // not initialized: CPython prints nothing either
 	}
-	start, err1 := er.r.i64(a.Add(l.ueStart))
-	end, err2 := er.r.i64(a.Add(l.ueEnd))
+	start, err1 := er.r.i64(a.Add(l.UnicodeError.Start))
+	end, err2 := er.r.i64(a.Add(l.UnicodeError.End))
 	if err1 != nil || err2 != nil {
 		return "", false
 	}
@@ -757,7 +757,7 @@ func (er *excReader) unicodeErrorStr(a core.Address, kind string, nested int) (s
 		}
 		return "<NULL>"
 	}
-	reason, encoding := strOf(l.ueReason), strOf(l.ueEncoding)
+	reason, encoding := strOf(l.UnicodeError.Reason), strOf(l.UnicodeError.Encoding)
 	single := end == start+1 && start >= 0
 	switch kind {
 	case "UnicodeDecodeError":

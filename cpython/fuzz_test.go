@@ -280,7 +280,7 @@ func imageProcess(im *image) (*Process, error) {
 		default:
 			continue
 		}
-		if rp, err := p.R.Ptr(s.addr.Add(l.tpRepr)); err == nil && (s.tag < tagSingleton || s.tag >= tagBaseExc) {
+		if rp, err := p.R.Ptr(s.addr.Add(l.Type.Repr)); err == nil && (s.tag < tagSingleton || s.tag >= tagBaseExc) {
 			l.reprOf[l.types[s.addr]] = rp
 		}
 	}

@@ -63,7 +63,7 @@ func (p *Process) newGCLayout() (*gcLayout, error) {
 	if hdr > 2*int64(p.R.PtrSize) {
 		align = 16
 	}
-	l := &gcLayout{threshold: hdr, count: hdr + 4, stride: alignUp(hdr+8, align), collecting: -1, enabled: -1}
+	l := &gcLayout{threshold: hdr, count: hdr + 4, stride: abi.AlignUp(hdr+8, align), collecting: -1, enabled: -1}
 	if t, err := p.Types.Struct("struct gc_generation"); err == nil && t.Resolve() != nil && t.Resolve().Size > 0 {
 		th, err1 := memberOffset(t, "threshold")
 		co, err2 := memberOffset(t, "count")

@@ -93,7 +93,7 @@ func (p *Process) gilAt(interp typesys.Value) (core.Address, *gilLayout, error) 
 	l := &gilLayout{interval: off("interval"), switchNumber: off("switch_number"), cond: off("cond"), mutex: off("mutex")}
 	locked, holder := off("locked"), off("last_holder")
 	if l.switchNumber < 0 && locked >= 0 {
-		l.switchNumber = alignUp(locked+4, 8)
+		l.switchNumber = abi.AlignUp(locked+4, 8)
 	}
 	if l.cond < 0 && l.switchNumber >= 0 {
 		l.cond = l.switchNumber + 8

@@ -350,30 +350,30 @@ func (w *heapWalker) isType(tp core.Address) bool {
 // is type (or a metaclass, itself a type of type), sane sizes and a name.
 func (w *heapWalker) typeShaped(tp core.Address) bool {
 	r, l := w.r, w.r.l
-	meta, err := r.ptr(tp.Add(l.obType))
+	meta, err := r.ptr(tp.Add(l.Object.Type))
 	if err != nil || meta == 0 {
 		return false
 	}
 	if w.typeType != 0 && meta != w.typeType {
-		mm, err := r.ptr(meta.Add(l.obType))
+		mm, err := r.ptr(meta.Add(l.Object.Type))
 		if err != nil || mm != w.typeType {
 			return false
 		}
 	}
-	mf, err := w.p.R.Uint64(meta.Add(l.tpFlags))
+	mf, err := w.p.R.Uint64(meta.Add(l.Type.Flags))
 	if err != nil || mf&tpflagsTypeSubclass == 0 {
 		return false
 	}
-	f, err := w.p.R.Uint64(tp.Add(l.tpFlags))
+	f, err := w.p.R.Uint64(tp.Add(l.Type.Flags))
 	if err != nil || f&tpflagsReady == 0 {
 		return false
 	}
-	basic, err1 := r.i64(tp.Add(l.tpBasicsize))
-	item, err2 := r.i64(tp.Add(l.tpItemsize))
-	if err1 != nil || err2 != nil || basic < l.header || basic > 1<<20 || item < 0 || item > 1<<16 {
+	basic, err1 := r.i64(tp.Add(l.Type.Basicsize))
+	item, err2 := r.i64(tp.Add(l.Type.Itemsize))
+	if err1 != nil || err2 != nil || basic < l.Header || basic > 1<<20 || item < 0 || item > 1<<16 {
 		return false
 	}
-	np, err := r.ptr(tp.Add(l.tpName))
+	np, err := r.ptr(tp.Add(l.Type.Name))
 	if err != nil || np == 0 {
 		return false
 	}
@@ -402,7 +402,7 @@ func (w *heapWalker) add(a core.Address) bool {
 	if len(w.seen) >= maxHeapObjects {
 		return false
 	}
-	tp, err := w.r.ptr(a.Add(w.r.l.obType))
+	tp, err := w.r.ptr(a.Add(w.r.l.Object.Type))
 	if err != nil || !w.isType(tp) {
 		// Words of a container's body that are not objects are expected;
 		// only what the GC lists hold must be objects (counted by walkList).

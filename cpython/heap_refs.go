@@ -177,7 +177,7 @@ func (w *heapWalker) moduleRoots() ([]moduleRoot, error) {
 
 // strValue is the str object at a as a Go string, if it is a short str.
 func (w *heapWalker) strValue(a core.Address) (string, bool) {
-	tp, err := w.r.ptr(a.Add(w.r.l.obType))
+	tp, err := w.r.ptr(a.Add(w.r.l.Object.Type))
 	if err != nil || !w.isType(tp) || w.r.typeOf(tp).kind != kindStr {
 		return "", false
 	}
@@ -213,10 +213,10 @@ func (w *heapWalker) describe(from core.Address, how refHow) string {
 		}
 		return "[" + w.keyRepr(how.key) + "]"
 	case refField:
-		off := l.header + how.index
+		off := l.Header + how.index
 		tp := w.seen[from]
 		ti := r.typeOf(tp)
-		if ti.kind == kindModule && off == l.modDict {
+		if ti.kind == kindModule && off == l.Module.Dict {
 			return "__dict__"
 		}
 		if ti.heap && off == w.dictOffset(tp) {
@@ -246,7 +246,7 @@ func (w *heapWalker) isModuleDict(d core.Address) bool {
 		w.modDicts = map[core.Address]bool{}
 		for a, tp := range w.seen {
 			if w.r.typeOf(tp).kind == kindModule {
-				if md, err := w.r.ptr(a.Add(w.r.l.modDict)); err == nil && md != 0 {
+				if md, err := w.r.ptr(a.Add(w.r.l.Module.Dict)); err == nil && md != 0 {
 					w.modDicts[md] = true
 				}
 			}
@@ -261,7 +261,7 @@ func (w *heapWalker) memberName(tp core.Address, off int64) string {
 	if w.tpMembers == 0 {
 		w.tpMembers = w.p.offsetIn("PyTypeObject", "tp_members")
 	}
-	if w.tpMembers < 0 || w.r.l.ptr != 8 {
+	if w.tpMembers < 0 || w.r.l.Ptr != 8 {
 		return ""
 	}
 	// Walk the MRO's bases through tp_base, bounded: slots of a base class
@@ -287,10 +287,10 @@ func (w *heapWalker) memberName(tp core.Address, off int64) string {
 				}
 			}
 		}
-		if w.r.l.tpBase < 0 {
+		if w.r.l.Type.Base < 0 {
 			break
 		}
-		next, err := w.r.ptr(tp.Add(w.r.l.tpBase))
+		next, err := w.r.ptr(tp.Add(w.r.l.Type.Base))
 		if err != nil || next == tp {
 			break
 		}
@@ -302,10 +302,10 @@ func (w *heapWalker) memberName(tp core.Address, off int64) string {
 // dictOffset is the tp_dictoffset of the type at tp (where its instances
 // keep a __dict__ pointer before 3.11), or -1.
 func (w *heapWalker) dictOffset(tp core.Address) int64 {
-	if w.r.l.tpDictoffset < 0 {
+	if w.r.l.Type.Dictoffset < 0 {
 		return -1
 	}
-	v, err := w.r.i64(tp.Add(w.r.l.tpDictoffset))
+	v, err := w.r.i64(tp.Add(w.r.l.Type.Dictoffset))
 	if err != nil || v <= 0 {
 		return -1
 	}

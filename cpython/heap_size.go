@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/pycore/pycore/core"
+	"github.com/pycore/pycore/cpython/abi"
 )
 
 // refKind says how a container refers to an object.
@@ -38,7 +39,7 @@ func (w *heapWalker) referents(a core.Address, f func(core.Address, refHow)) {
 	if ti.err != nil || ti.flags&tpflagsHaveGC == 0 {
 		return
 	}
-	ptr := l.ptr
+	ptr := l.Ptr
 	words := func(from core.Address, n int64, kind refKind, step int64) {
 		if n <= 0 {
 			return
@@ -60,14 +61,14 @@ func (w *heapWalker) referents(a core.Address, f func(core.Address, refHow)) {
 	}
 	switch {
 	case ti.flags&tpflagsListSubclass != 0:
-		items, err1 := r.ptr(a.Add(l.listItems))
-		n, err2 := r.i64(a.Add(l.obSize))
+		items, err1 := r.ptr(a.Add(l.List.Items))
+		n, err2 := r.i64(a.Add(l.Object.Size))
 		if err1 == nil && err2 == nil && items != 0 {
 			words(items, n, refIndex, 1)
 		}
 	case ti.flags&tpflagsTupleSubclass != 0:
-		if n, err := r.i64(a.Add(l.obSize)); err == nil {
-			words(a.Add(l.tupleItems), n, refIndex, 1)
+		if n, err := r.i64(a.Add(l.Object.Size)); err == nil {
+			words(a.Add(l.Tuple.Items), n, refIndex, 1)
 		}
 	case ti.flags&tpflagsDictSubclass != 0:
 		items, _, err := r.dictItems(a, maxRefsPerObj)
@@ -79,8 +80,8 @@ func (w *heapWalker) referents(a core.Address, f func(core.Address, refHow)) {
 			f(it.value, refHow{kind: refDictVal, key: it.key})
 		}
 	case ti.kind == kindSet || ti.kind == kindFrozenSet:
-		mask, err1 := r.i64(a.Add(l.setMask))
-		table, err2 := r.ptr(a.Add(l.setTable))
+		mask, err1 := r.i64(a.Add(l.Set.Mask))
+		table, err2 := r.ptr(a.Add(l.Set.Table))
 		if err1 != nil || err2 != nil || mask < 0 || mask >= maxRefsPerObj {
 			w.stats.Unreadable++
 			return
@@ -98,18 +99,18 @@ func (w *heapWalker) referents(a core.Address, f func(core.Address, refHow)) {
 			}
 		}
 	default:
-		basic, err := r.i64(tp.Add(l.tpBasicsize))
-		if err != nil || basic < l.header || basic > 1<<16 {
+		basic, err := r.i64(tp.Add(l.Type.Basicsize))
+		if err != nil || basic < l.Header || basic > 1<<16 {
 			return
 		}
 		// Field offsets are counted from the object's start. A class
 		// without __slots__ may have no fields at all (3.11+ keeps its
 		// attributes before or after the object): its attributes follow.
-		words(a.Add(l.header), (basic-l.header)/ptr, refField, ptr)
-		if item, err := r.i64(tp.Add(l.tpItemsize)); err == nil && item == ptr {
+		words(a.Add(l.Header), (basic-l.Header)/ptr, refField, ptr)
+		if item, err := r.i64(tp.Add(l.Type.Itemsize)); err == nil && item == ptr {
 			// Only where ob_size is plausibly an item count (frames and
 			// match objects keep other things there).
-			if n, err := r.i64(a.Add(l.obSize)); err == nil && n > 0 && n <= 1<<12 {
+			if n, err := r.i64(a.Add(l.Object.Size)); err == nil && n > 0 && n <= 1<<12 {
 				words(a.Add(basic), n, refVarItem, 1)
 			}
 		}
@@ -132,22 +133,22 @@ func (w *heapWalker) referents(a core.Address, f func(core.Address, refHow)) {
 func (w *heapWalker) sizeof(a, tp core.Address) int64 {
 	r, l := w.r, w.r.l
 	ti := r.typeOf(tp)
-	basic, err := r.i64(tp.Add(l.tpBasicsize))
+	basic, err := r.i64(tp.Add(l.Type.Basicsize))
 	if err != nil || basic < 0 || basic > 1<<30 {
 		w.sizeErr++
 		return 0
 	}
-	item, _ := r.i64(tp.Add(l.tpItemsize))
+	item, _ := r.i64(tp.Add(l.Type.Itemsize))
 	size := basic
-	ptr := l.ptr
+	ptr := l.Ptr
 	switch {
 	case ti.exact && ti.kind == kindInt || ti.flags&tpflagsLongSubclass != 0 && ti.kind == kindInt:
-		n, err := r.i64(a.Add(l.longSize))
+		n, err := r.i64(a.Add(l.Long.Size))
 		if err != nil {
 			w.sizeErr++
 			break
 		}
-		if l.longTagged {
+		if l.Long.Tagged {
 			n = int64(uint64(n) >> longNonSizeBits)
 			if n < 1 {
 				n = 1
@@ -155,7 +156,7 @@ func (w *heapWalker) sizeof(a, tp core.Address) int64 {
 		} else if n < 0 {
 			n = -n
 		}
-		size = l.longDigits + n*int64(l.digitBytes)
+		size = l.Long.Digits + n*int64(l.Long.DigitBytes)
 	case ti.kind == kindStr:
 		data, kind, length, err := r.strData(a)
 		if err != nil {
@@ -167,21 +168,21 @@ func (w *heapWalker) sizeof(a, tp core.Address) int64 {
 		}
 	case ti.kind == kindList:
 		// list.__sizeof__: the header plus the allocated item slots.
-		if alloc, err := r.i64(a.Add(l.listItems + ptr)); err == nil && alloc >= 0 && alloc < 1<<40 {
+		if alloc, err := r.i64(a.Add(l.List.Items + ptr)); err == nil && alloc >= 0 && alloc < 1<<40 {
 			size = basic + alloc*ptr
 		}
 	case ti.kind == kindDict:
 		size = basic + w.dictExtra(a)
 	case ti.kind == kindSet || ti.kind == kindFrozenSet:
-		mask, err1 := r.i64(a.Add(l.setMask))
-		table, err2 := r.ptr(a.Add(l.setTable))
+		mask, err1 := r.i64(a.Add(l.Set.Mask))
+		table, err2 := r.ptr(a.Add(l.Set.Table))
 		// The small table is inline after table (and hash, finalizer): only a
 		// separate table adds to the size.
 		if err1 == nil && err2 == nil && mask >= 0 && mask < 1<<40 && (table < a || table >= a.Add(basic)) {
 			size = basic + (mask+1)*2*ptr
 		}
 	case item != 0:
-		if n, err := r.i64(a.Add(l.obSize)); err == nil {
+		if n, err := r.i64(a.Add(l.Object.Size)); err == nil {
 			if n < 0 {
 				n = -n
 			}
@@ -211,18 +212,18 @@ func (w *heapWalker) sizeof(a, tp core.Address) int64 {
 // when the dict owns it, and the split values (3.11+ layout).
 func (w *heapWalker) dictExtra(a core.Address) int64 {
 	r, l := w.r, w.r.l
-	if l.dict == dictV36 {
+	if l.Dict.Model == abi.DictV36 {
 		return w.dictExtra36(a)
 	}
-	ptr := l.ptr
-	keys, err := r.ptr(a.Add(l.dictKeys))
+	ptr := l.Ptr
+	keys, err := r.ptr(a.Add(l.Dict.Keys))
 	if err != nil || keys == 0 {
 		return 0
 	}
-	values, _ := r.ptr(a.Add(l.dictVals))
-	log2, err1 := r.u8(keys.Add(l.dkLog2Size))
-	log2ix, err2 := r.u8(keys.Add(l.dkLog2IndexBytes))
-	kind, err3 := r.u8(keys.Add(l.dkKind))
+	values, _ := r.ptr(a.Add(l.Dict.Values))
+	log2, err1 := r.u8(keys.Add(l.Dict.KeysLog2Size))
+	log2ix, err2 := r.u8(keys.Add(l.Dict.KeysLog2IndexBytes))
+	kind, err3 := r.u8(keys.Add(l.Dict.KeysKind))
 	refcnt, err4 := r.i64(keys)
 	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || log2 > 40 || log2ix > 43 {
 		return 0
@@ -231,10 +232,10 @@ func (w *heapWalker) dictExtra(a core.Address) int64 {
 	var extra int64
 	if values != 0 {
 		extra += usable * ptr // shared_keys_usable_size * sizeof(PyObject *)
-		if l.dict == dictV313 {
+		if l.Dict.Model == abi.DictV313 {
 			extra = 0
 			if cap, err := r.u8(values); err == nil {
-				extra = l.valuesData + int64(cap)*ptr + int64(cap)
+				extra = l.Dict.ValuesItems + int64(cap)*ptr + int64(cap)
 				extra = (extra + ptr - 1) / ptr * ptr
 			}
 		}
@@ -244,7 +245,7 @@ func (w *heapWalker) dictExtra(a core.Address) int64 {
 		if kind != dictKeysGeneral {
 			entry = 2 * ptr
 		}
-		extra += l.dkIndices + int64(1)<<log2ix + usable*entry
+		extra += l.Dict.KeysIndices + int64(1)<<log2ix + usable*entry
 	}
 	return extra
 }
@@ -252,13 +253,13 @@ func (w *heapWalker) dictExtra(a core.Address) int64 {
 // dictExtra36 is dict.__sizeof__'s addition for 3.6-3.10.
 func (w *heapWalker) dictExtra36(a core.Address) int64 {
 	r, l := w.r, w.r.l
-	ptr := l.ptr
-	keys, err := r.ptr(a.Add(l.dictKeys))
+	ptr := l.Ptr
+	keys, err := r.ptr(a.Add(l.Dict.Keys))
 	if err != nil || keys == 0 {
 		return 0
 	}
-	values, _ := r.ptr(a.Add(l.dictVals))
-	size, err1 := r.i64(keys.Add(l.dkSize))
+	values, _ := r.ptr(a.Add(l.Dict.Values))
+	size, err1 := r.i64(keys.Add(l.Dict.KeysSize))
 	refcnt, err2 := r.i64(keys)
 	if err1 != nil || err2 != nil || size <= 0 || size > 1<<40 {
 		return 0
@@ -278,7 +279,7 @@ func (w *heapWalker) dictExtra36(a core.Address) int64 {
 		case size <= 0xffffffff:
 			ix = 4
 		}
-		extra += l.dkIndices + ix*size + usable*3*ptr
+		extra += l.Dict.KeysIndices + ix*size + usable*3*ptr
 	}
 	return extra
 }

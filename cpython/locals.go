@@ -144,20 +144,20 @@ func (lr *localsReader) frameLocals(f *Frame) {
 
 // slotsBase is the address of a frame's first fast local.
 func (lr *localsReader) slotsBase(frame core.Address) (core.Address, error) {
-	off := lr.l.ifLocalsplus
+	off := lr.l.InterpreterFrame.Localsplus
 	what := "_PyInterpreterFrame.localsplus"
 	if lr.p.flavor.Frames == abi.FrameObjects {
-		off, what = lr.l.fLocalsplus, "PyFrameObject.f_localsplus"
+		off, what = lr.l.FrameObject.Localsplus, "PyFrameObject.f_localsplus"
 	}
 	if off < 0 {
-		return 0, fmt.Errorf("locals: %s does not say where %s is", lr.l.source, what)
+		return 0, fmt.Errorf("locals: %s does not say where %s is", lr.l.Source, what)
 	}
 	return frame.Add(off), nil
 }
 
 // slotValue reads one variable; unbound reports an empty slot or cell.
 func (lr *localsReader) slotValue(base core.Address, v codeVar) (obj *Object, unbound bool) {
-	at := base.Add(v.slot * lr.l.ptr)
+	at := base.Add(v.slot * lr.l.Ptr)
 	raw, err := lr.p.R.Ptr(at)
 	if err != nil {
 		return &Object{Address: at, Repr: unreadable(at, err), Error: fmt.Sprintf("slot %d at %#x: %v", v.slot, uint64(at), err)}, false
@@ -174,7 +174,7 @@ func (lr *localsReader) slotValue(base core.Address, v codeVar) (obj *Object, un
 		return nil, true
 	}
 	if v.kind != "local" && lr.isCell(raw) {
-		contents, err := lr.p.R.Ptr(raw.Add(lr.l.cellRef))
+		contents, err := lr.p.R.Ptr(raw.Add(lr.l.Cell.Ref))
 		if err != nil {
 			return &Object{Address: raw, Repr: unreadable(raw, err), Error: fmt.Sprintf("cell at %#x: %v", uint64(raw), err)}, false
 		}
@@ -190,7 +190,7 @@ func (lr *localsReader) slotValue(base core.Address, v codeVar) (obj *Object, un
 // isCell tells a cell object by its type: PyCell_Type, or a static type
 // named "cell" without symbols.
 func (lr *localsReader) isCell(obj core.Address) bool {
-	tp, err := lr.p.R.Ptr(obj.Add(lr.r.l.obType))
+	tp, err := lr.p.R.Ptr(obj.Add(lr.r.l.Object.Type))
 	if err != nil {
 		return false
 	}
@@ -219,8 +219,8 @@ func (lr *localsReader) vars(code core.Address) *codeVars {
 
 func (lr *localsReader) readVars(code core.Address) (vars []codeVar, none bool, err error) {
 	l := lr.l
-	if l.coArgcount < 0 || l.coKwonly < 0 || l.coFlags < 0 {
-		return nil, false, fmt.Errorf("%s does not say where co_argcount, co_kwonlyargcount and co_flags are", l.source)
+	if l.Code.Argcount < 0 || l.Code.Kwonly < 0 || l.Code.Flags < 0 {
+		return nil, false, fmt.Errorf("%s does not say where co_argcount, co_kwonlyargcount and co_flags are", l.Source)
 	}
 	i32 := func(off int64, what string) (int64, error) {
 		u, err := lr.p.R.Uint32(code.Add(off))
@@ -233,7 +233,7 @@ func (lr *localsReader) readVars(code core.Address) (vars []codeVar, none bool, 
 		}
 		return n, nil
 	}
-	fu, err := lr.p.R.Uint32(code.Add(l.coFlags))
+	fu, err := lr.p.R.Uint32(code.Add(l.Code.Flags))
 	if err != nil {
 		return nil, false, fmt.Errorf("co_flags: %w", err)
 	}
@@ -241,17 +241,17 @@ func (lr *localsReader) readVars(code core.Address) (vars []codeVar, none bool, 
 	if flags&coOptimized == 0 {
 		return nil, true, nil
 	}
-	argc, err := i32(l.coArgcount, "co_argcount")
+	argc, err := i32(l.Code.Argcount, "co_argcount")
 	if err != nil {
 		return nil, false, err
 	}
-	kwonly, err := i32(l.coKwonly, "co_kwonlyargcount")
+	kwonly, err := i32(l.Code.Kwonly, "co_kwonlyargcount")
 	if err != nil {
 		return nil, false, err
 	}
 	posonly := int64(0)
-	if l.coPosonly >= 0 {
-		if posonly, err = i32(l.coPosonly, "co_posonlyargcount"); err != nil {
+	if l.Code.Posonly >= 0 {
+		if posonly, err = i32(l.Code.Posonly, "co_posonlyargcount"); err != nil {
 			return nil, false, err
 		}
 	}
@@ -278,14 +278,14 @@ func (lr *localsReader) readVars(code core.Address) (vars []codeVar, none bool, 
 	}
 
 	if lr.p.flavor.Frames == abi.InterpreterFrames {
-		if l.coNames < 0 || l.coKinds < 0 {
-			return nil, false, fmt.Errorf("%s does not say where co_localsplusnames and co_localspluskinds are", l.source)
+		if l.Code.LocalsplusNames < 0 || l.Code.LocalsplusKinds < 0 {
+			return nil, false, fmt.Errorf("%s does not say where co_localsplusnames and co_localspluskinds are", l.Source)
 		}
-		names, err := lr.names(code.Add(l.coNames), "co_localsplusnames")
+		names, err := lr.names(code.Add(l.Code.LocalsplusNames), "co_localsplusnames")
 		if err != nil {
 			return nil, false, err
 		}
-		kp, err := lr.p.R.Ptr(code.Add(l.coKinds))
+		kp, err := lr.p.R.Ptr(code.Add(l.Code.LocalsplusKinds))
 		if err != nil {
 			return nil, false, fmt.Errorf("co_localspluskinds: %w", err)
 		}
@@ -310,18 +310,18 @@ func (lr *localsReader) readVars(code core.Address) (vars []codeVar, none bool, 
 		return vars, false, nil
 	}
 
-	if l.coVarnames < 0 || l.coCellvars < 0 || l.coFreevars < 0 {
-		return nil, false, fmt.Errorf("%s does not say where co_varnames, co_cellvars and co_freevars are", l.source)
+	if l.Code.Varnames < 0 || l.Code.Cellvars < 0 || l.Code.Freevars < 0 {
+		return nil, false, fmt.Errorf("%s does not say where co_varnames, co_cellvars and co_freevars are", l.Source)
 	}
-	varnames, err := lr.names(code.Add(l.coVarnames), "co_varnames")
+	varnames, err := lr.names(code.Add(l.Code.Varnames), "co_varnames")
 	if err != nil {
 		return nil, false, err
 	}
-	cellvars, err := lr.names(code.Add(l.coCellvars), "co_cellvars")
+	cellvars, err := lr.names(code.Add(l.Code.Cellvars), "co_cellvars")
 	if err != nil {
 		return nil, false, err
 	}
-	freevars, err := lr.names(code.Add(l.coFreevars), "co_freevars")
+	freevars, err := lr.names(code.Add(l.Code.Freevars), "co_freevars")
 	if err != nil {
 		return nil, false, err
 	}

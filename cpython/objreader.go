@@ -97,8 +97,8 @@ func (p *Process) ReadInt(obj core.Address) (*big.Int, error) {
 func (r *objReader) ptr(a core.Address) (core.Address, error) { return r.p.R.Ptr(a) }
 
 func (r *objReader) i64(a core.Address) (int64, error) {
-	u, err := r.p.R.Uint(a, int(r.l.ptr))
-	if r.l.ptr == 4 {
+	u, err := r.p.R.Uint(a, int(r.l.Ptr))
+	if r.l.Ptr == 4 {
 		return int64(int32(u)), err
 	}
 	return int64(u), err
@@ -113,8 +113,8 @@ func (r *objReader) intValue(a core.Address) (*big.Int, error) {
 	l := r.l
 	var n int64
 	neg := false
-	if l.longTagged {
-		tag, err := r.p.R.Uint64(a.Add(l.longSize))
+	if l.Long.Tagged {
+		tag, err := r.p.R.Uint64(a.Add(l.Long.Size))
 		if err != nil {
 			return nil, fmt.Errorf("int at %#x: lv_tag: %w", uint64(a), err)
 		}
@@ -129,7 +129,7 @@ func (r *objReader) intValue(a core.Address) (*big.Int, error) {
 		}
 		n = int64(tag >> longNonSizeBits)
 	} else {
-		size, err := r.i64(a.Add(l.longSize))
+		size, err := r.i64(a.Add(l.Long.Size))
 		if err != nil {
 			return nil, fmt.Errorf("int at %#x: ob_size: %w", uint64(a), err)
 		}
@@ -141,27 +141,27 @@ func (r *objReader) intValue(a core.Address) (*big.Int, error) {
 	if n < 0 || n > maxLongDigits {
 		return nil, fmt.Errorf("int at %#x: %d digits is not plausible", uint64(a), n)
 	}
-	buf := make([]byte, n*int64(l.digitBytes))
-	if err := r.p.R.Read(buf, a.Add(l.longDigits)); err != nil {
+	buf := make([]byte, n*int64(l.Long.DigitBytes))
+	if err := r.p.R.Read(buf, a.Add(l.Long.Digits)); err != nil {
 		return nil, fmt.Errorf("int at %#x: %d digits: %w", uint64(a), n, err)
 	}
 	// Pack the digits' bits into big-endian bytes for SetBytes: linear in
 	// the size, where shifting a big.Int digit by digit is quadratic.
-	packed := make([]byte, (n*int64(l.digitBits)+7)/8)
+	packed := make([]byte, (n*int64(l.Long.DigitBits)+7)/8)
 	var acc uint64
 	accBits, at := 0, len(packed)
 	for i := int64(0); i < n; i++ {
 		var digit uint64
-		if l.digitBytes == 2 {
+		if l.Long.DigitBytes == 2 {
 			digit = uint64(r.p.R.Order.Uint16(buf[2*i:]))
 		} else {
 			digit = uint64(r.p.R.Order.Uint32(buf[4*i:]))
 		}
-		if digit>>uint(l.digitBits) != 0 {
-			return nil, fmt.Errorf("int at %#x: digit %d is %#x, wider than %d bits", uint64(a), i, digit, l.digitBits)
+		if digit>>uint(l.Long.DigitBits) != 0 {
+			return nil, fmt.Errorf("int at %#x: digit %d is %#x, wider than %d bits", uint64(a), i, digit, l.Long.DigitBits)
 		}
 		acc |= digit << uint(accBits)
-		accBits += l.digitBits
+		accBits += l.Long.DigitBits
 		for accBits >= 8 {
 			at--
 			packed[at] = byte(acc)
@@ -233,7 +233,7 @@ func (r *objReader) strData(a core.Address) (data core.Address, kind int, length
 	if a == 0 {
 		return 0, 0, 0, errors.New("NULL str")
 	}
-	tp, err := r.ptr(a.Add(r.l.obType))
+	tp, err := r.ptr(a.Add(r.l.Object.Type))
 	if err != nil {
 		return 0, 0, 0, fmt.Errorf("str at %#x: %w", uint64(a), err)
 	}
@@ -298,7 +298,7 @@ func (r *objReader) bytesValue(a core.Address, max int) ([]byte, int64, error) {
 }
 
 func (r *objReader) word(b []byte) uint64 {
-	if r.l.ptr == 4 {
+	if r.l.Ptr == 4 {
 		return uint64(r.p.R.Order.Uint32(b))
 	}
 	return r.p.R.Order.Uint64(b)
@@ -309,7 +309,7 @@ func (r *objReader) tupleLen(t core.Address, max int64) (int64, error) {
 	if t == 0 {
 		return 0, errors.New("NULL tuple")
 	}
-	n, err := r.i64(t.Add(r.l.obSize))
+	n, err := r.i64(t.Add(r.l.Object.Size))
 	if err != nil {
 		return 0, fmt.Errorf("tuple at %#x: ob_size: %w", uint64(t), err)
 	}
@@ -331,20 +331,20 @@ func (r *objReader) tupleItems(t core.Address, max int64) ([]core.Address, error
 // tupleHead reads the first n item pointers of a tuple whose size is at
 // least n.
 func (r *objReader) tupleHead(t core.Address, n int64) ([]core.Address, error) {
-	buf := make([]byte, n*r.l.ptr)
-	if err := r.p.R.Read(buf, t.Add(r.l.tupleItems)); err != nil {
+	buf := make([]byte, n*r.l.Ptr)
+	if err := r.p.R.Read(buf, t.Add(r.l.Tuple.Items)); err != nil {
 		return nil, fmt.Errorf("tuple at %#x: items: %w", uint64(t), err)
 	}
 	out := make([]core.Address, n)
 	for i := range out {
-		out[i] = core.Address(r.word(buf[int64(i)*r.l.ptr:]))
+		out[i] = core.Address(r.word(buf[int64(i)*r.l.Ptr:]))
 	}
 	return out, nil
 }
 
 // strValue reads a str object, its first max characters and "…" if longer.
 func (r *objReader) strValue(a core.Address, max int) (string, error) {
-	tp, err := r.ptr(a.Add(r.l.obType))
+	tp, err := r.ptr(a.Add(r.l.Object.Type))
 	if err != nil {
 		return "", err
 	}
@@ -368,7 +368,7 @@ func (r *objReader) strValue(a core.Address, max int) (string, error) {
 // strList reads a list (or tuple) of str, as sys.argv is.
 func (r *objReader) strList(a core.Address) ([]string, error) {
 	l := r.l
-	tp, err := r.ptr(a.Add(l.obType))
+	tp, err := r.ptr(a.Add(l.Object.Type))
 	if err != nil {
 		return nil, err
 	}
@@ -376,17 +376,17 @@ func (r *objReader) strList(a core.Address) ([]string, error) {
 	if ti.err != nil {
 		return nil, ti.err
 	}
-	n, err := r.i64(a.Add(l.obSize))
+	n, err := r.i64(a.Add(l.Object.Size))
 	if err != nil {
 		return nil, fmt.Errorf("ob_size: %w", err)
 	}
 	if n < 0 || n > maxArgv {
 		return nil, fmt.Errorf("%d items (at most %d are read)", n, maxArgv)
 	}
-	items := a.Add(l.tupleItems)
+	items := a.Add(l.Tuple.Items)
 	switch ti.kind {
 	case kindList:
-		if items, err = r.ptr(a.Add(l.listItems)); err != nil {
+		if items, err = r.ptr(a.Add(l.List.Items)); err != nil {
 			return nil, fmt.Errorf("ob_item: %w", err)
 		}
 		if items == 0 && n > 0 {
@@ -398,7 +398,7 @@ func (r *objReader) strList(a core.Address) ([]string, error) {
 	}
 	out := make([]string, 0, n)
 	for i := int64(0); i < n; i++ {
-		it, err := r.ptr(items.Add(i * l.ptr))
+		it, err := r.ptr(items.Add(i * l.Ptr))
 		if err != nil {
 			return nil, fmt.Errorf("item %d: %w", i, err)
 		}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 
 	"github.com/pycore/pycore/core"
+	"github.com/pycore/pycore/cpython/abi"
 	"github.com/pycore/pycore/typesys"
 )
 
@@ -19,11 +20,11 @@ type dictEntry struct{ key, value core.Address }
 // dictItems lists the live items of the dict at a in iteration order,
 // stopping after limit items; more says whether there were others.
 func (r *objReader) dictItems(a core.Address, limit int) (items []dictEntry, more bool, err error) {
-	keys, err := r.ptr(a.Add(r.l.dictKeys))
+	keys, err := r.ptr(a.Add(r.l.Dict.Keys))
 	if err != nil {
 		return nil, false, fmt.Errorf("dict at %#x: ma_keys: %w", uint64(a), err)
 	}
-	values, err := r.ptr(a.Add(r.l.dictVals))
+	values, err := r.ptr(a.Add(r.l.Dict.Values))
 	if err != nil {
 		return nil, false, fmt.Errorf("dict at %#x: ma_values: %w", uint64(a), err)
 	}
@@ -52,8 +53,8 @@ func (r *objReader) readKeys(keys core.Address) (keysTable, error) {
 	var slots int64
 	var indexBytes int64
 	var err error
-	if l.dict == dictV36 {
-		size, err := r.i64(keys.Add(l.dkSize))
+	if l.Dict.Model == abi.DictV36 {
+		size, err := r.i64(keys.Add(l.Dict.KeysSize))
 		if err != nil {
 			return t, fmt.Errorf("keys at %#x: dk_size: %w", uint64(keys), err)
 		}
@@ -73,15 +74,15 @@ func (r *objReader) readKeys(keys core.Address) (keysTable, error) {
 		}
 		t.general = true
 	} else {
-		log2, err := r.u8(keys.Add(l.dkLog2Size))
+		log2, err := r.u8(keys.Add(l.Dict.KeysLog2Size))
 		if err != nil {
 			return t, fmt.Errorf("keys at %#x: dk_log2_size: %w", uint64(keys), err)
 		}
-		log2ib, err := r.u8(keys.Add(l.dkLog2IndexBytes))
+		log2ib, err := r.u8(keys.Add(l.Dict.KeysLog2IndexBytes))
 		if err != nil {
 			return t, fmt.Errorf("keys at %#x: dk_log2_index_bytes: %w", uint64(keys), err)
 		}
-		kind, err := r.u8(keys.Add(l.dkKind))
+		kind, err := r.u8(keys.Add(l.Dict.KeysKind))
 		if err != nil {
 			return t, fmt.Errorf("keys at %#x: dk_kind: %w", uint64(keys), err)
 		}
@@ -91,17 +92,17 @@ func (r *objReader) readKeys(keys core.Address) (keysTable, error) {
 		slots, indexBytes = int64(1)<<log2, int64(1)<<log2ib
 		t.general = kind == dictKeysGeneral
 	}
-	if t.nentries, err = r.i64(keys.Add(l.dkNentries)); err != nil {
+	if t.nentries, err = r.i64(keys.Add(l.Dict.KeysNentries)); err != nil {
 		return t, fmt.Errorf("keys at %#x: dk_nentries: %w", uint64(keys), err)
 	}
 	if t.nentries < 0 || t.nentries > slots {
 		return t, fmt.Errorf("keys at %#x: dk_nentries %d outside 0..%d", uint64(keys), t.nentries, slots)
 	}
-	t.entries = keys.Add(l.dkIndices + indexBytes)
+	t.entries = keys.Add(l.Dict.KeysIndices + indexBytes)
 	if t.general {
-		t.entrySize, t.keyOff, t.valueOff = 3*l.ptr, l.ptr, 2*l.ptr // {me_hash, me_key, me_value}
+		t.entrySize, t.keyOff, t.valueOff = 3*l.Ptr, l.Ptr, 2*l.Ptr // {me_hash, me_key, me_value}
 	} else {
-		t.entrySize, t.keyOff, t.valueOff = 2*l.ptr, 0, l.ptr // {me_key, me_value}
+		t.entrySize, t.keyOff, t.valueOff = 2*l.Ptr, 0, l.Ptr // {me_key, me_value}
 	}
 	return t, nil
 }
@@ -110,14 +111,14 @@ func (r *objReader) readKeys(keys core.Address) (keysTable, error) {
 // the index of its key in the shared keys.
 func (r *objReader) splitOrder(values core.Address, nentries int64) (order []int64, err error) {
 	l := r.l
-	switch l.dict {
-	case dictV36:
+	switch l.Dict.Model {
+	case abi.DictV36:
 		order = make([]int64, nentries)
 		for i := range order {
 			order[i] = int64(i)
 		}
 		return order, nil
-	case dictV311:
+	case abi.DictV311:
 		// The bytes before values[]: [-1] prefix size, [-2] values used,
 		// [-3-i] the index of the i-th value inserted.
 		used, err := r.u8(values.Add(-2))
@@ -146,7 +147,7 @@ func (r *objReader) splitOrder(values core.Address, nentries int64) (order []int
 		}
 		buf := make([]byte, size)
 		if size > 0 {
-			if err := r.p.R.Read(buf, values.Add(l.valuesData+capacity*l.ptr)); err != nil {
+			if err := r.p.R.Read(buf, values.Add(l.Dict.ValuesItems+capacity*l.Ptr)); err != nil {
 				return nil, fmt.Errorf("split values at %#x: insertion order: %w", uint64(values), err)
 			}
 		}
@@ -195,14 +196,14 @@ func (r *objReader) tableItems(keys, values core.Address, limit int) ([]dictEntr
 		return nil, false, err
 	}
 	data := values
-	if l.dict == dictV313 {
-		data = values.Add(l.valuesData)
+	if l.Dict.Model == abi.DictV313 {
+		data = values.Add(l.Dict.ValuesItems)
 	}
 	for _, ix := range order {
 		if ix < 0 || ix >= t.nentries {
 			return items, false, fmt.Errorf("split values at %#x: key index %d outside 0..%d", uint64(values), ix, t.nentries)
 		}
-		v, err := r.ptr(data.Add(ix * l.ptr))
+		v, err := r.ptr(data.Add(ix * l.Ptr))
 		if err != nil {
 			return items, false, fmt.Errorf("split values at %#x: value %d: %w", uint64(values), ix, err)
 		}
@@ -251,7 +252,7 @@ func (r *objReader) findStrKey(items []dictEntry, key string) (core.Address, boo
 // keeps them.
 func (r *objReader) instanceItems(obj core.Address) ([]dictEntry, error) {
 	l := r.l
-	tp, err := r.ptr(obj.Add(l.obType))
+	tp, err := r.ptr(obj.Add(l.Object.Type))
 	if err != nil {
 		return nil, err
 	}
@@ -267,7 +268,7 @@ func (r *objReader) instanceItems(obj core.Address) ([]dictEntry, error) {
 		return items, err
 	}
 	fromValues := func(values core.Address) ([]dictEntry, error) {
-		keys, err := r.ptr(tp.Add(l.htCachedKeys))
+		keys, err := r.ptr(tp.Add(l.HeapType.CachedKeys))
 		if err != nil {
 			return nil, fmt.Errorf("ht_cached_keys of %s: %w", ti.name, err)
 		}
@@ -277,43 +278,43 @@ func (r *objReader) instanceItems(obj core.Address) ([]dictEntry, error) {
 		items, _, err := r.tableItems(keys, values, maxLookupItems)
 		return items, err
 	}
-	if l.tpBasicsize < 0 || l.tpDictoffset < 0 || l.tpItemsize < 0 {
+	if l.Type.Basicsize < 0 || l.Type.Dictoffset < 0 || l.Type.Itemsize < 0 {
 		return nil, fmt.Errorf("instance attributes: %s does not say where PyTypeObject keeps tp_basicsize and tp_dictoffset", r.p.Types.Describe())
 	}
 	managed := ti.flags&tpflagsManagedDict != 0
 	switch {
-	case l.inst == instValues311 && managed:
-		values, err := r.ptr(obj.Add(-4 * l.ptr))
+	case l.Instance.Model == abi.InstValues311 && managed:
+		values, err := r.ptr(obj.Add(-4 * l.Ptr))
 		if err != nil {
 			return nil, err
 		}
-		if values != 0 && l.htCachedKeys >= 0 {
+		if values != 0 && l.HeapType.CachedKeys >= 0 {
 			return fromValues(values)
 		}
-		d, err := r.ptr(obj.Add(l.managedDict))
+		d, err := r.ptr(obj.Add(l.Instance.ManagedDict))
 		if err != nil {
 			return nil, err
 		}
 		return fromDict(d)
-	case l.inst == instDorv312 && managed:
-		dorv, err := r.ptr(obj.Add(l.managedDict))
+	case l.Instance.Model == abi.InstDorv312 && managed:
+		dorv, err := r.ptr(obj.Add(l.Instance.ManagedDict))
 		if err != nil {
 			return nil, err
 		}
-		if dorv&1 == 1 && l.htCachedKeys >= 0 {
+		if dorv&1 == 1 && l.HeapType.CachedKeys >= 0 {
 			return fromValues(dorv + 1)
 		}
 		return fromDict(dorv)
-	case l.inst == instInline313 && managed:
-		d, err := r.ptr(obj.Add(l.managedDict))
+	case l.Instance.Model == abi.InstInline313 && managed:
+		d, err := r.ptr(obj.Add(l.Instance.ManagedDict))
 		if err != nil {
 			return nil, err
 		}
 		if d != 0 {
 			return fromDict(d)
 		}
-		if ti.flags&tpflagsInlineValues != 0 && l.htCachedKeys >= 0 {
-			basic, err := r.i64(tp.Add(l.tpBasicsize))
+		if ti.flags&tpflagsInlineValues != 0 && l.HeapType.CachedKeys >= 0 {
+			basic, err := r.i64(tp.Add(l.Type.Basicsize))
 			if err != nil {
 				return nil, err
 			}
@@ -333,7 +334,7 @@ func (r *objReader) instanceItems(obj core.Address) ([]dictEntry, error) {
 	}
 	// A dict at tp_dictoffset; negative offsets count from the end of a
 	// variable-sized object.
-	doff, err := r.i64(tp.Add(l.tpDictoffset))
+	doff, err := r.i64(tp.Add(l.Type.Dictoffset))
 	if err != nil {
 		return nil, err
 	}
@@ -341,16 +342,16 @@ func (r *objReader) instanceItems(obj core.Address) ([]dictEntry, error) {
 		return nil, nil
 	}
 	if doff < 0 {
-		basic, err1 := r.i64(tp.Add(l.tpBasicsize))
-		item, err2 := r.i64(tp.Add(l.tpItemsize))
-		size, err3 := r.i64(obj.Add(l.obSize))
+		basic, err1 := r.i64(tp.Add(l.Type.Basicsize))
+		item, err2 := r.i64(tp.Add(l.Type.Itemsize))
+		size, err3 := r.i64(obj.Add(l.Object.Size))
 		if err := errors.Join(err1, err2, err3); err != nil {
 			return nil, err
 		}
 		if size < 0 {
 			size = -size
 		}
-		total := (basic + size*item + l.ptr - 1) &^ (l.ptr - 1)
+		total := (basic + size*item + l.Ptr - 1) &^ (l.Ptr - 1)
 		doff += total
 	}
 	if doff < 0 || doff > 1<<20 {
@@ -400,7 +401,7 @@ func (r *objReader) moduleDict(interp typesys.Value, name string) (dict core.Add
 	if !ok {
 		return 0, false, nil
 	}
-	md, err := r.ptr(mod.Add(r.l.modDict))
+	md, err := r.ptr(mod.Add(r.l.Module.Dict))
 	if err != nil {
 		return 0, false, fmt.Errorf("%s.__dict__: %w", name, err)
 	}

@@ -47,14 +47,14 @@ func (r *objReader) readType(tp core.Address) *typeInfo {
 		ti.err = errors.New("NULL type")
 		return ti
 	}
-	flags, err := r.p.R.Uint64(tp.Add(l.tpFlags))
+	flags, err := r.p.R.Uint64(tp.Add(l.Type.Flags))
 	if err != nil {
 		ti.err = fmt.Errorf("type at %#x: tp_flags: %w", uint64(tp), err)
 		return ti
 	}
 	ti.flags = flags
 	ti.heap = flags&tpflagsHeapType != 0
-	if np, err := r.ptr(tp.Add(l.tpName)); err == nil && np != 0 {
+	if np, err := r.ptr(tp.Add(l.Type.Name)); err == nil && np != 0 {
 		if b, _, err := r.p.R.CString(np, 256); err == nil {
 			ti.name = string(b)
 		}
@@ -73,7 +73,7 @@ func (r *objReader) readType(tp core.Address) *typeInfo {
 	// A subclass renders like its nearest builtin base if it keeps the
 	// base's tp_repr (Python would call an overriding __repr__, which a core
 	// cannot run). Classes render as classes whatever their metaclass.
-	myRepr, _ := r.ptr(tp.Add(l.tpRepr))
+	myRepr, _ := r.ptr(tp.Add(l.Type.Repr))
 	inherits := func(k objKind) objKind {
 		if k == kindType {
 			return k
@@ -84,8 +84,8 @@ func (r *objReader) readType(tp core.Address) *typeInfo {
 		return k
 	}
 	cur := tp
-	for i := 0; i < maxTypeChain && l.tpBase >= 0; i++ {
-		b, err := r.ptr(cur.Add(l.tpBase))
+	for i := 0; i < maxTypeChain && l.Type.Base >= 0; i++ {
+		b, err := r.ptr(cur.Add(l.Type.Base))
 		if err != nil || b == 0 {
 			break
 		}
@@ -118,7 +118,7 @@ func (r *objReader) readType(tp core.Address) *typeInfo {
 		ti.kind = inherits(kindException)
 		if g, _ := r.excGroupBases(tp); g != 0 {
 			ti.kind = kindExcGroup
-			if own, err := r.ptr(g.Add(l.tpRepr)); err == nil && myRepr != own {
+			if own, err := r.ptr(g.Add(l.Type.Repr)); err == nil && myRepr != own {
 				ti.kind = kindObject
 			}
 		}
@@ -137,13 +137,13 @@ func (r *objReader) readType(tp core.Address) *typeInfo {
 // own (3.14+) or BaseException's shows in their tp_repr.
 func (r *objReader) excGroupBases(tp core.Address) (group, base core.Address) {
 	cur := tp
-	for i := 0; i < maxTypeChain && cur != 0 && r.l.tpBase >= 0; i++ {
-		flags, err := r.p.R.Uint64(cur.Add(r.l.tpFlags))
+	for i := 0; i < maxTypeChain && cur != 0 && r.l.Type.Base >= 0; i++ {
+		flags, err := r.p.R.Uint64(cur.Add(r.l.Type.Flags))
 		if err != nil {
 			break
 		}
 		if flags&tpflagsHeapType == 0 {
-			if np, err := r.ptr(cur.Add(r.l.tpName)); err == nil && np != 0 {
+			if np, err := r.ptr(cur.Add(r.l.Type.Name)); err == nil && np != 0 {
 				if b, _, err := r.p.R.CString(np, 32); err == nil {
 					switch string(b) {
 					case "BaseExceptionGroup":
@@ -155,7 +155,7 @@ func (r *objReader) excGroupBases(tp core.Address) (group, base core.Address) {
 				}
 			}
 		}
-		if cur, err = r.ptr(cur.Add(r.l.tpBase)); err != nil {
+		if cur, err = r.ptr(cur.Add(r.l.Type.Base)); err != nil {
 			break
 		}
 	}
@@ -176,17 +176,17 @@ func (r *objReader) typeNames(tp core.Address) (module, qualname string, err err
 		return "builtins", ti.name, nil
 	}
 	qualname = ti.name
-	if r.l.htQualname >= 0 {
-		if q, err := r.ptr(tp.Add(r.l.htQualname)); err == nil && q != 0 {
+	if r.l.HeapType.Qualname >= 0 {
+		if q, err := r.ptr(tp.Add(r.l.HeapType.Qualname)); err == nil && q != 0 {
 			if cps, _, err := r.strCodepoints(q, 1024); err == nil {
 				qualname = codepointsToString(cps)
 			}
 		}
 	}
-	if r.l.tpDict < 0 {
+	if r.l.Type.Dict < 0 {
 		return "", qualname, nil // unknown: the caller shows tp_name
 	}
-	dict, err := r.ptr(tp.Add(r.l.tpDict))
+	dict, err := r.ptr(tp.Add(r.l.Type.Dict))
 	if err != nil || dict == 0 {
 		return "builtins", qualname, nil
 	}
@@ -203,7 +203,7 @@ func (r *objReader) isNone(a core.Address) bool {
 	if ok {
 		return singletonSymbols[i].kind == kindNone
 	}
-	tp, err := r.ptr(a.Add(r.l.obType))
+	tp, err := r.ptr(a.Add(r.l.Object.Type))
 	return err == nil && r.typeOf(tp).kind == kindNone
 }
 
@@ -227,21 +227,21 @@ func (r *objReader) refineKind(tp core.Address, ti *typeInfo) {
 		ti.kind, ti.exact = k, true
 		return
 	}
-	myRepr, _ := r.ptr(tp.Add(l.tpRepr))
+	myRepr, _ := r.ptr(tp.Add(l.Type.Repr))
 	cur := tp
-	for i := 0; i < maxTypeChain && l.tpBase >= 0; i++ {
-		b, err := r.ptr(cur.Add(l.tpBase))
+	for i := 0; i < maxTypeChain && l.Type.Base >= 0; i++ {
+		b, err := r.ptr(cur.Add(l.Type.Base))
 		if err != nil || b == 0 {
 			break
 		}
-		bf, err := r.p.R.Uint64(b.Add(l.tpFlags))
+		bf, err := r.p.R.Uint64(b.Add(l.Type.Flags))
 		if err != nil {
 			break
 		}
-		if np, err := r.ptr(b.Add(l.tpName)); err == nil && np != 0 {
+		if np, err := r.ptr(b.Add(l.Type.Name)); err == nil && np != 0 {
 			if name, _, err := r.p.R.CString(np, 256); err == nil {
 				if k, ok := valueKindByName(string(name), bf&tpflagsHeapType != 0); ok {
-					if br, err := r.ptr(b.Add(l.tpRepr)); err == nil && br == myRepr {
+					if br, err := r.ptr(b.Add(l.Type.Repr)); err == nil && br == myRepr {
 						ti.kind = k
 					}
 					return
@@ -265,19 +265,19 @@ func (r *objReader) refineKind(tp core.Address, ti *typeInfo) {
 // where n_fields is, per interpreter, so the members are what is left).
 func (r *objReader) isStructSeqType(tp core.Address) bool {
 	l := r.l
-	if l.v.tpMembers < 0 {
+	if l.Type.Members < 0 {
 		return false
 	}
-	m, err := r.ptr(tp.Add(l.v.tpMembers))
+	m, err := r.ptr(tp.Add(l.Type.Members))
 	if err != nil || m == 0 {
 		return false
 	}
 	for i := int64(0); i < 2; i++ {
-		def := m.Add(i * l.v.memberDefSize)
+		def := m.Add(i * l.MemberDef.Size)
 		name, err1 := r.ptr(def)
-		typ, err2 := r.p.R.Uint32(def.Add(l.ptr))
-		offset, err3 := r.i64(def.Add(2 * l.ptr))
-		flags, err4 := r.p.R.Uint32(def.Add(3 * l.ptr))
+		typ, err2 := r.p.R.Uint32(def.Add(l.Ptr))
+		offset, err3 := r.i64(def.Add(2 * l.Ptr))
+		flags, err4 := r.p.R.Uint32(def.Add(3 * l.Ptr))
 		if errors.Join(err1, err2, err3, err4) != nil {
 			return false
 		}
@@ -285,7 +285,7 @@ func (r *objReader) isStructSeqType(tp core.Address) bool {
 			return i > 0
 		}
 		const tObject, readOnly = 6, 1
-		if typ != tObject || flags&readOnly == 0 || offset != l.tupleItems+i*l.ptr {
+		if typ != tObject || flags&readOnly == 0 || offset != l.Tuple.Items+i*l.Ptr {
 			return false
 		}
 	}
@@ -299,19 +299,19 @@ func (r *objReader) isThreadClass(tp core.Address) bool {
 	l := r.l
 	cur := tp
 	for i := 0; i < maxTypeChain && cur != 0; i++ {
-		flags, err := r.p.R.Uint64(cur.Add(l.tpFlags))
+		flags, err := r.p.R.Uint64(cur.Add(l.Type.Flags))
 		if err != nil || flags&tpflagsHeapType == 0 {
 			return false
 		}
-		if l.tpDict < 0 || l.htQualname < 0 {
+		if l.Type.Dict < 0 || l.HeapType.Qualname < 0 {
 			return false
 		}
 		// Not r.typeNames: that asks typeOf, which for tp is being computed.
-		d, err := r.ptr(cur.Add(l.tpDict))
+		d, err := r.ptr(cur.Add(l.Type.Dict))
 		if err != nil || d == 0 {
 			return false
 		}
-		if q, err := r.strAt(cur.Add(l.htQualname), 64); err == nil && q == "Thread" {
+		if q, err := r.strAt(cur.Add(l.HeapType.Qualname), 64); err == nil && q == "Thread" {
 			if m, ok, _ := r.dictGetStr(d, "__module__"); ok {
 				if cps, _, err := r.strCodepoints(m, 64); err == nil && string(cps) == "threading" {
 					return true
@@ -321,10 +321,10 @@ func (r *objReader) isThreadClass(tp core.Address) bool {
 		if _, ok, _ := r.dictGetStr(d, "__repr__"); ok {
 			return false
 		}
-		if l.tpBase < 0 {
+		if l.Type.Base < 0 {
 			return false
 		}
-		if cur, err = r.ptr(cur.Add(l.tpBase)); err != nil {
+		if cur, err = r.ptr(cur.Add(l.Type.Base)); err != nil {
 			return false
 		}
 	}
@@ -353,7 +353,7 @@ func (r *objReader) cstringAt(field core.Address, what string) (string, error) {
 
 // typeNameOf is tp_name of the object's type, as %s of Py_TYPE(x)->tp_name prints it.
 func (r *objReader) typeNameOf(obj core.Address) string {
-	tp, err := r.ptr(obj.Add(r.l.obType))
+	tp, err := r.ptr(obj.Add(r.l.Object.Type))
 	if err != nil {
 		return "?"
 	}
@@ -368,11 +368,11 @@ func (r *objReader) typeNameOf(obj core.Address) string {
 // of a module (or of nothing), else the qualname of the type they belong
 // to (m_self, or its type) and the name.
 func (r *objReader) cfunctionQualname(fn core.Address, name string) string {
-	self, err := r.ptr(fn.Add(r.l.v.cfuncSelf))
+	self, err := r.ptr(fn.Add(r.l.CFunction.Self))
 	if err != nil || self == 0 {
 		return name
 	}
-	tp, err := r.ptr(self.Add(r.l.obType))
+	tp, err := r.ptr(self.Add(r.l.Object.Type))
 	if err != nil {
 		return name
 	}

@@ -27,6 +27,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/pycore/pycore/core"
+	"github.com/pycore/pycore/cpython/abi"
 )
 
 // ReprOptions bound what rendering one object reads and writes. A zero field
@@ -259,54 +260,11 @@ const (
 	longNonSizeBits      = 3
 )
 
-// dictModel is how a version lays out dict keys and split values.
-type dictModel int
 
-const (
-	dictV36  dictModel = iota // 3.6-3.10: dk_size; split values are a PyObject* array
-	dictV311                  // 3.11-3.12: dk_log2_size, dk_kind; values with an order prefix before them
-	dictV313                  // 3.13+: values behind a {capacity, size, embedded, valid} header, order after them
-)
-
-// instModel is where a version keeps an instance's attributes.
-type instModel int
-
-const (
-	instDictOffset instModel = iota // <= 3.10: a dict at tp_dictoffset
-	instValues311                   // 3.11: values at -4 words, else the dict at -3 words
-	instDorv312                     // 3.12: -3 words holds the dict, or the values tagged with bit 0
-	instInline313                   // 3.13+: values inline at tp_basicsize, else the managed dict
-)
-
-// objLayout is every offset the renderer reads, for one process.
+// objLayout is every offset the object reader and the renderer read (abi's
+// Objects), with what one process's symbols say of its builtin objects.
 type objLayout struct {
-	ptr                          int64
-	header                       int64 // sizeof(PyObject)
-	obType, obSize               int64
-	tpName, tpBasicsize, tpRepr  int64
-	tpFlags, tpBase, tpDict      int64
-	tpDictoffset, tpItemsize     int64
-	htQualname, htCachedKeys     int64 // -1 when unknown
-	longTagged                   bool  // 3.12+: lv_tag instead of a signed ob_size
-	longSize, longDigits         int64
-	digitBits, digitBytes        int
-	floatVal, complexVal         int64
-	tupleItems, listItems        int64
-	dictUsed, dictKeys, dictVals int64
-	dict                         dictModel
-	dkSize, dkLog2Size           int64 // keys header: dk_size (<=3.10) or dk_log2_size
-	dkLog2IndexBytes, dkKind     int64
-	dkNentries, dkIndices        int64
-	valuesData                   int64 // 3.13+: offset of values[] in PyDictValues
-	setMask, setTable            int64
-	funcQualname, modDict        int64
-	excArgs                      int64
-	egMsg, egExcs                int64 // PyBaseExceptionGroupObject (3.11+)
-	codeName, codeFile           int64
-	codeFirstLine                int64
-	inst                         instModel
-	managedDict                  int64 // offset of the managed dict pointer from the object (negative)
-	v                            valueLayout
+	*abi.Objects
 
 	singletons map[core.Address]int // address -> index in singletonSymbols
 	types      map[core.Address]objKind
@@ -319,174 +277,7 @@ func newObjLayout(p *Process) (*objLayout, error) {
 	if p.objs == nil || p.objs.layout == nil {
 		return nil, errors.New("the process's object layout is not known")
 	}
-	ts := p.Types
-	ptr := int64(p.R.PtrSize)
-	l := &objLayout{ptr: ptr}
-	// off is the offset of a member from the type source, or def when the
-	// source does not describe it.
-	off := func(strct, path string, def int64) int64 {
-		if t, err := ts.Struct(strct); err == nil {
-			if o, err := memberPathOffset(t, path); err == nil {
-				return o
-			}
-		}
-		return def
-	}
-	size := func(strct string) int64 {
-		if t, err := ts.Struct(strct); err == nil && t.Resolve() != nil {
-			return t.Resolve().Size
-		}
-		return 0
-	}
-	sl := p.objs.layout
-	l.obType = sl.ObType
-	l.header = size("PyObject")
-	if l.header <= 0 {
-		l.header = l.obType + ptr
-	}
-	H := l.header
-	l.obSize = off("PyVarObject", "ob_size", off("PyTupleObject", "ob_base.ob_size", H))
-
-	// PyTypeObject is public API whose first fields have kept their order
-	// since 3.0: tp_name follows the variable header and every field up to
-	// tp_dictoffset is pointer-sized. Fields the source lacks are counted
-	// from tp_name, which every source gives, and the count is checked on
-	// tp_repr and tp_flags, which the debug offsets give too.
-	l.tpName, l.tpFlags = sl.TpName, sl.TpFlags
-	l.tpRepr = off("PyTypeObject", "tp_repr", l.tpName+8*ptr)
-	// A source whose tp_repr and tp_flags are not where counting puts them
-	// has some other layout: then nothing is counted, and what needs the
-	// missing fields says it cannot be read.
-	counted := l.tpRepr == l.tpName+8*ptr && l.tpFlags == l.tpName+18*ptr
-	fromName := func(field string, index int64) int64 {
-		if !counted {
-			return off("PyTypeObject", field, -1)
-		}
-		return off("PyTypeObject", field, l.tpName+index*ptr)
-	}
-	l.tpBasicsize = fromName("tp_basicsize", 1)
-	l.tpItemsize = fromName("tp_itemsize", 2)
-	l.tpBase = fromName("tp_base", 29)
-	l.tpDict = fromName("tp_dict", 30)
-	l.tpDictoffset = fromName("tp_dictoffset", 33)
-	// PyHeapTypeObject: the type, then the slot tables as_async (3 slots
-	// before 3.10, then 4), as_number (36), as_mapping (3), as_sequence (10),
-	// as_buffer (2), then ht_name, ht_slots, ht_qualname, ht_cached_keys.
-	// Anchored on sizeof(PyTypeObject); 3.15's debug offsets give
-	// ht_cached_keys, which checks the count.
-	l.htQualname, l.htCachedKeys = -1, -1
-	if ts := size("PyTypeObject"); ts > 0 {
-		async := int64(4)
-		if !p.Version.AtLeast(3, 10) {
-			async = 3
-		}
-		slots := async + 36 + 3 + 10 + 2
-		l.htQualname = off("PyHeapTypeObject", "ht_qualname", ts+(slots+2)*ptr)
-		l.htCachedKeys = off("PyHeapTypeObject", "ht_cached_keys", ts+(slots+3)*ptr)
-	}
-	if l.htCachedKeys >= 0 && l.htQualname != l.htCachedKeys-ptr {
-		l.htQualname = off("PyHeapTypeObject", "ht_qualname", -1)
-	}
-
-	// int: 3.12 replaced the signed ob_size by lv_tag; digits follow it.
-	l.longTagged = p.Version.AtLeast(3, 12)
-	if l.longTagged {
-		l.longSize = off("PyLongObject", "long_value.lv_tag", H)
-		l.longDigits = off("PyLongObject", "long_value.ob_digit", H+8)
-	} else {
-		l.longSize = l.obSize
-		l.longDigits = off("PyLongObject", "ob_digit", l.obSize+8)
-	}
-	l.digitBits, l.digitBytes = 30, 4
-	if t, err := ts.Struct("PyLongObject"); err == nil {
-		for _, path := range []string{"long_value.ob_digit", "ob_digit"} {
-			if m, _, ok := t.Member(strings.Split(path, ".")[0]); ok {
-				at := m.Type
-				if path != "ob_digit" {
-					if mm, _, ok := at.Member("ob_digit"); ok {
-						at = mm.Type
-					} else {
-						continue
-					}
-				}
-				if r := at.Resolve(); r != nil && r.Elem != nil && r.Elem.Resolve() != nil && r.Elem.Resolve().Size == 2 {
-					l.digitBits, l.digitBytes = 15, 2
-				}
-				break
-			}
-		}
-	}
-	l.floatVal = off("PyFloatObject", "ob_fval", H)
-	l.complexVal = off("PyComplexObject", "cval", H)
-	l.tupleItems = off("PyTupleObject", "ob_item", l.obSize+ptr)
-	l.listItems = off("PyListObject", "ob_item", l.obSize+ptr)
-
-	// dict: {ma_used, ma_version_tag, ma_keys, ma_values} after the header
-	// in every version; the debug offsets give ma_keys and ma_values.
-	l.dictUsed = off("PyDictObject", "ma_used", H)
-	l.dictKeys = off("PyDictObject", "ma_keys", H+2*ptr)
-	l.dictVals = off("PyDictObject", "ma_values", H+3*ptr)
-	switch {
-	case !p.Version.AtLeast(3, 11):
-		// struct _dictkeysobject {refcnt, dk_size, dk_lookup, dk_usable, dk_nentries, dk_indices[]}
-		l.dict = dictV36
-		l.dkSize = off("PyDictKeysObject", "dk_size", ptr)
-		l.dkNentries = off("PyDictKeysObject", "dk_nentries", 4*ptr)
-		l.dkIndices = off("PyDictKeysObject", "dk_indices", 5*ptr)
-	default:
-		// {refcnt; u8 dk_log2_size, dk_log2_index_bytes, dk_kind; (free-threaded:
-		// a one-byte mutex); u32 dk_version; dk_usable; dk_nentries; dk_indices[]}
-		// (Include/internal/pycore_dict.h, unchanged 3.11-3.15).
-		l.dict = dictV311
-		if p.Version.AtLeast(3, 13) {
-			l.dict = dictV313
-		}
-		l.dkLog2Size = off("PyDictKeysObject", "dk_log2_size", ptr)
-		l.dkLog2IndexBytes = off("PyDictKeysObject", "dk_log2_index_bytes", ptr+1)
-		l.dkKind = off("PyDictKeysObject", "dk_kind", ptr+2)
-		l.dkNentries = off("PyDictKeysObject", "dk_nentries", 3*ptr)
-		l.dkIndices = off("PyDictKeysObject", "dk_indices", 4*ptr)
-		// 3.13+: struct _dictvalues {u8 capacity, size, embedded, valid; PyObject *values[]}.
-		l.valuesData = off("PyDictValues", "values", ptr)
-		if l.valuesData == ptr {
-			l.valuesData = off("struct _dictvalues", "values", ptr)
-		}
-	}
-	// set: {header; fill; used; mask; table; ...} (Include/cpython/setobject.h, 3.6-3.15).
-	l.setMask = off("PySetObject", "mask", H+2*ptr)
-	l.setTable = off("PySetObject", "table", H+3*ptr)
-	// Functions since 3.10 begin with COMMON_FIELDS(func_): globals,
-	// builtins, name, qualname; the tables describe older layouts.
-	l.funcQualname = off("PyFunctionObject", "func_qualname", H+3*ptr)
-	l.modDict = off("PyModuleObject", "md_dict", H)
-	l.excArgs = off("PyBaseExceptionObject", "args", H+ptr)
-	// PyException_HEAD since 3.11: {header; dict; args; notes; traceback;
-	// context; cause; char suppress_context}, then the group's msg and excs.
-	l.egMsg = off("PyBaseExceptionGroupObject", "msg", H+7*ptr)
-	l.egExcs = off("PyBaseExceptionGroupObject", "excs", l.egMsg+ptr)
-	l.codeName = off("PyCodeObject", "co_name", -1)
-	l.codeFile = off("PyCodeObject", "co_filename", -1)
-	l.codeFirstLine = off("PyCodeObject", "co_firstlineno", -1)
-	l.v = newValueLayout(p, l, off, counted)
-
-	// Instance attributes (Include/internal/pycore_object.h): the managed
-	// dict pointer is 3 words before the object (1 in free-threaded builds,
-	// whose GC pre-header is smaller).
-	l.managedDict = -3 * ptr
-	switch {
-	case !p.Version.AtLeast(3, 11):
-		l.inst = instDictOffset
-	case p.Version.Is(3, 11):
-		l.inst = instValues311
-	case p.Version.Is(3, 12):
-		l.inst = instDorv312
-	default:
-		l.inst = instInline313
-		if p.FreeThreaded {
-			l.managedDict = -1 * ptr
-		}
-	}
-
+	l := &objLayout{Objects: abi.ResolveObjects(p.Types, p.Version, p.FreeThreaded, int64(p.R.PtrSize), p.objs.layout)}
 	l.singletons = map[core.Address]int{}
 	l.types = map[core.Address]objKind{}
 	l.reprOf = map[objKind]core.Address{}
@@ -502,7 +293,7 @@ func newObjLayout(p *Process) (*objLayout, error) {
 				continue
 			}
 			l.types[sym.Addr] = bt.kind
-			if rp, err := p.R.Ptr(sym.Addr.Add(l.tpRepr)); err == nil {
+			if rp, err := p.R.Ptr(sym.Addr.Add(l.Type.Repr)); err == nil {
 				l.reprOf[bt.kind] = rp
 			}
 		}
@@ -524,7 +315,7 @@ func newObjLayout(p *Process) (*objLayout, error) {
 					l.excGroup = tp
 				}
 				l.types[tp] = e.kind
-				if rp, err := p.R.Ptr(tp.Add(l.tpRepr)); err == nil {
+				if rp, err := p.R.Ptr(tp.Add(l.Type.Repr)); err == nil {
 					l.reprOf[e.kind] = rp
 				}
 			}
@@ -572,7 +363,7 @@ func (r *renderer) object(a core.Address, depth int) Object {
 		r.spend(len(o.Repr))
 		return o
 	}
-	tp, err := r.ptr(a.Add(r.l.obType))
+	tp, err := r.ptr(a.Add(r.l.Object.Type))
 	if err != nil {
 		return r.fail(o, fmt.Errorf("object at %#x: ob_type: %w", uint64(a), err))
 	}
@@ -672,7 +463,7 @@ func (r *renderer) renderInt(o *Object, a core.Address, ti *typeInfo) error {
 }
 
 func (r *renderer) renderFloat(o *Object, a core.Address) error {
-	f, err := r.float64At(a.Add(r.l.floatVal))
+	f, err := r.float64At(a.Add(r.l.Float.Value))
 	if err != nil {
 		return fmt.Errorf("float at %#x: %w", uint64(a), err)
 	}
@@ -694,11 +485,11 @@ func jsonFloat(f float64) any {
 }
 
 func (r *renderer) renderComplex(o *Object, a core.Address) error {
-	re, err := r.float64At(a.Add(r.l.complexVal))
+	re, err := r.float64At(a.Add(r.l.Complex.Value))
 	if err != nil {
 		return fmt.Errorf("complex at %#x: %w", uint64(a), err)
 	}
-	im, err := r.float64At(a.Add(r.l.complexVal + 8))
+	im, err := r.float64At(a.Add(r.l.Complex.Value + 8))
 	if err != nil {
 		return fmt.Errorf("complex at %#x: %w", uint64(a), err)
 	}
@@ -907,7 +698,7 @@ func (r *renderer) room(shown int) bool {
 
 func (r *renderer) renderSequence(o *Object, a core.Address, ti *typeInfo, depth int) error {
 	l := r.l
-	n, err := r.i64(a.Add(l.obSize))
+	n, err := r.i64(a.Add(l.Object.Size))
 	if err != nil {
 		return fmt.Errorf("%s at %#x: ob_size: %w", ti.basename, uint64(a), err)
 	}
@@ -915,10 +706,10 @@ func (r *renderer) renderSequence(o *Object, a core.Address, ti *typeInfo, depth
 		return fmt.Errorf("%s at %#x: size %d is not plausible", ti.basename, uint64(a), n)
 	}
 	open, closing := "(", ")"
-	items := a.Add(l.tupleItems)
+	items := a.Add(l.Tuple.Items)
 	if ti.kind == kindList {
 		open, closing = "[", "]"
-		if items, err = r.ptr(a.Add(l.listItems)); err != nil {
+		if items, err = r.ptr(a.Add(l.List.Items)); err != nil {
 			return fmt.Errorf("list at %#x: ob_item: %w", uint64(a), err)
 		}
 		if items == 0 && n > 0 {
@@ -939,7 +730,7 @@ func (r *renderer) renderItems(o *Object, a, items core.Address, n int64, open, 
 	}
 	defer r.leave(a)
 	want := min(n, int64(r.opts.MaxLength))
-	ptrs := make([]byte, want*l.ptr)
+	ptrs := make([]byte, want*l.Ptr)
 	if err := r.p.R.Read(ptrs, items); err != nil {
 		return fmt.Errorf("%s at %#x: items: %w", what, uint64(a), err)
 	}
@@ -950,7 +741,7 @@ func (r *renderer) renderItems(o *Object, a, items core.Address, n int64, open, 
 		if !r.room(len(vals)) {
 			break
 		}
-		item := r.object(core.Address(r.word(ptrs[i*l.ptr:])), depth+1)
+		item := r.object(core.Address(r.word(ptrs[i*l.Ptr:])), depth+1)
 		if i > 0 {
 			b.WriteString(", ")
 		}
@@ -1015,14 +806,14 @@ func (r *renderer) renderDict(o *Object, a core.Address, depth int) error {
 
 func (r *renderer) renderSet(o *Object, a core.Address, ti *typeInfo, depth int) error {
 	l := r.l
-	mask, err := r.i64(a.Add(l.setMask))
+	mask, err := r.i64(a.Add(l.Set.Mask))
 	if err != nil {
 		return fmt.Errorf("set at %#x: mask: %w", uint64(a), err)
 	}
 	if mask < 0 || mask > 1<<32 || (mask+1)&mask != 0 {
 		return fmt.Errorf("set at %#x: mask %#x is not a power of two minus one", uint64(a), mask)
 	}
-	table, err := r.ptr(a.Add(l.setTable))
+	table, err := r.ptr(a.Add(l.Set.Table))
 	if err != nil {
 		return fmt.Errorf("set at %#x: table: %w", uint64(a), err)
 	}
@@ -1033,7 +824,7 @@ func (r *renderer) renderSet(o *Object, a core.Address, ti *typeInfo, depth int)
 	}
 	defer r.leave(a)
 	// setentry is {key, hash}; a removed key leaves the dummy, hash -1.
-	esize := 2 * l.ptr
+	esize := 2 * l.Ptr
 	var keys []core.Address
 	more := false
 	n := mask + 1
@@ -1048,7 +839,7 @@ scan:
 		for i := int64(0); i < cnt; i++ {
 			e := chunk[i*esize:]
 			k := core.Address(r.word(e))
-			h := int64(r.word(e[l.ptr:]))
+			h := int64(r.word(e[l.Ptr:]))
 			if k == 0 || h == pySetDummyHash {
 				continue
 			}
@@ -1116,14 +907,14 @@ func (r *renderer) renderType(o *Object, a core.Address) error {
 
 func (r *renderer) renderCode(o *Object, a core.Address) error {
 	l := r.l
-	if l.codeName < 0 || l.codeFile < 0 || l.codeFirstLine < 0 {
+	if l.Code.Name < 0 || l.Code.File < 0 || l.Code.FirstLine < 0 {
 		return errors.New("code objects: the type source does not describe PyCodeObject")
 	}
-	name, err := r.strAt(a.Add(l.codeName), 1024)
+	name, err := r.strAt(a.Add(l.Code.Name), 1024)
 	if err != nil {
 		return fmt.Errorf("code at %#x: co_name: %w", uint64(a), err)
 	}
-	line, err := r.p.R.Uint32(a.Add(l.codeFirstLine))
+	line, err := r.p.R.Uint32(a.Add(l.Code.FirstLine))
 	if err != nil {
 		return fmt.Errorf("code at %#x: co_firstlineno: %w", uint64(a), err)
 	}
@@ -1132,7 +923,7 @@ func (r *renderer) renderCode(o *Object, a core.Address) error {
 		lineno = -1
 	}
 	file := "???"
-	if f, err := r.strAt(a.Add(l.codeFile), 4096); err == nil {
+	if f, err := r.strAt(a.Add(l.Code.File), 4096); err == nil {
 		file = `"` + f + `"`
 		o.Value = CodeValue{Name: name, File: f, FirstLine: lineno}
 	}
@@ -1141,7 +932,7 @@ func (r *renderer) renderCode(o *Object, a core.Address) error {
 }
 
 func (r *renderer) renderFunction(o *Object, a core.Address) error {
-	q, err := r.strAt(a.Add(r.l.funcQualname), 1024)
+	q, err := r.strAt(a.Add(r.l.Function.Qualname), 1024)
 	if err != nil {
 		return fmt.Errorf("function at %#x: __qualname__: %w", uint64(a), err)
 	}
@@ -1153,7 +944,7 @@ func (r *renderer) renderFunction(o *Object, a core.Address) error {
 // renderModule follows importlib's _module_repr: the module's __spec__
 // (origin, and whether it names a file), else __file__, else the bare name.
 func (r *renderer) renderModule(o *Object, a core.Address) error {
-	dict, err := r.ptr(a.Add(r.l.modDict))
+	dict, err := r.ptr(a.Add(r.l.Module.Dict))
 	if err != nil {
 		return fmt.Errorf("module at %#x: md_dict: %w", uint64(a), err)
 	}
@@ -1225,22 +1016,22 @@ func (r *renderer) renderModule(o *Object, a core.Address) error {
 // Type(msg, [members]) from the members it holds, as a list when it was
 // given a list.
 func (r *renderer) renderExcGroup(o *Object, a core.Address, ti *typeInfo, depth int) error {
-	tp, err := r.ptr(a.Add(r.l.obType))
+	tp, err := r.ptr(a.Add(r.l.Object.Type))
 	if err != nil {
 		return fmt.Errorf("exception group at %#x: ob_type: %w", uint64(a), err)
 	}
 	if g, b := r.excGroupBases(tp); g != 0 && b != 0 {
-		gr, err1 := r.ptr(g.Add(r.l.tpRepr))
-		br, err2 := r.ptr(b.Add(r.l.tpRepr))
+		gr, err1 := r.ptr(g.Add(r.l.Type.Repr))
+		br, err2 := r.ptr(b.Add(r.l.Type.Repr))
 		if err1 == nil && err2 == nil && gr == br {
 			return r.renderException(o, a, ti, depth)
 		}
 	}
-	msg, err := r.ptr(a.Add(r.l.egMsg))
+	msg, err := r.ptr(a.Add(r.l.ExcGroup.Msg))
 	if err != nil {
 		return fmt.Errorf("exception group at %#x: msg: %w", uint64(a), err)
 	}
-	excs, err := r.ptr(a.Add(r.l.egExcs))
+	excs, err := r.ptr(a.Add(r.l.ExcGroup.Excs))
 	if err != nil {
 		return fmt.Errorf("exception group at %#x: excs: %w", uint64(a), err)
 	}
@@ -1249,9 +1040,9 @@ func (r *renderer) renderExcGroup(o *Object, a core.Address, ti *typeInfo, depth
 		return fmt.Errorf("exception group at %#x: excs: %w", uint64(a), err)
 	}
 	open, closing, tuple := "(", ")", true
-	if args, err := r.ptr(a.Add(r.l.excArgs)); err == nil && args != 0 {
+	if args, err := r.ptr(a.Add(r.l.Exception.Args)); err == nil && args != 0 {
 		if items, err := r.tupleItems(args, hardMaxItems); err == nil && len(items) == 2 {
-			if tp, err := r.ptr(items[1].Add(r.l.obType)); err == nil {
+			if tp, err := r.ptr(items[1].Add(r.l.Object.Type)); err == nil {
 				switch r.typeOf(tp).kind {
 				case kindList:
 					open, closing, tuple = "[", "]", false
@@ -1268,7 +1059,7 @@ func (r *renderer) renderExcGroup(o *Object, a core.Address, ti *typeInfo, depth
 	}
 	m := r.object(msg, depth+1)
 	var members Object
-	if err := r.renderItems(&members, excs, excs.Add(r.l.tupleItems), n, open, closing, tuple, "exception group members", depth+1); err != nil {
+	if err := r.renderItems(&members, excs, excs.Add(r.l.Tuple.Items), n, open, closing, tuple, "exception group members", depth+1); err != nil {
 		return err
 	}
 	o.Repr = ti.basename + "(" + m.Repr + ", " + members.Repr + ")"
@@ -1278,7 +1069,7 @@ func (r *renderer) renderExcGroup(o *Object, a core.Address, ti *typeInfo, depth
 }
 
 func (r *renderer) renderException(o *Object, a core.Address, ti *typeInfo, depth int) error {
-	args, err := r.ptr(a.Add(r.l.excArgs))
+	args, err := r.ptr(a.Add(r.l.Exception.Args))
 	if err != nil {
 		return fmt.Errorf("exception at %#x: args: %w", uint64(a), err)
 	}
@@ -1302,7 +1093,7 @@ func (r *renderer) renderException(o *Object, a core.Address, ti *typeInfo, dept
 
 // renderInstance is object_repr: <module.qualname object at 0x...>.
 func (r *renderer) renderInstance(o *Object, a core.Address, ti *typeInfo) error {
-	tp, err := r.ptr(a.Add(r.l.obType))
+	tp, err := r.ptr(a.Add(r.l.Object.Type))
 	if err != nil {
 		return err
 	}

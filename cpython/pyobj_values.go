@@ -67,63 +67,6 @@ var valueTypes = []struct {
 	{"", "functools.partial", kindPartial},
 }
 
-// valueLayout holds the offsets of this file's structs.
-type valueLayout struct {
-	cfuncML, cfuncSelf       int64 // PyCFunctionObject {HEAD; m_ml; m_self; m_module; ...}
-	wrapDescr, wrapSelf      int64 // wrapperobject {HEAD; descr; self}
-	descrBase                int64 // PyWrapperDescrObject: PyDescr_COMMON {d_type, d_name, d_qualname}, then d_base
-	methFunc, methSelf       int64 // PyMethodObject {HEAD; im_func; im_self; ...}
-	cellRef                  int64 // PyCellObject {HEAD; ob_ref}
-	genQualname              int64
-	callable                 int64 // staticmethod / classmethod {HEAD; callable; dict}
-	rangeStart, sliceStart   int64 // {HEAD; start; stop; step}
-	mvFlags                  int64 // PyMemoryViewObject {VAR_HEAD; mbuf; hash; int flags; ...}
-	nsDict                   int64 // _PyNamespaceObject {HEAD; ns_dict}
-	partFn, partArgs, partKw int64 // partialobject {HEAD; fn; args; kw; ...}
-	tpMembers                int64 // PyTypeObject.tp_members, -1 if unknown
-	memberDefSize            int64
-	frameFrame, frameLineno  int64 // 3.11+ PyFrameObject {HEAD; f_back; f_frame; f_trace; int f_lineno; ...}
-}
-
-func newValueLayout(p *Process, l *objLayout, off func(strct, path string, def int64) int64, counted bool) valueLayout {
-	H, P := l.header, l.ptr
-	v := valueLayout{
-		cfuncML:   off("PyCFunctionObject", "m_ml", H),
-		cfuncSelf: off("PyCFunctionObject", "m_self", H+P),
-		wrapDescr: off("wrapperobject", "descr", H),
-		wrapSelf:  off("wrapperobject", "self", H+P),
-		descrBase: off("PyWrapperDescrObject", "d_base", H+3*P),
-		methFunc:  off("PyMethodObject", "im_func", H),
-		methSelf:  off("PyMethodObject", "im_self", H+P),
-		cellRef:   off("PyCellObject", "ob_ref", H),
-		callable:  H,
-		// 3.6-3.10 {frame, running, code, weakreflist, name, qualname};
-		// 3.11+ {weakreflist, name, qualname, ...}.
-		rangeStart:    off("rangeobject", "start", H),
-		sliceStart:    off("PySliceObject", "start", H),
-		mvFlags:       off("PyMemoryViewObject", "flags", H+3*P),
-		nsDict:        off("_PyNamespaceObject", "ns_dict", H),
-		partFn:        off("partialobject", "fn", H),
-		partArgs:      off("partialobject", "args", H+P),
-		partKw:        off("partialobject", "kw", H+2*P),
-		memberDefSize: 5 * P, // {name; int type; Py_ssize_t offset; int flags; doc}, padded
-		tpMembers:     -1,
-		frameFrame:    off("PyFrameObject", "f_frame", H+P),
-		frameLineno:   off("PyFrameObject", "f_lineno", H+3*P),
-	}
-	if p.Version.AtLeast(3, 11) {
-		v.genQualname = off("PyGenObject", "gi_qualname", off("PyGenObject", "gi_name", H+P)+P)
-	} else {
-		v.genQualname = off("PyGenObject", "gi_qualname", H+5*P)
-	}
-	if counted {
-		v.tpMembers = off("PyTypeObject", "tp_members", l.tpName+27*P)
-	} else {
-		v.tpMembers = off("PyTypeObject", "tp_members", -1)
-	}
-	return v
-}
-
 // valueKindByName is the kind of a type of this file named name, for types
 // found without their symbol.
 func valueKindByName(name string, heap bool) (objKind, bool) {
@@ -137,20 +80,20 @@ func valueKindByName(name string, heap bool) (objKind, bool) {
 
 // renderValue renders the kinds of this file.
 func (r *renderer) renderValue(o *Object, a core.Address, ti *typeInfo, depth int) error {
-	v := &r.l.v
+	v := r.l.Objects
 	switch ti.kind {
 	case kindCFunction:
 		return r.renderCFunction(o, a)
 	case kindMethodWrapper:
-		descr, err := r.ptr(a.Add(v.wrapDescr))
+		descr, err := r.ptr(a.Add(v.MethodWrap.Descr))
 		if err != nil {
 			return fmt.Errorf("method-wrapper at %#x: descr: %w", uint64(a), err)
 		}
-		name, err := r.cstringAt(descr.Add(v.descrBase), "method-wrapper's slot name")
+		name, err := r.cstringAt(descr.Add(v.WrapperDescr.Base), "method-wrapper's slot name")
 		if err != nil {
 			return err
 		}
-		self, err := r.ptr(a.Add(v.wrapSelf))
+		self, err := r.ptr(a.Add(v.MethodWrap.Self))
 		if err != nil {
 			return fmt.Errorf("method-wrapper at %#x: self: %w", uint64(a), err)
 		}
@@ -161,7 +104,7 @@ func (r *renderer) renderValue(o *Object, a core.Address, ti *typeInfo, depth in
 	case kindFrame:
 		return r.renderFrame(o, a)
 	case kindCell:
-		ref, err := r.ptr(a.Add(v.cellRef))
+		ref, err := r.ptr(a.Add(v.Cell.Ref))
 		if err != nil {
 			return fmt.Errorf("cell at %#x: ob_ref: %w", uint64(a), err)
 		}
@@ -177,7 +120,7 @@ func (r *renderer) renderValue(o *Object, a core.Address, ti *typeInfo, depth in
 		return nil
 	case kindGenerator, kindCoroutine, kindAsyncGen:
 		what := map[objKind]string{kindGenerator: "generator", kindCoroutine: "coroutine", kindAsyncGen: "async_generator"}[ti.kind]
-		q, err := r.strAt(a.Add(v.genQualname), 1024)
+		q, err := r.strAt(a.Add(v.Gen.Qualname), 1024)
 		if err != nil {
 			return fmt.Errorf("%s at %#x: __qualname__: %w", what, uint64(a), err)
 		}
@@ -191,7 +134,7 @@ func (r *renderer) renderValue(o *Object, a core.Address, ti *typeInfo, depth in
 		if ti.kind == kindClassMethod {
 			what = "classmethod"
 		}
-		c, err := r.ptr(a.Add(v.callable))
+		c, err := r.ptr(a.Add(v.Callable.Callable))
 		if err != nil {
 			return fmt.Errorf("%s at %#x: callable: %w", what, uint64(a), err)
 		}
@@ -201,7 +144,7 @@ func (r *renderer) renderValue(o *Object, a core.Address, ti *typeInfo, depth in
 	case kindRange, kindSlice:
 		return r.renderRangeSlice(o, a, ti, depth)
 	case kindMemoryView:
-		flags, err := r.p.R.Uint32(a.Add(v.mvFlags))
+		flags, err := r.p.R.Uint32(a.Add(v.MemoryView.Flags))
 		if err != nil {
 			return fmt.Errorf("memoryview at %#x: flags: %w", uint64(a), err)
 		}
@@ -226,12 +169,12 @@ func (r *renderer) renderValue(o *Object, a core.Address, ti *typeInfo, depth in
 // renderCFunction is meth_repr: a function of a module (or of nothing) is a
 // built-in function, anything else a method of its object.
 func (r *renderer) renderCFunction(o *Object, a core.Address) error {
-	v := &r.l.v
-	name, err := r.cstringAt(a.Add(v.cfuncML), fmt.Sprintf("built-in function at %#x: ml_name", uint64(a)))
+	v := r.l.Objects
+	name, err := r.cstringAt(a.Add(v.CFunction.ML), fmt.Sprintf("built-in function at %#x: ml_name", uint64(a)))
 	if err != nil {
 		return err
 	}
-	self, err := r.ptr(a.Add(v.cfuncSelf))
+	self, err := r.ptr(a.Add(v.CFunction.Self))
 	if err != nil {
 		return fmt.Errorf("built-in function at %#x: m_self: %w", uint64(a), err)
 	}
@@ -239,7 +182,7 @@ func (r *renderer) renderCFunction(o *Object, a core.Address) error {
 		o.Repr, o.Value = "<built-in function "+name+">", name
 		return nil
 	}
-	tp, err := r.ptr(self.Add(r.l.obType))
+	tp, err := r.ptr(self.Add(r.l.Object.Type))
 	if err != nil {
 		return fmt.Errorf("built-in function at %#x: type of m_self: %w", uint64(a), err)
 	}
@@ -254,24 +197,24 @@ func (r *renderer) renderCFunction(o *Object, a core.Address) error {
 
 // renderMethod is method_repr: <bound method QUALNAME of REPR(self)>.
 func (r *renderer) renderMethod(o *Object, a core.Address, depth int) error {
-	v := &r.l.v
-	fn, err := r.ptr(a.Add(v.methFunc))
+	v := r.l.Objects
+	fn, err := r.ptr(a.Add(v.Method.Func))
 	if err != nil {
 		return fmt.Errorf("method at %#x: im_func: %w", uint64(a), err)
 	}
-	self, err := r.ptr(a.Add(v.methSelf))
+	self, err := r.ptr(a.Add(v.Method.Self))
 	if err != nil {
 		return fmt.Errorf("method at %#x: im_self: %w", uint64(a), err)
 	}
 	name := "?"
-	if tp, err := r.ptr(fn.Add(r.l.obType)); err == nil {
+	if tp, err := r.ptr(fn.Add(r.l.Object.Type)); err == nil {
 		switch r.typeOf(tp).kind {
 		case kindFunction:
-			if q, err := r.strAt(fn.Add(r.l.funcQualname), 1024); err == nil {
+			if q, err := r.strAt(fn.Add(r.l.Function.Qualname), 1024); err == nil {
 				name = q
 			}
 		case kindCFunction:
-			if n, err := r.cstringAt(fn.Add(v.cfuncML), "ml_name"); err == nil {
+			if n, err := r.cstringAt(fn.Add(v.CFunction.ML), "ml_name"); err == nil {
 				name = r.cfunctionQualname(fn, n)
 			}
 		}
@@ -339,7 +282,7 @@ func (r *renderer) renderFrame(o *Object, a core.Address) error {
 			}
 		}
 	} else {
-		iframe, err := r.ptr(a.Add(r.l.v.frameFrame))
+		iframe, err := r.ptr(a.Add(r.l.Frame.Frame))
 		if err != nil || iframe == 0 {
 			return fmt.Errorf("frame at %#x: f_frame %#x: %v", uint64(a), uint64(iframe), err)
 		}
@@ -358,7 +301,7 @@ func (r *renderer) renderFrame(o *Object, a core.Address) error {
 			return fmt.Errorf("frame at %#x: %w", uint64(a), err)
 		}
 		line = int64(fr.Line)
-		if n, err := r.p.R.Uint32(a.Add(r.l.v.frameLineno)); err == nil && n != 0 {
+		if n, err := r.p.R.Uint32(a.Add(r.l.Frame.Lineno)); err == nil && n != 0 {
 			line = int64(int32(n))
 		}
 	}
@@ -368,14 +311,14 @@ func (r *renderer) renderFrame(o *Object, a core.Address) error {
 
 // renderRangeSlice is range_repr (the step left out when it is 1) and slice_repr.
 func (r *renderer) renderRangeSlice(o *Object, a core.Address, ti *typeInfo, depth int) error {
-	start := r.l.v.sliceStart
+	start := r.l.Slice.Start
 	what := "slice"
 	if ti.kind == kindRange {
-		start, what = r.l.v.rangeStart, "range"
+		start, what = r.l.Range.Start, "range"
 	}
 	parts := make([]string, 0, 3)
 	for i := int64(0); i < 3; i++ {
-		f, err := r.ptr(a.Add(start + i*r.l.ptr))
+		f, err := r.ptr(a.Add(start + i*r.l.Ptr))
 		if err != nil {
 			return fmt.Errorf("%s at %#x: %w", what, uint64(a), err)
 		}
@@ -405,7 +348,7 @@ func (r *renderer) renderNamespace(o *Object, a core.Address, ti *typeInfo, dept
 		return nil
 	}
 	defer r.leave(a)
-	d, err := r.ptr(a.Add(r.l.v.nsDict))
+	d, err := r.ptr(a.Add(r.l.Namespace.Dict))
 	if err != nil {
 		return fmt.Errorf("namespace at %#x: ns_dict: %w", uint64(a), err)
 	}
@@ -456,10 +399,10 @@ func (r *renderer) renderNamespace(o *Object, a core.Address, ti *typeInfo, dept
 // renderPartial is partial_repr: NAME(fn, args..., key=value...), NAME the
 // type's tp_name up to 3.12 and module.qualname from 3.13.
 func (r *renderer) renderPartial(o *Object, a core.Address, ti *typeInfo, depth int) error {
-	v := &r.l.v
+	v := r.l.Objects
 	name := ti.name
 	if r.p.Version.AtLeast(3, 13) {
-		tp, _ := r.ptr(a.Add(r.l.obType))
+		tp, _ := r.ptr(a.Add(r.l.Object.Type))
 		if mod, qual, err := r.typeNames(tp); err == nil && mod != "" {
 			name = mod + "." + qual
 		}
@@ -470,9 +413,9 @@ func (r *renderer) renderPartial(o *Object, a core.Address, ti *typeInfo, depth 
 		return nil
 	}
 	defer r.leave(a)
-	fn, err1 := r.ptr(a.Add(v.partFn))
-	args, err2 := r.ptr(a.Add(v.partArgs))
-	kw, err3 := r.ptr(a.Add(v.partKw))
+	fn, err1 := r.ptr(a.Add(v.Partial.Fn))
+	args, err2 := r.ptr(a.Add(v.Partial.Args))
+	kw, err3 := r.ptr(a.Add(v.Partial.Kw))
 	if err := errors.Join(err1, err2, err3); err != nil {
 		return fmt.Errorf("partial at %#x: %w", uint64(a), err)
 	}
@@ -533,18 +476,18 @@ func (r *renderer) renderPartial(o *Object, a core.Address, ti *typeInfo, depth 
 // visible fields, named by the type's members in order.
 func (r *renderer) renderStructSeq(o *Object, a core.Address, ti *typeInfo, depth int) error {
 	l := r.l
-	if l.v.tpMembers < 0 {
+	if l.Type.Members < 0 {
 		return fmt.Errorf("struct sequence at %#x: %s does not say where PyTypeObject keeps tp_members", uint64(a), r.p.Types.Describe())
 	}
-	tp, err := r.ptr(a.Add(l.obType))
+	tp, err := r.ptr(a.Add(l.Object.Type))
 	if err != nil {
 		return err
 	}
-	members, err := r.ptr(tp.Add(l.v.tpMembers))
+	members, err := r.ptr(tp.Add(l.Type.Members))
 	if err != nil || members == 0 {
 		return fmt.Errorf("struct sequence at %#x: tp_members of %s: %v", uint64(a), ti.name, err)
 	}
-	n, err := r.i64(a.Add(l.obSize))
+	n, err := r.i64(a.Add(l.Object.Size))
 	if err != nil || n < 0 || n > 1<<16 {
 		return fmt.Errorf("struct sequence at %#x: size %d: %v", uint64(a), n, err)
 	}
@@ -565,7 +508,7 @@ func (r *renderer) renderStructSeq(o *Object, a core.Address, ti *typeInfo, dept
 			o.Truncated = true
 			break
 		}
-		np, err := r.ptr(members.Add(i * l.v.memberDefSize))
+		np, err := r.ptr(members.Add(i * l.MemberDef.Size))
 		if err != nil || np == 0 {
 			return fmt.Errorf("struct sequence at %#x: name of field %d: %v", uint64(a), i, err)
 		}
@@ -573,7 +516,7 @@ func (r *renderer) renderStructSeq(o *Object, a core.Address, ti *typeInfo, dept
 		if err != nil {
 			return fmt.Errorf("struct sequence at %#x: name of field %d: %w", uint64(a), i, err)
 		}
-		item, err := r.ptr(a.Add(l.tupleItems + i*l.ptr))
+		item, err := r.ptr(a.Add(l.Tuple.Items + i*l.Ptr))
 		if err != nil {
 			return fmt.Errorf("struct sequence at %#x: field %d: %w", uint64(a), i, err)
 		}
@@ -684,26 +627,26 @@ func (r *renderer) appendAttrs(o *Object, a core.Address, depth int) {
 	}
 	var attrs []attr
 	more := false
-	tp, err := r.ptr(a.Add(l.obType))
+	tp, err := r.ptr(a.Add(l.Object.Type))
 	if err != nil {
 		return
 	}
 	// Slots are the heap types' T_OBJECT_EX members.
 	cur := tp
-	for i := 0; i < maxTypeChain && cur != 0 && l.v.tpMembers >= 0 && l.tpBase >= 0; i++ {
-		flags, err := r.p.R.Uint64(cur.Add(l.tpFlags))
+	for i := 0; i < maxTypeChain && cur != 0 && l.Type.Members >= 0 && l.Type.Base >= 0; i++ {
+		flags, err := r.p.R.Uint64(cur.Add(l.Type.Flags))
 		if err != nil || flags&tpflagsHeapType == 0 {
 			break
 		}
-		if m, err := r.ptr(cur.Add(l.v.tpMembers)); err == nil && m != 0 {
+		if m, err := r.ptr(cur.Add(l.Type.Members)); err == nil && m != 0 {
 			for j := int64(0); j < 256; j++ {
-				def := m.Add(j * l.v.memberDefSize)
+				def := m.Add(j * l.MemberDef.Size)
 				np, err := r.ptr(def)
 				if err != nil || np == 0 {
 					break
 				}
-				typ, err1 := r.p.R.Uint32(def.Add(l.ptr))
-				off, err2 := r.i64(def.Add(2 * l.ptr))
+				typ, err1 := r.p.R.Uint32(def.Add(l.Ptr))
+				off, err2 := r.i64(def.Add(2 * l.Ptr))
 				if errors.Join(err1, err2) != nil || off <= 0 || off > 1<<20 {
 					break
 				}
@@ -722,7 +665,7 @@ func (r *renderer) appendAttrs(o *Object, a core.Address, depth int) {
 				attrs = append(attrs, attr{string(name), v})
 			}
 		}
-		if cur, err = r.ptr(cur.Add(l.tpBase)); err != nil {
+		if cur, err = r.ptr(cur.Add(l.Type.Base)); err != nil {
 			break
 		}
 	}

@@ -52,9 +52,14 @@ type Process struct {
 	Types        TypeSource
 	DebugOffsets *DebugOffsets // 3.13+
 
-	objs    *objects
-	flavor  *abi.Flavor
-	codeTyp core.Address // &PyCode_Type, 0 if unknown
+	objs   *objects
+	flavor *abi.Flavor
+	// The offsets of the walker's details, worked out once, on first use
+	// (detailLayout).
+	detailOnce sync.Once
+	detailL    *detailLayout
+	detailErr  error
+	codeTyp    core.Address // &PyCode_Type, 0 if unknown
 	// debugOffsetsErr says why no _Py_DebugOffsets were read at the runtime.
 	debugOffsetsErr error
 	codes           codeCache
