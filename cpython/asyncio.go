@@ -132,48 +132,25 @@ type taskLayout struct {
 	source                          string
 }
 
-// taskLayoutRow is TaskObj of one minor on x86-64, member offsets counted
-// from the end of the object header (so free-threaded builds, whose header
-// is 16 bytes longer, share the rows). FutureObj_HEAD opens TaskObj: loop,
-// callback0, context0, callbacks, ... in every version.
-type taskLayoutRow struct {
-	minor                   int
-	state, waiter, coro, nm int64
-	awaitedBy, isSet, node  int64
-	size                    int64
-}
-
-var taskLayouts = []taskLayoutRow{
-	{minor: 8, state: 56, waiter: 88, coro: 96, nm: 104, awaitedBy: -1, isSet: -1, node: -1, size: 128},
-	{minor: 9, state: 64, waiter: 128, coro: 136, nm: 144, awaitedBy: -1, isSet: -1, node: -1, size: 168},
-	{minor: 10, state: 72, waiter: 136, coro: 144, nm: 152, awaitedBy: -1, isSet: -1, node: -1, size: 176},
-	{minor: 11, state: 72, waiter: 112, coro: 120, nm: 128, awaitedBy: -1, isSet: -1, node: -1, size: 160},
-	{minor: 12, state: 72, waiter: 112, coro: 120, nm: 128, awaitedBy: -1, isSet: -1, node: -1, size: 160},
-	{minor: 13, state: 80, waiter: 96, coro: 104, nm: 112, awaitedBy: -1, isSet: -1, node: -1, size: 128},
-	{minor: 14, state: 88, waiter: 104, coro: 112, nm: 120, awaitedBy: 80, isSet: 93, node: 136, size: 152},
-	{minor: 15, state: 88, waiter: 104, coro: 112, nm: 120, awaitedBy: 80, isSet: 93, node: 136, size: 152},
-}
-
-// builtinTaskLayout is the table's TaskObj for v, with header size h.
+// builtinTaskLayout is abi's TaskObj table for v, with header size h.
 func builtinTaskLayout(v Version, h, ptr int64) (*taskLayout, error) {
 	if ptr != 8 {
 		return nil, fmt.Errorf("pycore's TaskObj table is for 64-bit processes; this one has %d-byte pointers", ptr)
 	}
-	for _, row := range taskLayouts {
-		if v.Major == 3 && v.Minor == row.minor {
-			at := func(o int64) int64 {
-				if o < 0 {
-					return -1
-				}
-				return h + o
-			}
-			return &taskLayout{size: h + row.size, loop: h, callback0: h + 8, callbacks: h + 24,
-				state: at(row.state), waiter: at(row.waiter), coro: at(row.coro), name: at(row.nm),
-				awaitedBy: at(row.awaitedBy), awaitedByIsSet: at(row.isSet), node: at(row.node),
-				source: fmt.Sprintf("pycore's TaskObj table for %d.%d", v.Major, v.Minor)}, nil
-		}
+	row, ok := abi.TaskObjFor(v)
+	if !ok {
+		return nil, fmt.Errorf("pycore has no TaskObj layout for CPython %s", v.Series())
 	}
-	return nil, fmt.Errorf("pycore has no TaskObj layout for CPython %s", v.MinorString())
+	at := func(o int64) int64 {
+		if o < 0 {
+			return -1
+		}
+		return h + o
+	}
+	return &taskLayout{size: h + row.Size, loop: h, callback0: h + 8, callbacks: h + 24,
+		state: at(row.State), waiter: at(row.Waiter), coro: at(row.Coro), name: at(row.Name),
+		awaitedBy: at(row.AwaitedBy), awaitedByIsSet: at(row.AwaitedByIsSet), node: at(row.Node),
+		source: "pycore's TaskObj table for " + v.Series()}, nil
 }
 
 // dwarfTaskLayout reads TaskObj from a module's DWARF.
@@ -393,46 +370,7 @@ type coroLayout struct {
 	// Interpreter frames (3.11+).
 	iframeType                         *typesys.Type
 	localsplus, stacktop, stackpointer int64
-	states                             genStates
-}
-
-// genStates is what a version's _framestate enum (Include/internal/pycore_frame.h;
-// 3.10: Include/cpython/frameobject.h) says of a suspended coroutine.
-type genStates struct {
-	// yieldFrom are the states of a generator suspended in yield from /
-	// await (a coroutine suspends only in an await, so before 3.13, which
-	// has no state of its own for it, FRAME_SUSPENDED is one).
-	yieldFrom []int64
-	// finished is the first state in which the frame is gone (CPython's
-	// FRAME_STATE_FINISHED).
-	finished int64
-	// depth is where the awaited object is on the suspended frame's value
-	// stack, counted from the top: 3.15's SEND keeps an index slot above it.
-	depth int64
-}
-
-func genStatesFor(v Version) genStates {
-	switch {
-	case v.AtLeast(3, 15):
-		// CREATED 0, SUSPENDED 1, SUSPENDED_YIELD_FROM 2, SUSPENDED_YIELD_FROM_LOCKED 3, EXECUTING 4, CLEARED 5
-		return genStates{yieldFrom: []int64{2, 3}, finished: 5, depth: 2}
-	case v.AtLeast(3, 13):
-		// CREATED -3, SUSPENDED -2, SUSPENDED_YIELD_FROM -1, EXECUTING 0, COMPLETED 1, CLEARED 4
-		return genStates{yieldFrom: []int64{-1}, finished: 1, depth: 1}
-	default:
-		// 3.10-3.12: CREATED -2, SUSPENDED -1, EXECUTING 0, then finished
-		// (3.10: RETURNED 1, UNWINDING 2, RAISED 3, CLEARED 4; 3.11: COMPLETED 1, CLEARED 4)
-		return genStates{yieldFrom: []int64{-1}, finished: 1, depth: 1}
-	}
-}
-
-func (g genStates) inYieldFrom(state int64) bool {
-	for _, s := range g.yieldFrom {
-		if s == state {
-			return true
-		}
-	}
-	return false
+	states                             abi.GenStates
 }
 
 // structOf finds a struct in the process's types, else in pycore's
@@ -474,7 +412,7 @@ func (p *Process) structOf(names []string, anchors map[string]string) (*typesys.
 }
 
 func (p *Process) newCoroLayout() (*coroLayout, error) {
-	cl := &coroLayout{state: -1, states: genStatesFor(p.Version)}
+	cl := &coroLayout{state: -1, states: p.flavor.GenStates}
 	anchors := map[string]string{"_PyInterpreterFrame": "localsplus", "PyObject": "ob_type"}
 	ct, src, err := p.structOf([]string{"PyCoroObject", "PyGenObject"}, anchors)
 	if err != nil {
@@ -505,7 +443,7 @@ func (p *Process) newCoroLayout() (*coroLayout, error) {
 			dst  *int64
 			name string
 		}{{&cl.fLasti, "f_lasti"}, {&cl.fValuestack, "f_valuestack"}}
-		if p.Version.AtLeast(3, 10) {
+		if p.flavor.FrameState {
 			members = append(members, struct {
 				dst  *int64
 				name string
@@ -541,7 +479,7 @@ func (p *Process) newCoroLayout() (*coroLayout, error) {
 		return nil, fmt.Errorf("%s: %w", isrc, err)
 	}
 	cl.stacktop, cl.stackpointer = -1, -1
-	if p.Version.AtLeast(3, 14) {
+	if p.flavor.FrameStackPointer {
 		if cl.stackpointer, err = memberPathOffset(it, "stackpointer"); err != nil {
 			return nil, fmt.Errorf("%s: %w", isrc, err)
 		}
@@ -670,7 +608,7 @@ func (p *Process) asyncioTasks() (*AsyncioSnapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	if p.Version.AtLeast(3, 14) && dbg == nil {
+	if p.flavor.AsyncioDebug && dbg == nil {
 		if m := p.asyncioModule(nil); m != nil && m != p.Module && m.ELF == nil {
 			out.Missing = append(out.Missing, fmt.Sprintf("native tasks: %s, whose .AsyncioDebug section says where they are, could not be read (%v); try --sysroot or --lib-path", m.Path, m.Err))
 		} else {
@@ -706,12 +644,12 @@ func (p *Process) asyncioTasks() (*AsyncioSnapshot, error) {
 		out.Sources = append(out.Sources, "asyncio.tasks is in no interpreter's sys.modules: asyncio was not imported")
 	}
 	ar.readAll(threads)
-	if p.Version.AtLeast(3, 14) {
+	if p.flavor.AsyncioDebug {
 		out.AwaitedBy = "recorded"
 	} else {
 		out.AwaitedBy = "derived"
 		ar.deriveAwaitedBy()
-		out.Missing = append(out.Missing, fmt.Sprintf("awaited-by edges: CPython %s records none; pycore derives them from tasks awaiting tasks, gather() and TaskGroup, so awaits through asyncio.wait(), wait_for(), shield() or as_completed() are not shown", p.Version.MinorString()))
+		out.Missing = append(out.Missing, fmt.Sprintf("awaited-by edges: CPython %s records none; pycore derives them from tasks awaiting tasks, gather() and TaskGroup, so awaits through asyncio.wait(), wait_for(), shield() or as_completed() are not shown", p.Version.Series()))
 	}
 	ar.stableOrder()
 	ar.link()
@@ -1308,7 +1246,7 @@ func (ar *asyncReader) coroFrameAddr(coro core.Address) (core.Address, error) {
 	if err != nil {
 		return 0, fmt.Errorf("frame state: %w", err)
 	}
-	if int64(int8(st)) >= cl.states.finished {
+	if int64(int8(st)) >= cl.states.Finished {
 		return 0, nil
 	}
 	return coro.Add(cl.frame), nil
@@ -1363,14 +1301,14 @@ func (ar *asyncReader) coroFrame(coro core.Address) (*Frame, core.Address, error
 			return &fr, 0, err // not started
 		}
 		var top core.Address
-		if p.Version.AtLeast(3, 10) {
+		if p.flavor.FrameState {
 			st, err1 := p.R.Uint8(f.Add(cl.fState))
 			depth, err2 := p.R.Uint32(f.Add(cl.fStackdepth))
 			vs, err3 := p.R.Ptr(f.Add(cl.fValuestack))
 			if err := errors.Join(err1, err2, err3); err != nil {
 				return &fr, 0, err
 			}
-			if !cl.states.inYieldFrom(int64(int8(st))) || int32(depth) <= 0 || depth > 1<<16 {
+			if !cl.states.InYieldFrom(int64(int8(st))) || int32(depth) <= 0 || depth > 1<<16 {
 				return &fr, 0, nil
 			}
 			top = vs.Add(int64(depth-1) * int64(p.R.PtrSize))
@@ -1389,7 +1327,7 @@ func (ar *asyncReader) coroFrame(coro core.Address) (*Frame, core.Address, error
 		return nil, 0, fmt.Errorf("frame state: %w", err)
 	}
 	state := int64(int8(st))
-	if state >= cl.states.finished {
+	if state >= cl.states.Finished {
 		return nil, 0, nil
 	}
 	frameAddr := coro.Add(cl.frame)
@@ -1400,7 +1338,7 @@ func (ar *asyncReader) coroFrame(coro core.Address) (*Frame, core.Address, error
 	if skip {
 		return nil, 0, nil
 	}
-	if !cl.states.inYieldFrom(state) {
+	if !cl.states.InYieldFrom(state) {
 		return &fr, 0, nil
 	}
 	var top core.Address
@@ -1409,7 +1347,7 @@ func (ar *asyncReader) coroFrame(coro core.Address) (*Frame, core.Address, error
 		if err != nil {
 			return &fr, 0, fmt.Errorf("stackpointer: %w", err)
 		}
-		top = sp.Add(-cl.states.depth * int64(p.R.PtrSize))
+		top = sp.Add(-cl.states.Depth * int64(p.R.PtrSize))
 		if top < frameAddr.Add(cl.localsplus) || sp > frameAddr.Add(1<<20) {
 			return &fr, 0, fmt.Errorf("stackpointer %s is outside the frame at %s", sp, frameAddr)
 		}
@@ -1418,10 +1356,10 @@ func (ar *asyncReader) coroFrame(coro core.Address) (*Frame, core.Address, error
 		if err != nil {
 			return &fr, 0, fmt.Errorf("stacktop: %w", err)
 		}
-		if int64(int32(n)) < cl.states.depth || n > 1<<16 {
+		if int64(int32(n)) < cl.states.Depth || n > 1<<16 {
 			return &fr, 0, fmt.Errorf("stacktop %d is not plausible", int32(n))
 		}
-		top = frameAddr.Add(cl.localsplus + (int64(n)-cl.states.depth)*int64(p.R.PtrSize))
+		top = frameAddr.Add(cl.localsplus + (int64(n)-cl.states.Depth)*int64(p.R.PtrSize))
 	}
 	raw, err := p.R.Ptr(top)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pycore/pycore/core"
+	"github.com/pycore/pycore/cpython/abi"
 	"github.com/pycore/pycore/internal/pytest"
 	"github.com/pycore/pycore/typesys"
 )
@@ -284,7 +285,11 @@ func TestFrameStatesMatchTheBuildsEnum(t *testing.T) {
 			vals[e.Name] = e.Value
 		}
 		v, _ := ParseVersion(i.Version)
-		g := genStatesFor(v)
+		fl, err := abi.FlavorFor(v, i.FreeThreaded())
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := fl.GenStates
 		want := []int64{}
 		for _, n := range []string{"FRAME_SUSPENDED_YIELD_FROM", "FRAME_SUSPENDED_YIELD_FROM_LOCKED"} {
 			if x, ok := vals[n]; ok {
@@ -295,8 +300,8 @@ func TestFrameStatesMatchTheBuildsEnum(t *testing.T) {
 			want = append(want, vals["FRAME_SUSPENDED"])
 		}
 		sort.Slice(want, func(a, b int) bool { return want[a] < want[b] })
-		if fmt.Sprint(want) != fmt.Sprint(g.yieldFrom) {
-			t.Errorf("%s: suspended-in-await states %v, the enum %v says %v", i.Name(), g.yieldFrom, vals, want)
+		if fmt.Sprint(want) != fmt.Sprint(g.YieldFrom) {
+			t.Errorf("%s: suspended-in-await states %v, the enum %v says %v", i.Name(), g.YieldFrom, vals, want)
 		}
 		// Finished: the first of the states after the frame stops running.
 		finished := int64(1 << 30)
@@ -305,8 +310,8 @@ func TestFrameStatesMatchTheBuildsEnum(t *testing.T) {
 				finished = x
 			}
 		}
-		if g.finished != finished || vals["FRAME_EXECUTING"] >= finished {
-			t.Errorf("%s: finished from state %d, the enum %v says %d", i.Name(), g.finished, vals, finished)
+		if g.Finished != finished || vals["FRAME_EXECUTING"] >= finished {
+			t.Errorf("%s: finished from state %d, the enum %v says %d", i.Name(), g.Finished, vals, finished)
 		}
 		done[i.Minor] = true
 	}

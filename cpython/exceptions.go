@@ -730,7 +730,7 @@ func (er *excReader) syntaxDetail(a core.Address) *SyntaxDetail {
 			*f.dst = &s
 		}
 	}
-	d.Located = d.Lineno != nil || !er.p.Version.AtLeast(3, 8)
+	d.Located = d.Lineno != nil || er.p.flavor.Repr.SyntaxErrorLineOptional
 	return d
 }
 

@@ -18,6 +18,7 @@ import (
 	"sort"
 
 	"github.com/pycore/pycore/core"
+	"github.com/pycore/pycore/cpython/abi"
 )
 
 // Heap walk bounds: a damaged core must not make the walk hang or grow
@@ -189,10 +190,7 @@ func (p *Process) gcHeaderSize() int64 {
 	if t, err := p.Types.Struct("PyGC_Head"); err == nil && t.Resolve() != nil && t.Resolve().Size > 0 {
 		return t.Resolve().Size
 	}
-	if p.Version.AtLeast(3, 8) {
-		return 2 * int64(p.R.PtrSize)
-	}
-	return 4 * int64(p.R.PtrSize)
+	return p.flavor.GCHeadWords * int64(p.R.PtrSize)
 }
 
 // gcState returns where the GC's state struct starts and how many bytes of it
@@ -202,7 +200,7 @@ func (p *Process) gcState() (core.Address, int64, error) {
 	if t, err := p.Types.Struct("struct _gc_runtime_state"); err == nil && t.Resolve() != nil && t.Resolve().Size > 0 && t.Resolve().Size < size {
 		size = t.Resolve().Size
 	}
-	if !p.Version.AtLeast(3, 7) {
+	if p.flavor.GC == abi.GCStatic {
 		// 3.6: static generations[]; _PyGC_generation0 points to its first head.
 		sym, ok := p.lookup("_PyGC_generation0")
 		if !ok {
@@ -214,7 +212,7 @@ func (p *Process) gcState() (core.Address, int64, error) {
 		}
 		return g0, 3 * 48, nil
 	}
-	if !p.Version.AtLeast(3, 9) {
+	if p.flavor.GC == abi.GCInRuntime {
 		off := p.offsetIn("_PyRuntimeState", "gc")
 		if off < 0 {
 			return 0, 0, errors.New("the layout of _PyRuntimeState has no gc member")

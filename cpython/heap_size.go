@@ -116,7 +116,7 @@ func (w *heapWalker) referents(a core.Address, f func(core.Address, refHow)) {
 		}
 		// Before 3.11 the __dict__ is a field, followed above, as
 		// gc.get_referrers sees it.
-		if ti.heap && ti.kind == kindObject && w.p.Version.AtLeast(3, 11) {
+		if ti.heap && ti.kind == kindObject && w.p.flavor.ManagedDict {
 			if items, err := r.instanceItems(a); err == nil {
 				for _, it := range items {
 					f(it.value, refHow{kind: refAttr, key: it.key})
@@ -201,8 +201,8 @@ func (w *heapWalker) sizeof(a, tp core.Address) int64 {
 	// 3.11 added the managed dict words before the object (3.12 the weakref
 	// flag too); getsizeof counts them.
 	switch {
-	case w.p.Version.AtLeast(3, 12) && ti.flags&(tpflagsManagedDict|tpflagsManagedW) != 0,
-		w.p.Version.Is(3, 11) && ti.flags&tpflagsManagedDict != 0:
+	case w.p.flavor.ManagedWeakref && ti.flags&(tpflagsManagedDict|tpflagsManagedW) != 0,
+		w.p.flavor.ManagedDict && ti.flags&tpflagsManagedDict != 0:
 		size += 2 * ptr
 	}
 	return size

@@ -205,7 +205,7 @@ func (p *Process) readArenas(v *obmallocVars, eval func(string) (typesys.Value, 
 		perArena := uint64(o.ArenaSize / o.PoolSize)
 		if total != perArena && total != perArena-1 {
 			return nil, fmt.Errorf("pymalloc arena %d has %d pools, not the %d a %d KiB arena of %d KiB pools has: this build's geometry is not the one known for %s",
-				i, total, perArena, o.ArenaSize>>10, o.PoolSize>>10, p.Version.MinorString())
+				i, total, perArena, o.ArenaSize>>10, o.PoolSize>>10, p.Version.Series())
 		}
 		if carvedTo < first || carvedTo > first+total*uint64(o.PoolSize) {
 			o.Unreadable++

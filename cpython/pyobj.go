@@ -1083,7 +1083,7 @@ func (r *renderer) renderException(o *Object, a core.Address, ti *typeInfo, dept
 	}
 	o.Value, o.Truncated = t.Value, t.Truncated
 	// 3.6 shows the args tuple as is: KeyError('k',).
-	if vals, ok := t.Value.([]Object); ok && len(vals) == 1 && !t.Truncated && r.p.Version.AtLeast(3, 7) {
+	if vals, ok := t.Value.([]Object); ok && len(vals) == 1 && !t.Truncated && r.p.flavor.Repr.ExcArgUnwrapped {
 		o.Repr = ti.basename + "(" + vals[0].Repr + ")"
 	} else {
 		o.Repr = ti.basename + t.Repr

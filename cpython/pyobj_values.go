@@ -127,7 +127,7 @@ func (r *renderer) renderValue(o *Object, a core.Address, ti *typeInfo, depth in
 		o.Repr = fmt.Sprintf("<%s object %s at %#x>", what, q, uint64(a))
 		return nil
 	case kindStaticMethod, kindClassMethod:
-		if !r.p.Version.AtLeast(3, 10) {
+		if !r.p.flavor.Repr.MethodDescrs {
 			return r.renderInstance(o, a, ti)
 		}
 		what := "staticmethod"
@@ -229,7 +229,7 @@ func (r *renderer) renderMethod(o *Object, a core.Address, depth int) error {
 // PyFrame_GetLineNumber computes it.
 func (r *renderer) renderFrame(o *Object, a core.Address) error {
 	p := r.p
-	if !p.Version.AtLeast(3, 7) {
+	if !p.flavor.Repr.FrameDetails {
 		o.Repr = fmt.Sprintf("<frame object at %#x>", uint64(a))
 		return nil
 	}
@@ -370,7 +370,7 @@ func (r *renderer) renderNamespace(o *Object, a core.Address, ti *typeInfo, dept
 		}
 		kvs = append(kvs, kv{codepointsToString(cps), it.value})
 	}
-	if !r.p.Version.AtLeast(3, 9) {
+	if r.p.flavor.Repr.NamespaceSorted {
 		sort.SliceStable(kvs, func(i, j int) bool { return kvs[i].key < kvs[j].key })
 	}
 	var b strings.Builder
@@ -401,7 +401,7 @@ func (r *renderer) renderNamespace(o *Object, a core.Address, ti *typeInfo, dept
 func (r *renderer) renderPartial(o *Object, a core.Address, ti *typeInfo, depth int) error {
 	v := r.l.Objects
 	name := ti.name
-	if r.p.Version.AtLeast(3, 13) {
+	if r.p.flavor.Repr.PartialQualname {
 		tp, _ := r.ptr(a.Add(r.l.Object.Type))
 		if mod, qual, err := r.typeNames(tp); err == nil && mod != "" {
 			name = mod + "." + qual

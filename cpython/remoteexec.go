@@ -107,7 +107,7 @@ func (p *Process) PrepareExec(script string, tid int) (*ExecTarget, error) {
 	case strings.IndexByte(script, 0) >= 0:
 		return nil, fmt.Errorf("script %q contains a NUL byte", script)
 	case uint64(len(script)) >= pathSize:
-		return nil, fmt.Errorf("script path is %d bytes long: CPython %s takes at most %d (its debugger_script_path holds %d with the NUL)", len(script), p.Version.MinorString(), pathSize-1, pathSize)
+		return nil, fmt.Errorf("script path is %d bytes long: CPython %s takes at most %d (its debugger_script_path holds %d with the NUL)", len(script), p.Version.Series(), pathSize-1, pathSize)
 	}
 	pending, err := p.R.Uint32(t.pending)
 	if err != nil {

@@ -21,7 +21,7 @@ func TestRodataVersion(t *testing.T) {
 		if err != nil || !v.AtLeast(3, 8) || v.AtLeast(3, 11) {
 			continue
 		}
-		lib := filepath.Join(dir, "lib", "libpython"+v.MinorString()+".so.1.0")
+		lib := filepath.Join(dir, "lib", "libpython"+v.Series()+".so.1.0")
 		data, err := os.ReadFile(lib)
 		if err != nil {
 			continue

@@ -356,7 +356,7 @@ func (p *Process) detectVersion(cand runtimeCandidate) error {
 		p.Version, p.FreeThreaded = d.Version, d.FreeThreaded
 		p.Evidence = append(p.Evidence, fmt.Sprintf("version: _Py_DebugOffsets.version %#x", d.VersionHex))
 		if !d.Known {
-			p.Evidence = append(p.Evidence, fmt.Sprintf("warning: the debug offsets layout of %s is not known to this pycore; reading it as %s", d.Version.MinorString(), "3.15"))
+			p.Evidence = append(p.Evidence, fmt.Sprintf("warning: the debug offsets layout of %s is not known to this pycore; reading it as %s", d.Version.Series(), "3.15"))
 		}
 		return nil
 	}

@@ -43,6 +43,17 @@ type Flavor struct {
 	// only for MANAGED_DICT).
 	ManagedWeakref bool
 
+	// FrameState: PyFrameObject has f_state and f_stackdepth (3.10).
+	FrameState bool
+	// FrameStackPointer: _PyInterpreterFrame has stackpointer, not stacktop (3.14+).
+	FrameStackPointer bool
+	// AsyncioDebug: _asyncio lists its tasks per thread and says where in
+	// an .AsyncioDebug section, and tasks record who awaits them (3.14+).
+	AsyncioDebug bool
+	GenStates    GenStates
+
+	Repr ReprRules
+
 	GC GCModel
 	// GCHeadWords is sizeof(PyGC_Head) in pointers when no type says it:
 	// two words from 3.8, a 32-byte union with a long double before.
@@ -55,6 +66,26 @@ type Flavor struct {
 	ArenaSize, PoolSize int64
 
 	Str StrRules
+}
+
+// ReprRules are what changed in the reprs the renderer reproduces.
+type ReprRules struct {
+	// ExcArgUnwrapped: an exception with one argument shows it bare,
+	// KeyError('k'), not KeyError('k',) (3.7+).
+	ExcArgUnwrapped bool
+	// FrameDetails: a frame's repr names its file, line and code (3.7+).
+	FrameDetails bool
+	// MethodDescrs: staticmethod and classmethod have reprs of their own (3.10+).
+	MethodDescrs bool
+	// NamespaceSorted: SimpleNamespace shows its attributes sorted (<= 3.8),
+	// not in insertion order.
+	NamespaceSorted bool
+	// PartialQualname: functools.partial shows module.qualname of its type,
+	// not tp_name (3.13+).
+	PartialQualname bool
+	// SyntaxErrorLineOptional: a SyntaxError counts as located without a
+	// line number (<= 3.7, whose parser sets none for some errors).
+	SyntaxErrorLineOptional bool
 }
 
 // FrameModel is how a thread's frames are chained.
@@ -181,6 +212,12 @@ func FlavorFor(v Version, freeThreaded bool) (*Flavor, error) {
 	if k, ok := gcKnownLayouts[v.Minor]; ok {
 		f.GCKnown = &k
 	}
+	f.FrameState = v.Minor == 10
+	f.FrameStackPointer = v.Minor >= 14
+	f.AsyncioDebug = v.Minor >= 14
+	f.GenStates = genStatesFor(v)
+	f.Repr = ReprRules{ExcArgUnwrapped: v.Minor >= 7, FrameDetails: v.Minor >= 7, MethodDescrs: v.Minor >= 10,
+		NamespaceSorted: v.Minor < 9, PartialQualname: v.Minor >= 13, SyntaxErrorLineOptional: v.Minor < 8}
 	f.ArenaSize, f.PoolSize = obmallocGeometry(v)
 	f.Str = strRules(v, freeThreaded)
 	return &f, nil

@@ -72,5 +72,5 @@ func (v Version) AtLeast(major, minor int) bool {
 // Is reports whether v is exactly major.minor.
 func (v Version) Is(major, minor int) bool { return v.Major == major && v.Minor == minor }
 
-// MinorString is "3.12".
-func (v Version) MinorString() string { return fmt.Sprintf("%d.%d", v.Major, v.Minor) }
+// Series is "3.12": the release series of v, for messages.
+func (v Version) Series() string { return fmt.Sprintf("%d.%d", v.Major, v.Minor) }
