@@ -230,16 +230,7 @@ func (p *Process) interpreterFrame(frame typesys.Value, fl *abi.Flavor) (fr Fram
 // line maps an instruction position to a line: a byte offset for frame
 // objects, a code-unit index for interpreter frames. 0 means no line.
 func (p *Process) line(ci *codeInfo, pos int64) int {
-	switch p.flavor.Lines {
-	case abi.Lnotab:
-		return lineFromLnotab(ci.table, ci.firstLine, int(pos))
-	case abi.Linetable310:
-		l, _ := lineFromLinetable310(ci.table, ci.firstLine, int(pos))
-		return l
-	default:
-		l, _ := lineFromLocationTable(ci.table, ci.firstLine, int(pos))
-		return l
-	}
+	return p.flavor.Line(ci.table, ci.firstLine, int(pos))
 }
 
 // code reads (once) what frames need from a code object.
@@ -310,10 +301,7 @@ func (p *Process) readCode(addr core.Address) (*codeInfo, error) {
 			ci.flags = f
 		}
 	}
-	tableMember := "co_linetable"
-	if p.flavor.Lines == abi.Lnotab {
-		tableMember = "co_lnotab"
-	}
+	tableMember := p.flavor.LineTable
 	tv, err := code.Member(tableMember)
 	if err != nil {
 		return nil, err

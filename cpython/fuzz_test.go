@@ -580,10 +580,10 @@ func FuzzLineTables(f *testing.F) {
 		if first < -1<<40 || first > 1<<40 {
 			return // lines are C ints; keep the sums exact
 		}
-		if got, want := lineFromLnotab(tab, first, pos), lnotabLookup(tab, first, pos); got != want {
+		if got, want := abi.LineFromLnotab(tab, first, pos), lnotabLookup(tab, first, pos); got != want {
 			t.Errorf("lnotab %x at %d: %d, reference %d", tab, pos, got, want)
 		}
-		got, ok := lineFromLinetable310(tab, first, pos)
+		got, ok := abi.LineFromLinetable310(tab, first, pos)
 		want, wantOK := lookup(linetable310Entries(tab, first), pos)
 		if pos < 0 {
 			want, wantOK = first, true
@@ -591,7 +591,7 @@ func FuzzLineTables(f *testing.F) {
 		if got != want || ok != wantOK {
 			t.Errorf("3.10 linetable %x at %d: %d %v, reference %d %v", tab, pos, got, ok, want, wantOK)
 		}
-		got, ok = lineFromLocationTable(tab, first, pos)
+		got, ok = abi.LineFromLocationTable(tab, first, pos)
 		want, wantOK = lookup(locationEntries(tab, first), pos)
 		if pos < 0 {
 			want, wantOK = first, true

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"os"
 	"testing"
+
+	"github.com/pycore/pycore/cpython/abi"
 )
 
 // BenchmarkLineTables decodes the line of every instruction of the fixtures'
@@ -51,12 +53,12 @@ func BenchmarkLineTables(b *testing.B) {
 					for _, pos := range c.pos {
 						switch minor {
 						case "3.9":
-							sum += lineFromLnotab(c.tab, c.first, pos)
+							sum += abi.LineFromLnotab(c.tab, c.first, pos)
 						case "3.10":
-							l, _ := lineFromLinetable310(c.tab, c.first, pos)
+							l, _ := abi.LineFromLinetable310(c.tab, c.first, pos)
 							sum += l
 						default:
-							l, _ := lineFromLocationTable(c.tab, c.first, pos)
+							l, _ := abi.LineFromLocationTable(c.tab, c.first, pos)
 							sum += l
 						}
 					}

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/pycore/pycore/cpython/abi"
 )
 
 // The fixtures were written by testdata/linetables/gen.py running under each
@@ -50,11 +52,11 @@ func TestLineTablesAgreeWithCPython(t *testing.T) {
 					var ok bool
 					switch {
 					case v.Minor <= 9:
-						got, ok = lineFromLnotab(tab, c.Firstlineno, pos), true
+						got, ok = abi.LineFromLnotab(tab, c.Firstlineno, pos), true
 					case v.Minor == 10:
-						got, ok = lineFromLinetable310(tab, c.Firstlineno, pos)
+						got, ok = abi.LineFromLinetable310(tab, c.Firstlineno, pos)
 					default:
-						got, ok = lineFromLocationTable(tab, c.Firstlineno, pos)
+						got, ok = abi.LineFromLocationTable(tab, c.Firstlineno, pos)
 					}
 					want := pl[1]
 					if want == nil {
@@ -77,15 +79,15 @@ func TestLineTablesAgreeWithCPython(t *testing.T) {
 }
 
 func TestLineTableDecodersStopAtMalformedInput(t *testing.T) {
-	if _, ok := lineFromLocationTable([]byte{0x01, 0x02}, 10, 3); ok {
+	if _, ok := abi.LineFromLocationTable([]byte{0x01, 0x02}, 10, 3); ok {
 		t.Error("a table whose entry lacks the high bit gave a line")
 	}
-	if _, ok := lineFromLocationTable([]byte{0xf0 | 6<<3>>3<<3}, 10, 100); ok {
+	if _, ok := abi.LineFromLocationTable([]byte{0xf0 | 6<<3>>3<<3}, 10, 100); ok {
 		t.Error("an index past the table's end gave a line")
 	}
 	// A long-form entry cut short must not read past the end.
-	lineFromLocationTable([]byte{0x80 | 14<<3, 0x41}, 1, 0)
-	if got := lineFromLnotab([]byte{4}, 7, 100); got != 7 {
+	abi.LineFromLocationTable([]byte{0x80 | 14<<3, 0x41}, 1, 0)
+	if got := abi.LineFromLnotab([]byte{4}, 7, 100); got != 7 {
 		t.Errorf("odd-length lnotab: got %d, want 7", got)
 	}
 }
@@ -93,8 +95,8 @@ func TestLineTableDecodersStopAtMalformedInput(t *testing.T) {
 func FuzzLocationTable(f *testing.F) {
 	f.Add([]byte{0x80 | 13<<3, 0x02, 0x80 | 14<<3 | 3, 0x41, 0x01, 0x02, 0x03}, 5)
 	f.Fuzz(func(t *testing.T, tab []byte, index int) {
-		lineFromLocationTable(tab, 1, index)
-		lineFromLinetable310(tab, 1, index)
-		lineFromLnotab(tab, 1, index)
+		abi.LineFromLocationTable(tab, 1, index)
+		abi.LineFromLinetable310(tab, 1, index)
+		abi.LineFromLnotab(tab, 1, index)
 	})
 }

@@ -11,6 +11,12 @@ type Flavor struct {
 	Frames      FrameModel
 	FrameStruct string // what a frame pointer points to: PyFrameObject or _PyInterpreterFrame
 	Lines       LineFormat
+	// LineTable is the code object member holding the line table, and Line
+	// the decoder of its format: the line of an instruction position (a
+	// byte offset for frame objects, a code-unit index for interpreter
+	// frames), 0 for none.
+	LineTable   string
+	Line        func(table []byte, firstLine, pos int) int
 	LastiBytes  int    // bytes per f_lasti unit (frame objects): 1 up to 3.9, 2 in 3.10
 	ThreadsHead string // member path from PyInterpreterState to its first thread
 	TStateFrame string // member path from PyThreadState to the innermost frame
@@ -180,6 +186,13 @@ func FlavorFor(v Version, freeThreaded bool) (*Flavor, error) {
 	if err != nil {
 		return nil, err
 	}
+	f.LineTable, f.Line = "co_linetable", lineFromLocations
+	switch f.Lines {
+	case Lnotab:
+		f.LineTable, f.Line = "co_lnotab", LineFromLnotab
+	case Linetable310:
+		f.Line = lineFrom310
+	}
 	f.FrameStruct = "PyFrameObject"
 	if f.Frames == InterpreterFrames {
 		f.FrameStruct = "_PyInterpreterFrame"
@@ -270,4 +283,14 @@ func obmallocGeometry(v Version) (arena, pool int64) {
 		return 1 << 20, 16 << 10
 	}
 	return 256 << 10, 4 << 10
+}
+
+func lineFrom310(table []byte, firstLine, pos int) int {
+	l, _ := LineFromLinetable310(table, firstLine, pos)
+	return l
+}
+
+func lineFromLocations(table []byte, firstLine, pos int) int {
+	l, _ := LineFromLocationTable(table, firstLine, pos)
+	return l
 }

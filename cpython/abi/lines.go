@@ -1,12 +1,12 @@
-package cpython
+package abi
 
 // Line numbers from the three line-table formats CPython has used. Each
 // decoder is bounded by the table's length and returns ok=false when the
 // table has no line for the address (or is malformed).
 
-// lineFromLnotab decodes co_lnotab (3.8, 3.9): pairs of (address delta,
+// LineFromLnotab decodes co_lnotab (3.8, 3.9): pairs of (address delta,
 // signed line delta); addr is the byte offset of the instruction.
-func lineFromLnotab(tab []byte, firstLine, addr int) int {
+func LineFromLnotab(tab []byte, firstLine, addr int) int {
 	line, a := firstLine, 0
 	for i := 0; i+1 < len(tab); i += 2 {
 		a += int(tab[i])
@@ -18,10 +18,10 @@ func lineFromLnotab(tab []byte, firstLine, addr int) int {
 	return line
 }
 
-// lineFromLinetable310 decodes 3.10's co_linetable (PEP 626): pairs of
+// LineFromLinetable310 decodes 3.10's co_linetable (PEP 626): pairs of
 // (byte length, signed line delta), where a line delta of -128 means the
 // range has no line. addr is a byte offset.
-func lineFromLinetable310(tab []byte, firstLine, addr int) (int, bool) {
+func LineFromLinetable310(tab []byte, firstLine, addr int) (int, bool) {
 	if addr < 0 {
 		return firstLine, true
 	}
@@ -41,9 +41,9 @@ func lineFromLinetable310(tab []byte, firstLine, addr int) (int, bool) {
 	return 0, false
 }
 
-// lineFromLocationTable decodes the 3.11+ location table. index counts code
+// LineFromLocationTable decodes the 3.11+ location table. index counts code
 // units (2 bytes each) from the start of the bytecode.
-func lineFromLocationTable(tab []byte, firstLine, index int) (int, bool) {
+func LineFromLocationTable(tab []byte, firstLine, index int) (int, bool) {
 	if index < 0 {
 		return firstLine, true
 	}
