@@ -133,7 +133,7 @@ type taskLayout struct {
 }
 
 // builtinTaskLayout is abi's TaskObj table for v, with header size h.
-func builtinTaskLayout(v Version, h, ptr int64) (*taskLayout, error) {
+func builtinTaskLayout(v abi.Version, h, ptr int64) (*taskLayout, error) {
 	if ptr != 8 {
 		return nil, fmt.Errorf("pycore's TaskObj table is for 64-bit processes; this one has %d-byte pointers", ptr)
 	}
@@ -253,7 +253,7 @@ func decodeAsyncioDebug(r core.Reader, addr core.Address, size uint64) (*asyncio
 	v := make([]int64, n)
 	for i := range v {
 		u := r.Order.Uint64(buf[8*i:])
-		if u > maxStructSize {
+		if u > abi.MaxStructSize {
 			return nil, fmt.Errorf("%s is %d, not a plausible offset or size", asyncioDebugFields[i], u)
 		}
 		v[i] = int64(u)
@@ -302,7 +302,7 @@ func (p *Process) asyncioModule(dbgModule *symbols.Module) *symbols.Module {
 // DWARF when the types come from DWARF, else the table (DWARF if the table
 // has no row for this version), checked against .AsyncioDebug.
 func (p *Process) chooseTaskLayout(mod *symbols.Module, dbg *asyncioDebug, h int64) (*taskLayout, error) {
-	_, fromDWARF := p.Types.(*dwarfTypes)
+	_, fromDWARF := p.Types.(*abi.DWARFSource)
 	var tl *taskLayout
 	var err error
 	if fromDWARF {
@@ -383,11 +383,11 @@ func (p *Process) structOf(names []string, anchors map[string]string) (*typesys.
 			return t, p.Types.Describe(), nil
 		}
 	}
-	vl := tableFor(p.Version, p.FreeThreaded, p.Debug)
+	vl := abi.TableFor(p.Version, p.FreeThreaded, p.Debug)
 	if vl == nil {
 		return nil, "", fmt.Errorf("%s do not describe %s, and pycore has no table for %s", p.Types.Describe(), names[0], p.Version)
 	}
-	lt, err := newLayoutTypes(vl, p.R.PtrSize)
+	lt, err := abi.NewLayoutTypes(vl, p.R.PtrSize)
 	if err != nil {
 		return nil, "", err
 	}
@@ -499,11 +499,11 @@ func (p *Process) newCoroLayout() (*coroLayout, error) {
 // tableStruct is a struct of pycore's generated table for this build, if
 // the table puts anchor where the process's types do.
 func (p *Process) tableStruct(name, anchor string, want int64) (*typesys.Type, string, error) {
-	vl := tableFor(p.Version, p.FreeThreaded, p.Debug)
+	vl := abi.TableFor(p.Version, p.FreeThreaded, p.Debug)
 	if vl == nil {
 		return nil, "", fmt.Errorf("pycore has no table for %s", p.Version)
 	}
-	lt, err := newLayoutTypes(vl, p.R.PtrSize)
+	lt, err := abi.NewLayoutTypes(vl, p.R.PtrSize)
 	if err != nil {
 		return nil, "", err
 	}
@@ -653,7 +653,7 @@ func (p *Process) asyncioTasks() (*AsyncioSnapshot, error) {
 	}
 	ar.stableOrder()
 	ar.link()
-	for _, n := range sortedKeys(ar.foreign) {
+	for _, n := range abi.SortedKeys(ar.foreign) {
 		out.Missing = append(out.Missing, fmt.Sprintf("%d task(s) of type %s: not an _asyncio.Task (a pure-Python task), whose fields pycore does not read", ar.foreign[n], n))
 	}
 	for _, a := range ar.loopOrder {

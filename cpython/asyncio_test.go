@@ -128,7 +128,7 @@ func TestTaskObjTableMatchesTheBuildsDWARF(t *testing.T) {
 			t.Errorf("%s: %v", i.Name(), err)
 			continue
 		}
-		v, err := ParseVersion(i.Version)
+		v, err := abi.ParseVersion(i.Version)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -284,7 +284,7 @@ func TestFrameStatesMatchTheBuildsEnum(t *testing.T) {
 		for _, e := range typ.Resolve().Enumerators {
 			vals[e.Name] = e.Value
 		}
-		v, _ := ParseVersion(i.Version)
+		v, _ := abi.ParseVersion(i.Version)
 		fl, err := abi.FlavorFor(v, i.FreeThreaded())
 		if err != nil {
 			t.Fatal(err)

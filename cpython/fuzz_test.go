@@ -50,7 +50,7 @@ type memRange struct {
 
 // image is a process image for fuzzing.
 type image struct {
-	version      Version
+	version      abi.Version
 	freeThreaded bool
 	debug        bool
 	codeType     core.Address
@@ -104,7 +104,7 @@ func parseImage(b []byte) (im *image, ok bool) {
 		return nil, false
 	}
 	b = b[len(imageMagic):]
-	im = &image{version: Version{Major: int(b[0]), Minor: int(b[1]), Micro: int(b[2])},
+	im = &image{version: abi.Version{Major: int(b[0]), Minor: int(b[1]), Micro: int(b[2])},
 		freeThreaded: b[3]&imageFree != 0, debug: b[3]&imageDebug != 0}
 	im.codeType = core.Address(le.Uint64(b[4:]))
 	n := int(le.Uint16(b[12:]))
@@ -228,7 +228,7 @@ func imageProcess(im *image) (*Process, error) {
 	r := core.Reader{Mem: mem, Order: binary.LittleEndian, PtrSize: 8}
 	p := &Process{Core: &core.Process{Path: "fuzz", ByteOrder: r.Order, PtrSize: 8}, R: r, RuntimeAddr: im.roots[0]}
 	p.objs = &objects{r: r}
-	if d, err := readDebugOffsets(r, im.roots[0]); err == nil {
+	if d, err := abi.ReadDebugOffsets(r, im.roots[0]); err == nil {
 		p.DebugOffsets, p.Version, p.FreeThreaded = d, d.Version, d.FreeThreaded
 	} else {
 		p.Version, p.FreeThreaded, p.Debug = im.version, im.freeThreaded, im.debug
@@ -243,7 +243,7 @@ func imageProcess(im *image) (*Process, error) {
 	p.flavor = fl
 	key := fmt.Sprintf("%s %v %v", p.Version, p.FreeThreaded, p.Debug)
 	if ts, ok := tableTypes.Load(key); ok && p.DebugOffsets == nil {
-		p.Types = ts.(TypeSource) // built once: the tables are the same for every input
+		p.Types = ts.(abi.TypeSource) // built once: the tables are the same for every input
 	} else {
 		if err := p.chooseTypes(TypesBuiltin); err != nil {
 			return nil, err
@@ -401,7 +401,7 @@ func FuzzDebugOffsets(f *testing.F) {
 	f.Fuzz(func(t *testing.T, table []byte) {
 		const at = 0x10000
 		r := core.Reader{Mem: &sparseMem{ranges: []memRange{{at, table}}}, Order: binary.LittleEndian, PtrSize: 8}
-		d, err := readDebugOffsets(r, at)
+		d, err := abi.ReadDebugOffsets(r, at)
 		if err != nil {
 			return
 		}
@@ -409,7 +409,7 @@ func FuzzDebugOffsets(f *testing.F) {
 		if err != nil {
 			return
 		}
-		ts, err := newLayoutTypes(vl, 8)
+		ts, err := abi.NewLayoutTypes(vl, 8)
 		if err != nil {
 			return
 		}
@@ -455,7 +455,7 @@ func lineTableSeeds(f *testing.F, minors func(int) bool) {
 		if err := json.Unmarshal(data, &fx); err != nil {
 			f.Fatal(err)
 		}
-		v, err := ParseVersion(fx.Version)
+		v, err := abi.ParseVersion(fx.Version)
 		if err != nil || !minors(v.Minor) {
 			continue
 		}

@@ -230,7 +230,7 @@ func (p *Process) gcState() (core.Address, int64, error) {
 	// The interpreter's own table first (3.13+): it is what this build has.
 	off := int64(-1)
 	if d := p.DebugOffsets; d != nil {
-		if v, ok := d.Fields["interpreter_state.gc"]; ok && v < maxStructSize {
+		if v, ok := d.Fields["interpreter_state.gc"]; ok && v < abi.MaxStructSize {
 			off = int64(v)
 		}
 	}

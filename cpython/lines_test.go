@@ -35,7 +35,7 @@ func TestLineTablesAgreeWithCPython(t *testing.T) {
 		if err := json.Unmarshal(data, &fx); err != nil {
 			t.Fatalf("%s: %v", file, err)
 		}
-		v, err := ParseVersion(fx.Version)
+		v, err := abi.ParseVersion(fx.Version)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/pycore/pycore/core"
+	"github.com/pycore/pycore/cpython/abi"
 )
 
 // PEP 768 (CPython 3.14+, what sys.remote_exec does): a debugger asks a
@@ -80,7 +81,7 @@ func (p *Process) PrepareExec(script string, tid int) (*ExecTarget, error) {
 	pathSize := f("debugger_support.debugger_script_path_size")
 	// A corrupt table must not aim the writes outside the thread state.
 	switch {
-	case tsSize == 0 || tsSize > maxStructSize || isSize == 0 || isSize > maxStructSize:
+	case tsSize == 0 || tsSize > abi.MaxStructSize || isSize == 0 || isSize > abi.MaxStructSize:
 		return nil, fmt.Errorf("_Py_DebugOffsets: sizes of the thread state (%d) and interpreter (%d) are not plausible", tsSize, isSize)
 	case pathSize < 2 || pathSize > maxScriptPathSize:
 		return nil, fmt.Errorf("_Py_DebugOffsets: debugger_script_path_size is %d, not plausible", pathSize)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/pycore/pycore/core"
+	"github.com/pycore/pycore/cpython/abi"
 	"github.com/pycore/pycore/symbols"
 )
 
@@ -17,7 +18,7 @@ func TestRodataVersion(t *testing.T) {
 	dirs, _ := filepath.Glob(filepath.Join(home, ".pyenv/versions/3.*"))
 	checked := 0
 	for _, dir := range dirs {
-		v, err := ParseVersion(filepath.Base(dir))
+		v, err := abi.ParseVersion(filepath.Base(dir))
 		if err != nil || !v.AtLeast(3, 8) || v.AtLeast(3, 11) {
 			continue
 		}

@@ -36,7 +36,7 @@ type Process struct {
 	Core    *core.Process
 	Syms    *symbols.Table
 	R       core.Reader
-	Version Version
+	Version abi.Version
 	// FreeThreaded is true for a --disable-gil build.
 	FreeThreaded bool
 	// Debug is true for a Py_DEBUG build (python3.Xd), whose structs differ
@@ -49,8 +49,8 @@ type Process struct {
 	Runtime      typesys.Value
 	RuntimeAddr  core.Address
 	Module       *symbols.Module // the module whose _PyRuntime this is; nil if found by scanning memory
-	Types        TypeSource
-	DebugOffsets *DebugOffsets // 3.13+
+	Types        abi.TypeSource
+	DebugOffsets *abi.DebugOffsets // 3.13+
 
 	objs   *objects
 	flavor *abi.Flavor
@@ -277,7 +277,7 @@ func scanForDebugCookie(c *core.Process) []core.Address {
 			got, _ := c.ReadAt(buf[:n], a)
 			for i := 0; i+24 <= got; i += 8 {
 				if bytes.Equal(buf[i:i+8], []byte(abi.DebugCookie)) {
-					if _, err := VersionFromHex(c.ByteOrder.Uint64(buf[i+8:])); err == nil {
+					if _, err := abi.VersionFromHex(c.ByteOrder.Uint64(buf[i+8:])); err == nil {
 						found = append(found, a.Add(int64(i)))
 					}
 				}
@@ -349,7 +349,7 @@ var pyNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(
 // detectVersion reads the version from the strongest evidence available.
 func (p *Process) detectVersion(cand runtimeCandidate) error {
 	p.objs = &objects{r: p.R}
-	d, err := readDebugOffsets(p.R, cand.addr)
+	d, err := abi.ReadDebugOffsets(p.R, cand.addr)
 	p.debugOffsetsErr = err
 	if err == nil {
 		p.DebugOffsets = d
@@ -363,7 +363,7 @@ func (p *Process) detectVersion(cand runtimeCandidate) error {
 	if p.Syms != nil {
 		if s, ok := p.lookupNear("Py_Version", cand); ok {
 			if h, err := p.R.Uint32(s.Addr); err == nil {
-				if v, err := VersionFromHex(uint64(h)); err == nil {
+				if v, err := abi.VersionFromHex(uint64(h)); err == nil {
 					p.Version = v
 					p.Evidence = append(p.Evidence, fmt.Sprintf("version: Py_Version %#x in %s", h, s.Module.Path))
 					return nil
@@ -382,7 +382,7 @@ func (p *Process) detectVersion(cand runtimeCandidate) error {
 	}
 	major, _ := strconv.Atoi(m[1])
 	minor, _ := strconv.Atoi(m[2])
-	p.Version = Version{Major: major, Minor: minor, Micro: -1}
+	p.Version = abi.Version{Major: major, Minor: minor, Micro: -1}
 	p.Evidence = append(p.Evidence, fmt.Sprintf("version: %d.%d from the file name %s", major, minor, filepath.Base(cand.module.Path)))
 	if exact, ok := rodataVersion(cand.module, major, minor); ok {
 		p.Version = exact
@@ -469,10 +469,10 @@ func (p *Process) lookupNear(name string, cand runtimeCandidate) (symbols.Symbol
 
 // rodataVersion finds the NUL-terminated PY_VERSION literal ("3.9.18") in a
 // module's .rodata, read from the file.
-func rodataVersion(m *symbols.Module, major, minor int) (Version, bool) {
+func rodataVersion(m *symbols.Module, major, minor int) (abi.Version, bool) {
 	data, err := m.SectionData(".rodata")
 	if err != nil || len(data) > 64<<20 {
-		return Version{}, false
+		return abi.Version{}, false
 	}
 	// The linker may merge the literal into the tail of a longer string (a
 	// pyenv prefix "/root/.pyenv/versions/3.8.18"), so any non-version byte
@@ -491,17 +491,17 @@ func rodataVersion(m *symbols.Module, major, minor int) (Version, bool) {
 			continue
 		}
 		if mm := re.FindSubmatch(data[j:min(len(data), j+64)]); mm != nil {
-			if v, err := ParseVersion(string(mm[1])); err == nil {
+			if v, err := abi.ParseVersion(string(mm[1])); err == nil {
 				return v, true
 			}
 		}
 	}
-	return Version{}, false
+	return abi.Version{}, false
 }
 
 // chooseTypes picks where struct layouts come from.
 func (p *Process) chooseTypes(mode TypesMode) error {
-	dwarfSrc := func() (TypeSource, error) {
+	dwarfSrc := func() (abi.TypeSource, error) {
 		if p.Module == nil {
 			return nil, fmt.Errorf("no debug info: the runtime was not found in a file")
 		}
@@ -511,31 +511,31 @@ func (p *Process) chooseTypes(mode TypesMode) error {
 		}
 		return abi.NewDWARFSource(dt, src), nil
 	}
-	builtin := func() (TypeSource, error) {
+	builtin := func() (abi.TypeSource, error) {
 		if p.DebugOffsets != nil {
 			vl, err := p.DebugOffsets.Layouts()
 			if err != nil {
 				return nil, err
 			}
-			return newLayoutTypes(vl, p.R.PtrSize)
+			return abi.NewLayoutTypes(vl, p.R.PtrSize)
 		}
 		if p.TraceRefs {
 			return nil, fmt.Errorf("a Py_TRACE_REFS build of CPython %s: its objects carry two more pointers and pycore has no layout table for it (give it the build's DWARF)", p.Version)
 		}
-		vl := tableFor(p.Version, p.FreeThreaded, p.Debug)
+		vl := abi.TableFor(p.Version, p.FreeThreaded, p.Debug)
 		if vl == nil {
 			why := ""
 			if p.flavor.DebugOffsets && p.debugOffsetsErr != nil {
 				// The tables stop at 3.13: newer versions need their own offsets.
 				why = fmt.Sprintf(", and its _Py_DebugOffsets are unusable (%v)", p.debugOffsetsErr)
 			}
-			return nil, fmt.Errorf("no layout table for CPython %s%s in this pycore%s", p.Version, buildKind(p.FreeThreaded, p.Debug), why)
+			return nil, fmt.Errorf("no layout table for CPython %s%s in this pycore%s", p.Version, abi.BuildKind(p.FreeThreaded, p.Debug), why)
 		}
 		named := *vl
-		named.Source = fmt.Sprintf("pycore's layout table for %s%s (generated from the %s)", vl.Version, buildKind(vl.FreeThreaded, vl.Debug), vl.Source)
-		return newLayoutTypes(&named, p.R.PtrSize)
+		named.Source = fmt.Sprintf("pycore's layout table for %s%s (generated from the %s)", vl.Version, abi.BuildKind(vl.FreeThreaded, vl.Debug), vl.Source)
+		return abi.NewLayoutTypes(&named, p.R.PtrSize)
 	}
-	var ts TypeSource
+	var ts abi.TypeSource
 	var err error
 	switch mode {
 	case TypesDWARF:

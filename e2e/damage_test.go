@@ -20,6 +20,7 @@ import (
 
 	"github.com/pycore/pycore/core"
 	"github.com/pycore/pycore/cpython"
+	"github.com/pycore/pycore/cpython/abi"
 	"github.com/pycore/pycore/internal/pytest"
 	"github.com/pycore/pycore/render"
 	"github.com/pycore/pycore/session"
@@ -382,7 +383,7 @@ func (d *damaged) withTruncated(src string, n int64, f func()) {
 // pycore's own reading of it.
 type layout struct {
 	snap    *render.Snapshot
-	types   cpython.TypeSource
+	types   abi.TypeSource
 	r       core.Reader
 	runtime core.Address
 	interp  core.Address
