@@ -260,7 +260,6 @@ const (
 	longNonSizeBits      = 3
 )
 
-
 // objLayout is every offset the object reader and the renderer read (abi's
 // Objects), with what one process's symbols say of its builtin objects.
 type objLayout struct {
