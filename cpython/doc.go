@@ -9,9 +9,11 @@
 // up:
 //
 //	abi/             what differs between CPython versions and builds (its own
-//	                 package): version detection, flavors, the generated layout
-//	                 tables, _Py_DebugOffsets, and one process's offsets grouped
-//	                 per CPython struct. Nothing above it checks a version.
+//	                 package): version detection, the Flavor chosen once per
+//	                 process, the generated layout tables, _Py_DebugOffsets, the
+//	                 line-table decoders, and the offsets every reader uses
+//	                 grouped per CPython struct (Objects, Detail, StrOffsets).
+//	                 Nothing above it checks a version.
 //	pystr.go         the one PEP 393 str decoder (compact, legacy and not-ready
 //	                 strings), read by the object reader and by code names.
 //	objreader*.go    the object reader (objReader, one per process from
@@ -20,10 +22,9 @@
 //	                 threading._active. It renders nothing.
 //	pyobj*.go        the renderer: an object as repr() shows it (Process.Object,
 //	                 Process.Repr), reading only through the object reader.
-//	runtime*.go, walk.go, tstate.go, frames.go, lines.go, objects.go
+//	runtime*.go, walk.go, tstate.go, frames.go, objects.go
 //	                 the walker: _PyRuntime, interpreters, thread states, frames,
-//	                 code objects' names (objects.go) and line tables
-//	                 (Process.Snapshot).
+//	                 code objects' names (objects.go) and lines (Process.Snapshot).
 //	locals.go, exceptions.go, procinfo.go, gil.go, gc.go
 //	                 what the walker's threads and interpreters hold, read through
 //	                 the object reader: locals, exceptions raised or handled, the
