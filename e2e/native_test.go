@@ -5,6 +5,8 @@ import (
 	"debug/elf"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -306,13 +308,26 @@ func TestNativeMergeWithoutDebugInfo(t *testing.T) {
 // thread's frames as "P" (Python) and "C:function" words, innermost first.
 func compareWithGdb(t *testing.T, gdb string, interp pytest.Interpreter, corePath string) (nativeDoc, []string) {
 	t.Helper()
+	return compareWithGdbIn(t, gdb, interp, corePath, "", nil)
+}
+
+// compareWithGdbIn is compareWithGdb with gdb reading debug files from
+// gdbDebugDir too and pycore run in env (os.Environ() if nil).
+func compareWithGdbIn(t *testing.T, gdb string, interp pytest.Interpreter, corePath, gdbDebugDir string, env []string) (nativeDoc, []string) {
+	t.Helper()
 	var seqs []string
-	want := gdbBacktracesWith(t, gdb, interp.Exe, corePath, interp.DebugDir)
+	dirs := interp.DebugDir
+	if gdbDebugDir != "" {
+		dirs = strings.Trim(gdbDebugDir+":"+interp.DebugDir, ":")
+	}
+	want := gdbBacktracesWith(t, gdb, interp.Exe, corePath, dirs)
 	args := []string{"threads", "--native-all", "--json", corePath}
 	if interp.DebugDir != "" {
 		args = append(args, "--debug-dir", interp.DebugDir)
 	}
-	out, err := exec.Command(pycoreBin, args...).Output()
+	cmd := exec.Command(pycoreBin, args...)
+	cmd.Env = env
+	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("pycore threads --native-all: %v", err)
 	}
@@ -717,6 +732,176 @@ func TestNativeCrashFaults(t *testing.T) {
 					}
 				})
 			}
+		}
+	}
+}
+
+// TestNativeDebuginfod: with libnat's debug info only on an elfutils
+// debuginfod server (started here on loopback over a directory of debug
+// files), pycore threads --native-all given DEBUGINFOD_URLS fetches it by
+// build ID into DEBUGINFOD_CACHE_PATH/ID/debuginfo (saying so on stderr),
+// and then reads as gdb's bt given the same debug file: libnat's lines and
+// its inlined frames, which only its DWARF has. With --no-debuginfod, or
+// without DEBUGINFOD_URLS, nothing is fetched and libnat has no lines.
+func TestNativeDebuginfod(t *testing.T) {
+	for _, tool := range []string{"gdb", "gcore", "objcopy", "readelf", "debuginfod"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed", tool)
+		}
+	}
+	lib := buildLibnat(t)
+	gdb := "gdb"
+	if g := pytest.GdbPath(); g != "" {
+		gdb = g
+	}
+	dir := t.TempDir()
+	id := buildID(t, lib)
+	served := filepath.Join(dir, "served")
+	dbg := filepath.Join(served, ".build-id", id[:2], id[2:]+".debug")
+	if err := os.MkdirAll(filepath.Dir(dbg), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range [][]string{{"objcopy", "--only-keep-debug", lib, dbg}, {"objcopy", "--strip-debug", lib}} {
+		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", c, err, out)
+		}
+	}
+	url := startDebuginfod(t, served, id)
+	interp := interpreters(t)[0]
+	corePath := gcoreNat(t, interp, lib)
+
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "DEBUGINFOD_") {
+			env = append(env, kv)
+		}
+	}
+	cache := filepath.Join(dir, "cache")
+	withURL := append(append([]string{}, env...), "DEBUGINFOD_URLS="+url, "DEBUGINFOD_CACHE_PATH="+cache)
+
+	// Fetched: pycore reads as gdb given the debug file.
+	var stderr strings.Builder
+	doc, seqs := compareWithGdbIn(t, gdb, interp, corePath, served, withURL)
+	sawInlined := false
+	for _, seq := range seqs {
+		sawInlined = sawInlined || strings.Contains(seq, "C:nat_poll_inl C:nat_wait_inl C:nat_block_inner")
+	}
+	if !sawInlined {
+		t.Errorf("no thread has libnat's inlined frames (from the fetched DWARF): %q", seqs)
+	}
+	if libnatLines(doc) == 0 {
+		t.Errorf("no libnat frame has a line after the fetch")
+	}
+	want, err := os.ReadFile(dbg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(filepath.Join(cache, id, "debuginfo")); err != nil || string(got) != string(want) {
+		t.Errorf("cache %s/%s/debuginfo: %d bytes (%v), the served file has %d", cache, id, len(got), err, len(want))
+	}
+	// The stderr note, on a fresh cache.
+	cmd := exec.Command(pycoreBin, "threads", "--native-all", corePath)
+	cmd.Env = append(append([]string{}, env...), "DEBUGINFOD_URLS="+url, "DEBUGINFOD_CACHE_PATH="+filepath.Join(dir, "cache2"))
+	cmd.Stderr = &stderr
+	if _, err := cmd.Output(); err != nil {
+		t.Fatalf("pycore threads --native-all: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "fetched the debug info of") || !strings.Contains(stderr.String(), "libnat.so") {
+		t.Errorf("stderr does not say what was fetched:\n%s", stderr.String())
+	}
+
+	// Not fetched: --no-debuginfod, and no DEBUGINFOD_URLS.
+	for _, c := range []struct {
+		name string
+		env  []string
+		args []string
+	}{
+		{"--no-debuginfod", append(append([]string{}, env...), "DEBUGINFOD_URLS="+url, "DEBUGINFOD_CACHE_PATH="+filepath.Join(dir, "cache3")), []string{"--no-debuginfod"}},
+		{"no DEBUGINFOD_URLS", append(append([]string{}, env...), "DEBUGINFOD_CACHE_PATH="+filepath.Join(dir, "cache3")), nil},
+	} {
+		var errOut strings.Builder
+		cmd := exec.Command(pycoreBin, append([]string{"threads", "--native-all", "--json", corePath}, c.args...)...)
+		cmd.Env, cmd.Stderr = c.env, &errOut
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("%s: pycore: %v\n%s", c.name, err, errOut.String())
+		}
+		var d nativeDoc
+		if err := json.Unmarshal(out, &d); err != nil {
+			t.Fatal(err)
+		}
+		if n := libnatLines(d); n != 0 || strings.Contains(errOut.String(), "debuginfod") {
+			t.Errorf("%s: %d libnat frames with lines, stderr %q: something was fetched", c.name, n, errOut.String())
+		}
+		if _, err := os.Stat(filepath.Join(dir, "cache3")); err == nil {
+			t.Errorf("%s: the cache was written", c.name)
+		}
+	}
+}
+
+// libnatLines counts libnat's frames that have a source line.
+func libnatLines(d nativeDoc) int {
+	n := 0
+	for _, th := range d.Threads {
+		for _, f := range th.Frames {
+			if f.Module != nil && filepath.Base(*f.Module) == "libnat.so" && f.Line > 0 {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// buildID is file's GNU build ID in hex.
+func buildID(t *testing.T, file string) string {
+	t.Helper()
+	out, err := exec.Command("readelf", "-n", file).Output()
+	if err != nil {
+		t.Fatalf("readelf -n %s: %v", file, err)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if i := strings.Index(line, "Build ID: "); i >= 0 {
+			if id := strings.TrimSpace(line[i+len("Build ID: "):]); len(id) > 2 {
+				return id
+			}
+		}
+	}
+	t.Fatalf("%s has no build ID", file)
+	return ""
+}
+
+// startDebuginfod runs elfutils' debuginfod over the debug files under dir
+// on a free port and waits until it serves build ID id; it returns the
+// server's loopback URL and is stopped when the test ends.
+func startDebuginfod(t *testing.T, dir, id string) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	db := filepath.Join(t.TempDir(), "debuginfod.sqlite")
+	cmd := exec.Command("debuginfod", "-F", "-p", strconv.Itoa(port), "-d", db, "-t", "0", "-g", "0", "-c", "1", dir)
+	var logs strings.Builder
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	client := &http.Client{Timeout: 5 * time.Second}
+	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		resp, err := client.Get(url + "/buildid/" + id + "/debuginfo")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return url
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("debuginfod does not serve %s after 90 s (last: %v):\n%s", id, err, logs.String())
 		}
 	}
 }

@@ -31,7 +31,7 @@ func OpenAny(path string, opts Options) (s *Session, pythonErr error, err error)
 		}
 	}
 	s = &Session{Core: c}
-	if s.Syms, err = symbols.Load(c, symbols.Options{DebugDirs: opts.DebugDirs}); err != nil {
+	if s.Syms, err = symbols.Load(c, symbols.Options{DebugDirs: opts.DebugDirs, Debuginfod: opts.Debuginfod}); err != nil {
 		c.Close()
 		return nil, nil, truncated(c, fmt.Errorf("%s: %w", path, err))
 	}

@@ -22,6 +22,8 @@ type Options struct {
 	Sysroot    string   // look for the core's files under this root
 	LibPaths   []string // and in these directories by basename
 	DebugDirs  []string // detached debug files; nil means /usr/lib/debug
+	// Debuginfod fetches missing debug files by build ID; nil: never.
+	Debuginfod *symbols.Debuginfod
 	Types      cpython.TypesMode
 
 	// Live reads running process PID instead of a core; the path
@@ -87,7 +89,7 @@ func Open(path string, opts Options) (*Session, error) {
 		}
 	}
 	s := &Session{Core: c}
-	if s.Syms, err = symbols.Load(c, symbols.Options{DebugDirs: opts.DebugDirs}); err != nil {
+	if s.Syms, err = symbols.Load(c, symbols.Options{DebugDirs: opts.DebugDirs, Debuginfod: opts.Debuginfod}); err != nil {
 		c.Close()
 		return nil, truncated(c, fmt.Errorf("%s: %w", path, err))
 	}

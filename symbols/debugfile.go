@@ -127,6 +127,14 @@ func (m *Module) searchDebugFile() (*debugFile, []string) {
 			log = append(log, err.Error())
 		}
 	}
+	if m.debuginfod != nil && len(m.BuildID) > 0 {
+		// Last, and only when nothing here has it: the network is slow.
+		d, err := m.debuginfodFile()
+		if err == nil {
+			return d, log
+		}
+		log = append(log, err.Error())
+	}
 	return nil, log
 }
 

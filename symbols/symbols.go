@@ -33,6 +33,9 @@ var DefaultDebugDirs = []string{"/usr/lib/debug"}
 // tried first.
 type Options struct {
 	DebugDirs []string // default: /usr/lib/debug; searched as DIR/.build-id/xx/rest.debug and by debuglink
+	// Debuginfod, if set, fetches a module's debug file by build ID when
+	// no local one is found (see DebuginfodFromEnv); nil: never.
+	Debuginfod *Debuginfod
 }
 
 // Table is the set of modules of one process.
@@ -65,6 +68,7 @@ type Module struct {
 	hasDebugLink bool
 	data         []byte // the file's bytes (the core's mapping)
 	debugDirs    []string
+	debuginfod   *Debuginfod       // nil: no fetching
 	bundled      []core.BundleFile // extra files of the bundle the core came from
 
 	symOnce   sync.Once
@@ -138,6 +142,7 @@ func Load(p *core.Process, opts Options) (*Table, error) {
 		}
 		m := newModule(o, start, end, baseOffset, dirs)
 		m.bundled = bundled
+		m.debuginfod = opts.Debuginfod
 		if m.Err != nil && o.Status == core.FileFound {
 			t.Warnings = append(t.Warnings, m.Err.Error())
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pycore/pycore/cpython"
 	"github.com/pycore/pycore/session"
+	"github.com/pycore/pycore/symbols"
 )
 
 // fileFlags are the flags every command that opens a core shares.
@@ -20,7 +21,11 @@ type fileFlags struct {
 	sysroot   string
 	libPaths  []string
 	debugDirs []string
-	types     string
+	// debuginfod: servers to fetch missing debug files from (else
+	// DEBUGINFOD_URLS); noDebuginfod: never fetch.
+	debuginfod   []string
+	noDebuginfod bool
+	types        string
 
 	pid         int  // --pid: read this running process instead of a core (-1: not given)
 	nonblocking bool // --nonblocking: without stopping it
@@ -48,6 +53,8 @@ func (f *fileFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.sysroot, "sysroot", "", "look for the core's mapped files under `DIR` first")
 	fl.StringArrayVar(&f.libPaths, "lib-path", nil, "look for mapped files in `DIR` by file name (repeatable)")
 	fl.StringArrayVar(&f.debugDirs, "debug-dir", nil, "look for detached debug files under `DIR` (repeatable; default /usr/lib/debug)")
+	fl.StringArrayVar(&f.debuginfod, "debuginfod", nil, "fetch missing debug files by build ID from the debuginfod server `URL` (repeatable; default $DEBUGINFOD_URLS)")
+	fl.BoolVar(&f.noDebuginfod, "no-debuginfod", false, "never fetch debug files, whatever DEBUGINFOD_URLS says")
 	fl.StringVar(&f.types, "types", "auto", "where struct layouts come from: auto, dwarf or builtin")
 	fl.IntVarP(&f.pid, "pid", "p", -1, "read the running process `PID` instead of a core (stopped for the read, then resumed)")
 	fl.BoolVar(&f.nonblocking, "nonblocking", false, "with --pid: read without stopping the process (the answer may be inconsistent)")
@@ -112,8 +119,19 @@ func (f *fileFlags) options(executable string) (session.Options, error) {
 	if f.nonblocking && f.pid < 0 {
 		return session.Options{}, fmt.Errorf("--nonblocking reads a running process: give it with --pid PID")
 	}
+	var dbgd *symbols.Debuginfod
+	switch {
+	case f.noDebuginfod:
+	case len(f.debuginfod) > 0:
+		dbgd = symbols.NewDebuginfod(f.debuginfod)
+	default:
+		dbgd = symbols.DebuginfodFromEnv()
+	}
+	if dbgd != nil {
+		dbgd.Log = os.Stderr
+	}
 	return session.Options{Executable: executable, Sysroot: f.sysroot, LibPaths: f.libPaths,
-		DebugDirs: f.debugDirs, Types: mode, Live: f.pid >= 0, PID: f.pid, NonBlocking: f.nonblocking, Copy: f.liveCopy}, nil
+		DebugDirs: f.debugDirs, Debuginfod: dbgd, Types: mode, Live: f.pid >= 0, PID: f.pid, NonBlocking: f.nonblocking, Copy: f.liveCopy}, nil
 }
 
 // open opens the core of a "CORE [EXECUTABLE]" command line (in the shell,

@@ -65,7 +65,7 @@ func openFileCmd(ff *fileFlags, path string) (*session.Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	syms, err := symbols.Load(c, symbols.Options{DebugDirs: opts.DebugDirs})
+	syms, err := symbols.Load(c, symbols.Options{DebugDirs: opts.DebugDirs, Debuginfod: opts.Debuginfod})
 	if err != nil {
 		c.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
