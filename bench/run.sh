@@ -14,7 +14,10 @@
 #   pycore threads, pycore threads --json, pycore eval (three expressions), on each core
 #   pycore report over the corpus (-j 1 and -j 2)
 #   gdb with CPython's python-gdb.py, `thread apply all py-bt`, on the pyenv cores
-# and prints a markdown table with gdb/pycore ratios (also written to $WORK/results.md).
+#   pystack core CORE EXE on every core, when pystack is installed (on PATH, or
+#   PYSTACK=/path or a command line); the output says when it is not
+# and prints a markdown table with gdb/pycore and pystack/pycore ratios (also written to
+# $WORK/results.md). bench/compare.py core compares the three alternately, run by run.
 #
 # Usage: bench/run.sh            (5-10 minutes: making 200 cores, then gdb on the large core)
 #        BENCH_QUICK=1 bench/run.sh   (fewer runs, 40 corpus cores, no gdb on the large core)
@@ -23,6 +26,7 @@
 #                     temporary directory, removed at the end
 #   PYCORE_CACHE      the fetch.sh cache (default ~/.cache/pycore)
 #   PYENV_ROOT        default ~/.pyenv
+#   PYSTACK           pystack's command (default: pystack on PATH, if any)
 # Needs: go, gdb, hyperfine (apt-get install -y hyperfine), /usr/bin/time
 # (apt-get install -y time), python3, pyenv 3.8/3.12/3.13, and testdata/pythons/fetch.sh run once.
 set -euo pipefail
@@ -52,6 +56,20 @@ pattern=$(cat /proc/sys/kernel/core_pattern)
 case "$pattern" in
 '|'* | */*) die "core_pattern is '$pattern': kernel cores must be written to the working directory (echo core > /proc/sys/kernel/core_pattern)" ;;
 esac
+
+PYSTACK_CMD=()
+if [ -n "${PYSTACK:-}" ]; then
+	read -ra PYSTACK_CMD <<<"$PYSTACK"
+elif command -v pystack >/dev/null; then
+	PYSTACK_CMD=("$(command -v pystack)")
+fi
+if [ ${#PYSTACK_CMD[@]} -gt 0 ]; then
+	PYSTACK_VERSION=$("${PYSTACK_CMD[@]}" --version 2>&1 | head -1) || die "PYSTACK=${PYSTACK:-}: ${PYSTACK_CMD[0]} does not run"
+	say "pystack $PYSTACK_VERSION (${PYSTACK_CMD[*]})"
+else
+	PYSTACK_VERSION="not installed"
+	say "pystack: NOT INSTALLED (not on PATH, PYSTACK unset): its rows are left out"
+fi
 
 if [ -n "${PYCORE_BENCH_DIR:-}" ]; then
 	WORK=$PYCORE_BENCH_DIR
@@ -97,6 +115,9 @@ print('exec env %s %s "$@"' % (env, " ".join(shlex.quote(a) for a in d["argv"]))
 EOF
 	chmod +x "$WORK/bin/$name"
 	INTERPS+=("$name")
+	local exe
+	exe=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["exe"])' "$json")
+	printf -v "EXE_${name//[.-]/_}" '%s' "$exe"
 }
 
 add_pyenv 3.8
@@ -249,6 +270,29 @@ if [ "$QUICK" != 1 ]; then
 	gdb_bt pyenv-3.12 "$LARGE" "large pyenv-3.12" 1
 fi
 
+pystack_core() { # interp core label runs
+	[ ${#PYSTACK_CMD[@]} -gt 0 ] || return 0
+	local exe_var=EXE_${1//[.-]/_}
+	local argv=("${PYSTACK_CMD[@]}" core --no-color "$2" "${!exe_var}")
+	# pystack 1.7.0 cannot read 3.15 cores: say so and go on rather than stop the run.
+	if ! "${argv[@]}" >/dev/null 2>"$WORK/pystack.err"; then
+		say "pystack fails on $3: $(grep -v "^[[:space:]]*$" "$WORK/pystack.err" | tail -1)"
+		printf '%s: pystack core\tfails\t0\t0\t0\n' "$3" >>"$RES"
+		return 0
+	fi
+	measure "$3: pystack core" "$4" "${argv[@]}"
+}
+for i in "${SMALL[@]}"; do
+	say "pystack core, small core $i"
+	pystack_core "$i" "$WORK/cores/small-$i.core" "small $i" "$RUNS_SMALL"
+done
+say "pystack core, heap core"
+pystack_core pyenv-3.12 "$HEAP" "heap pyenv-3.12" "$RUNS_GDB"
+if [ "$QUICK" != 1 ]; then
+	say "pystack core, large core"
+	pystack_core pyenv-3.12 "$LARGE" "large pyenv-3.12" 1
+fi
+
 # --- summary ------------------------------------------------------------------------------
 python3 - "$RES" "$WORK/cores" "$CORPUS" >"$WORK/results.md" <<'EOF'
 import os, sys
@@ -259,16 +303,18 @@ def size(p):
     return "%.0f MiB (%.0f MiB on disk)" % (st.st_size / 2**20, st.st_blocks * 512 / 2**20)
 def dur(s):
     return "%.1f ms" % (s * 1e3) if s < 10 else "%.1f s" % s
-print("| measurement | wall time (mean ± σ) | CPU (user+sys) | peak RSS | gdb py-bt / pycore threads (wall, CPU) |")
-print("|---|---|---|---|---|")
+print("| measurement | wall time (mean ± σ) | CPU (user+sys) | peak RSS | gdb py-bt / pycore threads (wall, CPU) | pystack core / pycore threads (wall, CPU) |")
+print("|---|---|---|---|---|---|")
 for name, mean, sd, cpu, rss in rows:
+    if mean == "fails":
+        print("| %s | fails | | | | |" % name)
+        continue
     mean, sd, cpu = float(mean), float(sd), float(cpu)
-    ratio = ""
-    if name.endswith(": threads"):
-        g = by.get(name[: -len(": threads")] + ": gdb py-bt")
-        if g:
-            ratio = "%.0fx, %.0fx" % (float(g[1]) / mean, float(g[3]) / cpu)
-    print("| %s | %s ± %s | %s | %.1f MiB | %s |" % (name, dur(mean), dur(sd), dur(cpu), int(rss) / 1024, ratio))
+    ratios = []
+    for other in ("gdb py-bt", "pystack core"):
+        g = by.get(name[: -len(": threads")] + ": " + other) if name.endswith(": threads") else None
+        ratios.append("%.0fx, %.0fx" % (float(g[1]) / mean, float(g[3]) / cpu) if g and g[1] != "fails" else "")
+    print("| %s | %s ± %s | %s | %.1f MiB | %s | %s |" % (name, dur(mean), dur(sd), dur(cpu), int(rss) / 1024, ratios[0], ratios[1]))
 print()
 for f in sorted(os.listdir(sys.argv[2])):
     print("- %s: %s" % (f, size(os.path.join(sys.argv[2], f))))
@@ -278,6 +324,6 @@ print("- corpus: %d cores, %.1f GiB" % (len(cores), total / 2**30))
 EOF
 echo
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM, kernel $(uname -r), $(date -u +%Y-%m-%d)"
-echo "pycore $(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo '?'), $(go version | cut -d' ' -f3), hyperfine $(hyperfine --version | cut -d' ' -f2), $(gdb --version | head -1)"
+echo "pycore $(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo '?'), $(go version | cut -d' ' -f3), hyperfine $(hyperfine --version | cut -d' ' -f2), $(gdb --version | head -1), pystack $PYSTACK_VERSION, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 cat "$WORK/results.md"
