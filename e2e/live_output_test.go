@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pycore/pycore/internal/pytest"
 )
 
 // fullPipe is a pipe filled to capacity before pycore gets its write end:
@@ -121,7 +123,10 @@ func runBlockedOutput(t *testing.T, ctx context.Context, target int, stdin strin
 // output (here a full pipe) never keeps it stopped; and every JSON answer
 // says how long it was stopped.
 func TestLiveOutputAfterResume(t *testing.T) {
-	interps := interpreters(t)[:1]
+	interps := interpreters(t)
+	if !pytest.Full() {
+		interps = interps[:1] // the commands are the same on every version
+	}
 	for _, interp := range interps {
 		t.Run(interp.Name(), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -144,6 +149,12 @@ func TestLiveOutputAfterResume(t *testing.T) {
 			}
 			var dictAddr string
 			for _, c := range cmds {
+				// What the version cannot give (asyncio tasks before 3.8, the
+				// heap of a free-threaded build) fails, with the process
+				// resumed: TestLiveBadTargets and lp.finish see to that.
+				if (c[0] == "tasks" && !interp.AtLeast(3, 8)) || (c[0] == "heap" && interp.FreeThreaded()) {
+					continue
+				}
 				for _, asJSON := range []bool{false, true} {
 					args := append(append([]string{}, c...), "--pid", ps)
 					if asJSON {
@@ -167,9 +178,9 @@ func TestLiveOutputAfterResume(t *testing.T) {
 					}
 				}
 			}
-			if dictAddr == "" {
+			if dictAddr == "" && !interp.FreeThreaded() {
 				t.Error("heap --type dict found no dict")
-			} else {
+			} else if dictAddr != "" {
 				out := runBlockedOutput(t, ctx, pid, "", "refs", "--pid", ps, dictAddr, "--json")
 				checkLiveJSON(t, []string{"refs"}, out, pid)
 			}

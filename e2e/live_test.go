@@ -204,6 +204,10 @@ func TestLiveBadTargets(t *testing.T) {
 		t.Errorf("pid 1 is traced by %d after pycore read it", tp)
 	}
 	check("--nonblocking alone", "--pid", "threads", "--nonblocking", "x")
+	// report and pack read files: report took --pid and read the process
+	// in place of each core it was given.
+	check("report --pid", "unknown flag: --pid", "report", "--pid", "1", t.TempDir())
+	check("pack --pid", "unknown flag: --pid", "pack", "--pid", "1", "-o", filepath.Join(t.TempDir(), "b"))
 
 	sleep := exec.CommandContext(ctx, "sleep", "120")
 	if err := sleep.Start(); err != nil {

@@ -56,6 +56,12 @@ func (f *fileFlags) register(cmd *cobra.Command) {
 	fl.StringArrayVar(&f.debuginfod, "debuginfod", nil, "fetch missing debug files by build ID from the debuginfod server `URL` (repeatable; default $DEBUGINFOD_URLS)")
 	fl.BoolVar(&f.noDebuginfod, "no-debuginfod", false, "never fetch debug files, whatever DEBUGINFOD_URLS says")
 	fl.StringVar(&f.types, "types", "auto", "where struct layouts come from: auto, dwarf or builtin")
+	f.pid = -1
+	if strings.HasPrefix(cmd.Use, "pack ") || strings.HasPrefix(cmd.Use, "report ") {
+		// They read files only: report would have read the process in
+		// place of every core it was given.
+		return
+	}
 	fl.IntVarP(&f.pid, "pid", "p", -1, "read the running process `PID` instead of a core (stopped for the read, then resumed)")
 	fl.BoolVar(&f.nonblocking, "nonblocking", false, "with --pid: read without stopping the process (the answer may be inconsistent)")
 	if strings.Contains(cmd.Use, " CORE ") && !strings.HasPrefix(cmd.Use, "pack ") {
