@@ -905,3 +905,128 @@ func startDebuginfod(t *testing.T, dir, id string) string {
 		}
 	}
 }
+
+// TestNativeFramesInEval: eval's native_frames(LWP) lists, for every thread
+// of a gcore of nat.py, the frames gdb's bt lists, in order, with the same
+// pcs (the physical frames everywhere; the inlined ones too in the thread
+// that never ran Python, libc's and libnat's code only), names and lines in
+// libnat; native_frames() is the main thread's (tstate's), and an LWP the
+// core does not have is one clear error.
+func TestNativeFramesInEval(t *testing.T) {
+	for _, tool := range []string{"gdb", "gcore"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed", tool)
+		}
+	}
+	lib := buildLibnat(t)
+	gdb := "gdb"
+	if g := pytest.GdbPath(); g != "" {
+		gdb = g
+	}
+	interp := interpreters(t)[0]
+	corePath := gcoreNat(t, interp, lib)
+	bt := gdbBacktracesWith(t, gdb, interp.Exe, corePath, interp.DebugDir)
+	type frameData struct {
+		PC       uint64  `json:"pc"`
+		Function *string `json:"function"`
+		Module   *string `json:"module"`
+		File     string  `json:"file"`
+		Line     int     `json:"line"`
+		Inlined  bool    `json:"inlined"`
+		Signal   bool    `json:"signal"`
+	}
+	eval := func(expr string) ([]frameData, string, error) {
+		args := []string{"eval", "--json", corePath, expr}
+		if interp.DebugDir != "" {
+			args = append(args, "--debug-dir", interp.DebugDir)
+		}
+		cmd := exec.Command(pycoreBin, args...)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			return nil, string(out) + stderr.String(), err
+		}
+		var docs []struct {
+			Items []struct {
+				Data frameData `json:"data"`
+			} `json:"items"`
+		}
+		if err := json.Unmarshal(out, &docs); err != nil || len(docs) != 1 {
+			t.Fatalf("eval --json %s: %v\n%s", expr, err, out)
+		}
+		var fs []frameData
+		for _, it := range docs[0].Items {
+			fs = append(fs, it.Data)
+		}
+		return fs, "", nil
+	}
+	var threads struct {
+		Threads []struct {
+			LWP      int     `json:"lwp"`
+			ThreadID *uint64 `json:"thread_id"`
+			Main     bool    `json:"main"`
+		} `json:"threads"`
+	}
+	out, err := exec.Command(pycoreBin, "threads", "--json", corePath).Output()
+	if err != nil || json.Unmarshal(out, &threads) != nil {
+		t.Fatalf("pycore threads --json: %v", err)
+	}
+	mainLWP := 0
+	for _, th := range threads.Threads {
+		if th.Main {
+			mainLWP = th.LWP
+		}
+	}
+	sawC := false
+	for lwp, want := range bt {
+		got, _, err := eval(fmt.Sprintf("native_frames(%d)", lwp))
+		if err != nil {
+			t.Fatalf("native_frames(%d): %v", lwp, err)
+		}
+		cOnly := true
+		for _, f := range got {
+			if f.Module != nil && !strings.Contains(filepath.Base(*f.Module), "libc") && filepath.Base(*f.Module) != "libnat.so" {
+				cOnly = false
+			}
+		}
+		sawC = sawC || cOnly
+		var g, w []string
+		for _, f := range got {
+			if cOnly || !f.Inlined {
+				g = append(g, fmt.Sprintf("%#x inlined=%v sig=%v", f.PC, f.Inlined, f.Signal))
+			}
+		}
+		for _, f := range want {
+			if cOnly || !f.inlined {
+				w = append(w, fmt.Sprintf("%#x inlined=%v sig=%v", f.pc, f.inlined, f.signal))
+			}
+		}
+		if strings.Join(g, "\n") != strings.Join(w, "\n") {
+			t.Errorf("native_frames(%d):\n got  %s\n want %s", lwp, strings.Join(g, "\n      "), strings.Join(w, "\n      "))
+			continue
+		}
+		if cOnly {
+			for i, f := range got {
+				if f.Module == nil || filepath.Base(*f.Module) != "libnat.so" {
+					continue
+				}
+				if f.Function == nil || *f.Function != want[i].fn || f.Line != want[i].line || filepath.Base(f.File) != want[i].file {
+					t.Errorf("native_frames(%d)[%d]: %v at %s:%d, gdb: %s at %s:%d", lwp, i, f.Function, f.File, f.Line, want[i].fn, want[i].file, want[i].line)
+				}
+			}
+		}
+		if lwp == mainLWP {
+			def, _, err := eval("native_frames()")
+			if err != nil || len(def) != len(got) || len(def) > 0 && def[0].PC != got[0].PC {
+				t.Errorf("native_frames() is not the main thread's (LWP %d): %d frames (%v), want %d", lwp, len(def), err, len(got))
+			}
+		}
+	}
+	if !sawC {
+		t.Errorf("no thread of libc and libnat frames only (nat.py's C thread)")
+	}
+	if _, msg, err := eval("native_frames(1)"); err == nil || !strings.Contains(msg, "no thread of the core has LWP 1") {
+		t.Errorf("native_frames(1): %v, output %q; want one clear error", err, msg)
+	}
+}

@@ -63,6 +63,8 @@ type Query struct {
 
 	namesOnce sync.Once
 	names     []string
+
+	native nativeStacks // for native_frames()
 }
 
 // moduleDWARF is one module's debug info, opened on first use.
@@ -541,6 +543,7 @@ func pythonBuiltins(q *Query) []*query.Builtin {
 			Doc:  fmt.Sprintf("The text of the Python str object at x, at most max characters (default 4096, limit %d).", maxPystr),
 			Args: []query.ArgKind{query.ArgValue, query.ArgValue}, Optional: 1, Fn: q.pystr,
 		},
+		nativeBuiltin(q),
 	}
 }
 

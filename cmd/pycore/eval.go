@@ -357,6 +357,10 @@ func (o *output) result(r query.Result) error {
 		}
 		fmt.Fprintf(o.w, "%s = %d %s\n", r.Expr, len(r.Items), typ)
 		for i, it := range r.Items {
+			if it.Kind == query.TextResult { // e.g. native_frames()'s
+				fmt.Fprintf(o.w, "  [%d] %s\n", i, it.Text)
+				continue
+			}
 			s, err := typesys.FormatValue(it.Value, o.opts)
 			if err != nil {
 				s = "<unreadable: " + err.Error() + ">"
@@ -402,6 +406,14 @@ func jsonResult(r query.Result, opts typesys.FormatOptions) (any, error) {
 	case query.ListResult:
 		items := make([]any, 0, len(r.Items))
 		for _, it := range r.Items {
+			if it.Kind == query.TextResult {
+				obj := typesys.Object{{Key: "text", Value: it.Text}}
+				if it.Data != nil {
+					obj = append(obj, typesys.Field{Key: "data", Value: it.Data})
+				}
+				items = append(items, obj)
+				continue
+			}
 			j, err := typesys.JSONOf(it.Value, opts)
 			if err != nil {
 				items = append(items, map[string]string{"error": err.Error()})
