@@ -35,6 +35,9 @@ func (p *Process) Resume() {
 		return
 	}
 	p.Live.Paused, _ = p.held.Release()
+	if p.direct != nil {
+		p.direct.dropCache()
+	}
 	if p.held.Expired() {
 		p.warnf(WarnLive, "the process was stopped for the longest pycore allows (%v) and then let run: reads after that may be torn", maxLiveHold)
 	}
@@ -554,6 +557,9 @@ type liveMemory struct {
 	mem      *os.File
 	noVMRead bool
 	mu       sync.Mutex // held by direct reads and writes (liveaccess.go)
+	// cache holds whole pages read while the process is stopped (readCached).
+	cache map[Address][]byte
+	slab  []byte
 }
 
 func newLiveMemory(pid int) *liveMemory { return &liveMemory{pid: pid} }

@@ -25,7 +25,14 @@ func (p *Process) readDirect(b []byte, addr Address) (int, error) {
 		}
 		want := min(uint64(len(b)-n), uint64(m.End-a))
 		p.direct.mu.Lock()
-		got := p.direct.read(b[n:n+int(want)], a)
+		var got uint64
+		if p.held != nil && !p.held.Expired() {
+			// Stopped: its memory cannot change until Resume, so a page
+			// read once serves every later read of it.
+			got = p.direct.readCached(b[n:n+int(want)], a)
+		} else {
+			got = p.direct.read(b[n:n+int(want)], a)
+		}
 		p.direct.mu.Unlock()
 		n += int(got)
 		if got < want {
@@ -33,6 +40,46 @@ func (p *Process) readDirect(b []byte, addr Address) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// maxCachedPages bounds the pages kept of a stopped process (64 MiB); past
+// it the cache starts again empty.
+const maxCachedPages = 16384
+
+// readCached is read through a cache of whole pages: a heap walk reads a
+// few bytes at a time, and one process_vm_readv per read made its pause
+// mostly system calls. A page that cannot be read whole is read uncached.
+func (l *liveMemory) readCached(dst []byte, addr Address) uint64 {
+	done := uint64(0)
+	for done < uint64(len(dst)) {
+		a := addr + Address(done)
+		page := a &^ (livePageSize - 1)
+		pg, ok := l.cache[page]
+		if !ok {
+			if len(l.slab) < livePageSize {
+				l.slab = make([]byte, 16*livePageSize)
+			}
+			buf := l.slab[:livePageSize:livePageSize]
+			if l.read(buf, page) != livePageSize {
+				return done + l.read(dst[done:], a)
+			}
+			l.slab = l.slab[livePageSize:]
+			if l.cache == nil || len(l.cache) >= maxCachedPages {
+				l.cache = map[Address][]byte{}
+			}
+			l.cache[page] = buf
+			pg = buf
+		}
+		done += uint64(copy(dst[done:], pg[a-page:]))
+	}
+	return done
+}
+
+// dropCache forgets the pages read while the process was stopped.
+func (l *liveMemory) dropCache() {
+	l.mu.Lock()
+	l.cache, l.slab = nil, nil
+	l.mu.Unlock()
 }
 
 // MaxLiveWrite bounds one WriteLive: pycore writes a script path and two
