@@ -22,9 +22,10 @@
 //	                 threading._active. It renders nothing.
 //	pyobj*.go        the renderer: an object as repr() shows it (Process.Object,
 //	                 Process.Repr), reading only through the object reader.
-//	runtime*.go, walk.go, tstate.go, frames.go, objects.go
+//	runtime*.go, walk.go, tstate.go, frames.go, codereader.go
 //	                 the walker: _PyRuntime, interpreters, thread states, frames,
-//	                 code objects' names (objects.go) and lines (Process.Snapshot).
+//	                 code objects' names (codereader.go) and lines
+//	                 (Process.Snapshot).
 //	locals.go, exceptions.go, procinfo.go, gil.go, gc.go
 //	                 what the walker's threads and interpreters hold, read through
 //	                 the object reader: locals, exceptions raised or handled, the
@@ -38,4 +39,5 @@
 //
 // Words: "object" here means a Python object (the object reader, the
 // renderer); core/objects.go's objects are the ELF files a process mapped.
+// The str layout is abi's StrOffsets.
 package cpython

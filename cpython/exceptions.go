@@ -792,7 +792,7 @@ func (er *excReader) unicodeErrorStr(a core.Address, kind string, nested int) (s
 
 // byteAt reads byte i of the bytes object at obj, if it has one.
 func (er *excReader) byteAt(obj core.Address, i int64) (byte, bool) {
-	sl := er.p.objs.layout
+	sl := er.p.codeRd.layout
 	n, err := er.r.i64(obj.Add(sl.BytesSize))
 	if err != nil || i < 0 || i >= n {
 		return 0, false

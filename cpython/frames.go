@@ -192,7 +192,7 @@ func (p *Process) interpreterFrame(frame typesys.Value, fl *abi.Flavor) (fr Fram
 	}
 	if p.codeTyp != 0 {
 		// 3.13+ shim frames hold None rather than a code object.
-		tp, err := p.R.Ptr(codeAddr.Add(p.objs.layout.ObType))
+		tp, err := p.R.Ptr(codeAddr.Add(p.codeRd.layout.ObType))
 		if err != nil {
 			return fr, false, false, fmt.Errorf("executable at %s: %w", codeAddr, err)
 		}
@@ -267,7 +267,7 @@ func (p *Process) readCode(addr core.Address) (*codeInfo, error) {
 		if err != nil {
 			return "", fmt.Errorf("%s: %w", name, err)
 		}
-		s, err := p.objs.str(a)
+		s, err := p.codeRd.str(a)
 		if err != nil {
 			return "", fmt.Errorf("%s: %w", name, err)
 		}
@@ -310,7 +310,7 @@ func (p *Process) readCode(addr core.Address) (*codeInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", tableMember, err)
 	}
-	if ci.table, err = p.objs.bytes(ta); err != nil {
+	if ci.table, err = p.codeRd.bytes(ta); err != nil {
 		return nil, fmt.Errorf("%s: %w", tableMember, err)
 	}
 	if p.flavor.Frames == abi.InterpreterFrames {

@@ -68,7 +68,7 @@ func recordProcess(t *testing.T, path string) (*Process, func() *recorder) {
 	return p, func() *recorder {
 		rec := &recorder{m: real, bytes: map[core.Address]byte{}}
 		p.R.Mem = rec
-		p.objs.r = p.R
+		p.codeRd.r = p.R
 		p.Runtime = typesys.At(p.R, p.Runtime.Type, p.Runtime.Addr)
 		if p.DebugOffsets != nil {
 			// The harness reads the version and the types from them.

@@ -227,7 +227,7 @@ func imageProcess(im *image) (*Process, error) {
 	mem := newSparseMem(im.ranges)
 	r := core.Reader{Mem: mem, Order: binary.LittleEndian, PtrSize: 8}
 	p := &Process{Core: &core.Process{Path: "fuzz", ByteOrder: r.Order, PtrSize: 8}, R: r, RuntimeAddr: im.roots[0]}
-	p.objs = &objects{r: r}
+	p.codeRd = &codeReader{r: r}
 	if d, err := abi.ReadDebugOffsets(r, im.roots[0]); err == nil {
 		p.DebugOffsets, p.Version, p.FreeThreaded = d, d.Version, d.FreeThreaded
 	} else {
@@ -257,7 +257,7 @@ func imageProcess(im *image) (*Process, error) {
 		return nil, err
 	}
 	p.Runtime = typesys.At(p.R, rt, im.roots[0])
-	if p.objs.layout, err = abi.ResolveStr(p.Types, p.flavor.Str); err != nil {
+	if p.codeRd.layout, err = abi.ResolveStr(p.Types, p.flavor.Str); err != nil {
 		return nil, err
 	}
 	p.codeTyp = im.codeType
@@ -417,8 +417,8 @@ func FuzzDebugOffsets(f *testing.F) {
 		if err != nil {
 			return
 		}
-		p := &Process{R: r, Version: d.Version, FreeThreaded: d.FreeThreaded, Types: ts, objs: &objects{r: r}, flavor: fl}
-		if p.objs.layout, err = abi.ResolveStr(ts, fl.Str); err != nil {
+		p := &Process{R: r, Version: d.Version, FreeThreaded: d.FreeThreaded, Types: ts, codeRd: &codeReader{r: r}, flavor: fl}
+		if p.codeRd.layout, err = abi.ResolveStr(ts, fl.Str); err != nil {
 			return
 		}
 		if _, err := newObjLayout(p); err != nil {

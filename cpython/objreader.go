@@ -248,7 +248,7 @@ func (r *objReader) strData(a core.Address) (data core.Address, kind int, length
 }
 
 // strs is the str decoder, with this process's str layout.
-func (r *objReader) strs() pep393 { return pep393{r.p.R, r.p.objs.layout} }
+func (r *objReader) strs() pep393 { return pep393{r.p.R, r.p.codeRd.layout} }
 
 func codepointsToString(cps []rune) string {
 	var b strings.Builder
@@ -275,7 +275,7 @@ func (r *objReader) bytesValue(a core.Address, max int) ([]byte, int64, error) {
 	if a == 0 {
 		return nil, 0, errors.New("NULL bytes")
 	}
-	sl := r.p.objs.layout
+	sl := r.p.codeRd.layout
 	n, err := r.i64(a.Add(sl.BytesSize))
 	if err != nil {
 		return nil, 0, fmt.Errorf("bytes at %#x: size: %w", uint64(a), err)

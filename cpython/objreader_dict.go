@@ -332,21 +332,30 @@ func (r *objReader) instanceItems(obj core.Address) ([]dictEntry, error) {
 		}
 		return nil, nil
 	}
-	// A dict at tp_dictoffset; negative offsets count from the end of a
-	// variable-sized object.
-	doff, err := r.i64(tp.Add(l.Type.Dictoffset))
+	d, err := r.offsetDict(obj, tp, ti)
 	if err != nil {
 		return nil, err
 	}
+	return fromDict(d)
+}
+
+// offsetDict is the dict pointer at tp_dictoffset (0 if there is none);
+// negative offsets count from the end of a variable-sized object.
+func (r *objReader) offsetDict(obj, tp core.Address, ti *typeInfo) (core.Address, error) {
+	l := r.l
+	doff, err := r.i64(tp.Add(l.Type.Dictoffset))
+	if err != nil {
+		return 0, err
+	}
 	if doff == 0 {
-		return nil, nil
+		return 0, nil
 	}
 	if doff < 0 {
 		basic, err1 := r.i64(tp.Add(l.Type.Basicsize))
 		item, err2 := r.i64(tp.Add(l.Type.Itemsize))
 		size, err3 := r.i64(obj.Add(l.Object.Size))
 		if err := errors.Join(err1, err2, err3); err != nil {
-			return nil, err
+			return 0, err
 		}
 		if size < 0 {
 			size = -size
@@ -355,13 +364,9 @@ func (r *objReader) instanceItems(obj core.Address) ([]dictEntry, error) {
 		doff += total
 	}
 	if doff < 0 || doff > 1<<20 {
-		return nil, fmt.Errorf("%s: instance dict offset %d is not plausible", ti.name, doff)
+		return 0, fmt.Errorf("%s: instance dict offset %d is not plausible", ti.name, doff)
 	}
-	d, err := r.ptr(obj.Add(doff))
-	if err != nil {
-		return nil, err
-	}
-	return fromDict(d)
+	return r.ptr(obj.Add(doff))
 }
 
 // attr finds an instance attribute by name.

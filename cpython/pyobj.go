@@ -243,7 +243,7 @@ var singletonSymbols = []struct {
 	{"_Py_NotImplementedStruct", kindNotImplemented, "NotImplemented"},
 }
 
-// tp_flags bits (Include/object.h; the subclass bits are in objects.go too).
+// tp_flags bits (Include/object.h; the subclass bits are in codereader.go too).
 const (
 	tpflagsInlineValues  = 1 << 2 // 3.13+: instance attributes inline after the object
 	tpflagsManagedDict   = 1 << 4 // 3.11+: the instance dict sits before the object
@@ -273,10 +273,10 @@ type objLayout struct {
 }
 
 func newObjLayout(p *Process) (*objLayout, error) {
-	if p.objs == nil || p.objs.layout == nil {
+	if p.codeRd == nil || p.codeRd.layout == nil {
 		return nil, errors.New("the process's object layout is not known")
 	}
-	l := &objLayout{Objects: abi.ResolveObjects(p.Types, p.Version, p.FreeThreaded, int64(p.R.PtrSize), p.objs.layout)}
+	l := &objLayout{Objects: abi.ResolveObjects(p.Types, p.Version, p.FreeThreaded, int64(p.R.PtrSize), p.codeRd.layout)}
 	l.singletons = map[core.Address]int{}
 	l.types = map[core.Address]objKind{}
 	l.reprOf = map[objKind]core.Address{}

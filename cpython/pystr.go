@@ -12,7 +12,7 @@ import (
 // pep393 is the one decoder of str objects: PEP 393's compact and legacy
 // layouts, and the legacy strings of <= 3.11 not made ready yet, which have
 // only wchar_t characters. The object reader and the code names of frames
-// (objects.str) both read strings through it; each checks the type its own
+// (codeReader.str) both read strings through it; each checks the type its own
 // way first.
 type pep393 struct {
 	r  core.Reader

@@ -52,7 +52,7 @@ type Process struct {
 	Types        abi.TypeSource
 	DebugOffsets *abi.DebugOffsets // 3.13+
 
-	objs   *objects
+	codeRd *codeReader
 	flavor *abi.Flavor
 	// The offsets of the walker's details, worked out once, on first use
 	// (detailLayout).
@@ -320,7 +320,7 @@ func (p *Process) tryRuntime(cand runtimeCandidate, opts Options) error {
 		}
 		p.Runtime = typesys.At(p.R, rt, cand.addr)
 	}
-	if p.objs.layout, err = abi.ResolveStr(p.Types, p.flavor.Str); err != nil {
+	if p.codeRd.layout, err = abi.ResolveStr(p.Types, p.flavor.Str); err != nil {
 		return fmt.Errorf("str layout: %w", err)
 	}
 	if p.Syms != nil {
@@ -348,7 +348,7 @@ var pyNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(
 
 // detectVersion reads the version from the strongest evidence available.
 func (p *Process) detectVersion(cand runtimeCandidate) error {
-	p.objs = &objects{r: p.R}
+	p.codeRd = &codeReader{r: p.R}
 	d, err := abi.ReadDebugOffsets(p.R, cand.addr)
 	p.debugOffsetsErr = err
 	if err == nil {

@@ -30,14 +30,16 @@ var (
 	memberPathOffset = abi.MemberPathOffset
 )
 
-// objects reads Python objects from memory.
-type objects struct {
+// codeReader reads the str and bytes objects of code objects (names, line
+// tables) for the walker from open on, before the object reader exists, with
+// only the str layout; strings go through the one decoder, pep393.
+type codeReader struct {
 	r      core.Reader
 	layout *strLayout
 }
 
 // typeFlags returns the tp_flags of an object's type.
-func (o *objects) typeFlags(obj core.Address) (uint64, error) {
+func (o *codeReader) typeFlags(obj core.Address) (uint64, error) {
 	tp, err := o.r.Ptr(obj.Add(o.layout.ObType))
 	if err != nil {
 		return 0, err
@@ -49,7 +51,7 @@ func (o *objects) typeFlags(obj core.Address) (uint64, error) {
 }
 
 // typeName returns the tp_name of an object's type.
-func (o *objects) typeName(obj core.Address) (string, error) {
+func (o *codeReader) typeName(obj core.Address) (string, error) {
 	tp, err := o.r.Ptr(obj.Add(o.layout.ObType))
 	if err != nil {
 		return "", err
@@ -64,7 +66,7 @@ func (o *objects) typeName(obj core.Address) (string, error) {
 
 // str reads a str object (a code object's name) as Go (UTF-8) text, at most
 // maxCodeNameChars of it. Surrogates become U+FFFD.
-func (o *objects) str(obj core.Address) (string, error) {
+func (o *codeReader) str(obj core.Address) (string, error) {
 	if obj == 0 {
 		return "", fmt.Errorf("NULL str")
 	}
@@ -96,7 +98,7 @@ func (o *objects) str(obj core.Address) (string, error) {
 }
 
 // bytes reads a bytes object's contents (bounded).
-func (o *objects) bytes(obj core.Address) ([]byte, error) {
+func (o *codeReader) bytes(obj core.Address) ([]byte, error) {
 	if obj == 0 {
 		return nil, fmt.Errorf("NULL bytes")
 	}
