@@ -31,7 +31,57 @@ func runs(py []cpython.Frame, byEntry bool) [][]cpython.Frame {
 // native frames (both innermost first), pairing eval activations and runs
 // from the outermost, as pystack does. One innermost activation more than
 // runs is accepted: the eval loop entered but its frame not yet pushed.
-func merge(natives []Frame, py []cpython.Frame, mode Mode, byEntry bool) ([]Frame, string) {
+// When the native unwinding did not reach the outermost frame (truncated:
+// the depth bound, unreadable stack) and found fewer activations than runs,
+// they are paired from the innermost instead, and the outer runs it did not
+// reach follow the last native frame; cut is then the index in out of the
+// first of those (len(out) when there are none), -1 otherwise.
+func merge(natives []Frame, py []cpython.Frame, mode Mode, byEntry, truncated bool) (out []Frame, cut int, errMsg string) {
+	if truncated {
+		if out, cut, ok := mergeInnermost(natives, py, mode, byEntry); ok {
+			return out, cut, ""
+		}
+	}
+	out, errMsg = mergeOutermost(natives, py, mode, byEntry)
+	return out, -1, errMsg
+}
+
+// mergeInnermost pairs the activations of a truncated native stack with
+// the innermost runs, when there are fewer activations than runs.
+func mergeInnermost(natives []Frame, py []cpython.Frame, mode Mode, byEntry bool) ([]Frame, int, bool) {
+	var evals []int
+	for i, f := range natives {
+		if f.eval {
+			evals = append(evals, i)
+		}
+	}
+	rs := runs(py, byEntry)
+	if len(py) == 0 || len(evals) >= len(rs) {
+		return nil, 0, false
+	}
+	runAt := map[int][]cpython.Frame{}
+	for k, i := range evals {
+		runAt[i] = rs[k]
+	}
+	out := make([]Frame, 0, len(natives)+len(py))
+	for i := range natives {
+		for j := range runAt[i] {
+			out = append(out, Frame{Python: &runAt[i][j]})
+		}
+		if mode == All || shown(&natives[i]) {
+			out = append(out, natives[i])
+		}
+	}
+	cut := len(out)
+	for _, run := range rs[len(evals):] {
+		for j := range run {
+			out = append(out, Frame{Python: &run[j]})
+		}
+	}
+	return out, cut, true
+}
+
+func mergeOutermost(natives []Frame, py []cpython.Frame, mode Mode, byEntry bool) ([]Frame, string) {
 	var evals []int
 	for i, f := range natives {
 		if f.eval {

@@ -111,6 +111,11 @@ type Thread struct {
 	// native ones; Frames then holds the native frames only and the Python
 	// frames are in Python.Frames.
 	MergeError string
+	// Cut, when the native unwinding stopped short of the outermost frame
+	// and the Python frames were merged all the same, is the index in
+	// Frames past the last native frame reached: Frames[Cut:] are Python
+	// frames whose native frames were not unwound. -1 otherwise.
+	Cut int
 }
 
 // Snapshot is a cpython.Snapshot whose threads carry native stacks: every
@@ -140,14 +145,14 @@ func Stacks(p *core.Process, syms *symbols.Table, snap *cpython.Snapshot, mode M
 	stacks := map[int]*Thread{}
 	for _, ct := range p.Threads {
 		st := u.Unwind(ct)
-		th := &Thread{LWP: ct.TID, Python: byLWP[ct.TID], Stop: st.Stop}
+		th := &Thread{LWP: ct.TID, Python: byLWP[ct.TID], Stop: st.Stop, Cut: -1}
 		frames := make([]Frame, 0, len(st.Frames))
 		for _, f := range st.Frames {
 			frames = append(frames, convert(f, lines, cfaBelow(frames))...)
 		}
 		th.Frames = frames
 		if th.Python != nil {
-			th.Frames, th.MergeError = merge(frames, th.Python.Frames, mode, byEntry)
+			th.Frames, th.Cut, th.MergeError = merge(frames, th.Python.Frames, mode, byEntry, !st.Outermost())
 		}
 		stacks[ct.TID] = th
 		if snap.Signal != nil && snap.Signal.Fatal && ct.TID == snap.Signal.Thread && out.Crash == nil {
@@ -161,7 +166,7 @@ func Stacks(p *core.Process, syms *symbols.Table, snap *cpython.Snapshot, mode M
 		if t.LWP == nil {
 			// A thread state with no kernel thread in the core (exited, or
 			// not matched): its Python frames alone.
-			th := &Thread{Python: t, Frames: pythonOnly(t.Frames), Stop: "no kernel thread of the core matches this thread state"}
+			th := &Thread{Python: t, Frames: pythonOnly(t.Frames), Stop: "no kernel thread of the core matches this thread state", Cut: -1}
 			out.Threads = append(out.Threads, th)
 			continue
 		}

@@ -9,14 +9,38 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/pycore/pycore/core"
 	"github.com/pycore/pycore/symbols"
 )
 
-// MaxDepth bounds the frames of one stack.
-const MaxDepth = 512
+// The frames of one stack are bounded, since a core is untrusted and its
+// stack may cycle or be endless in ways the checks below do not catch (a
+// signal frame may jump to any stack). Real stacks are deep: Python up to
+// 3.10 recurses in C, about four native frames a Python call, so 1000
+// Python calls (the default recursion limit) are ~4000 frames and programs
+// raise the limit. On x86-64 every call frame takes at least 16 bytes (the
+// ABI keeps rsp 16-aligned at a call), so a stack mapping of N bytes holds
+// at most N/16 frames: the bound is that, but at least MinDepth (a thread
+// whose stack mapping is unknown, or a small sigaltstack) and at most
+// MaxDepth (a gigabyte of stack costs no more than ~0.1 s of unwinding).
+const (
+	MinDepth = 1 << 14
+	MaxDepth = 1 << 20
+)
+
+// depthBound is the frame bound of a stack whose innermost sp is sp.
+func (u *Unwinder) depthBound(sp uint64) int {
+	n := MinDepth
+	if p, ok := u.mem.Mem.(*core.Process); ok {
+		if m := p.FindMapping(core.Address(sp)); m != nil {
+			n = max(n, int(min(uint64(m.End-m.Start)/16, MaxDepth)))
+		}
+	}
+	return n
+}
 
 // Frame is one native frame, innermost first.
 type Frame struct {
@@ -42,6 +66,11 @@ type Frame struct {
 type Stack struct {
 	Frames []Frame
 	Stop   string // why the unwinding ended, e.g. "return address undefined (outermost frame)"
+}
+
+// Outermost says whether the unwinding reached the stack's outermost frame.
+func (s *Stack) Outermost() bool {
+	return strings.HasSuffix(s.Stop, "(outermost frame)")
 }
 
 // Unwinder unwinds threads of one process. Each module's CFI is parsed
@@ -174,9 +203,10 @@ func (u *Unwinder) Unwind(t *core.Thread) Stack {
 	var st Stack
 	r := fromThread(t)
 	interrupted, byFP := true, false
+	bound := u.depthBound(r.v[regRSP])
 	for {
-		if len(st.Frames) >= MaxDepth {
-			st.Stop = fmt.Sprintf("depth bound of %d frames reached", MaxDepth)
+		if len(st.Frames) >= bound {
+			st.Stop = fmt.Sprintf("depth bound of %d frames reached", bound)
 			return st
 		}
 		pc := r.v[regRA]

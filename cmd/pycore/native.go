@@ -75,7 +75,8 @@ func printNativeThreads(w io.Writer, s *native.Snapshot) error {
 	for _, t := range s.Threads {
 		fmt.Fprintln(w)
 		printNativeThreadHeader(w, t)
-		if normalStop(t.Stop) {
+		if normalStop(t.Stop) || t.Cut >= 0 {
+			// With a cut, the line where it is says why the unwinding stopped.
 			fmt.Fprintln(w, "Stack (most recent call last):")
 		} else {
 			fmt.Fprintf(w, "Stack (most recent call last; native unwinding stopped: %s):\n", t.Stop)
@@ -83,7 +84,15 @@ func printNativeThreads(w io.Writer, s *native.Snapshot) error {
 		if t.MergeError != "" {
 			fmt.Fprintf(w, "  [%s: native frames only; the Python frames follow]\n", t.MergeError)
 		}
-		printMixedFrames(w, t.Frames)
+		if t.Cut >= 0 && t.Cut <= len(t.Frames) {
+			// The Python frames beyond the native unwinding's end, then
+			// where it ended, then the merged stack it reached.
+			printMixedFrames(w, t.Frames[t.Cut:])
+			fmt.Fprintf(w, "  [native unwinding stopped here (%s); the Python frames above ran in native frames not unwound]\n", t.Stop)
+			printMixedFrames(w, t.Frames[:t.Cut])
+		} else {
+			printMixedFrames(w, t.Frames)
+		}
 		if t.Python == nil {
 			continue
 		}
