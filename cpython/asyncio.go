@@ -411,6 +411,13 @@ func (p *Process) structOf(names []string, anchors map[string]string) (*typesys.
 	return nil, "", fmt.Errorf("neither %s nor pycore's table for %s describe %s", p.Types.Describe(), vl.Version, names[0])
 }
 
+// coroLayout is the process's coroutine layout, worked out once, on the
+// first tasks call.
+func (p *Process) coroLayout() (*coroLayout, error) {
+	p.coroOnce.Do(func() { p.coroL, p.coroErr = p.newCoroLayout() })
+	return p.coroL, p.coroErr
+}
+
 func (p *Process) newCoroLayout() (*coroLayout, error) {
 	cl := &coroLayout{state: -1, states: p.flavor.GenStates}
 	anchors := map[string]string{"_PyInterpreterFrame": "localsplus", "PyObject": "ob_type"}
@@ -624,7 +631,7 @@ func (p *Process) asyncioTasks() (*AsyncioSnapshot, error) {
 	if dbg != nil {
 		out.Sources = append(out.Sources, "task lists, running loops and tasks: "+dbg.where)
 	}
-	ar.cl, ar.clErr = p.newCoroLayout()
+	ar.cl, ar.clErr = p.coroLayout()
 	if ar.clErr != nil {
 		out.Missing = append(out.Missing, "coroutine stacks: "+ar.clErr.Error())
 	}
