@@ -276,8 +276,10 @@ func dictRule(r *resolver, v Version, ptr, H int64) DictOffsets {
 	l.KeysNentries = r.orRule(dk, "dk_nentries", rule, 3*ptr)
 	l.KeysIndices = r.orRule(dk, "dk_indices", rule, 4*ptr)
 	// 3.13+: struct _dictvalues {u8 capacity, size, embedded, valid; PyObject *values[]}.
+	// (3.11 and 3.12 keep values[] first, behind an order prefix that
+	// precedes the struct; their readers do not use this offset.)
 	l.ValuesItems = r.off("PyDictValues", "values")
-	if l.ValuesItems < 0 {
+	if l.ValuesItems < 0 && l.Model == DictV313 {
 		l.ValuesItems = r.orRule("struct _dictvalues", "values", "{u8 capacity, size, embedded, valid; values[]} (3.13+)", ptr)
 	}
 	return l
