@@ -4,42 +4,43 @@ Usage: python live.py ORACLE_PATH
 Workers park at "# PARK" lines, the main thread writes the oracle, marks it
 ready and waits at its "# CORE-POINT" line until SIGUSR1. Then every thread
 computes something, the main thread prints "result N" and exits 0: proof
-that the process was left running after the read. Every wait is bounded.
+that the process was left running after the read. Every wait is bounded,
+and none wakes before its end: a thread that woke to poll would hold the
+GIL now and then, and a read at that moment would differ from the oracle.
 """
 
 import os
+import select
 import signal
 import sys
 import threading
-import time
 
 import pycore_oracle as oracle
 
-STATE = {"go": False}
-DEADLINE = time.time() + 120
+WAIT = 120
 RESULTS = {}
+# SIGUSR1 is blocked in every thread (they inherit the mask) and taken by
+# sigtimedwait in the main thread.
+signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR1])
+GO_R, GO_W = os.pipe()
 
 
 def worker(i, ev):
     ev.set()
-    while not STATE["go"] and time.time() < DEADLINE: time.sleep(0.02)  # PARK
+    select.select([GO_R], [], [], WAIT)  # PARK
     RESULTS[i] = sum(range(1000 * (i + 1)))
-
-
-def on_usr1(signum, frame):
-    STATE["go"] = True
 
 
 def main():
     oracle_path = sys.argv[1]
-    signal.signal(signal.SIGUSR1, on_usr1)
     events = oracle.start([("worker-%d" % i, worker, (i,)) for i in range(3)])
     oracle.wait_events(events, "live.py")
     oracle.write_oracle(oracle_path, "wait")
     oracle.mark_ready(oracle_path)
-    while not STATE["go"] and time.time() < DEADLINE: time.sleep(0.02)  # CORE-POINT
-    if not STATE["go"]:
+    got = signal.sigtimedwait([signal.SIGUSR1], WAIT)  # CORE-POINT
+    if got is None:
         oracle.fail("no SIGUSR1 within the deadline")
+    os.write(GO_W, b"go")
     for t in threading.enumerate():
         if t is not threading.current_thread():
             t.join(30)
