@@ -19,6 +19,45 @@ type modLines struct {
 	d     *dwarf.Data // nil: no DWARF
 	units map[dwarf.Offset]*unitLines
 	names map[dwarf.Offset]string // inlined functions' names by abstract origin
+	// cuRanges indexes every unit's pc ranges, built on first use
+	// (cuRead); cus caches each unit's entry by offset.
+	cuRanges []arange
+	cuRead   bool
+	cus      map[dwarf.Offset]*dwarf.Entry
+}
+
+// unitEntry is the compilation unit entry covering the link-time pc, as
+// SeekPC finds it, from an index of every unit's ranges built once (SeekPC
+// walks every unit's entry on each call: hundreds in libpython); SeekPC
+// itself where the index does not decide. nil if no unit covers pc.
+func (ml *modLines) unitEntry(m *symbols.Module, pc uint64) *dwarf.Entry {
+	if !ml.cuRead {
+		ml.cuRead = true
+		ml.cuRanges = unitRanges(ml.d, m.DWARFSection("info"))
+		ml.cus = map[dwarf.Offset]*dwarf.Entry{}
+	}
+	off, found, decided := unitOf(ml.cuRanges, pc)
+	if found {
+		e, seen := ml.cus[off]
+		if !seen {
+			r := ml.d.Reader()
+			r.Seek(off)
+			if x, err := r.Next(); err == nil && x != nil && x.Tag != 0 {
+				e = x
+			}
+			ml.cus[off] = e
+		}
+		if e != nil {
+			return e
+		}
+	} else if decided && len(ml.cuRanges) > 0 {
+		return nil
+	}
+	cu, err := ml.d.Reader().SeekPC(pc)
+	if err != nil {
+		return nil
+	}
+	return cu
 }
 
 // unitLines is what one compilation unit says about its pcs: its line
@@ -79,9 +118,8 @@ func (c *lineCache) locate(m *symbols.Module, addr core.Address, withInline bool
 		return "", 0, nil
 	}
 	pc := uint64(addr) - m.Bias
-	r := ml.d.Reader()
-	cu, err := r.SeekPC(pc)
-	if err != nil || cu == nil {
+	cu := ml.unitEntry(m, pc)
+	if cu == nil {
 		return "", 0, nil
 	}
 	u, ok := ml.units[cu.Offset]
