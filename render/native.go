@@ -82,6 +82,11 @@ func StackFrameOf(f *native.Frame) any {
 	if f.Python != nil {
 		return FrameOf(f.Python)
 	}
+	return NativeFrameOf(f)
+}
+
+// NativeFrameOf is a native frame as JSON (f.Python is not looked at).
+func NativeFrameOf(f *native.Frame) NativeFrame {
 	j := NativeFrame{Kind: "native", PC: uint64(f.PC), Signal: f.Signal, FramePointer: f.FramePointer, Inlined: f.Inlined}
 	if f.Function != "" {
 		fn, off := f.Function, f.Offset

@@ -7,6 +7,7 @@ import (
 	"github.com/pycore/pycore/cpython"
 	"github.com/pycore/pycore/native"
 	"github.com/pycore/pycore/query"
+	"github.com/pycore/pycore/render"
 )
 
 // nativeStacks are every thread's native stacks, unwound once per query
@@ -17,19 +18,11 @@ type nativeStacks struct {
 	err  error
 }
 
-// NativeFrameData is one native frame as native_frames() gives it to JSON.
+// NativeFrameData is one native frame as native_frames() gives it to JSON:
+// its index in the list and the frame as threads --native --json writes it.
 type NativeFrameData struct {
-	Index        int     `json:"index"`
-	PC           uint64  `json:"pc"`
-	Function     *string `json:"function"`
-	Offset       *uint64 `json:"offset"`
-	Module       *string `json:"module"`
-	ModuleOffset *uint64 `json:"module_offset"`
-	File         string  `json:"file,omitempty"`
-	Line         int     `json:"line,omitempty"`
-	Inlined      bool    `json:"inlined,omitempty"`
-	Signal       bool    `json:"signal,omitempty"`
-	FramePointer bool    `json:"frame_pointer,omitempty"`
+	Index int `json:"index"`
+	render.NativeFrame
 }
 
 // maxNativeFrames bounds what native_frames lists (unwind.MaxDepth
@@ -103,18 +96,7 @@ func (q *Query) nativeFrames(c *query.CallContext, args []query.Arg) (query.Resu
 			out.Note = fmt.Sprintf("stopped at the limit of %d frames", maxNativeFrames)
 			break
 		}
-		d := NativeFrameData{Index: n, PC: uint64(f.PC), File: f.File, Line: f.Line, Inlined: f.Inlined, Signal: f.Signal, FramePointer: f.FramePointer}
-		if f.Function != "" {
-			fn, off := f.Function, f.Offset
-			d.Function = &fn
-			if !f.Inlined {
-				d.Offset = &off
-			}
-		}
-		if f.Module != "" {
-			m, off := f.Module, f.ModuleOffset
-			d.Module, d.ModuleOffset = &m, &off
-		}
+		d := NativeFrameData{Index: n, NativeFrame: render.NativeFrameOf(f)}
 		text := fmt.Sprintf("#%-2d %#016x %s", n, uint64(f.PC), f.Symbol())
 		if f.Signal {
 			text = fmt.Sprintf("#%-2d %#016x <signal handler called>", n, uint64(f.PC))
