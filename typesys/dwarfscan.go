@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/pycore/pycore/internal/leb128"
 )
 
 // Sections are the raw DWARF sections a fast scan of top-level DIEs reads
@@ -271,46 +273,29 @@ func (r *rbuf) fixed(n int) uint64 {
 }
 
 func (r *rbuf) uleb() uint64 {
-	var v uint64
-	var shift uint
-	for {
-		if r.pos >= uint64(len(r.b)) {
-			r.fail()
-			return 0
-		}
-		c := r.b[r.pos]
-		r.pos++
-		if shift < 64 {
-			v |= uint64(c&0x7f) << shift
-		}
-		shift += 7
-		if c&0x80 == 0 {
-			return v
-		}
+	if r.pos >= uint64(len(r.b)) {
+		r.fail()
+		return 0
 	}
+	v, n := leb128.Uint(r.b[r.pos:])
+	if n == 0 {
+		r.fail()
+	}
+	r.pos += uint64(n)
+	return v
 }
 
 func (r *rbuf) sleb() int64 {
-	var v int64
-	var shift uint
-	for {
-		if r.pos >= uint64(len(r.b)) {
-			r.fail()
-			return 0
-		}
-		c := r.b[r.pos]
-		r.pos++
-		if shift < 64 {
-			v |= int64(c&0x7f) << shift
-		}
-		shift += 7
-		if c&0x80 == 0 {
-			if shift < 64 && c&0x40 != 0 {
-				v |= -1 << shift
-			}
-			return v
-		}
+	if r.pos >= uint64(len(r.b)) {
+		r.fail()
+		return 0
 	}
+	v, n := leb128.Int(r.b[r.pos:])
+	if n == 0 {
+		r.fail()
+	}
+	r.pos += uint64(n)
+	return v
 }
 
 // cstring returns the NUL-terminated string at off in b, nil if none.

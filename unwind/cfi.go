@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+
+	"github.com/pycore/pycore/internal/leb128"
 )
 
 // Pointer encodings of .eh_frame (DW_EH_PE_*).
@@ -94,40 +96,31 @@ func (c *cursor) fixed(n int) uint64 {
 }
 
 func (c *cursor) uleb() uint64 {
-	var v uint64
-	for shift := uint(0); ; shift += 7 {
-		b := c.u8()
-		if c.err != nil {
-			return 0
-		}
-		if shift < 64 {
-			v |= uint64(b&0x7f) << shift
-		}
-		if b&0x80 == 0 {
-			return v
-		}
+	if c.err != nil || c.off >= len(c.b) {
+		c.fail("byte")
+		return 0
 	}
+	v, n := leb128.Uint(c.b[c.off:])
+	if n == 0 {
+		c.off = len(c.b)
+		c.fail("byte")
+	}
+	c.off += n
+	return v
 }
 
 func (c *cursor) sleb() int64 {
-	var v int64
-	var shift uint
-	for {
-		b := c.u8()
-		if c.err != nil {
-			return 0
-		}
-		if shift < 64 {
-			v |= int64(b&0x7f) << shift
-		}
-		shift += 7
-		if b&0x80 == 0 {
-			if shift < 64 && b&0x40 != 0 {
-				v |= -1 << shift
-			}
-			return v
-		}
+	if c.err != nil || c.off >= len(c.b) {
+		c.fail("byte")
+		return 0
 	}
+	v, n := leb128.Int(c.b[c.off:])
+	if n == 0 {
+		c.off = len(c.b)
+		c.fail("byte")
+	}
+	c.off += n
+	return v
 }
 
 func (c *cursor) bytes(n uint64) []byte {
