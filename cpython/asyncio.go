@@ -527,7 +527,7 @@ func (p *Process) tableStruct(name, anchor string, want int64) (*typesys.Type, s
 // asyncReader reads asyncio objects of one process.
 type asyncReader struct {
 	p       *Process
-	r       *objReader
+	r       *Reader
 	tl      *taskLayout
 	cl      *coroLayout
 	clErr   error
@@ -584,7 +584,7 @@ func (p *Process) asyncioTasks() (*AsyncioSnapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := rd.l
+	l := rd.L
 	snap, err := p.Snapshot()
 	if err != nil {
 		return nil, err
@@ -876,7 +876,7 @@ func (ar *asyncReader) eachInterpreter(f func(interp typesys.Value, addr core.Ad
 
 func (ar *asyncReader) moduleTasks(interp typesys.Value, id int64) error {
 	r := ar.r
-	md, ok, err := r.moduleDict(interp, "asyncio.tasks")
+	md, ok, err := r.ModuleDict(interp, "asyncio.tasks")
 	if err != nil || !ok {
 		return err // asyncio not imported in this interpreter
 	}
@@ -887,7 +887,7 @@ func (ar *asyncReader) moduleTasks(interp typesys.Value, id int64) error {
 		}
 	}()
 	for _, name := range []string{"_all_tasks", "_scheduled_tasks", "_eager_tasks"} {
-		set, ok, err := r.dictGetStr(md, name)
+		set, ok, err := r.DictGetStr(md, name)
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
@@ -903,20 +903,20 @@ func (ar *asyncReader) moduleTasks(interp typesys.Value, id int64) error {
 			ar.addTask(a, id)
 		}
 	}
-	cur, ok, err := r.dictGetStr(md, "_current_tasks")
+	cur, ok, err := r.DictGetStr(md, "_current_tasks")
 	if err != nil || !ok {
 		return err
 	}
 	found = append(found, "_current_tasks")
-	items, _, err := r.dictItems(cur, maxLookupItems)
+	items, _, err := r.DictItems(cur, MaxLookupItems)
 	if err != nil {
 		return fmt.Errorf("_current_tasks: %w", err)
 	}
 	for _, it := range items {
-		lp := ar.addLoop(it.key, id)
-		task := it.value
+		lp := ar.addLoop(it.Key, id)
+		task := it.Value
 		lp.RunningTask = &task
-		if t := ar.addTask(it.value, id); t != nil {
+		if t := ar.addTask(it.Value, id); t != nil {
 			t.Running = true
 		}
 	}
@@ -927,20 +927,20 @@ func (ar *asyncReader) moduleTasks(interp typesys.Value, id int64) error {
 // (a Python object whose data attribute is a set of weak references).
 func (ar *asyncReader) setOrWeakSet(obj core.Address) ([]core.Address, error) {
 	r := ar.r
-	tp, err := r.ptr(obj.Add(r.l.Object.Type))
+	tp, err := r.Ptr(obj.Add(r.L.Object.Type))
 	if err != nil {
 		return nil, err
 	}
-	ti := r.typeOf(tp)
-	if ti.err != nil {
-		return nil, ti.err
+	ti := r.TypeOf(tp)
+	if ti.Err != nil {
+		return nil, ti.Err
 	}
-	if ti.kind == kindSet || ti.kind == kindFrozenSet {
+	if ti.Kind == KindSet || ti.Kind == KindFrozenSet {
 		return ar.setKeys(obj)
 	}
-	data, ok := r.attr(obj, "data")
+	data, ok := r.Attr(obj, "data")
 	if !ok {
-		return nil, fmt.Errorf("%s at %#x: neither a set nor a WeakSet (no data attribute)", ti.name, uint64(obj))
+		return nil, fmt.Errorf("%s at %#x: neither a set nor a WeakSet (no data attribute)", ti.Name, uint64(obj))
 	}
 	refs, err := ar.setKeys(data)
 	if err != nil {
@@ -949,8 +949,8 @@ func (ar *asyncReader) setOrWeakSet(obj core.Address) ([]core.Address, error) {
 	var out []core.Address
 	for _, ref := range refs {
 		// PyWeakReference: the header, then wr_object (None once the referent is gone).
-		o, err := r.ptr(ref.Add(ar.header))
-		if err != nil || o == 0 || r.isNone(o) {
+		o, err := r.Ptr(ref.Add(ar.header))
+		if err != nil || o == 0 || r.IsNone(o) {
 			continue
 		}
 		out = append(out, o)
@@ -961,32 +961,32 @@ func (ar *asyncReader) setOrWeakSet(obj core.Address) ([]core.Address, error) {
 // setKeys lists a set's keys (bounded by maxTasks).
 func (ar *asyncReader) setKeys(a core.Address) ([]core.Address, error) {
 	r := ar.r
-	l := r.l
-	mask, err := r.i64(a.Add(l.Set.Mask))
+	l := r.L
+	mask, err := r.I64(a.Add(l.Set.Mask))
 	if err != nil {
 		return nil, fmt.Errorf("set at %#x: mask: %w", uint64(a), err)
 	}
 	if mask < 0 || mask > 1<<32 || (mask+1)&mask != 0 {
 		return nil, fmt.Errorf("set at %#x: mask %#x is not a power of two minus one", uint64(a), mask)
 	}
-	table, err := r.ptr(a.Add(l.Set.Table))
+	table, err := r.Ptr(a.Add(l.Set.Table))
 	if err != nil {
 		return nil, fmt.Errorf("set at %#x: table: %w", uint64(a), err)
 	}
 	esize := 2 * l.Ptr
 	n := min(mask+1, int64(maxTasks))
-	buf := make([]byte, min(n, maxEntryChunk)*esize)
+	buf := make([]byte, min(n, MaxEntryChunk)*esize)
 	var keys []core.Address
-	for start := int64(0); start < n; start += maxEntryChunk {
-		cnt := min(n-start, maxEntryChunk)
+	for start := int64(0); start < n; start += MaxEntryChunk {
+		cnt := min(n-start, MaxEntryChunk)
 		chunk := buf[:cnt*esize]
 		if err := r.p.R.Read(chunk, table.Add(start*esize)); err != nil {
 			return keys, fmt.Errorf("set at %#x: table entries %d..%d: %w", uint64(a), start, start+cnt, err)
 		}
 		for i := int64(0); i < cnt; i++ {
 			e := chunk[i*esize:]
-			k := core.Address(r.word(e))
-			if k == 0 || int64(r.word(e[l.Ptr:])) == pySetDummyHash {
+			k := core.Address(r.Word(e))
+			if k == 0 || int64(r.Word(e[l.Ptr:])) == PySetDummyHash {
 				continue
 			}
 			keys = append(keys, k)
@@ -998,14 +998,14 @@ func (ar *asyncReader) setKeys(a core.Address) ([]core.Address, error) {
 // isNativeTask says whether the type at tp is _asyncio.Task or a subclass.
 func (ar *asyncReader) isNativeTask(tp core.Address) bool {
 	r := ar.r
-	for i := 0; i < maxTypeChain && tp != 0; i++ {
-		if r.typeOf(tp).name == "_asyncio.Task" {
+	for i := 0; i < MaxTypeChain && tp != 0; i++ {
+		if r.TypeOf(tp).Name == "_asyncio.Task" {
 			return true
 		}
-		if r.l.Type.Base < 0 {
+		if r.L.Type.Base < 0 {
 			return false
 		}
-		b, err := r.ptr(tp.Add(r.l.Type.Base))
+		b, err := r.Ptr(tp.Add(r.L.Type.Base))
 		if err != nil {
 			return false
 		}
@@ -1051,20 +1051,20 @@ func (ar *asyncReader) readAll(threads map[uint64]*Thread) {
 func (ar *asyncReader) readTask(t *AsyncTask) error {
 	r, tl := ar.r, ar.tl
 	a := t.Address
-	tp, err := r.ptr(a.Add(r.l.Object.Type))
+	tp, err := r.Ptr(a.Add(r.L.Object.Type))
 	if err != nil {
 		return fmt.Errorf("task at %s: ob_type: %w", a, err)
 	}
-	ti := r.typeOf(tp)
-	if ti.err != nil {
-		return fmt.Errorf("task at %s: %w", a, ti.err)
+	ti := r.TypeOf(tp)
+	if ti.Err != nil {
+		return fmt.Errorf("task at %s: %w", a, ti.Err)
 	}
 	if !ar.isNativeTask(tp) {
-		ar.foreign[ti.name]++
+		ar.foreign[ti.Name]++
 		ar.notTasks[a] = true
 		return nil
 	}
-	t.Type = ti.basename
+	t.Type = ti.Basename
 	var errs []string
 	if tl.state >= 0 {
 		if s, err := r.p.R.Uint32(a.Add(tl.state)); err != nil {
@@ -1076,14 +1076,14 @@ func (ar *asyncReader) readTask(t *AsyncTask) error {
 		}
 	}
 	if tl.loop >= 0 {
-		if lp, err := r.ptr(a.Add(tl.loop)); err != nil {
+		if lp, err := r.Ptr(a.Add(tl.loop)); err != nil {
 			errs = append(errs, fmt.Sprintf("task_loop: %v", err))
 		} else {
 			t.Loop = lp
 			ar.addLoop(lp, t.InterpreterID)
 		}
 	}
-	if c, err := r.ptr(a.Add(tl.coro)); err != nil {
+	if c, err := r.Ptr(a.Add(tl.coro)); err != nil {
 		errs = append(errs, fmt.Sprintf("task_coro: %v", err))
 	} else {
 		t.Coroutine = c
@@ -1094,12 +1094,12 @@ func (ar *asyncReader) readTask(t *AsyncTask) error {
 		t.Name = name
 	}
 	if tl.waiter >= 0 {
-		if w, err := r.ptr(a.Add(tl.waiter)); err != nil {
+		if w, err := r.Ptr(a.Add(tl.waiter)); err != nil {
 			errs = append(errs, fmt.Sprintf("task_fut_waiter: %v", err))
 		} else if w != 0 {
 			t.WaitingFor = &AwaitedObject{Address: w}
-			if wt, err := r.ptr(w.Add(r.l.Object.Type)); err == nil {
-				t.WaitingFor.Type = r.typeOf(wt).basename
+			if wt, err := r.Ptr(w.Add(r.L.Object.Type)); err == nil {
+				t.WaitingFor.Type = r.TypeOf(wt).Basename
 			}
 		}
 	}
@@ -1120,41 +1120,41 @@ func (ar *asyncReader) readTask(t *AsyncTask) error {
 // it) the int N of the automatic name "Task-N".
 func (ar *asyncReader) taskName(a core.Address) (*string, error) {
 	r := ar.r
-	n, err := r.ptr(a.Add(ar.tl.name))
-	if err != nil || n == 0 || r.isNone(n) {
+	n, err := r.Ptr(a.Add(ar.tl.name))
+	if err != nil || n == 0 || r.IsNone(n) {
 		return nil, err
 	}
-	tp, err := r.ptr(n.Add(r.l.Object.Type))
+	tp, err := r.Ptr(n.Add(r.L.Object.Type))
 	if err != nil {
 		return nil, err
 	}
-	switch r.typeOf(tp).kind {
-	case kindStr:
-		cps, _, err := r.strCodepoints(n, 1024)
+	switch r.TypeOf(tp).Kind {
+	case KindStr:
+		cps, _, err := r.StrCodepoints(n, 1024)
 		if err != nil {
 			return nil, err
 		}
-		s := codepointsToString(cps)
+		s := CodepointsToString(cps)
 		return &s, nil
-	case kindInt:
-		v, err := r.intValue(n)
+	case KindInt:
+		v, err := r.IntValue(n)
 		if err != nil {
 			return nil, err
 		}
 		s := "Task-" + v.String()
 		return &s, nil
 	}
-	return nil, fmt.Errorf("a %s, neither str nor int", r.typeOf(tp).name)
+	return nil, fmt.Errorf("a %s, neither str nor int", r.TypeOf(tp).Name)
 }
 
 // awaitedBy reads 3.14+'s task_awaited_by: NULL, one future, or a set of them.
 func (ar *asyncReader) awaitedBy(a core.Address) ([]core.Address, error) {
 	r := ar.r
-	by, err := r.ptr(a.Add(ar.tl.awaitedBy))
+	by, err := r.Ptr(a.Add(ar.tl.awaitedBy))
 	if err != nil || by == 0 {
 		return []core.Address{}, err
 	}
-	isSet, err := r.u8(a.Add(ar.tl.awaitedByIsSet))
+	isSet, err := r.U8(a.Add(ar.tl.awaitedByIsSet))
 	if err != nil {
 		return []core.Address{}, err
 	}
@@ -1172,12 +1172,12 @@ func (ar *asyncReader) awaitedBy(a core.Address) ([]core.Address, error) {
 // readLoop reads a loop's type and the thread running it (loop._thread_id).
 func (ar *asyncReader) readLoop(lp *EventLoop, threads map[uint64]*Thread) {
 	r := ar.r
-	if tp, err := r.ptr(lp.Address.Add(r.l.Object.Type)); err == nil {
-		lp.Type = r.typeOf(tp).basename
+	if tp, err := r.Ptr(lp.Address.Add(r.L.Object.Type)); err == nil {
+		lp.Type = r.TypeOf(tp).Basename
 	}
 	if lp.ThreadID == nil {
-		if v, ok := r.attr(lp.Address, "_thread_id"); ok && !r.isNone(v) {
-			if id, err := r.intValue(v); err == nil && id.IsUint64() {
+		if v, ok := r.Attr(lp.Address, "_thread_id"); ok && !r.IsNone(v) {
+			if id, err := r.IntValue(v); err == nil && id.IsUint64() {
 				u := id.Uint64()
 				lp.ThreadID = &u
 			}
@@ -1231,15 +1231,15 @@ func (ar *asyncReader) readStack(t *AsyncTask, threads map[uint64]*Thread) {
 // isCoroutine says whether obj is a coroutine object.
 func (ar *asyncReader) isCoroutine(obj core.Address) bool {
 	r := ar.r
-	tp, err := r.ptr(obj.Add(r.l.Object.Type))
+	tp, err := r.Ptr(obj.Add(r.L.Object.Type))
 	if err != nil {
 		return false
 	}
 	if ar.coroTyp != 0 {
 		return tp == ar.coroTyp
 	}
-	ti := r.typeOf(tp)
-	return !ti.heap && ti.name == "coroutine"
+	ti := r.TypeOf(tp)
+	return !ti.Heap && ti.Name == "coroutine"
 }
 
 // coroFrameAddr is where a coroutine's frame is: the frame object (3.8-3.10)
@@ -1247,7 +1247,7 @@ func (ar *asyncReader) isCoroutine(obj core.Address) bool {
 func (ar *asyncReader) coroFrameAddr(coro core.Address) (core.Address, error) {
 	cl := ar.cl
 	if cl.frameObjects {
-		return ar.r.ptr(coro.Add(cl.frame))
+		return ar.r.Ptr(coro.Add(cl.frame))
 	}
 	st, err := ar.p.R.Uint8(coro.Add(cl.state))
 	if err != nil {
@@ -1432,25 +1432,25 @@ func (ar *asyncReader) gatherChildren(fut core.Address, depth int, budget *int, 
 	if depth >= maxGatherNest {
 		return
 	}
-	children, ok := ar.r.attr(fut, "_children")
+	children, ok := ar.r.Attr(fut, "_children")
 	if !ok {
 		return
 	}
 	r := ar.r
-	tp, err := r.ptr(children.Add(r.l.Object.Type))
-	if err != nil || r.typeOf(tp).kind != kindList {
+	tp, err := r.Ptr(children.Add(r.L.Object.Type))
+	if err != nil || r.TypeOf(tp).Kind != KindList {
 		return
 	}
-	n, err := r.i64(children.Add(r.l.Object.Size))
+	n, err := r.I64(children.Add(r.L.Object.Size))
 	if err != nil || n < 0 || n > maxTasks {
 		return
 	}
-	items, err := r.ptr(children.Add(r.l.List.Items))
+	items, err := r.Ptr(children.Add(r.L.List.Items))
 	if err != nil || items == 0 {
 		return
 	}
 	for i := int64(0); i < n; i++ {
-		c, err := r.ptr(items.Add(i * r.l.Ptr))
+		c, err := r.Ptr(items.Add(i * r.L.Ptr))
 		if err != nil {
 			return
 		}
@@ -1466,27 +1466,27 @@ func (ar *asyncReader) callbacks(task core.Address) []core.Address {
 		return nil
 	}
 	var out []core.Address
-	if cb, err := r.ptr(task.Add(tl.callback0)); err == nil && cb != 0 {
+	if cb, err := r.Ptr(task.Add(tl.callback0)); err == nil && cb != 0 {
 		out = append(out, cb)
 	}
-	list, err := r.ptr(task.Add(tl.callbacks))
+	list, err := r.Ptr(task.Add(tl.callbacks))
 	if err != nil || list == 0 {
 		return out
 	}
-	n, err := r.i64(list.Add(r.l.Object.Size))
+	n, err := r.I64(list.Add(r.L.Object.Size))
 	if err != nil || n < 0 || n > maxCallbacks {
 		return out
 	}
-	items, err := r.ptr(list.Add(r.l.List.Items))
+	items, err := r.Ptr(list.Add(r.L.List.Items))
 	if err != nil || items == 0 {
 		return out
 	}
 	for i := int64(0); i < n; i++ {
-		tup, err := r.ptr(items.Add(i * r.l.Ptr))
+		tup, err := r.Ptr(items.Add(i * r.L.Ptr))
 		if err != nil || tup == 0 {
 			continue
 		}
-		if cb, err := r.ptr(tup.Add(r.l.Tuple.Items)); err == nil && cb != 0 {
+		if cb, err := r.Ptr(tup.Add(r.L.Tuple.Items)); err == nil && cb != 0 {
 			out = append(out, cb)
 		}
 	}
@@ -1497,30 +1497,30 @@ func (ar *asyncReader) callbacks(task core.Address) []core.Address {
 // _parent_task.
 func (ar *asyncReader) taskGroupParent(cb core.Address) (core.Address, bool) {
 	r := ar.r
-	tp, err := r.ptr(cb.Add(r.l.Object.Type))
+	tp, err := r.Ptr(cb.Add(r.L.Object.Type))
 	if err != nil {
 		return 0, false
 	}
 	if ar.methTyp != 0 && tp != ar.methTyp {
 		return 0, false
 	}
-	if ti := r.typeOf(tp); ti.heap || ti.name != "method" {
+	if ti := r.TypeOf(tp); ti.Heap || ti.Name != "method" {
 		return 0, false
 	}
-	fn, err1 := r.ptr(cb.Add(ar.imFunc))
-	self, err2 := r.ptr(cb.Add(ar.imSelf))
+	fn, err1 := r.Ptr(cb.Add(ar.imFunc))
+	self, err2 := r.Ptr(cb.Add(ar.imSelf))
 	if err1 != nil || err2 != nil || fn == 0 || self == 0 {
 		return 0, false
 	}
-	ftp, err := r.ptr(fn.Add(r.l.Object.Type))
-	if err != nil || r.typeOf(ftp).kind != kindFunction {
+	ftp, err := r.Ptr(fn.Add(r.L.Object.Type))
+	if err != nil || r.TypeOf(ftp).Kind != KindFunction {
 		return 0, false
 	}
-	if q, err := r.strAt(fn.Add(r.l.Function.Qualname), 64); err != nil || q != "TaskGroup._on_task_done" {
+	if q, err := r.StrAt(fn.Add(r.L.Function.Qualname), 64); err != nil || q != "TaskGroup._on_task_done" {
 		return 0, false
 	}
-	parent, ok := r.attr(self, "_parent_task")
-	if !ok || r.isNone(parent) {
+	parent, ok := r.Attr(self, "_parent_task")
+	if !ok || r.IsNone(parent) {
 		return 0, false
 	}
 	return parent, true

@@ -21,8 +21,8 @@ const (
 type strLayout = abi.StrOffsets
 
 const (
-	tpflagsBytesSubclass   = 1 << 27
-	tpflagsUnicodeSubclass = 1 << 28
+	TPFlagsBytesSubclass   = 1 << 27
+	TPFlagsUnicodeSubclass = 1 << 28
 )
 
 var (
@@ -32,7 +32,7 @@ var (
 
 // codeReader reads the str and bytes objects of code objects (names, line
 // tables) for the walker from open on, before the object reader exists, with
-// only the str layout; strings go through the one decoder, pep393.
+// only the str layout; strings go through the one decoder, PEP393.
 type codeReader struct {
 	r      core.Reader
 	layout *strLayout
@@ -74,11 +74,11 @@ func (o *codeReader) str(obj core.Address) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("str at %s: %w", obj, err)
 	}
-	if flags&tpflagsUnicodeSubclass == 0 {
+	if flags&TPFlagsUnicodeSubclass == 0 {
 		name, _ := o.typeName(obj)
 		return "", fmt.Errorf("object at %s is a %q, not a str", obj, name)
 	}
-	data, kind, length, err := pep393{o.r, o.layout}.chars(obj)
+	data, kind, length, err := PEP393{o.r, o.layout}.chars(obj)
 	if err != nil {
 		return "", err
 	}
@@ -90,7 +90,7 @@ func (o *codeReader) str(obj core.Address) (string, error) {
 	if err := o.r.Read(buf, data); err != nil {
 		return "", fmt.Errorf("str at %s: %d characters: %w", obj, length, err)
 	}
-	s := pep393{o.r, o.layout}.text(buf, kind)
+	s := PEP393{o.r, o.layout}.text(buf, kind)
 	if truncated {
 		s += "..."
 	}
@@ -106,7 +106,7 @@ func (o *codeReader) bytes(obj core.Address) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bytes at %s: %w", obj, err)
 	}
-	if flags&tpflagsBytesSubclass == 0 {
+	if flags&TPFlagsBytesSubclass == 0 {
 		name, _ := o.typeName(obj)
 		return nil, fmt.Errorf("object at %s is a %q, not bytes", obj, name)
 	}

@@ -16,11 +16,11 @@
 //	                 Nothing above it checks a version.
 //	pystr.go         the one PEP 393 str decoder (compact, legacy and not-ready
 //	                 strings), read by the object reader and by code names.
-//	objreader*.go    the object reader (objReader, one per process from
+//	objreader*.go    the object reader (Reader, one per process from
 //	                 Process.reader): type kinds and names, ints, str, bytes,
 //	                 tuples, dicts, instance attributes, module dicts,
 //	                 threading._active. It renders nothing.
-//	pyobj*.go        the renderer: an object as repr() shows it (Process.Object,
+//	pyobj*.go        the Renderer: an object as repr() shows it (Process.Object,
 //	                 Process.Repr), reading only through the object reader.
 //	runtime*.go, walk.go, tstate.go, frames.go, codereader.go
 //	                 the walker: _PyRuntime, interpreters, thread states, frames,
@@ -38,6 +38,6 @@
 //	remoteexec.go    PEP 768: running a script inside a live 3.14+ process.
 //
 // Words: "object" here means a Python object (the object reader, the
-// renderer); core/objects.go's objects are the ELF files a process mapped.
+// Renderer); core/objects.go's objects are the ELF files a process mapped.
 // The str layout is abi's StrOffsets.
 package cpython

@@ -108,9 +108,9 @@ const (
 type excReader struct {
 	p *Process
 	l *detailLayout
-	r *objReader
+	r *Reader
 	// rend renders the reprs of exception values and notes.
-	rend *renderer
+	rend *Renderer
 	// fExec is the offset of the code object in _PyInterpreterFrame (3.11+).
 	fExec int64
 }
@@ -120,7 +120,7 @@ func (p *Process) newExcReader(l *detailLayout) (*excReader, error) {
 	if err != nil {
 		return nil, err
 	}
-	er := &excReader{p: p, l: l, r: rd, rend: rd.newRenderer(DefaultReprOptions.withDefaults(), 1<<30), fExec: -1}
+	er := &excReader{p: p, l: l, r: rd, rend: rd.NewRenderer(DefaultReprOptions.WithDefaults(), 1<<30), fExec: -1}
 	if p.flavor.Frames == abi.InterpreterFrames {
 		er.fExec = p.offsetIn("_PyInterpreterFrame", p.flavor.ExecMember)
 	}
@@ -175,7 +175,7 @@ func (er *excReader) threadExceptions(t *Thread) {
 				note("exc_info item at %#x: exc_value: %v", uint64(item), verr)
 				break
 			}
-			if v != 0 && !er.r.isNone(v) {
+			if v != 0 && !er.r.IsNone(v) {
 				t.HandledExceptions = append(t.HandledExceptions, er.read(v, 0, newExcWalk(), false))
 			}
 			item, err = R.Ptr(item.Add(l.ErrStackItem.Previous))
@@ -199,7 +199,7 @@ func (er *excReader) threadExceptions(t *Thread) {
 		}
 		seen := map[core.Address]bool{}
 		for _, v := range values {
-			if v != 0 && !seen[v] && !er.r.isNone(v) && len(seen) < maxExcChain {
+			if v != 0 && !seen[v] && !er.r.IsNone(v) && len(seen) < maxExcChain {
 				seen[v] = true
 				t.HandledExceptions = append(t.HandledExceptions, er.read(v, 0, newExcWalk(), false))
 			}
@@ -210,26 +210,26 @@ func (er *excReader) threadExceptions(t *Thread) {
 }
 
 // isException reports whether the object at a is an exception instance.
-func (er *excReader) isException(a core.Address) (*typeInfo, core.Address, error) {
-	tp, err := er.p.R.Ptr(a.Add(er.r.l.Object.Type))
+func (er *excReader) isException(a core.Address) (*TypeInfo, core.Address, error) {
+	tp, err := er.p.R.Ptr(a.Add(er.r.L.Object.Type))
 	if err != nil {
 		return nil, 0, fmt.Errorf("object at %#x: ob_type: %w", uint64(a), err)
 	}
-	ti := er.r.typeOf(tp)
-	if ti.err != nil {
-		return nil, 0, ti.err
+	ti := er.r.TypeOf(tp)
+	if ti.Err != nil {
+		return nil, 0, ti.Err
 	}
-	if ti.flags&tpflagsBaseExcSubcl == 0 {
-		return ti, tp, fmt.Errorf("object at %#x is a %s, not an exception", uint64(a), ti.name)
+	if ti.Flags&TPFlagsBaseExcSubcl == 0 {
+		return ti, tp, fmt.Errorf("object at %#x is a %s, not an exception", uint64(a), ti.Name)
 	}
 	return ti, tp, nil
 }
 
 // typeName is a class's name as the traceback module prints it.
 func (er *excReader) typeName(tp core.Address) string {
-	mod, qual, err := er.r.typeNames(tp)
+	mod, qual, err := er.r.TypeNames(tp)
 	if err != nil || qual == "" {
-		return er.r.typeOf(tp).name
+		return er.r.TypeOf(tp).Name
 	}
 	if mod == "" || mod == "builtins" || mod == "__main__" {
 		return qual
@@ -256,7 +256,7 @@ func (er *excReader) read(a core.Address, depth int, w *excWalk, member bool) *E
 	if err != nil {
 		e.Error = err.Error()
 		if ti != nil {
-			e.Type = ti.name
+			e.Type = ti.Name
 		}
 		return e
 	}
@@ -272,7 +272,7 @@ func (er *excReader) read(a core.Address, depth int, w *excWalk, member bool) *E
 	if err != nil {
 		e.Error = fmt.Sprintf("message: %v", err)
 	}
-	e.Repr = er.rend.object(a, 0).Repr
+	e.Repr = er.rend.Render(a, 0).Repr
 	if er.excTypeNamed(tp, "SyntaxError") {
 		e.Syntax = er.syntaxDetail(a)
 	}
@@ -304,7 +304,7 @@ func (er *excReader) read(a core.Address, depth int, w *excWalk, member bool) *E
 			e.Error = joinErr(e.Error, fmt.Sprintf("%s: %v", link.name, err))
 			continue
 		}
-		if c != 0 && !er.r.isNone(c) {
+		if c != 0 && !er.r.IsNone(c) {
 			if w.read >= maxExcTree && !w.seen[c] {
 				e.Error = joinErr(e.Error, fmt.Sprintf("%s: more than %d exceptions in this tree: cut here", link.name, maxExcTree))
 				continue
@@ -317,7 +317,7 @@ func (er *excReader) read(a core.Address, depth int, w *excWalk, member bool) *E
 
 // readGroup reads the members of the exception group at a into e.
 func (er *excReader) readGroup(e *Exception, a core.Address, depth int, w *excWalk) {
-	excs, err := er.p.R.Ptr(a.Add(er.r.l.ExcGroup.Excs))
+	excs, err := er.p.R.Ptr(a.Add(er.r.L.ExcGroup.Excs))
 	if err != nil {
 		e.Error = joinErr(e.Error, fmt.Sprintf("exception group excs: %v", err))
 		return
@@ -326,12 +326,12 @@ func (er *excReader) readGroup(e *Exception, a core.Address, depth int, w *excWa
 		e.Error = joinErr(e.Error, "exception group with NULL excs")
 		return
 	}
-	n, err := er.r.tupleLen(excs, hardMaxItems)
+	n, err := er.r.TupleLen(excs, HardMaxItems)
 	if err != nil {
 		e.Error = joinErr(e.Error, fmt.Sprintf("exception group excs: %v", err))
 		return
 	}
-	members, err := er.r.tupleHead(excs, min(n, MaxGroupWidth))
+	members, err := er.r.TupleHead(excs, min(n, MaxGroupWidth))
 	if err != nil {
 		e.Error = joinErr(e.Error, fmt.Sprintf("exception group excs: %v", err))
 		return
@@ -365,12 +365,12 @@ func (er *excReader) readTriple(typ, val, tb core.Address) *Exception {
 	e := &Exception{Address: val, Unnormalized: true, Traceback: []TracebackEntry{}}
 	e.Type = er.typeName(typ)
 	switch {
-	case val == 0 || er.r.isNone(val):
+	case val == 0 || er.r.IsNone(val):
 	default:
 		args := []core.Address{val}
-		if tp, err := er.p.R.Ptr(val.Add(er.r.l.Object.Type)); err == nil {
-			if ti := er.r.typeOf(tp); ti.err == nil && ti.kind == kindTuple {
-				if items, err := er.r.tupleItems(val, hardMaxItems); err == nil {
+		if tp, err := er.p.R.Ptr(val.Add(er.r.L.Object.Type)); err == nil {
+			if ti := er.r.TypeOf(tp); ti.Err == nil && ti.Kind == KindTuple {
+				if items, err := er.r.TupleItems(val, HardMaxItems); err == nil {
 					args = items
 				}
 			}
@@ -380,7 +380,7 @@ func (er *excReader) readTriple(typ, val, tb core.Address) *Exception {
 			e.Error = fmt.Sprintf("message: %v", err)
 		}
 		e.Message = msg
-		e.Repr = e.Type + "(" + er.rend.object(val, 0).Repr + ")"
+		e.Repr = e.Type + "(" + er.rend.Render(val, 0).Repr + ")"
 	}
 	if tb != 0 {
 		e.Traceback, e.TracebackCut = er.traceback(tb)
@@ -403,11 +403,11 @@ func (er *excReader) notes(a core.Address) []string {
 	}
 	if n == 0 {
 		var ok bool
-		if n, ok = er.r.attr(a, "__notes__"); !ok {
+		if n, ok = er.r.Attr(a, "__notes__"); !ok {
 			return nil
 		}
 	}
-	o := er.rend.object(n, 0)
+	o := er.rend.Render(n, 0)
 	items, ok := o.Value.([]Object)
 	if !ok {
 		return nil
@@ -526,18 +526,18 @@ func (er *excReader) frameCode(frame core.Address) (core.Address, error) {
 // static builtin exception type called name.
 func (er *excReader) excTypeNamed(tp core.Address, name string) bool {
 	cur := tp
-	for i := 0; i < maxTypeChain && cur != 0; i++ {
-		ti := er.r.typeOf(cur)
-		if ti.err != nil {
+	for i := 0; i < MaxTypeChain && cur != 0; i++ {
+		ti := er.r.TypeOf(cur)
+		if ti.Err != nil {
 			return false
 		}
-		if !ti.heap && ti.name == name {
+		if !ti.Heap && ti.Name == name {
 			return true
 		}
-		if er.r.l.Type.Base < 0 {
+		if er.r.L.Type.Base < 0 {
 			return false
 		}
-		b, err := er.r.ptr(cur.Add(er.r.l.Type.Base))
+		b, err := er.r.Ptr(cur.Add(er.r.L.Type.Base))
 		if err != nil {
 			return false
 		}
@@ -547,7 +547,7 @@ func (er *excReader) excTypeNamed(tp core.Address, name string) bool {
 }
 
 // message is str(exc) for the exception at a.
-func (er *excReader) message(a core.Address, ti *typeInfo, tp core.Address, nested int) (string, error) {
+func (er *excReader) message(a core.Address, ti *TypeInfo, tp core.Address, nested int) (string, error) {
 	R, l := er.p.R, er.l
 	argsObj, err := R.Ptr(a.Add(l.Exception.Args))
 	if err != nil {
@@ -555,7 +555,7 @@ func (er *excReader) message(a core.Address, ti *typeInfo, tp core.Address, nest
 	}
 	var args []core.Address
 	if argsObj != 0 {
-		if args, err = er.r.tupleItems(argsObj, hardMaxItems); err != nil {
+		if args, err = er.r.TupleItems(argsObj, HardMaxItems); err != nil {
 			return "", fmt.Errorf("args: %w", err)
 		}
 	}
@@ -572,10 +572,10 @@ func (er *excReader) message(a core.Address, ti *typeInfo, tp core.Address, nest
 	}
 	if er.excTypeNamed(tp, "BaseExceptionGroup") {
 		// BaseExceptionGroup_str: "msg (N sub-exception[s])".
-		msg, err1 := R.Ptr(a.Add(er.r.l.ExcGroup.Msg))
-		excs, err2 := R.Ptr(a.Add(er.r.l.ExcGroup.Excs))
+		msg, err1 := R.Ptr(a.Add(er.r.L.ExcGroup.Msg))
+		excs, err2 := R.Ptr(a.Add(er.r.L.ExcGroup.Excs))
 		if err1 == nil && err2 == nil && msg != 0 && excs != 0 {
-			if n, err := er.r.tupleLen(excs, hardMaxItems); err == nil {
+			if n, err := er.r.TupleLen(excs, HardMaxItems); err == nil {
 				plural := "s"
 				if n == 1 {
 					plural = ""
@@ -614,33 +614,33 @@ func (er *excReader) argsMessage(tuple core.Address, args []core.Address, nested
 	return er.repr(tuple), nil
 }
 
-// str is str(obj) for the objects the renderer knows.
+// str is str(obj) for the objects the Renderer knows.
 func (er *excReader) str(obj core.Address, nested int) string {
 	if obj == 0 {
 		return "<NULL>"
 	}
-	tp, err := er.p.R.Ptr(obj.Add(er.r.l.Object.Type))
+	tp, err := er.p.R.Ptr(obj.Add(er.r.L.Object.Type))
 	if err != nil {
-		return unreadable(obj, err)
+		return Unreadable(obj, err)
 	}
-	ti := er.r.typeOf(tp)
+	ti := er.r.TypeOf(tp)
 	switch {
-	case ti.err != nil:
-		return unreadable(obj, ti.err)
-	case ti.kind == kindStr:
-		cps, total, err := er.r.strCodepoints(obj, maxMessageChars)
+	case ti.Err != nil:
+		return Unreadable(obj, ti.Err)
+	case ti.Kind == KindStr:
+		cps, total, err := er.r.StrCodepoints(obj, maxMessageChars)
 		if err != nil {
-			return unreadable(obj, err)
+			return Unreadable(obj, err)
 		}
-		s := codepointsToString(cps)
+		s := CodepointsToString(cps)
 		if int64(len(cps)) < total {
 			s += "..."
 		}
 		return s
-	case ti.flags&tpflagsBaseExcSubcl != 0 && nested < maxMessageNested:
+	case ti.Flags&TPFlagsBaseExcSubcl != 0 && nested < maxMessageNested:
 		m, err := er.message(obj, ti, tp, nested+1)
 		if err != nil {
-			return unreadable(obj, err)
+			return Unreadable(obj, err)
 		}
 		return m
 	}
@@ -651,7 +651,7 @@ func (er *excReader) str(obj core.Address, nested int) string {
 // None or unreadable.
 func (er *excReader) member(a core.Address, off int64) core.Address {
 	v, err := er.p.R.Ptr(a.Add(off))
-	if err != nil || v == 0 || er.r.isNone(v) {
+	if err != nil || v == 0 || er.r.IsNone(v) {
 		return 0
 	}
 	return v
@@ -663,14 +663,14 @@ func (er *excReader) exactInt(obj core.Address) (int64, bool) {
 	if obj == 0 {
 		return 0, false
 	}
-	tp, err := er.p.R.Ptr(obj.Add(er.r.l.Object.Type))
+	tp, err := er.p.R.Ptr(obj.Add(er.r.L.Object.Type))
 	if err != nil {
 		return 0, false
 	}
-	if ti := er.r.typeOf(tp); ti.err != nil || ti.kind != kindInt || !ti.exact {
+	if ti := er.r.TypeOf(tp); ti.Err != nil || ti.Kind != KindInt || !ti.Exact {
 		return 0, false
 	}
-	v, err := er.r.intValue(obj)
+	v, err := er.r.IntValue(obj)
 	if err != nil || !v.IsInt64() {
 		return 0, false
 	}
@@ -682,8 +682,8 @@ func (er *excReader) isStr(obj core.Address) bool {
 	if obj == 0 {
 		return false
 	}
-	tp, err := er.p.R.Ptr(obj.Add(er.r.l.Object.Type))
-	return err == nil && er.r.typeOf(tp).kind == kindStr
+	tp, err := er.p.R.Ptr(obj.Add(er.r.L.Object.Type))
+	return err == nil && er.r.TypeOf(tp).Kind == KindStr
 }
 
 // syntaxStr is SyntaxError_str: "msg (file.py, line N)", the file's
@@ -746,8 +746,8 @@ func (er *excReader) unicodeErrorStr(a core.Address, kind string, nested int) (s
 	if object == 0 {
 		return "", true // not initialized: CPython prints nothing either
 	}
-	start, err1 := er.r.i64(a.Add(l.UnicodeError.Start))
-	end, err2 := er.r.i64(a.Add(l.UnicodeError.End))
+	start, err1 := er.r.I64(a.Add(l.UnicodeError.Start))
+	end, err2 := er.r.I64(a.Add(l.UnicodeError.End))
 	if err1 != nil || err2 != nil {
 		return "", false
 	}
@@ -773,7 +773,7 @@ func (er *excReader) unicodeErrorStr(a core.Address, kind string, nested int) (s
 			what = "can't translate"
 		}
 		if single {
-			if c, err := er.r.strCharAt(object, start); err == nil {
+			if c, err := er.r.StrCharAt(object, start); err == nil {
 				var esc string
 				switch {
 				case c <= 0xff:
@@ -793,7 +793,7 @@ func (er *excReader) unicodeErrorStr(a core.Address, kind string, nested int) (s
 // byteAt reads byte i of the bytes object at obj, if it has one.
 func (er *excReader) byteAt(obj core.Address, i int64) (byte, bool) {
 	sl := er.p.codeRd.layout
-	n, err := er.r.i64(obj.Add(sl.BytesSize))
+	n, err := er.r.I64(obj.Add(sl.BytesSize))
 	if err != nil || i < 0 || i >= n {
 		return 0, false
 	}
@@ -802,5 +802,5 @@ func (er *excReader) byteAt(obj core.Address, i int64) (byte, bool) {
 }
 
 func (er *excReader) repr(obj core.Address) string {
-	return er.rend.object(obj, 0).Repr
+	return er.rend.Render(obj, 0).Repr
 }

@@ -74,7 +74,7 @@ func recordProcess(t *testing.T, path string) (*Process, func() *recorder) {
 			// The harness reads the version and the types from them.
 			_ = p.R.Read(make([]byte, p.DebugOffsets.Size), p.RuntimeAddr)
 		}
-		l, err := newObjLayout(p)
+		l, err := NewLayout(p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -84,12 +84,12 @@ func recordProcess(t *testing.T, path string) (*Process, func() *recorder) {
 }
 
 // imageOf is the image of what rec recorded of p, with the symbols the
-// renderer knows the builtin types by.
+// Renderer knows the builtin types by.
 func imageOf(p *Process, rec *recorder, roots []core.Address) *image {
-	l, _ := p.objLayout()
+	l, _ := p.objectLayout()
 	im := &image{version: p.Version, freeThreaded: p.FreeThreaded, debug: p.Debug, codeType: p.codeTyp,
 		roots: roots, ranges: rec.ranges()}
-	for addr, kind := range l.types {
+	for addr, kind := range l.Types {
 		for i, bt := range builtinTypes {
 			if bt.kind == kind && addr != l.baseExc && addr != l.excGroup {
 				im.syms = append(im.syms, imageSym{uint8(i), addr})

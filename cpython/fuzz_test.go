@@ -20,7 +20,7 @@ import (
 	"github.com/pycore/pycore/typesys"
 )
 
-// Fuzzing the walker and the object renderer over hostile memory.
+// Fuzzing the walker and the object Renderer over hostile memory.
 //
 // A fuzz input is a process image: a small header (the CPython version and
 // build, where the runtime or the objects are, which addresses are the builtin
@@ -59,7 +59,7 @@ type image struct {
 	ranges       []memRange
 }
 
-// imageSym is an address the renderer knows by symbol: tag < 64 is an index
+// imageSym is an address the Renderer knows by symbol: tag < 64 is an index
 // into builtinTypes, 64+i into singletonSymbols, 128 the base exception type.
 type imageSym struct {
 	tag  uint8
@@ -261,7 +261,7 @@ func imageProcess(im *image) (*Process, error) {
 		return nil, err
 	}
 	p.codeTyp = im.codeType
-	l, err := newObjLayout(p)
+	l, err := NewLayout(p)
 	if err != nil {
 		return nil, err
 	}
@@ -269,19 +269,19 @@ func imageProcess(im *image) (*Process, error) {
 		switch {
 		case s.tag == tagBaseExc:
 			l.baseExc = s.addr
-			l.types[s.addr] = kindException
+			l.Types[s.addr] = KindException
 		case s.tag == tagExcGroup:
 			l.excGroup = s.addr
-			l.types[s.addr] = kindExcGroup
+			l.Types[s.addr] = KindExcGroup
 		case s.tag >= tagSingleton && int(s.tag-tagSingleton) < len(singletonSymbols):
 			l.singletons[s.addr] = int(s.tag - tagSingleton)
 		case int(s.tag) < len(builtinTypes):
-			l.types[s.addr] = builtinTypes[s.tag].kind
+			l.Types[s.addr] = builtinTypes[s.tag].kind
 		default:
 			continue
 		}
 		if rp, err := p.R.Ptr(s.addr.Add(l.Type.Repr)); err == nil && (s.tag < tagSingleton || s.tag >= tagBaseExc) {
-			l.reprOf[l.types[s.addr]] = rp
+			l.reprOf[l.Types[s.addr]] = rp
 		}
 	}
 	setObjLayout(p, l)
@@ -291,9 +291,9 @@ func imageProcess(im *image) (*Process, error) {
 var tableTypes sync.Map // "version ft debug" -> TypeSource from the generated tables
 
 // setObjLayout makes l the layout p's object reader reads with.
-func setObjLayout(p *Process, l *objLayout) {
+func setObjLayout(p *Process, l *Layout) {
 	p.objOnce.Do(func() {})
-	p.objRd, p.objErr = newObjReader(p, l), nil
+	p.objRd, p.objErr = NewReader(p, l), nil
 }
 
 // readSeedImages reads the committed seeds of a target.
@@ -421,7 +421,7 @@ func FuzzDebugOffsets(f *testing.F) {
 		if p.codeRd.layout, err = abi.ResolveStr(ts, fl.Str); err != nil {
 			return
 		}
-		if _, err := newObjLayout(p); err != nil {
+		if _, err := NewLayout(p); err != nil {
 			return
 		}
 		for _, name := range []string{"_PyRuntimeState", "PyThreadState", "_PyInterpreterFrame", "PyCodeObject"} {

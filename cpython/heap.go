@@ -27,9 +27,9 @@ const (
 	maxHeapObjects  = 1 << 26 // objects found in all
 	maxGCScanBytes  = 4096    // bytes of the GC state searched for list heads
 	maxRefsPerObj   = 1 << 20 // references followed out of one container
-	tpflagsHaveGC   = 1 << 14
-	tpflagsReady    = 1 << 12
-	tpflagsManagedW = 1 << 3 // 3.12+: Py_TPFLAGS_MANAGED_WEAKREF
+	TPFlagsHaveGC   = 1 << 14
+	TPFlagsReady    = 1 << 12
+	TPFlagsManagedW = 1 << 3 // 3.12+: Py_TPFLAGS_MANAGED_WEAKREF
 )
 
 // HeapType is the count and total size of the live objects of one type.
@@ -68,7 +68,7 @@ type HeapStats struct {
 // heapWalker holds one walk's state.
 type heapWalker struct {
 	p       *Process
-	r       *objReader
+	r       *Reader
 	gcHdr   int64
 	seen    map[core.Address]core.Address // object -> its type
 	queue   []core.Address
@@ -110,8 +110,8 @@ func (p *Process) findObjects() (*heapWalker, error) {
 		seen: map[core.Address]core.Address{}, types: map[core.Address]bool{}, notType: map[core.Address]bool{},
 		stats: &HeapStats{}}
 	w.gcHdr = p.gcHeaderSize()
-	for a, k := range rd.l.types {
-		if k == kindType {
+	for a, k := range rd.L.Types {
+		if k == KindType {
 			w.typeType = a
 		}
 	}
@@ -347,31 +347,31 @@ func (w *heapWalker) isType(tp core.Address) bool {
 // typeShaped checks what every type object has: a ready type whose own type
 // is type (or a metaclass, itself a type of type), sane sizes and a name.
 func (w *heapWalker) typeShaped(tp core.Address) bool {
-	r, l := w.r, w.r.l
-	meta, err := r.ptr(tp.Add(l.Object.Type))
+	r, l := w.r, w.r.L
+	meta, err := r.Ptr(tp.Add(l.Object.Type))
 	if err != nil || meta == 0 {
 		return false
 	}
 	if w.typeType != 0 && meta != w.typeType {
-		mm, err := r.ptr(meta.Add(l.Object.Type))
+		mm, err := r.Ptr(meta.Add(l.Object.Type))
 		if err != nil || mm != w.typeType {
 			return false
 		}
 	}
 	mf, err := w.p.R.Uint64(meta.Add(l.Type.Flags))
-	if err != nil || mf&tpflagsTypeSubclass == 0 {
+	if err != nil || mf&TPFlagsTypeSubclass == 0 {
 		return false
 	}
 	f, err := w.p.R.Uint64(tp.Add(l.Type.Flags))
-	if err != nil || f&tpflagsReady == 0 {
+	if err != nil || f&TPFlagsReady == 0 {
 		return false
 	}
-	basic, err1 := r.i64(tp.Add(l.Type.Basicsize))
-	item, err2 := r.i64(tp.Add(l.Type.Itemsize))
+	basic, err1 := r.I64(tp.Add(l.Type.Basicsize))
+	item, err2 := r.I64(tp.Add(l.Type.Itemsize))
 	if err1 != nil || err2 != nil || basic < l.Header || basic > 1<<20 || item < 0 || item > 1<<16 {
 		return false
 	}
-	np, err := r.ptr(tp.Add(l.Type.Name))
+	np, err := r.Ptr(tp.Add(l.Type.Name))
 	if err != nil || np == 0 {
 		return false
 	}
@@ -384,7 +384,7 @@ func (w *heapWalker) typeShaped(tp core.Address) bool {
 			return false
 		}
 	}
-	return r.typeOf(tp).err == nil
+	return r.TypeOf(tp).Err == nil
 }
 
 func uint64Align(p *Process) core.Address { return core.Address(p.R.PtrSize) }
@@ -400,7 +400,7 @@ func (w *heapWalker) add(a core.Address) bool {
 	if len(w.seen) >= maxHeapObjects {
 		return false
 	}
-	tp, err := w.r.ptr(a.Add(w.r.l.Object.Type))
+	tp, err := w.r.Ptr(a.Add(w.r.L.Object.Type))
 	if err != nil || !w.isType(tp) {
 		// Words of a container's body that are not objects are expected;
 		// only what the GC lists hold must be objects (counted by walkList).

@@ -159,17 +159,17 @@ func (w *heapWalker) moduleRoots() ([]moduleRoot, error) {
 	if err != nil || mods == 0 {
 		return nil, fmt.Errorf("path: sys.modules is not readable (%v)", err)
 	}
-	items, _, err := w.r.dictItems(core.Address(mods), maxRefsPerObj)
+	items, _, err := w.r.DictItems(core.Address(mods), maxRefsPerObj)
 	if err != nil {
 		return nil, fmt.Errorf("path: sys.modules: %w", err)
 	}
 	var roots []moduleRoot
 	for _, it := range items {
-		name, ok := w.strValue(it.key)
-		if !ok || it.value == 0 {
+		name, ok := w.strValue(it.Key)
+		if !ok || it.Value == 0 {
 			continue
 		}
-		roots = append(roots, moduleRoot{name, it.value})
+		roots = append(roots, moduleRoot{name, it.Value})
 	}
 	sort.SliceStable(roots, func(i, j int) bool { return roots[i].name == "__main__" && roots[j].name != "__main__" })
 	return roots, nil
@@ -177,20 +177,20 @@ func (w *heapWalker) moduleRoots() ([]moduleRoot, error) {
 
 // strValue is the str object at a as a Go string, if it is a short str.
 func (w *heapWalker) strValue(a core.Address) (string, bool) {
-	tp, err := w.r.ptr(a.Add(w.r.l.Object.Type))
-	if err != nil || !w.isType(tp) || w.r.typeOf(tp).kind != kindStr {
+	tp, err := w.r.Ptr(a.Add(w.r.L.Object.Type))
+	if err != nil || !w.isType(tp) || w.r.TypeOf(tp).Kind != KindStr {
 		return "", false
 	}
-	cps, _, err := w.r.strCodepoints(a, 256)
+	cps, _, err := w.r.StrCodepoints(a, 256)
 	if err != nil {
 		return "", false
 	}
-	return codepointsToString(cps), true
+	return CodepointsToString(cps), true
 }
 
 // describe says in words how the object at from refers through how.
 func (w *heapWalker) describe(from core.Address, how refHow) string {
-	r, l := w.r, w.r.l
+	r, l := w.r, w.r.L
 	switch how.kind {
 	case refIndex:
 		return fmt.Sprintf("[%d]", how.index)
@@ -215,15 +215,15 @@ func (w *heapWalker) describe(from core.Address, how refHow) string {
 	case refField:
 		off := l.Header + how.index
 		tp := w.seen[from]
-		ti := r.typeOf(tp)
-		if ti.kind == kindModule && off == l.Module.Dict {
+		ti := r.TypeOf(tp)
+		if ti.Kind == KindModule && off == l.Module.Dict {
 			return "__dict__"
 		}
-		if ti.heap && off == w.dictOffset(tp) {
+		if ti.Heap && off == w.dictOffset(tp) {
 			return "__dict__"
 		}
 		if name := w.memberName(tp, off); name != "" {
-			if ti.heap {
+			if ti.Heap {
 				return "." + name
 			}
 			return name
@@ -245,8 +245,8 @@ func (w *heapWalker) isModuleDict(d core.Address) bool {
 	if w.modDicts == nil {
 		w.modDicts = map[core.Address]bool{}
 		for a, tp := range w.seen {
-			if w.r.typeOf(tp).kind == kindModule {
-				if md, err := w.r.ptr(a.Add(w.r.l.Module.Dict)); err == nil && md != 0 {
+			if w.r.TypeOf(tp).Kind == KindModule {
+				if md, err := w.r.Ptr(a.Add(w.r.L.Module.Dict)); err == nil && md != 0 {
 					w.modDicts[md] = true
 				}
 			}
@@ -261,13 +261,13 @@ func (w *heapWalker) memberName(tp core.Address, off int64) string {
 	if w.tpMembers == 0 {
 		w.tpMembers = w.p.offsetIn("PyTypeObject", "tp_members")
 	}
-	if w.tpMembers < 0 || w.r.l.Ptr != 8 {
+	if w.tpMembers < 0 || w.r.L.Ptr != 8 {
 		return ""
 	}
 	// Walk the MRO's bases through tp_base, bounded: slots of a base class
 	// are members of the base.
 	for depth := 0; tp != 0 && depth < 32; depth++ {
-		members, err := w.r.ptr(tp.Add(w.tpMembers))
+		members, err := w.r.Ptr(tp.Add(w.tpMembers))
 		if err == nil && members != 0 {
 			// PyMemberDef on 64-bit: name, int type, offset, int flags, doc.
 			const size = 40
@@ -276,21 +276,21 @@ func (w *heapWalker) memberName(tp core.Address, off int64) string {
 				if err := w.p.R.Read(buf, members.Add(int64(i*size))); err != nil {
 					break
 				}
-				np := core.Address(w.r.word(buf))
+				np := core.Address(w.r.Word(buf))
 				if np == 0 {
 					break
 				}
-				if int64(w.r.word(buf[16:])) == off {
+				if int64(w.r.Word(buf[16:])) == off {
 					if name, _, err := w.p.R.CString(np, 128); err == nil {
 						return string(name)
 					}
 				}
 			}
 		}
-		if w.r.l.Type.Base < 0 {
+		if w.r.L.Type.Base < 0 {
 			break
 		}
-		next, err := w.r.ptr(tp.Add(w.r.l.Type.Base))
+		next, err := w.r.Ptr(tp.Add(w.r.L.Type.Base))
 		if err != nil || next == tp {
 			break
 		}
@@ -302,10 +302,10 @@ func (w *heapWalker) memberName(tp core.Address, off int64) string {
 // dictOffset is the tp_dictoffset of the type at tp (where its instances
 // keep a __dict__ pointer before 3.11), or -1.
 func (w *heapWalker) dictOffset(tp core.Address) int64 {
-	if w.r.l.Type.Dictoffset < 0 {
+	if w.r.L.Type.Dictoffset < 0 {
 		return -1
 	}
-	v, err := w.r.i64(tp.Add(w.r.l.Type.Dictoffset))
+	v, err := w.r.I64(tp.Add(w.r.L.Type.Dictoffset))
 	if err != nil || v <= 0 {
 		return -1
 	}

@@ -33,10 +33,10 @@ type refHow struct {
 // code, cells, modules, instances with __slots__, frames) by the pointer
 // words of their body, each checked to be an object by its type pointer.
 func (w *heapWalker) referents(a core.Address, f func(core.Address, refHow)) {
-	r, l := w.r, w.r.l
+	r, l := w.r, w.r.L
 	tp := w.seen[a]
-	ti := r.typeOf(tp)
-	if ti.err != nil || ti.flags&tpflagsHaveGC == 0 {
+	ti := r.TypeOf(tp)
+	if ti.Err != nil || ti.Flags&TPFlagsHaveGC == 0 {
 		return
 	}
 	ptr := l.Ptr
@@ -54,34 +54,34 @@ func (w *heapWalker) referents(a core.Address, f func(core.Address, refHow)) {
 			return
 		}
 		for i := int64(0); i < n; i++ {
-			if v := core.Address(r.word(buf[i*ptr:])); v != 0 && v != a {
+			if v := core.Address(r.Word(buf[i*ptr:])); v != 0 && v != a {
 				f(v, refHow{kind: kind, index: i * step})
 			}
 		}
 	}
 	switch {
-	case ti.flags&tpflagsListSubclass != 0:
-		items, err1 := r.ptr(a.Add(l.List.Items))
-		n, err2 := r.i64(a.Add(l.Object.Size))
+	case ti.Flags&TPFlagsListSubclass != 0:
+		items, err1 := r.Ptr(a.Add(l.List.Items))
+		n, err2 := r.I64(a.Add(l.Object.Size))
 		if err1 == nil && err2 == nil && items != 0 {
 			words(items, n, refIndex, 1)
 		}
-	case ti.flags&tpflagsTupleSubclass != 0:
-		if n, err := r.i64(a.Add(l.Object.Size)); err == nil {
+	case ti.Flags&TPFlagsTupleSubclass != 0:
+		if n, err := r.I64(a.Add(l.Object.Size)); err == nil {
 			words(a.Add(l.Tuple.Items), n, refIndex, 1)
 		}
-	case ti.flags&tpflagsDictSubclass != 0:
-		items, _, err := r.dictItems(a, maxRefsPerObj)
+	case ti.Flags&TPFlagsDictSubclass != 0:
+		items, _, err := r.DictItems(a, maxRefsPerObj)
 		if err != nil {
 			w.stats.Unreadable++
 		}
 		for _, it := range items {
-			f(it.key, refHow{kind: refDictKey})
-			f(it.value, refHow{kind: refDictVal, key: it.key})
+			f(it.Key, refHow{kind: refDictKey})
+			f(it.Value, refHow{kind: refDictVal, key: it.Key})
 		}
-	case ti.kind == kindSet || ti.kind == kindFrozenSet:
-		mask, err1 := r.i64(a.Add(l.Set.Mask))
-		table, err2 := r.ptr(a.Add(l.Set.Table))
+	case ti.Kind == KindSet || ti.Kind == KindFrozenSet:
+		mask, err1 := r.I64(a.Add(l.Set.Mask))
+		table, err2 := r.Ptr(a.Add(l.Set.Table))
 		if err1 != nil || err2 != nil || mask < 0 || mask >= maxRefsPerObj {
 			w.stats.Unreadable++
 			return
@@ -92,14 +92,14 @@ func (w *heapWalker) referents(a core.Address, f func(core.Address, refHow)) {
 			return
 		}
 		for i := int64(0); i <= mask; i++ {
-			key := core.Address(r.word(buf[i*2*ptr:]))
-			hash := int64(r.word(buf[i*2*ptr+ptr:]))
-			if key != 0 && hash != pySetDummyHash {
+			key := core.Address(r.Word(buf[i*2*ptr:]))
+			hash := int64(r.Word(buf[i*2*ptr+ptr:]))
+			if key != 0 && hash != PySetDummyHash {
 				f(key, refHow{kind: refMember})
 			}
 		}
 	default:
-		basic, err := r.i64(tp.Add(l.Type.Basicsize))
+		basic, err := r.I64(tp.Add(l.Type.Basicsize))
 		if err != nil || basic < l.Header || basic > 1<<16 {
 			return
 		}
@@ -107,19 +107,19 @@ func (w *heapWalker) referents(a core.Address, f func(core.Address, refHow)) {
 		// without __slots__ may have no fields at all (3.11+ keeps its
 		// attributes before or after the object): its attributes follow.
 		words(a.Add(l.Header), (basic-l.Header)/ptr, refField, ptr)
-		if item, err := r.i64(tp.Add(l.Type.Itemsize)); err == nil && item == ptr {
+		if item, err := r.I64(tp.Add(l.Type.Itemsize)); err == nil && item == ptr {
 			// Only where ob_size is plausibly an item count (frames and
 			// match objects keep other things there).
-			if n, err := r.i64(a.Add(l.Object.Size)); err == nil && n > 0 && n <= 1<<12 {
+			if n, err := r.I64(a.Add(l.Object.Size)); err == nil && n > 0 && n <= 1<<12 {
 				words(a.Add(basic), n, refVarItem, 1)
 			}
 		}
 		// Before 3.11 the __dict__ is a field, followed above, as
 		// gc.get_referrers sees it.
-		if ti.heap && ti.kind == kindObject && w.p.flavor.ManagedDict {
-			if items, err := r.instanceItems(a); err == nil {
+		if ti.Heap && ti.Kind == KindObject && w.p.flavor.ManagedDict {
+			if items, err := r.InstanceItems(a); err == nil {
 				for _, it := range items {
-					f(it.value, refHow{kind: refAttr, key: it.key})
+					f(it.Value, refHow{kind: refAttr, key: it.Key})
 				}
 			}
 		}
@@ -131,19 +131,19 @@ func (w *heapWalker) referents(a core.Address, f func(core.Address, refHow)) {
 // plus the pre-header (GC header; 3.12+ also the managed dict and weakref
 // words) that getsizeof adds.
 func (w *heapWalker) sizeof(a, tp core.Address) int64 {
-	r, l := w.r, w.r.l
-	ti := r.typeOf(tp)
-	basic, err := r.i64(tp.Add(l.Type.Basicsize))
+	r, l := w.r, w.r.L
+	ti := r.TypeOf(tp)
+	basic, err := r.I64(tp.Add(l.Type.Basicsize))
 	if err != nil || basic < 0 || basic > 1<<30 {
 		w.sizeErr++
 		return 0
 	}
-	item, _ := r.i64(tp.Add(l.Type.Itemsize))
+	item, _ := r.I64(tp.Add(l.Type.Itemsize))
 	size := basic
 	ptr := l.Ptr
 	switch {
-	case ti.exact && ti.kind == kindInt || ti.flags&tpflagsLongSubclass != 0 && ti.kind == kindInt:
-		n, err := r.i64(a.Add(l.Long.Size))
+	case ti.Exact && ti.Kind == KindInt || ti.Flags&TPFlagsLongSubclass != 0 && ti.Kind == KindInt:
+		n, err := r.I64(a.Add(l.Long.Size))
 		if err != nil {
 			w.sizeErr++
 			break
@@ -157,8 +157,8 @@ func (w *heapWalker) sizeof(a, tp core.Address) int64 {
 			n = -n
 		}
 		size = l.Long.Digits + n*int64(l.Long.DigitBytes)
-	case ti.kind == kindStr:
-		data, kind, length, err := r.strData(a)
+	case ti.Kind == KindStr:
+		data, kind, length, err := r.StrData(a)
 		if err != nil {
 			w.sizeErr++
 			break
@@ -166,23 +166,23 @@ func (w *heapWalker) sizeof(a, tp core.Address) int64 {
 		if d := int64(data) - int64(a); d > 0 && d <= 128 {
 			size = d + (length+1)*int64(kind)
 		}
-	case ti.kind == kindList:
+	case ti.Kind == KindList:
 		// list.__sizeof__: the header plus the allocated item slots.
-		if alloc, err := r.i64(a.Add(l.List.Items + ptr)); err == nil && alloc >= 0 && alloc < 1<<40 {
+		if alloc, err := r.I64(a.Add(l.List.Items + ptr)); err == nil && alloc >= 0 && alloc < 1<<40 {
 			size = basic + alloc*ptr
 		}
-	case ti.kind == kindDict:
+	case ti.Kind == KindDict:
 		size = basic + w.dictExtra(a)
-	case ti.kind == kindSet || ti.kind == kindFrozenSet:
-		mask, err1 := r.i64(a.Add(l.Set.Mask))
-		table, err2 := r.ptr(a.Add(l.Set.Table))
+	case ti.Kind == KindSet || ti.Kind == KindFrozenSet:
+		mask, err1 := r.I64(a.Add(l.Set.Mask))
+		table, err2 := r.Ptr(a.Add(l.Set.Table))
 		// The small table is inline after table (and hash, finalizer): only a
 		// separate table adds to the size.
 		if err1 == nil && err2 == nil && mask >= 0 && mask < 1<<40 && (table < a || table >= a.Add(basic)) {
 			size = basic + (mask+1)*2*ptr
 		}
 	case item != 0:
-		if n, err := r.i64(a.Add(l.Object.Size)); err == nil {
+		if n, err := r.I64(a.Add(l.Object.Size)); err == nil {
 			if n < 0 {
 				n = -n
 			}
@@ -195,14 +195,14 @@ func (w *heapWalker) sizeof(a, tp core.Address) int64 {
 			}
 		}
 	}
-	if ti.flags&tpflagsHaveGC != 0 {
+	if ti.Flags&TPFlagsHaveGC != 0 {
 		size += w.gcHdr
 	}
 	// 3.11 added the managed dict words before the object (3.12 the weakref
 	// flag too); getsizeof counts them.
 	switch {
-	case w.p.flavor.ManagedWeakref && ti.flags&(tpflagsManagedDict|tpflagsManagedW) != 0,
-		w.p.flavor.ManagedDict && ti.flags&tpflagsManagedDict != 0:
+	case w.p.flavor.ManagedWeakref && ti.Flags&(TPFlagsManagedDict|TPFlagsManagedW) != 0,
+		w.p.flavor.ManagedDict && ti.Flags&TPFlagsManagedDict != 0:
 		size += 2 * ptr
 	}
 	return size
@@ -211,20 +211,20 @@ func (w *heapWalker) sizeof(a, tp core.Address) int64 {
 // dictExtra is what dict.__sizeof__ adds to the basic size: the keys table
 // when the dict owns it, and the split values (3.11+ layout).
 func (w *heapWalker) dictExtra(a core.Address) int64 {
-	r, l := w.r, w.r.l
+	r, l := w.r, w.r.L
 	if l.Dict.Model == abi.DictV36 {
 		return w.dictExtra36(a)
 	}
 	ptr := l.Ptr
-	keys, err := r.ptr(a.Add(l.Dict.Keys))
+	keys, err := r.Ptr(a.Add(l.Dict.Keys))
 	if err != nil || keys == 0 {
 		return 0
 	}
-	values, _ := r.ptr(a.Add(l.Dict.Values))
-	log2, err1 := r.u8(keys.Add(l.Dict.KeysLog2Size))
-	log2ix, err2 := r.u8(keys.Add(l.Dict.KeysLog2IndexBytes))
-	kind, err3 := r.u8(keys.Add(l.Dict.KeysKind))
-	refcnt, err4 := r.i64(keys)
+	values, _ := r.Ptr(a.Add(l.Dict.Values))
+	log2, err1 := r.U8(keys.Add(l.Dict.KeysLog2Size))
+	log2ix, err2 := r.U8(keys.Add(l.Dict.KeysLog2IndexBytes))
+	kind, err3 := r.U8(keys.Add(l.Dict.KeysKind))
+	refcnt, err4 := r.I64(keys)
 	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || log2 > 40 || log2ix > 43 {
 		return 0
 	}
@@ -234,7 +234,7 @@ func (w *heapWalker) dictExtra(a core.Address) int64 {
 		extra += usable * ptr // shared_keys_usable_size * sizeof(PyObject *)
 		if l.Dict.Model == abi.DictV313 {
 			extra = 0
-			if cap, err := r.u8(values); err == nil {
+			if cap, err := r.U8(values); err == nil {
 				extra = l.Dict.ValuesItems + int64(cap)*ptr + int64(cap)
 				extra = (extra + ptr - 1) / ptr * ptr
 			}
@@ -252,15 +252,15 @@ func (w *heapWalker) dictExtra(a core.Address) int64 {
 
 // dictExtra36 is dict.__sizeof__'s addition for 3.6-3.10.
 func (w *heapWalker) dictExtra36(a core.Address) int64 {
-	r, l := w.r, w.r.l
+	r, l := w.r, w.r.L
 	ptr := l.Ptr
-	keys, err := r.ptr(a.Add(l.Dict.Keys))
+	keys, err := r.Ptr(a.Add(l.Dict.Keys))
 	if err != nil || keys == 0 {
 		return 0
 	}
-	values, _ := r.ptr(a.Add(l.Dict.Values))
-	size, err1 := r.i64(keys.Add(l.Dict.KeysSize))
-	refcnt, err2 := r.i64(keys)
+	values, _ := r.Ptr(a.Add(l.Dict.Values))
+	size, err1 := r.I64(keys.Add(l.Dict.KeysSize))
+	refcnt, err2 := r.I64(keys)
 	if err1 != nil || err2 != nil || size <= 0 || size > 1<<40 {
 		return 0
 	}
@@ -286,10 +286,10 @@ func (w *heapWalker) dictExtra36(a core.Address) int64 {
 
 // heapTypeName names a type as Python does: module.QualName, built-ins by
 // their name.
-func (p *Process) heapTypeName(r *objReader, tp core.Address) string {
-	mod, qual, err := r.typeNames(tp)
+func (p *Process) heapTypeName(r *Reader, tp core.Address) string {
+	mod, qual, err := r.TypeNames(tp)
 	if err != nil {
-		return r.typeOf(tp).name
+		return r.TypeOf(tp).Name
 	}
 	if mod == "" || mod == "builtins" {
 		return qual

@@ -89,7 +89,7 @@ type codeVars struct {
 type localsReader struct {
 	p     *Process
 	l     *detailLayout
-	r     *objReader
+	r     *Reader
 	opts  ReprOptions
 	codes map[core.Address]*codeVars
 	cell  core.Address // &PyCell_Type, 0 if unknown
@@ -160,7 +160,7 @@ func (lr *localsReader) slotValue(base core.Address, v codeVar) (obj *Object, un
 	at := base.Add(v.slot * lr.l.Ptr)
 	raw, err := lr.p.R.Ptr(at)
 	if err != nil {
-		return &Object{Address: at, Repr: unreadable(at, err), Error: fmt.Sprintf("slot %d at %#x: %v", v.slot, uint64(at), err)}, false
+		return &Object{Address: at, Repr: Unreadable(at, err), Error: fmt.Sprintf("slot %d at %#x: %v", v.slot, uint64(at), err)}, false
 	}
 	if tag := lr.p.flavor.StackRefTagBits; tag != 0 {
 		if uint64(raw)&3 == 3 {
@@ -176,7 +176,7 @@ func (lr *localsReader) slotValue(base core.Address, v codeVar) (obj *Object, un
 	if v.kind != "local" && lr.isCell(raw) {
 		contents, err := lr.p.R.Ptr(raw.Add(lr.l.Cell.Ref))
 		if err != nil {
-			return &Object{Address: raw, Repr: unreadable(raw, err), Error: fmt.Sprintf("cell at %#x: %v", uint64(raw), err)}, false
+			return &Object{Address: raw, Repr: Unreadable(raw, err), Error: fmt.Sprintf("cell at %#x: %v", uint64(raw), err)}, false
 		}
 		if contents == 0 {
 			return nil, true
@@ -190,15 +190,15 @@ func (lr *localsReader) slotValue(base core.Address, v codeVar) (obj *Object, un
 // isCell tells a cell object by its type: PyCell_Type, or a static type
 // named "cell" without symbols.
 func (lr *localsReader) isCell(obj core.Address) bool {
-	tp, err := lr.p.R.Ptr(obj.Add(lr.r.l.Object.Type))
+	tp, err := lr.p.R.Ptr(obj.Add(lr.r.L.Object.Type))
 	if err != nil {
 		return false
 	}
 	if lr.cell != 0 {
 		return tp == lr.cell
 	}
-	ti := lr.r.typeOf(tp)
-	return ti.err == nil && !ti.heap && ti.name == "cell"
+	ti := lr.r.TypeOf(tp)
+	return ti.Err == nil && !ti.Heap && ti.Name == "cell"
 }
 
 // vars reads (once per snapshot) a code object's variables.
@@ -363,17 +363,17 @@ func (lr *localsReader) names(field core.Address, what string) ([]string, error)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	items, err := lr.r.tupleItems(t, maxLocalsPerFrame)
+	items, err := lr.r.TupleItems(t, maxLocalsPerFrame)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	out := make([]string, len(items))
 	for i, it := range items {
-		cps, _, err := lr.r.strCodepoints(it, maxVarNameChars)
+		cps, _, err := lr.r.StrCodepoints(it, maxVarNameChars)
 		if err != nil {
 			return nil, fmt.Errorf("%s[%d]: %w", what, i, err)
 		}
-		out[i] = codepointsToString(cps)
+		out[i] = CodepointsToString(cps)
 	}
 	return out, nil
 }

@@ -1,10 +1,10 @@
 package cpython
 
 // The object reader: what a Python object holds, read from the process's
-// memory through the offsets of an objLayout (types, ints, str, bytes,
+// memory through the offsets of an Layout (types, ints, str, bytes,
 // tuples; dicts and attributes are in objreader_dict.go, type names and
 // kinds in objreader_types.go). Locals, exceptions, asyncio, the heap walk
-// and the repr renderer all read objects through it; it renders nothing.
+// and the repr Renderer all read objects through it; it renders nothing.
 
 import (
 	"errors"
@@ -18,46 +18,46 @@ import (
 	"github.com/pycore/pycore/core"
 )
 
-// objReader reads Python objects of one process. A process has one
+// Reader reads Python objects of one process. A process has one
 // (Process.reader), so what it learns of types is shared by every reading.
-type objReader struct {
+type Reader struct {
 	p *Process
-	l *objLayout
+	L *Layout // the offsets it reads with
 
 	mu        sync.Mutex
-	typeCache map[core.Address]*typeInfo // typeOf's answers, bounded
+	typeCache map[core.Address]*TypeInfo // typeOf's answers, bounded
 }
 
-func newObjReader(p *Process, l *objLayout) *objReader {
-	return &objReader{p: p, l: l, typeCache: map[core.Address]*typeInfo{}}
+func NewReader(p *Process, l *Layout) *Reader {
+	return &Reader{p: p, L: l, typeCache: map[core.Address]*TypeInfo{}}
 }
 
 // reader returns the process's object reader, worked out on first use.
-func (p *Process) reader() (*objReader, error) {
+func (p *Process) reader() (*Reader, error) {
 	p.objOnce.Do(func() {
-		l, err := newObjLayout(p)
+		l, err := NewLayout(p)
 		if err != nil {
 			p.objErr = err
 			return
 		}
-		p.objRd = newObjReader(p, l)
+		p.objRd = NewReader(p, l)
 	})
 	return p.objRd, p.objErr
 }
 
-// objLayout returns the offsets the process's object reader reads with.
-func (p *Process) objLayout() (*objLayout, error) {
+// Layout returns the offsets the process's object reader reads with.
+func (p *Process) objectLayout() (*Layout, error) {
 	rd, err := p.reader()
 	if err != nil {
 		return nil, err
 	}
-	return rd.l, nil
+	return rd.L, nil
 }
 
-// newRenderer is the one way to make a renderer: opts bound what each
+// newRenderer is the one way to make a Renderer: opts bound what each
 // object shows, left the characters of output allowed in all.
-func (r *objReader) newRenderer(opts ReprOptions, left int) *renderer {
-	return &renderer{objReader: r, opts: opts, left: left, active: map[core.Address]bool{}}
+func (r *Reader) NewRenderer(opts ReprOptions, left int) *Renderer {
+	return &Renderer{Reader: r, opts: opts, left: left, active: map[core.Address]bool{}}
 }
 
 // ReadStr reads a str object as Go text (lone surrogates become U+FFFD).
@@ -67,11 +67,11 @@ func (p *Process) ReadStr(obj core.Address, maxChars int) (s string, complete bo
 	if err != nil {
 		return "", false, err
 	}
-	cps, total, err := r.strCodepoints(obj, maxChars)
+	cps, total, err := r.StrCodepoints(obj, maxChars)
 	if err != nil {
 		return "", false, err
 	}
-	return codepointsToString(cps), int64(len(cps)) == total, nil
+	return CodepointsToString(cps), int64(len(cps)) == total, nil
 }
 
 // ReadBytes reads a bytes object's contents, at most max bytes (complete
@@ -81,7 +81,7 @@ func (p *Process) ReadBytes(obj core.Address, max int) (b []byte, complete bool,
 	if err != nil {
 		return nil, false, err
 	}
-	b, total, err := r.bytesValue(obj, max)
+	b, total, err := r.BytesValue(obj, max)
 	return b, int64(len(b)) == total, err
 }
 
@@ -91,26 +91,26 @@ func (p *Process) ReadInt(obj core.Address) (*big.Int, error) {
 	if err != nil {
 		return nil, err
 	}
-	return r.intValue(obj)
+	return r.IntValue(obj)
 }
 
-func (r *objReader) ptr(a core.Address) (core.Address, error) { return r.p.R.Ptr(a) }
+func (r *Reader) Ptr(a core.Address) (core.Address, error) { return r.p.R.Ptr(a) }
 
-func (r *objReader) i64(a core.Address) (int64, error) {
-	u, err := r.p.R.Uint(a, int(r.l.Ptr))
-	if r.l.Ptr == 4 {
+func (r *Reader) I64(a core.Address) (int64, error) {
+	u, err := r.p.R.Uint(a, int(r.L.Ptr))
+	if r.L.Ptr == 4 {
 		return int64(int32(u)), err
 	}
 	return int64(u), err
 }
 
-func (r *objReader) u8(a core.Address) (uint8, error) { return r.p.R.Uint8(a) }
+func (r *Reader) U8(a core.Address) (uint8, error) { return r.p.R.Uint8(a) }
 
 // intValue reads an int of any size: 30-bit digits (15-bit on some
 // builds), least significant first, sign and count from ob_size (<= 3.11)
 // or lv_tag (3.12+).
-func (r *objReader) intValue(a core.Address) (*big.Int, error) {
-	l := r.l
+func (r *Reader) IntValue(a core.Address) (*big.Int, error) {
+	l := r.L
 	var n int64
 	neg := false
 	if l.Long.Tagged {
@@ -129,7 +129,7 @@ func (r *objReader) intValue(a core.Address) (*big.Int, error) {
 		}
 		n = int64(tag >> longNonSizeBits)
 	} else {
-		size, err := r.i64(a.Add(l.Long.Size))
+		size, err := r.I64(a.Add(l.Long.Size))
 		if err != nil {
 			return nil, fmt.Errorf("int at %#x: ob_size: %w", uint64(a), err)
 		}
@@ -138,7 +138,7 @@ func (r *objReader) intValue(a core.Address) (*big.Int, error) {
 			n = -size
 		}
 	}
-	if n < 0 || n > maxLongDigits {
+	if n < 0 || n > MaxLongDigits {
 		return nil, fmt.Errorf("int at %#x: %d digits is not plausible", uint64(a), n)
 	}
 	buf := make([]byte, n*int64(l.Long.DigitBytes))
@@ -180,15 +180,15 @@ func (r *objReader) intValue(a core.Address) (*big.Int, error) {
 	return v, nil
 }
 
-func (r *objReader) float64At(a core.Address) (float64, error) {
+func (r *Reader) Float64At(a core.Address) (float64, error) {
 	u, err := r.p.R.Uint64(a)
 	return math.Float64frombits(u), err
 }
 
 // strCodepoints reads up to max code points of a str (all if max <= 0, up
 // to the package bound), surrogates kept, and the str's length.
-func (r *objReader) strCodepoints(a core.Address, max int) ([]rune, int64, error) {
-	data, kind, length, err := r.strData(a)
+func (r *Reader) StrCodepoints(a core.Address, max int) ([]rune, int64, error) {
+	data, kind, length, err := r.StrData(a)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -212,8 +212,8 @@ func (r *objReader) strCodepoints(a core.Address, max int) ([]rune, int64, error
 }
 
 // strCharAt reads code point i of a str.
-func (r *objReader) strCharAt(a core.Address, i int64) (rune, error) {
-	data, kind, length, err := r.strData(a)
+func (r *Reader) StrCharAt(a core.Address, i int64) (rune, error) {
+	data, kind, length, err := r.StrData(a)
 	if err != nil {
 		return 0, err
 	}
@@ -229,28 +229,28 @@ func (r *objReader) strCharAt(a core.Address, i int64) (rune, error) {
 
 // strData finds a str's characters: where they are, their size (1, 2 or 4
 // bytes) and how many there are.
-func (r *objReader) strData(a core.Address) (data core.Address, kind int, length int64, err error) {
+func (r *Reader) StrData(a core.Address) (data core.Address, kind int, length int64, err error) {
 	if a == 0 {
 		return 0, 0, 0, errors.New("NULL str")
 	}
-	tp, err := r.ptr(a.Add(r.l.Object.Type))
+	tp, err := r.Ptr(a.Add(r.L.Object.Type))
 	if err != nil {
 		return 0, 0, 0, fmt.Errorf("str at %#x: %w", uint64(a), err)
 	}
-	ti := r.typeOf(tp)
-	if ti.err != nil {
-		return 0, 0, 0, fmt.Errorf("str at %#x: %w", uint64(a), ti.err)
+	ti := r.TypeOf(tp)
+	if ti.Err != nil {
+		return 0, 0, 0, fmt.Errorf("str at %#x: %w", uint64(a), ti.Err)
 	}
-	if ti.flags&tpflagsUnicodeSubclass == 0 {
-		return 0, 0, 0, fmt.Errorf("object at %#x is a %q, not a str", uint64(a), ti.name)
+	if ti.Flags&TPFlagsUnicodeSubclass == 0 {
+		return 0, 0, 0, fmt.Errorf("object at %#x is a %q, not a str", uint64(a), ti.Name)
 	}
 	return r.strs().chars(a)
 }
 
 // strs is the str decoder, with this process's str layout.
-func (r *objReader) strs() pep393 { return pep393{r.p.R, r.p.codeRd.layout} }
+func (r *Reader) strs() PEP393 { return PEP393{r.p.R, r.p.codeRd.layout} }
 
-func codepointsToString(cps []rune) string {
+func CodepointsToString(cps []rune) string {
 	var b strings.Builder
 	for _, c := range cps {
 		if !utf8.ValidRune(c) {
@@ -261,22 +261,22 @@ func codepointsToString(cps []rune) string {
 	return b.String()
 }
 
-func (r *objReader) strAt(field core.Address, max int) (string, error) {
-	p, err := r.ptr(field)
+func (r *Reader) StrAt(field core.Address, max int) (string, error) {
+	p, err := r.Ptr(field)
 	if err != nil {
 		return "", err
 	}
-	cps, _, err := r.strCodepoints(p, max)
-	return codepointsToString(cps), err
+	cps, _, err := r.StrCodepoints(p, max)
+	return CodepointsToString(cps), err
 }
 
 // bytesValue reads up to max bytes of a bytes object, and its size.
-func (r *objReader) bytesValue(a core.Address, max int) ([]byte, int64, error) {
+func (r *Reader) BytesValue(a core.Address, max int) ([]byte, int64, error) {
 	if a == 0 {
 		return nil, 0, errors.New("NULL bytes")
 	}
 	sl := r.p.codeRd.layout
-	n, err := r.i64(a.Add(sl.BytesSize))
+	n, err := r.I64(a.Add(sl.BytesSize))
 	if err != nil {
 		return nil, 0, fmt.Errorf("bytes at %#x: size: %w", uint64(a), err)
 	}
@@ -297,19 +297,19 @@ func (r *objReader) bytesValue(a core.Address, max int) ([]byte, int64, error) {
 	return b, n, nil
 }
 
-func (r *objReader) word(b []byte) uint64 {
-	if r.l.Ptr == 4 {
+func (r *Reader) Word(b []byte) uint64 {
+	if r.L.Ptr == 4 {
 		return uint64(r.p.R.Order.Uint32(b))
 	}
 	return r.p.R.Order.Uint64(b)
 }
 
 // tupleLen reads the size of a tuple (at most max).
-func (r *objReader) tupleLen(t core.Address, max int64) (int64, error) {
+func (r *Reader) TupleLen(t core.Address, max int64) (int64, error) {
 	if t == 0 {
 		return 0, errors.New("NULL tuple")
 	}
-	n, err := r.i64(t.Add(r.l.Object.Size))
+	n, err := r.I64(t.Add(r.L.Object.Size))
 	if err != nil {
 		return 0, fmt.Errorf("tuple at %#x: ob_size: %w", uint64(t), err)
 	}
@@ -320,63 +320,63 @@ func (r *objReader) tupleLen(t core.Address, max int64) (int64, error) {
 }
 
 // tupleItems reads the item pointers of a tuple (at most max).
-func (r *objReader) tupleItems(t core.Address, max int64) ([]core.Address, error) {
-	n, err := r.tupleLen(t, max)
+func (r *Reader) TupleItems(t core.Address, max int64) ([]core.Address, error) {
+	n, err := r.TupleLen(t, max)
 	if err != nil {
 		return nil, err
 	}
-	return r.tupleHead(t, n)
+	return r.TupleHead(t, n)
 }
 
 // tupleHead reads the first n item pointers of a tuple whose size is at
 // least n.
-func (r *objReader) tupleHead(t core.Address, n int64) ([]core.Address, error) {
-	buf := make([]byte, n*r.l.Ptr)
-	if err := r.p.R.Read(buf, t.Add(r.l.Tuple.Items)); err != nil {
+func (r *Reader) TupleHead(t core.Address, n int64) ([]core.Address, error) {
+	buf := make([]byte, n*r.L.Ptr)
+	if err := r.p.R.Read(buf, t.Add(r.L.Tuple.Items)); err != nil {
 		return nil, fmt.Errorf("tuple at %#x: items: %w", uint64(t), err)
 	}
 	out := make([]core.Address, n)
 	for i := range out {
-		out[i] = core.Address(r.word(buf[int64(i)*r.l.Ptr:]))
+		out[i] = core.Address(r.Word(buf[int64(i)*r.L.Ptr:]))
 	}
 	return out, nil
 }
 
 // strValue reads a str object, its first max characters and "…" if longer.
-func (r *objReader) strValue(a core.Address, max int) (string, error) {
-	tp, err := r.ptr(a.Add(r.l.Object.Type))
+func (r *Reader) StrValue(a core.Address, max int) (string, error) {
+	tp, err := r.Ptr(a.Add(r.L.Object.Type))
 	if err != nil {
 		return "", err
 	}
-	ti := r.typeOf(tp)
-	if ti.err != nil {
-		return "", ti.err
+	ti := r.TypeOf(tp)
+	if ti.Err != nil {
+		return "", ti.Err
 	}
-	if ti.kind != kindStr {
-		return "", fmt.Errorf("a %s, not a str", ti.name)
+	if ti.Kind != KindStr {
+		return "", fmt.Errorf("a %s, not a str", ti.Name)
 	}
-	cps, total, err := r.strCodepoints(a, max)
+	cps, total, err := r.StrCodepoints(a, max)
 	if err != nil {
 		return "", err
 	}
 	if total > int64(len(cps)) {
-		return codepointsToString(cps) + "…", nil
+		return CodepointsToString(cps) + "…", nil
 	}
-	return codepointsToString(cps), nil
+	return CodepointsToString(cps), nil
 }
 
 // strList reads a list (or tuple) of str, as sys.argv is.
-func (r *objReader) strList(a core.Address) ([]string, error) {
-	l := r.l
-	tp, err := r.ptr(a.Add(l.Object.Type))
+func (r *Reader) StrList(a core.Address) ([]string, error) {
+	l := r.L
+	tp, err := r.Ptr(a.Add(l.Object.Type))
 	if err != nil {
 		return nil, err
 	}
-	ti := r.typeOf(tp)
-	if ti.err != nil {
-		return nil, ti.err
+	ti := r.TypeOf(tp)
+	if ti.Err != nil {
+		return nil, ti.Err
 	}
-	n, err := r.i64(a.Add(l.Object.Size))
+	n, err := r.I64(a.Add(l.Object.Size))
 	if err != nil {
 		return nil, fmt.Errorf("ob_size: %w", err)
 	}
@@ -384,25 +384,25 @@ func (r *objReader) strList(a core.Address) ([]string, error) {
 		return nil, fmt.Errorf("%d items (at most %d are read)", n, maxArgv)
 	}
 	items := a.Add(l.Tuple.Items)
-	switch ti.kind {
-	case kindList:
-		if items, err = r.ptr(a.Add(l.List.Items)); err != nil {
+	switch ti.Kind {
+	case KindList:
+		if items, err = r.Ptr(a.Add(l.List.Items)); err != nil {
 			return nil, fmt.Errorf("ob_item: %w", err)
 		}
 		if items == 0 && n > 0 {
 			return nil, fmt.Errorf("%d items but a NULL ob_item", n)
 		}
-	case kindTuple:
+	case KindTuple:
 	default:
-		return nil, fmt.Errorf("a %s, not a list", ti.name)
+		return nil, fmt.Errorf("a %s, not a list", ti.Name)
 	}
 	out := make([]string, 0, n)
 	for i := int64(0); i < n; i++ {
-		it, err := r.ptr(items.Add(i * l.Ptr))
+		it, err := r.Ptr(items.Add(i * l.Ptr))
 		if err != nil {
 			return nil, fmt.Errorf("item %d: %w", i, err)
 		}
-		s, err := r.strValue(it, maxArgChars)
+		s, err := r.StrValue(it, maxArgChars)
 		if err != nil {
 			return nil, fmt.Errorf("item %d: %w", i, err)
 		}

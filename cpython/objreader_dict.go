@@ -14,17 +14,17 @@ import (
 	"github.com/pycore/pycore/typesys"
 )
 
-// dictEntry is one live item of a dict or of an object's split values.
-type dictEntry struct{ key, value core.Address }
+// DictEntry is one live item of a dict or of an object's split values.
+type DictEntry struct{ Key, Value core.Address }
 
 // dictItems lists the live items of the dict at a in iteration order,
 // stopping after limit items; more says whether there were others.
-func (r *objReader) dictItems(a core.Address, limit int) (items []dictEntry, more bool, err error) {
-	keys, err := r.ptr(a.Add(r.l.Dict.Keys))
+func (r *Reader) DictItems(a core.Address, limit int) (items []DictEntry, more bool, err error) {
+	keys, err := r.Ptr(a.Add(r.L.Dict.Keys))
 	if err != nil {
 		return nil, false, fmt.Errorf("dict at %#x: ma_keys: %w", uint64(a), err)
 	}
-	values, err := r.ptr(a.Add(r.l.Dict.Values))
+	values, err := r.Ptr(a.Add(r.L.Dict.Values))
 	if err != nil {
 		return nil, false, fmt.Errorf("dict at %#x: ma_values: %w", uint64(a), err)
 	}
@@ -47,14 +47,14 @@ type keysTable struct {
 	general           bool
 }
 
-func (r *objReader) readKeys(keys core.Address) (keysTable, error) {
-	l := r.l
+func (r *Reader) readKeys(keys core.Address) (keysTable, error) {
+	l := r.L
 	var t keysTable
 	var slots int64
 	var indexBytes int64
 	var err error
 	if l.Dict.Model == abi.DictV36 {
-		size, err := r.i64(keys.Add(l.Dict.KeysSize))
+		size, err := r.I64(keys.Add(l.Dict.KeysSize))
 		if err != nil {
 			return t, fmt.Errorf("keys at %#x: dk_size: %w", uint64(keys), err)
 		}
@@ -74,15 +74,15 @@ func (r *objReader) readKeys(keys core.Address) (keysTable, error) {
 		}
 		t.general = true
 	} else {
-		log2, err := r.u8(keys.Add(l.Dict.KeysLog2Size))
+		log2, err := r.U8(keys.Add(l.Dict.KeysLog2Size))
 		if err != nil {
 			return t, fmt.Errorf("keys at %#x: dk_log2_size: %w", uint64(keys), err)
 		}
-		log2ib, err := r.u8(keys.Add(l.Dict.KeysLog2IndexBytes))
+		log2ib, err := r.U8(keys.Add(l.Dict.KeysLog2IndexBytes))
 		if err != nil {
 			return t, fmt.Errorf("keys at %#x: dk_log2_index_bytes: %w", uint64(keys), err)
 		}
-		kind, err := r.u8(keys.Add(l.Dict.KeysKind))
+		kind, err := r.U8(keys.Add(l.Dict.KeysKind))
 		if err != nil {
 			return t, fmt.Errorf("keys at %#x: dk_kind: %w", uint64(keys), err)
 		}
@@ -92,7 +92,7 @@ func (r *objReader) readKeys(keys core.Address) (keysTable, error) {
 		slots, indexBytes = int64(1)<<log2, int64(1)<<log2ib
 		t.general = kind == dictKeysGeneral
 	}
-	if t.nentries, err = r.i64(keys.Add(l.Dict.KeysNentries)); err != nil {
+	if t.nentries, err = r.I64(keys.Add(l.Dict.KeysNentries)); err != nil {
 		return t, fmt.Errorf("keys at %#x: dk_nentries: %w", uint64(keys), err)
 	}
 	if t.nentries < 0 || t.nentries > slots {
@@ -109,8 +109,8 @@ func (r *objReader) readKeys(keys core.Address) (keysTable, error) {
 
 // splitOrder gives, for each value of a split table in insertion order,
 // the index of its key in the shared keys.
-func (r *objReader) splitOrder(values core.Address, nentries int64) (order []int64, err error) {
-	l := r.l
+func (r *Reader) splitOrder(values core.Address, nentries int64) (order []int64, err error) {
+	l := r.L
 	switch l.Dict.Model {
 	case abi.DictV36:
 		order = make([]int64, nentries)
@@ -121,7 +121,7 @@ func (r *objReader) splitOrder(values core.Address, nentries int64) (order []int
 	case abi.DictV311:
 		// The bytes before values[]: [-1] prefix size, [-2] values used,
 		// [-3-i] the index of the i-th value inserted.
-		used, err := r.u8(values.Add(-2))
+		used, err := r.U8(values.Add(-2))
 		if err != nil {
 			return nil, fmt.Errorf("split values at %#x: used count: %w", uint64(values), err)
 		}
@@ -161,32 +161,32 @@ func (r *objReader) splitOrder(values core.Address, nentries int64) (order []int
 
 // tableItems lists live items of a keys table, with split values if values
 // is not 0.
-func (r *objReader) tableItems(keys, values core.Address, limit int) ([]dictEntry, bool, error) {
-	l := r.l
+func (r *Reader) tableItems(keys, values core.Address, limit int) ([]DictEntry, bool, error) {
+	l := r.L
 	t, err := r.readKeys(keys)
 	if err != nil {
 		return nil, false, err
 	}
-	var items []dictEntry
+	var items []DictEntry
 	if values == 0 {
 		// Combined table: entries in insertion order, deleted ones with a NULL value.
-		buf := make([]byte, min(t.nentries, maxEntryChunk)*t.entrySize)
-		for start := int64(0); start < t.nentries && start < hardMaxItems; start += maxEntryChunk {
-			n := min(t.nentries-start, maxEntryChunk)
+		buf := make([]byte, min(t.nentries, MaxEntryChunk)*t.entrySize)
+		for start := int64(0); start < t.nentries && start < HardMaxItems; start += MaxEntryChunk {
+			n := min(t.nentries-start, MaxEntryChunk)
 			chunk := buf[:n*t.entrySize]
 			if err := r.p.R.Read(chunk, t.entries.Add(start*t.entrySize)); err != nil {
 				return items, false, fmt.Errorf("entries %d..%d: %w", start, start+n, err)
 			}
 			for i := int64(0); i < n; i++ {
 				e := chunk[i*t.entrySize:]
-				v := core.Address(r.word(e[t.valueOff:]))
+				v := core.Address(r.Word(e[t.valueOff:]))
 				if v == 0 {
 					continue
 				}
 				if len(items) >= limit {
 					return items, true, nil
 				}
-				items = append(items, dictEntry{core.Address(r.word(e[t.keyOff:])), v})
+				items = append(items, DictEntry{core.Address(r.Word(e[t.keyOff:])), v})
 			}
 		}
 		return items, false, nil
@@ -203,46 +203,46 @@ func (r *objReader) tableItems(keys, values core.Address, limit int) ([]dictEntr
 		if ix < 0 || ix >= t.nentries {
 			return items, false, fmt.Errorf("split values at %#x: key index %d outside 0..%d", uint64(values), ix, t.nentries)
 		}
-		v, err := r.ptr(data.Add(ix * l.Ptr))
+		v, err := r.Ptr(data.Add(ix * l.Ptr))
 		if err != nil {
 			return items, false, fmt.Errorf("split values at %#x: value %d: %w", uint64(values), ix, err)
 		}
 		if v == 0 {
 			continue
 		}
-		k, err := r.ptr(t.entries.Add(ix*t.entrySize + t.keyOff))
+		k, err := r.Ptr(t.entries.Add(ix*t.entrySize + t.keyOff))
 		if err != nil {
 			return items, false, fmt.Errorf("shared keys at %#x: key %d: %w", uint64(keys), ix, err)
 		}
 		if len(items) >= limit {
 			return items, true, nil
 		}
-		items = append(items, dictEntry{k, v})
+		items = append(items, DictEntry{k, v})
 	}
 	return items, false, nil
 }
 
-// maxLookupItems bounds the items a lookup by name scans.
-const maxLookupItems = 1 << 16
+// MaxLookupItems bounds the items a lookup by name scans.
+const MaxLookupItems = 1 << 16
 
 // dictGetStr finds the value of a str key in the dict at d.
-func (r *objReader) dictGetStr(d core.Address, key string) (core.Address, bool, error) {
-	items, _, err := r.dictItems(d, maxLookupItems)
+func (r *Reader) DictGetStr(d core.Address, key string) (core.Address, bool, error) {
+	items, _, err := r.DictItems(d, MaxLookupItems)
 	if err != nil {
 		return 0, false, err
 	}
-	return r.findStrKey(items, key)
+	return r.FindStrKey(items, key)
 }
 
-func (r *objReader) findStrKey(items []dictEntry, key string) (core.Address, bool, error) {
+func (r *Reader) FindStrKey(items []DictEntry, key string) (core.Address, bool, error) {
 	want := []rune(key)
 	for _, it := range items {
-		cps, total, err := r.strCodepoints(it.key, len(want)+1)
+		cps, total, err := r.StrCodepoints(it.Key, len(want)+1)
 		if err != nil || total != int64(len(want)) {
 			continue
 		}
 		if string(cps) == string(want) {
-			return it.value, true, nil
+			return it.Value, true, nil
 		}
 	}
 	return 0, false, nil
@@ -250,54 +250,54 @@ func (r *objReader) findStrKey(items []dictEntry, key string) (core.Address, boo
 
 // instanceItems lists the attributes of an instance, wherever this version
 // keeps them.
-func (r *objReader) instanceItems(obj core.Address) ([]dictEntry, error) {
-	l := r.l
-	tp, err := r.ptr(obj.Add(l.Object.Type))
+func (r *Reader) InstanceItems(obj core.Address) ([]DictEntry, error) {
+	l := r.L
+	tp, err := r.Ptr(obj.Add(l.Object.Type))
 	if err != nil {
 		return nil, err
 	}
-	ti := r.typeOf(tp)
-	if ti.err != nil {
-		return nil, ti.err
+	ti := r.TypeOf(tp)
+	if ti.Err != nil {
+		return nil, ti.Err
 	}
-	fromDict := func(d core.Address) ([]dictEntry, error) {
+	fromDict := func(d core.Address) ([]DictEntry, error) {
 		if d == 0 {
 			return nil, nil
 		}
-		items, _, err := r.dictItems(d, maxLookupItems)
+		items, _, err := r.DictItems(d, MaxLookupItems)
 		return items, err
 	}
-	fromValues := func(values core.Address) ([]dictEntry, error) {
-		keys, err := r.ptr(tp.Add(l.HeapType.CachedKeys))
+	fromValues := func(values core.Address) ([]DictEntry, error) {
+		keys, err := r.Ptr(tp.Add(l.HeapType.CachedKeys))
 		if err != nil {
-			return nil, fmt.Errorf("ht_cached_keys of %s: %w", ti.name, err)
+			return nil, fmt.Errorf("ht_cached_keys of %s: %w", ti.Name, err)
 		}
 		if keys == 0 {
-			return nil, fmt.Errorf("%s has inline attribute values but no shared keys", ti.name)
+			return nil, fmt.Errorf("%s has inline attribute values but no shared keys", ti.Name)
 		}
-		items, _, err := r.tableItems(keys, values, maxLookupItems)
+		items, _, err := r.tableItems(keys, values, MaxLookupItems)
 		return items, err
 	}
 	if l.Type.Basicsize < 0 || l.Type.Dictoffset < 0 || l.Type.Itemsize < 0 {
 		return nil, fmt.Errorf("instance attributes: %s does not say where PyTypeObject keeps tp_basicsize and tp_dictoffset", r.p.Types.Describe())
 	}
-	managed := ti.flags&tpflagsManagedDict != 0
+	managed := ti.Flags&TPFlagsManagedDict != 0
 	switch {
 	case l.Instance.Model == abi.InstValues311 && managed:
-		values, err := r.ptr(obj.Add(-4 * l.Ptr))
+		values, err := r.Ptr(obj.Add(-4 * l.Ptr))
 		if err != nil {
 			return nil, err
 		}
 		if values != 0 && l.HeapType.CachedKeys >= 0 {
 			return fromValues(values)
 		}
-		d, err := r.ptr(obj.Add(l.Instance.ManagedDict))
+		d, err := r.Ptr(obj.Add(l.Instance.ManagedDict))
 		if err != nil {
 			return nil, err
 		}
 		return fromDict(d)
 	case l.Instance.Model == abi.InstDorv312 && managed:
-		dorv, err := r.ptr(obj.Add(l.Instance.ManagedDict))
+		dorv, err := r.Ptr(obj.Add(l.Instance.ManagedDict))
 		if err != nil {
 			return nil, err
 		}
@@ -306,23 +306,23 @@ func (r *objReader) instanceItems(obj core.Address) ([]dictEntry, error) {
 		}
 		return fromDict(dorv)
 	case l.Instance.Model == abi.InstInline313 && managed:
-		d, err := r.ptr(obj.Add(l.Instance.ManagedDict))
+		d, err := r.Ptr(obj.Add(l.Instance.ManagedDict))
 		if err != nil {
 			return nil, err
 		}
 		if d != 0 {
 			return fromDict(d)
 		}
-		if ti.flags&tpflagsInlineValues != 0 && l.HeapType.CachedKeys >= 0 {
-			basic, err := r.i64(tp.Add(l.Type.Basicsize))
+		if ti.Flags&TPFlagsInlineValues != 0 && l.HeapType.CachedKeys >= 0 {
+			basic, err := r.I64(tp.Add(l.Type.Basicsize))
 			if err != nil {
 				return nil, err
 			}
 			if basic <= 0 || basic > 1<<20 {
-				return nil, fmt.Errorf("%s: tp_basicsize %d is not plausible", ti.name, basic)
+				return nil, fmt.Errorf("%s: tp_basicsize %d is not plausible", ti.Name, basic)
 			}
 			values := obj.Add(basic)
-			valid, err := r.u8(values.Add(3))
+			valid, err := r.U8(values.Add(3))
 			if err != nil {
 				return nil, err
 			}
@@ -341,9 +341,9 @@ func (r *objReader) instanceItems(obj core.Address) ([]dictEntry, error) {
 
 // offsetDict is the dict pointer at tp_dictoffset (0 if there is none);
 // negative offsets count from the end of a variable-sized object.
-func (r *objReader) offsetDict(obj, tp core.Address, ti *typeInfo) (core.Address, error) {
-	l := r.l
-	doff, err := r.i64(tp.Add(l.Type.Dictoffset))
+func (r *Reader) offsetDict(obj, tp core.Address, ti *TypeInfo) (core.Address, error) {
+	l := r.L
+	doff, err := r.I64(tp.Add(l.Type.Dictoffset))
 	if err != nil {
 		return 0, err
 	}
@@ -351,9 +351,9 @@ func (r *objReader) offsetDict(obj, tp core.Address, ti *typeInfo) (core.Address
 		return 0, nil
 	}
 	if doff < 0 {
-		basic, err1 := r.i64(tp.Add(l.Type.Basicsize))
-		item, err2 := r.i64(tp.Add(l.Type.Itemsize))
-		size, err3 := r.i64(obj.Add(l.Object.Size))
+		basic, err1 := r.I64(tp.Add(l.Type.Basicsize))
+		item, err2 := r.I64(tp.Add(l.Type.Itemsize))
+		size, err3 := r.I64(obj.Add(l.Object.Size))
 		if err := errors.Join(err1, err2, err3); err != nil {
 			return 0, err
 		}
@@ -364,25 +364,25 @@ func (r *objReader) offsetDict(obj, tp core.Address, ti *typeInfo) (core.Address
 		doff += total
 	}
 	if doff < 0 || doff > 1<<20 {
-		return 0, fmt.Errorf("%s: instance dict offset %d is not plausible", ti.name, doff)
+		return 0, fmt.Errorf("%s: instance dict offset %d is not plausible", ti.Name, doff)
 	}
-	return r.ptr(obj.Add(doff))
+	return r.Ptr(obj.Add(doff))
 }
 
 // attr finds an instance attribute by name.
-func (r *objReader) attr(obj core.Address, name string) (core.Address, bool) {
-	items, err := r.instanceItems(obj)
+func (r *Reader) Attr(obj core.Address, name string) (core.Address, bool) {
+	items, err := r.InstanceItems(obj)
 	if err != nil {
 		return 0, false
 	}
-	v, ok, _ := r.findStrKey(items, name)
+	v, ok, _ := r.FindStrKey(items, name)
 	return v, ok
 }
 
 // moduleDict returns the __dict__ of sys.modules[name] in one interpreter;
 // found is false when the module was never imported there (or sys.modules is
 // not set up, or already torn down).
-func (r *objReader) moduleDict(interp typesys.Value, name string) (dict core.Address, found bool, err error) {
+func (r *Reader) ModuleDict(interp typesys.Value, name string) (dict core.Address, found bool, err error) {
 	var modules typesys.Value
 	for _, path := range []string{"imports.modules", "modules"} {
 		if modules, err = interp.Path(path); err == nil {
@@ -399,14 +399,14 @@ func (r *objReader) moduleDict(interp typesys.Value, name string) (dict core.Add
 	if mods == 0 {
 		return 0, false, nil
 	}
-	mod, ok, err := r.dictGetStr(core.Address(mods), name)
+	mod, ok, err := r.DictGetStr(core.Address(mods), name)
 	if err != nil {
 		return 0, false, fmt.Errorf("sys.modules: %w", err)
 	}
 	if !ok {
 		return 0, false, nil
 	}
-	md, err := r.ptr(mod.Add(r.l.Module.Dict))
+	md, err := r.Ptr(mod.Add(r.L.Module.Dict))
 	if err != nil {
 		return 0, false, fmt.Errorf("%s.__dict__: %w", name, err)
 	}
@@ -465,41 +465,41 @@ func (p *Process) interpreterThreadNames(interp typesys.Value) (map[uint64]strin
 }
 
 // threadNames adds the names in one interpreter's threading._active.
-func (r *objReader) threadNames(interp typesys.Value, names map[uint64]string) error {
-	items, err := r.threadingActive(interp)
+func (r *Reader) threadNames(interp typesys.Value, names map[uint64]string) error {
+	items, err := r.ThreadingActive(interp)
 	if err != nil {
 		return err
 	}
 	for _, it := range items {
-		ident, err := r.intValue(it.key)
+		ident, err := r.IntValue(it.Key)
 		if err != nil || ident.Sign() < 0 || !ident.IsUint64() {
 			continue
 		}
-		nameObj, ok := r.attr(it.value, "_name")
+		nameObj, ok := r.Attr(it.Value, "_name")
 		if !ok {
 			continue
 		}
-		cps, _, err := r.strCodepoints(nameObj, 1024)
+		cps, _, err := r.StrCodepoints(nameObj, 1024)
 		if err != nil {
 			continue
 		}
-		names[ident.Uint64()] = codepointsToString(cps)
+		names[ident.Uint64()] = CodepointsToString(cps)
 	}
 	return nil
 }
 
 // threadingActive lists the items of an interpreter's threading._active
 // (ident -> Thread); none if threading was never imported.
-func (r *objReader) threadingActive(interp typesys.Value) ([]dictEntry, error) {
-	md, ok, err := r.moduleDict(interp, "threading")
+func (r *Reader) ThreadingActive(interp typesys.Value) ([]DictEntry, error) {
+	md, ok, err := r.ModuleDict(interp, "threading")
 	if err != nil || !ok {
 		return nil, err // threading was never imported: no Thread objects
 	}
-	active, ok, err := r.dictGetStr(md, "_active")
+	active, ok, err := r.DictGetStr(md, "_active")
 	if err != nil || !ok {
 		return nil, fmt.Errorf("threading._active: not found (%v)", err)
 	}
-	items, _, err := r.dictItems(active, maxLookupItems)
+	items, _, err := r.DictItems(active, MaxLookupItems)
 	if err != nil {
 		return nil, fmt.Errorf("threading._active: %w", err)
 	}

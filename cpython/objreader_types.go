@@ -11,19 +11,19 @@ import (
 	"github.com/pycore/pycore/core"
 )
 
-// typeInfo is what the renderer needs of one type object.
-type typeInfo struct {
-	name     string // tp_name
-	flags    uint64
-	kind     objKind
-	exact    bool // the type is the builtin type itself, not a subclass
-	heap     bool
-	err      error
-	basename string // tp_name after the last dot: type(x).__name__
+// TypeInfo is what the Renderer needs of one type object.
+type TypeInfo struct {
+	Name     string // tp_name
+	Flags    uint64
+	Kind     Kind
+	Exact    bool // the type is the builtin type itself, not a subclass
+	Heap     bool
+	Err      error
+	Basename string // tp_name after the last dot: type(x).__name__
 }
 
 // typeOf reads (once per type) what kind of object a type makes.
-func (r *objReader) typeOf(tp core.Address) *typeInfo {
+func (r *Reader) TypeOf(tp core.Address) *TypeInfo {
 	r.mu.Lock()
 	ti, ok := r.typeCache[tp]
 	r.mu.Unlock()
@@ -40,92 +40,92 @@ func (r *objReader) typeOf(tp core.Address) *typeInfo {
 	return ti
 }
 
-func (r *objReader) readType(tp core.Address) *typeInfo {
-	l := r.l
-	ti := &typeInfo{}
+func (r *Reader) readType(tp core.Address) *TypeInfo {
+	l := r.L
+	ti := &TypeInfo{}
 	if tp == 0 {
-		ti.err = errors.New("NULL type")
+		ti.Err = errors.New("NULL type")
 		return ti
 	}
 	flags, err := r.p.R.Uint64(tp.Add(l.Type.Flags))
 	if err != nil {
-		ti.err = fmt.Errorf("type at %#x: tp_flags: %w", uint64(tp), err)
+		ti.Err = fmt.Errorf("type at %#x: tp_flags: %w", uint64(tp), err)
 		return ti
 	}
-	ti.flags = flags
-	ti.heap = flags&tpflagsHeapType != 0
-	if np, err := r.ptr(tp.Add(l.Type.Name)); err == nil && np != 0 {
+	ti.Flags = flags
+	ti.Heap = flags&TPFlagsHeapType != 0
+	if np, err := r.Ptr(tp.Add(l.Type.Name)); err == nil && np != 0 {
 		if b, _, err := r.p.R.CString(np, 256); err == nil {
-			ti.name = string(b)
+			ti.Name = string(b)
 		}
 	}
-	if ti.name == "" {
-		ti.name = fmt.Sprintf("<type at %#x>", uint64(tp))
+	if ti.Name == "" {
+		ti.Name = fmt.Sprintf("<type at %#x>", uint64(tp))
 	}
-	ti.basename = ti.name
-	if i := strings.LastIndexByte(ti.name, '.'); i >= 0 {
-		ti.basename = ti.name[i+1:]
+	ti.Basename = ti.Name
+	if i := strings.LastIndexByte(ti.Name, '.'); i >= 0 {
+		ti.Basename = ti.Name[i+1:]
 	}
-	if k, ok := l.types[tp]; ok {
-		ti.kind, ti.exact = k, true
+	if k, ok := l.Types[tp]; ok {
+		ti.Kind, ti.Exact = k, true
 		return ti
 	}
 	// A subclass renders like its nearest builtin base if it keeps the
 	// base's tp_repr (Python would call an overriding __repr__, which a core
 	// cannot run). Classes render as classes whatever their metaclass.
-	myRepr, _ := r.ptr(tp.Add(l.Type.Repr))
-	inherits := func(k objKind) objKind {
-		if k == kindType {
+	myRepr, _ := r.Ptr(tp.Add(l.Type.Repr))
+	inherits := func(k Kind) Kind {
+		if k == KindType {
 			return k
 		}
 		if base, ok := l.reprOf[k]; ok && myRepr != 0 && base != myRepr {
-			return kindObject
+			return KindObject
 		}
 		return k
 	}
 	cur := tp
-	for i := 0; i < maxTypeChain && l.Type.Base >= 0; i++ {
-		b, err := r.ptr(cur.Add(l.Type.Base))
+	for i := 0; i < MaxTypeChain && l.Type.Base >= 0; i++ {
+		b, err := r.Ptr(cur.Add(l.Type.Base))
 		if err != nil || b == 0 {
 			break
 		}
-		if k, ok := l.types[b]; ok {
-			ti.kind = inherits(k)
+		if k, ok := l.Types[b]; ok {
+			ti.Kind = inherits(k)
 			return ti
 		}
 		cur = b
 	}
 	// No symbols: the subclass bits, then the names of builtin static types.
 	switch {
-	case flags&tpflagsTypeSubclass != 0:
-		ti.kind = kindType
-	case flags&tpflagsLongSubclass != 0:
-		ti.kind = inherits(kindInt)
-		if !ti.heap && ti.name == "bool" {
-			ti.kind = kindBool
+	case flags&TPFlagsTypeSubclass != 0:
+		ti.Kind = KindType
+	case flags&TPFlagsLongSubclass != 0:
+		ti.Kind = inherits(KindInt)
+		if !ti.Heap && ti.Name == "bool" {
+			ti.Kind = KindBool
 		}
-	case flags&tpflagsListSubclass != 0:
-		ti.kind = inherits(kindList)
-	case flags&tpflagsTupleSubclass != 0:
-		ti.kind = inherits(kindTuple)
-	case flags&tpflagsBytesSubclass != 0:
-		ti.kind = inherits(kindBytes)
-	case flags&tpflagsUnicodeSubclass != 0:
-		ti.kind = inherits(kindStr)
-	case flags&tpflagsDictSubclass != 0:
-		ti.kind = inherits(kindDict)
-	case flags&tpflagsBaseExcSubcl != 0:
-		ti.kind = inherits(kindException)
-		if g, _ := r.excGroupBases(tp); g != 0 {
-			ti.kind = kindExcGroup
-			if own, err := r.ptr(g.Add(l.Type.Repr)); err == nil && myRepr != own {
-				ti.kind = kindObject
+	case flags&TPFlagsListSubclass != 0:
+		ti.Kind = inherits(KindList)
+	case flags&TPFlagsTupleSubclass != 0:
+		ti.Kind = inherits(KindTuple)
+	case flags&TPFlagsBytesSubclass != 0:
+		ti.Kind = inherits(KindBytes)
+	case flags&TPFlagsUnicodeSubclass != 0:
+		ti.Kind = inherits(KindStr)
+	case flags&TPFlagsDictSubclass != 0:
+		ti.Kind = inherits(KindDict)
+	case flags&TPFlagsBaseExcSubcl != 0:
+		ti.Kind = inherits(KindException)
+		if g, _ := r.ExcGroupBases(tp); g != 0 {
+			ti.Kind = KindExcGroup
+			if own, err := r.Ptr(g.Add(l.Type.Repr)); err == nil && myRepr != own {
+				ti.Kind = KindObject
 			}
 		}
-	case !ti.heap:
+	case !ti.Heap:
 		for _, bt := range builtinTypes {
-			if bt.name == ti.name {
-				ti.kind, ti.exact = bt.kind, true
+			if bt.name == ti.Name {
+				ti.Kind, ti.Exact = bt.kind, true
 			}
 		}
 	}
@@ -135,15 +135,15 @@ func (r *objReader) readType(tp core.Address) *typeInfo {
 // excGroupBases finds the static types BaseExceptionGroup and BaseException
 // in the base chain of tp (0 where absent): whether the group's repr is its
 // own (3.14+) or BaseException's shows in their tp_repr.
-func (r *objReader) excGroupBases(tp core.Address) (group, base core.Address) {
+func (r *Reader) ExcGroupBases(tp core.Address) (group, base core.Address) {
 	cur := tp
-	for i := 0; i < maxTypeChain && cur != 0 && r.l.Type.Base >= 0; i++ {
-		flags, err := r.p.R.Uint64(cur.Add(r.l.Type.Flags))
+	for i := 0; i < MaxTypeChain && cur != 0 && r.L.Type.Base >= 0; i++ {
+		flags, err := r.p.R.Uint64(cur.Add(r.L.Type.Flags))
 		if err != nil {
 			break
 		}
-		if flags&tpflagsHeapType == 0 {
-			if np, err := r.ptr(cur.Add(r.l.Type.Name)); err == nil && np != 0 {
+		if flags&TPFlagsHeapType == 0 {
+			if np, err := r.Ptr(cur.Add(r.L.Type.Name)); err == nil && np != 0 {
 				if b, _, err := r.p.R.CString(np, 32); err == nil {
 					switch string(b) {
 					case "BaseExceptionGroup":
@@ -155,7 +155,7 @@ func (r *objReader) excGroupBases(tp core.Address) (group, base core.Address) {
 				}
 			}
 		}
-		if cur, err = r.ptr(cur.Add(r.l.Type.Base)); err != nil {
+		if cur, err = r.Ptr(cur.Add(r.L.Type.Base)); err != nil {
 			break
 		}
 	}
@@ -164,73 +164,73 @@ func (r *objReader) excGroupBases(tp core.Address) (group, base core.Address) {
 
 // typeNames returns a type's __module__ and __qualname__ as Python's
 // type_module and type_qualname compute them.
-func (r *objReader) typeNames(tp core.Address) (module, qualname string, err error) {
-	ti := r.typeOf(tp)
-	if ti.err != nil {
-		return "", "", ti.err
+func (r *Reader) TypeNames(tp core.Address) (module, qualname string, err error) {
+	ti := r.TypeOf(tp)
+	if ti.Err != nil {
+		return "", "", ti.Err
 	}
-	if !ti.heap {
-		if i := strings.LastIndexByte(ti.name, '.'); i >= 0 {
-			return ti.name[:i], ti.name[i+1:], nil
+	if !ti.Heap {
+		if i := strings.LastIndexByte(ti.Name, '.'); i >= 0 {
+			return ti.Name[:i], ti.Name[i+1:], nil
 		}
-		return "builtins", ti.name, nil
+		return "builtins", ti.Name, nil
 	}
-	qualname = ti.name
-	if r.l.HeapType.Qualname >= 0 {
-		if q, err := r.ptr(tp.Add(r.l.HeapType.Qualname)); err == nil && q != 0 {
-			if cps, _, err := r.strCodepoints(q, 1024); err == nil {
-				qualname = codepointsToString(cps)
+	qualname = ti.Name
+	if r.L.HeapType.Qualname >= 0 {
+		if q, err := r.Ptr(tp.Add(r.L.HeapType.Qualname)); err == nil && q != 0 {
+			if cps, _, err := r.StrCodepoints(q, 1024); err == nil {
+				qualname = CodepointsToString(cps)
 			}
 		}
 	}
-	if r.l.Type.Dict < 0 {
+	if r.L.Type.Dict < 0 {
 		return "", qualname, nil // unknown: the caller shows tp_name
 	}
-	dict, err := r.ptr(tp.Add(r.l.Type.Dict))
+	dict, err := r.Ptr(tp.Add(r.L.Type.Dict))
 	if err != nil || dict == 0 {
 		return "builtins", qualname, nil
 	}
-	if m, ok, _ := r.dictGetStr(dict, "__module__"); ok {
-		if cps, _, err := r.strCodepoints(m, 1024); err == nil {
-			module = codepointsToString(cps)
+	if m, ok, _ := r.DictGetStr(dict, "__module__"); ok {
+		if cps, _, err := r.StrCodepoints(m, 1024); err == nil {
+			module = CodepointsToString(cps)
 		}
 	}
 	return module, qualname, nil
 }
 
-func (r *objReader) isNone(a core.Address) bool {
-	i, ok := r.l.singletons[a]
+func (r *Reader) IsNone(a core.Address) bool {
+	i, ok := r.L.singletons[a]
 	if ok {
-		return singletonSymbols[i].kind == kindNone
+		return singletonSymbols[i].kind == KindNone
 	}
-	tp, err := r.ptr(a.Add(r.l.Object.Type))
-	return err == nil && r.typeOf(tp).kind == kindNone
+	tp, err := r.Ptr(a.Add(r.L.Object.Type))
+	return err == nil && r.TypeOf(tp).Kind == KindNone
 }
 
-func (r *objReader) isTrue(a core.Address) bool {
-	if i, ok := r.l.singletons[a]; ok {
+func (r *Reader) IsTrue(a core.Address) bool {
+	if i, ok := r.L.singletons[a]; ok {
 		return singletonSymbols[i].repr == "True"
 	}
-	v, err := r.intValue(a)
+	v, err := r.IntValue(a)
 	return err == nil && v.Sign() != 0
 }
 
 // refineKind recognizes, in a type read as a plain object, the types of this
 // file that have no symbol (or inherit from one that has none), struct
 // sequences and threading.Thread classes.
-func (r *objReader) refineKind(tp core.Address, ti *typeInfo) {
-	if ti.err != nil || ti.kind != kindObject {
+func (r *Reader) refineKind(tp core.Address, ti *TypeInfo) {
+	if ti.Err != nil || ti.Kind != KindObject {
 		return
 	}
-	l := r.l
-	if k, ok := valueKindByName(ti.name, ti.heap); ok {
-		ti.kind, ti.exact = k, true
+	l := r.L
+	if k, ok := valueKindByName(ti.Name, ti.Heap); ok {
+		ti.Kind, ti.Exact = k, true
 		return
 	}
-	myRepr, _ := r.ptr(tp.Add(l.Type.Repr))
+	myRepr, _ := r.Ptr(tp.Add(l.Type.Repr))
 	cur := tp
-	for i := 0; i < maxTypeChain && l.Type.Base >= 0; i++ {
-		b, err := r.ptr(cur.Add(l.Type.Base))
+	for i := 0; i < MaxTypeChain && l.Type.Base >= 0; i++ {
+		b, err := r.Ptr(cur.Add(l.Type.Base))
 		if err != nil || b == 0 {
 			break
 		}
@@ -238,11 +238,11 @@ func (r *objReader) refineKind(tp core.Address, ti *typeInfo) {
 		if err != nil {
 			break
 		}
-		if np, err := r.ptr(b.Add(l.Type.Name)); err == nil && np != 0 {
+		if np, err := r.Ptr(b.Add(l.Type.Name)); err == nil && np != 0 {
 			if name, _, err := r.p.R.CString(np, 256); err == nil {
-				if k, ok := valueKindByName(string(name), bf&tpflagsHeapType != 0); ok {
-					if br, err := r.ptr(b.Add(l.Type.Repr)); err == nil && br == myRepr {
-						ti.kind = k
+				if k, ok := valueKindByName(string(name), bf&TPFlagsHeapType != 0); ok {
+					if br, err := r.Ptr(b.Add(l.Type.Repr)); err == nil && br == myRepr {
+						ti.Kind = k
 					}
 					return
 				}
@@ -250,12 +250,12 @@ func (r *objReader) refineKind(tp core.Address, ti *typeInfo) {
 		}
 		cur = b
 	}
-	if ti.flags&tpflagsTupleSubclass != 0 && r.isStructSeqType(tp) {
-		ti.kind = kindStructSeq
+	if ti.Flags&TPFlagsTupleSubclass != 0 && r.IsStructSeqType(tp) {
+		ti.Kind = KindStructSeq
 		return
 	}
-	if ti.heap && r.isThreadClass(tp) {
-		ti.kind = kindThread
+	if ti.Heap && r.IsThreadClass(tp) {
+		ti.Kind = KindThread
 	}
 }
 
@@ -263,20 +263,20 @@ func (r *objReader) refineKind(tp core.Address, ti *typeInfo) {
 // subclass whose members are the read-only object fields ob_item[0], [1], ...
 // PyStructSequence_InitType makes (3.12+ static types keep their dict,
 // where n_fields is, per interpreter, so the members are what is left).
-func (r *objReader) isStructSeqType(tp core.Address) bool {
-	l := r.l
+func (r *Reader) IsStructSeqType(tp core.Address) bool {
+	l := r.L
 	if l.Type.Members < 0 {
 		return false
 	}
-	m, err := r.ptr(tp.Add(l.Type.Members))
+	m, err := r.Ptr(tp.Add(l.Type.Members))
 	if err != nil || m == 0 {
 		return false
 	}
 	for i := int64(0); i < 2; i++ {
 		def := m.Add(i * l.MemberDef.Size)
-		name, err1 := r.ptr(def)
+		name, err1 := r.Ptr(def)
 		typ, err2 := r.p.R.Uint32(def.Add(l.Ptr))
-		offset, err3 := r.i64(def.Add(2 * l.Ptr))
+		offset, err3 := r.I64(def.Add(2 * l.Ptr))
 		flags, err4 := r.p.R.Uint32(def.Add(3 * l.Ptr))
 		if errors.Join(err1, err2, err3, err4) != nil {
 			return false
@@ -295,36 +295,36 @@ func (r *objReader) isStructSeqType(tp core.Address) bool {
 // isThreadClass says whether instances of tp print with threading.Thread's
 // __repr__: threading.Thread is in its bases and no class before it defines
 // __repr__.
-func (r *objReader) isThreadClass(tp core.Address) bool {
-	l := r.l
+func (r *Reader) IsThreadClass(tp core.Address) bool {
+	l := r.L
 	cur := tp
-	for i := 0; i < maxTypeChain && cur != 0; i++ {
+	for i := 0; i < MaxTypeChain && cur != 0; i++ {
 		flags, err := r.p.R.Uint64(cur.Add(l.Type.Flags))
-		if err != nil || flags&tpflagsHeapType == 0 {
+		if err != nil || flags&TPFlagsHeapType == 0 {
 			return false
 		}
 		if l.Type.Dict < 0 || l.HeapType.Qualname < 0 {
 			return false
 		}
 		// Not r.typeNames: that asks typeOf, which for tp is being computed.
-		d, err := r.ptr(cur.Add(l.Type.Dict))
+		d, err := r.Ptr(cur.Add(l.Type.Dict))
 		if err != nil || d == 0 {
 			return false
 		}
-		if q, err := r.strAt(cur.Add(l.HeapType.Qualname), 64); err == nil && q == "Thread" {
-			if m, ok, _ := r.dictGetStr(d, "__module__"); ok {
-				if cps, _, err := r.strCodepoints(m, 64); err == nil && string(cps) == "threading" {
+		if q, err := r.StrAt(cur.Add(l.HeapType.Qualname), 64); err == nil && q == "Thread" {
+			if m, ok, _ := r.DictGetStr(d, "__module__"); ok {
+				if cps, _, err := r.StrCodepoints(m, 64); err == nil && string(cps) == "threading" {
 					return true
 				}
 			}
 		}
-		if _, ok, _ := r.dictGetStr(d, "__repr__"); ok {
+		if _, ok, _ := r.DictGetStr(d, "__repr__"); ok {
 			return false
 		}
 		if l.Type.Base < 0 {
 			return false
 		}
-		if cur, err = r.ptr(cur.Add(l.Type.Base)); err != nil {
+		if cur, err = r.Ptr(cur.Add(l.Type.Base)); err != nil {
 			return false
 		}
 	}
@@ -332,15 +332,15 @@ func (r *objReader) isThreadClass(tp core.Address) bool {
 }
 
 // cstringAt reads the C string a pointer at field points to.
-func (r *objReader) cstringAt(field core.Address, what string) (string, error) {
-	p, err := r.ptr(field)
+func (r *Reader) CstringAt(field core.Address, what string) (string, error) {
+	p, err := r.Ptr(field)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", what, err)
 	}
 	if p == 0 {
 		return "", fmt.Errorf("%s: NULL", what)
 	}
-	p, err = r.ptr(p) // the name is the first member of PyMethodDef and wrapperbase
+	p, err = r.Ptr(p) // the name is the first member of PyMethodDef and wrapperbase
 	if err != nil || p == 0 {
 		return "", fmt.Errorf("%s: %v", what, err)
 	}
@@ -352,37 +352,37 @@ func (r *objReader) cstringAt(field core.Address, what string) (string, error) {
 }
 
 // typeNameOf is tp_name of the object's type, as %s of Py_TYPE(x)->tp_name prints it.
-func (r *objReader) typeNameOf(obj core.Address) string {
-	tp, err := r.ptr(obj.Add(r.l.Object.Type))
+func (r *Reader) TypeNameOf(obj core.Address) string {
+	tp, err := r.Ptr(obj.Add(r.L.Object.Type))
 	if err != nil {
 		return "?"
 	}
-	ti := r.typeOf(tp)
-	if ti.err != nil {
+	ti := r.TypeOf(tp)
+	if ti.Err != nil {
 		return "?"
 	}
-	return ti.name
+	return ti.Name
 }
 
 // cfunctionQualname is meth_get__qualname__: the name alone for functions
 // of a module (or of nothing), else the qualname of the type they belong
 // to (m_self, or its type) and the name.
-func (r *objReader) cfunctionQualname(fn core.Address, name string) string {
-	self, err := r.ptr(fn.Add(r.l.CFunction.Self))
+func (r *Reader) CfunctionQualname(fn core.Address, name string) string {
+	self, err := r.Ptr(fn.Add(r.L.CFunction.Self))
 	if err != nil || self == 0 {
 		return name
 	}
-	tp, err := r.ptr(self.Add(r.l.Object.Type))
+	tp, err := r.Ptr(self.Add(r.L.Object.Type))
 	if err != nil {
 		return name
 	}
-	switch r.typeOf(tp).kind {
-	case kindModule:
+	switch r.TypeOf(tp).Kind {
+	case KindModule:
 		return name
-	case kindType:
+	case KindType:
 		tp = self
 	}
-	if _, q, err := r.typeNames(tp); err == nil && q != "" {
+	if _, q, err := r.TypeNames(tp); err == nil && q != "" {
 		return q + "." + name
 	}
 	return name

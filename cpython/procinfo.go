@@ -162,26 +162,26 @@ func (p *Process) readSysArgs(pi *ProcessInfo) error {
 	if dict == 0 {
 		return errors.New("interp->sysdict is NULL (not yet set up, or torn down)")
 	}
-	items, _, err := r.dictItems(core.Address(dict), maxLookupItems)
+	items, _, err := r.DictItems(core.Address(dict), MaxLookupItems)
 	if err != nil {
 		return fmt.Errorf("sys.__dict__: %w", err)
 	}
 	var errs []error
-	if v, ok, _ := r.findStrKey(items, "executable"); ok && !r.isNone(v) {
-		if s, err := r.strValue(v, maxArgChars); err == nil {
+	if v, ok, _ := r.FindStrKey(items, "executable"); ok && !r.IsNone(v) {
+		if s, err := r.StrValue(v, maxArgChars); err == nil {
 			pi.Executable = &s
 		} else {
 			errs = append(errs, fmt.Errorf("sys.executable: %w", err))
 		}
 	}
-	if v, ok, _ := r.findStrKey(items, "argv"); ok {
-		if pi.Argv, err = r.strList(v); err != nil {
+	if v, ok, _ := r.FindStrKey(items, "argv"); ok {
+		if pi.Argv, err = r.StrList(v); err != nil {
 			errs = append(errs, fmt.Errorf("sys.argv: %w", err))
 		}
 	}
 	if p.flavor.OrigArgv {
-		if v, ok, _ := r.findStrKey(items, "orig_argv"); ok {
-			if pi.OrigArgv, err = r.strList(v); err != nil {
+		if v, ok, _ := r.FindStrKey(items, "orig_argv"); ok {
+			if pi.OrigArgv, err = r.StrList(v); err != nil {
 				errs = append(errs, fmt.Errorf("sys.orig_argv: %w", err))
 			}
 		}

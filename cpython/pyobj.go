@@ -5,13 +5,13 @@ package cpython
 // `threads --locals` and `eval pyobj(x)` are built on.
 //
 // Struct offsets come from the TypeSource (DWARF, generated tables, or 3.13+'s
-// debug offsets). Where the source lacks a member the renderer needs, the
+// debug offsets). Where the source lacks a member the Renderer needs, the
 // offset is derived from CPython's public headers the way CPython's own
 // out-of-process readers do it (Modules/_remote_debugging compiles against the
 // headers and takes offsetof of whatever _Py_DebugOffsets does not carry):
 // every such derivation is anchored on a member the source does give (the
 // object header's size, tp_name, sizeof(PyTypeObject)), checked against
-// another where one exists, and written down in objLayout's constructor.
+// another where one exists, and written down in Layout's constructor.
 // Type identity is the type object's address, compared with the exported
 // type objects (PyLong_Type, PyDict_Type, ...) and singletons (_Py_NoneStruct,
 // ...); tp_flags subclass bits and tp_name are the fallbacks when symbols
@@ -48,21 +48,21 @@ var DefaultReprOptions = ReprOptions{MaxDepth: 6, MaxLength: 50, MaxString: 200,
 // Hard limits, whatever the options say: a corrupt length or a cyclic
 // structure must not make pycore read or allocate without bound.
 const (
-	hardMaxItems   = 1 << 20 // items of one container looked at
-	hardMaxDepth   = 64
-	hardMaxObjects = 1 << 18 // objects visited by one rendering
-	maxLongDigits  = 1 << 14 // 30-bit digits of an int (~150,000 decimal digits)
-	maxTypeChain   = 32      // tp_base links followed
-	maxEntryChunk  = 256     // hash table entries read at once
+	HardMaxItems   = 1 << 20 // items of one container looked at
+	HardMaxDepth   = 64
+	HardMaxObjects = 1 << 18 // objects visited by one rendering
+	MaxLongDigits  = 1 << 14 // 30-bit digits of an int (~150,000 decimal digits)
+	MaxTypeChain   = 32      // tp_base links followed
+	MaxEntryChunk  = 256     // hash table entries read at once
 )
 
-func (o ReprOptions) withDefaults() ReprOptions {
+func (o ReprOptions) WithDefaults() ReprOptions {
 	d := DefaultReprOptions
 	if o.MaxDepth > 0 {
-		d.MaxDepth = min(o.MaxDepth, hardMaxDepth)
+		d.MaxDepth = min(o.MaxDepth, HardMaxDepth)
 	}
 	if o.MaxLength > 0 {
-		d.MaxLength = min(o.MaxLength, hardMaxItems)
+		d.MaxLength = min(o.MaxLength, HardMaxItems)
 	}
 	if o.MaxString > 0 {
 		d.MaxString = min(o.MaxString, maxStringChars)
@@ -120,15 +120,15 @@ func (p *Process) Repr(obj core.Address, opts ReprOptions) (string, error) {
 func (p *Process) Object(obj core.Address, opts ReprOptions) Object {
 	rd, err := p.reader()
 	if err != nil {
-		o := Object{Address: obj, Repr: unreadable(obj, err), Error: err.Error()}
-		if n := opts.withDefaults().MaxTotal; utf8.RuneCountInString(o.Repr) > n {
+		o := Object{Address: obj, Repr: Unreadable(obj, err), Error: err.Error()}
+		if n := opts.WithDefaults().MaxTotal; utf8.RuneCountInString(o.Repr) > n {
 			o.Repr, o.Truncated = cutRepr(o.Repr, n), true
 		}
 		return o
 	}
-	opts = opts.withDefaults()
-	r := rd.newRenderer(opts, opts.MaxTotal)
-	o := r.object(obj, 0)
+	opts = opts.WithDefaults()
+	r := rd.NewRenderer(opts, opts.MaxTotal)
+	o := r.Render(obj, 0)
 	boundRepr(&o, opts.MaxTotal, 0)
 	return o
 }
@@ -139,7 +139,7 @@ func boundRepr(o *Object, n, depth int) {
 	if utf8.RuneCountInString(o.Repr) > n {
 		o.Repr, o.Truncated = cutRepr(o.Repr, n), true
 	}
-	if depth >= hardMaxDepth {
+	if depth >= HardMaxDepth {
 		return
 	}
 	switch v := o.Value.(type) {
@@ -172,114 +172,114 @@ func cutRepr(s string, n int) string {
 	return s
 }
 
-func unreadable(obj core.Address, err error) string {
+func Unreadable(obj core.Address, err error) string {
 	return fmt.Sprintf("<unreadable object at %#x: %v>", uint64(obj), err)
 }
 
-// objKind is what the renderer knows how to show.
-type objKind int
+// Kind is what the Renderer knows how to show.
+type Kind int
 
 const (
-	kindObject objKind = iota // anything else: <Foo object at 0x...>
-	kindNone
-	kindBool
-	kindInt
-	kindFloat
-	kindComplex
-	kindStr
-	kindBytes
-	kindTuple
-	kindList
-	kindDict
-	kindSet
-	kindFrozenSet
-	kindType
-	kindCode
-	kindFunction
-	kindModule
-	kindEllipsis
-	kindNotImplemented
-	kindException
-	kindExcGroup // BaseExceptionGroup and subclasses that keep its repr
+	KindObject Kind = iota // anything else: <Foo object at 0x...>
+	KindNone
+	KindBool
+	KindInt
+	KindFloat
+	KindComplex
+	KindStr
+	KindBytes
+	KindTuple
+	KindList
+	KindDict
+	KindSet
+	KindFrozenSet
+	KindType
+	KindCode
+	KindFunction
+	KindModule
+	KindEllipsis
+	KindNotImplemented
+	KindException
+	KindExcGroup // BaseExceptionGroup and subclasses that keep its repr
 )
 
-// builtinTypes are the exported type objects the renderer tells apart, with
+// builtinTypes are the exported type objects the Renderer tells apart, with
 // their tp_name for when the symbols are missing.
 var builtinTypes = []struct {
 	sym, name string
-	kind      objKind
+	kind      Kind
 }{
-	{"_PyNone_Type", "NoneType", kindNone},
-	{"PyBool_Type", "bool", kindBool},
-	{"PyLong_Type", "int", kindInt},
-	{"PyFloat_Type", "float", kindFloat},
-	{"PyComplex_Type", "complex", kindComplex},
-	{"PyUnicode_Type", "str", kindStr},
-	{"PyBytes_Type", "bytes", kindBytes},
-	{"PyTuple_Type", "tuple", kindTuple},
-	{"PyList_Type", "list", kindList},
-	{"PyDict_Type", "dict", kindDict},
-	{"PySet_Type", "set", kindSet},
-	{"PyFrozenSet_Type", "frozenset", kindFrozenSet},
-	{"PyType_Type", "type", kindType},
-	{"PyCode_Type", "code", kindCode},
-	{"PyFunction_Type", "function", kindFunction},
-	{"PyModule_Type", "module", kindModule},
-	{"PyEllipsis_Type", "ellipsis", kindEllipsis},
-	{"_PyNotImplemented_Type", "NotImplementedType", kindNotImplemented},
-	{"PyBaseObject_Type", "object", kindObject},
+	{"_PyNone_Type", "NoneType", KindNone},
+	{"PyBool_Type", "bool", KindBool},
+	{"PyLong_Type", "int", KindInt},
+	{"PyFloat_Type", "float", KindFloat},
+	{"PyComplex_Type", "complex", KindComplex},
+	{"PyUnicode_Type", "str", KindStr},
+	{"PyBytes_Type", "bytes", KindBytes},
+	{"PyTuple_Type", "tuple", KindTuple},
+	{"PyList_Type", "list", KindList},
+	{"PyDict_Type", "dict", KindDict},
+	{"PySet_Type", "set", KindSet},
+	{"PyFrozenSet_Type", "frozenset", KindFrozenSet},
+	{"PyType_Type", "type", KindType},
+	{"PyCode_Type", "code", KindCode},
+	{"PyFunction_Type", "function", KindFunction},
+	{"PyModule_Type", "module", KindModule},
+	{"PyEllipsis_Type", "ellipsis", KindEllipsis},
+	{"_PyNotImplemented_Type", "NotImplementedType", KindNotImplemented},
+	{"PyBaseObject_Type", "object", KindObject},
 }
 
 // Singleton objects, by their exported symbols.
 var singletonSymbols = []struct {
 	sym  string
-	kind objKind
+	kind Kind
 	repr string
 }{
-	{"_Py_NoneStruct", kindNone, "None"},
-	{"_Py_TrueStruct", kindBool, "True"},
-	{"_Py_FalseStruct", kindBool, "False"},
-	{"_Py_EllipsisObject", kindEllipsis, "Ellipsis"},
-	{"_Py_NotImplementedStruct", kindNotImplemented, "NotImplemented"},
+	{"_Py_NoneStruct", KindNone, "None"},
+	{"_Py_TrueStruct", KindBool, "True"},
+	{"_Py_FalseStruct", KindBool, "False"},
+	{"_Py_EllipsisObject", KindEllipsis, "Ellipsis"},
+	{"_Py_NotImplementedStruct", KindNotImplemented, "NotImplemented"},
 }
 
 // tp_flags bits (Include/object.h; the subclass bits are in codereader.go too).
 const (
-	tpflagsInlineValues  = 1 << 2 // 3.13+: instance attributes inline after the object
-	tpflagsManagedDict   = 1 << 4 // 3.11+: the instance dict sits before the object
-	tpflagsHeapType      = 1 << 9
-	tpflagsLongSubclass  = 1 << 24
-	tpflagsListSubclass  = 1 << 25
-	tpflagsTupleSubclass = 1 << 26
-	tpflagsDictSubclass  = 1 << 29
-	tpflagsBaseExcSubcl  = 1 << 30
-	tpflagsTypeSubclass  = 1 << 31
-	pySetDummyHash       = -1 // hash of a set entry whose key was removed
+	TPFlagsInlineValues  = 1 << 2 // 3.13+: instance attributes inline after the object
+	TPFlagsManagedDict   = 1 << 4 // 3.11+: the instance dict sits before the object
+	TPFlagsHeapType      = 1 << 9
+	TPFlagsLongSubclass  = 1 << 24
+	TPFlagsListSubclass  = 1 << 25
+	TPFlagsTupleSubclass = 1 << 26
+	TPFlagsDictSubclass  = 1 << 29
+	TPFlagsBaseExcSubcl  = 1 << 30
+	TPFlagsTypeSubclass  = 1 << 31
+	PySetDummyHash       = -1 // hash of a set entry whose key was removed
 	dictKeysGeneral      = 0  // dk_kind: entries are {hash, key, value}
 	longSignMask         = 3  // 3.12+ lv_tag: 0 positive, 1 zero, 2 negative
 	longNonSizeBits      = 3
 )
 
-// objLayout is every offset the object reader and the renderer read (abi's
+// Layout is every offset the object reader and the Renderer read (abi's
 // Objects), with what one process's symbols say of its builtin objects.
-type objLayout struct {
+type Layout struct {
 	*abi.Objects
 
 	singletons map[core.Address]int // address -> index in singletonSymbols
-	types      map[core.Address]objKind
-	reprOf     map[objKind]core.Address // tp_repr of the builtin types found
+	Types      map[core.Address]Kind
+	reprOf     map[Kind]core.Address // tp_repr of the builtin types found
 	baseExc    core.Address
 	excGroup   core.Address // BaseExceptionGroup (3.11+)
 }
 
-func newObjLayout(p *Process) (*objLayout, error) {
+func NewLayout(p *Process) (*Layout, error) {
 	if p.codeRd == nil || p.codeRd.layout == nil {
 		return nil, errors.New("the process's object layout is not known")
 	}
-	l := &objLayout{Objects: abi.ResolveObjects(p.Types, p.Version, p.FreeThreaded, int64(p.R.PtrSize), p.codeRd.layout)}
+	l := &Layout{Objects: abi.ResolveObjects(p.Types, p.Version, p.FreeThreaded, int64(p.R.PtrSize), p.codeRd.layout)}
 	l.singletons = map[core.Address]int{}
-	l.types = map[core.Address]objKind{}
-	l.reprOf = map[objKind]core.Address{}
+	l.Types = map[core.Address]Kind{}
+	l.reprOf = map[Kind]core.Address{}
 	if p.Syms != nil {
 		for i, s := range singletonSymbols {
 			if sym, ok := p.lookup(s.sym); ok {
@@ -291,7 +291,7 @@ func newObjLayout(p *Process) (*objLayout, error) {
 			if bt.sym == "" || !ok {
 				continue
 			}
-			l.types[sym.Addr] = bt.kind
+			l.Types[sym.Addr] = bt.kind
 			if rp, err := p.R.Ptr(sym.Addr.Add(l.Type.Repr)); err == nil {
 				l.reprOf[bt.kind] = rp
 			}
@@ -300,20 +300,20 @@ func newObjLayout(p *Process) (*objLayout, error) {
 		// PyExc_BaseExceptionGroup (3.11+).
 		for _, e := range []struct {
 			sym  string
-			kind objKind
-		}{{"PyExc_BaseException", kindException}, {"PyExc_BaseExceptionGroup", kindExcGroup}} {
+			kind Kind
+		}{{"PyExc_BaseException", KindException}, {"PyExc_BaseExceptionGroup", KindExcGroup}} {
 			sym, ok := p.lookup(e.sym)
 			if !ok {
 				continue
 			}
 			if tp, err := p.R.Ptr(sym.Addr); err == nil && tp != 0 {
 				switch e.kind {
-				case kindException:
+				case KindException:
 					l.baseExc = tp
-				case kindExcGroup:
+				case KindExcGroup:
 					l.excGroup = tp
 				}
-				l.types[tp] = e.kind
+				l.Types[tp] = e.kind
 				if rp, err := p.R.Ptr(tp.Add(l.Type.Repr)); err == nil {
 					l.reprOf[e.kind] = rp
 				}
@@ -323,9 +323,9 @@ func newObjLayout(p *Process) (*objLayout, error) {
 	return l, nil
 }
 
-// renderer renders one object tree.
-type renderer struct {
-	*objReader // what it renders is read through the object reader
+// Renderer renders one object tree.
+type Renderer struct {
+	*Reader // what it renders is read through the object reader
 	opts       ReprOptions
 	left       int                   // characters of output still allowed
 	active     map[core.Address]bool // containers being rendered: Python's Py_ReprEnter
@@ -335,81 +335,81 @@ type renderer struct {
 }
 
 // object renders the object at a, depth levels below the root.
-func (r *renderer) object(a core.Address, depth int) Object {
+func (r *Renderer) Render(a core.Address, depth int) Object {
 	o := Object{Address: a}
 	if a == 0 {
 		o.Repr, o.Error = "<NULL>", "NULL object pointer"
 		return o
 	}
 	r.visits++
-	if r.visits > hardMaxObjects {
+	if r.visits > HardMaxObjects {
 		o.Repr, o.Truncated = "...", true
 		return o
 	}
-	if i, ok := r.l.singletons[a]; ok {
+	if i, ok := r.L.singletons[a]; ok {
 		s := singletonSymbols[i]
 		o.Repr = s.repr
 		switch s.kind {
-		case kindNone:
+		case KindNone:
 			o.Type = "NoneType"
-		case kindBool:
+		case KindBool:
 			o.Type, o.Value = "bool", s.repr == "True"
-		case kindEllipsis:
+		case KindEllipsis:
 			o.Type = "ellipsis"
-		case kindNotImplemented:
+		case KindNotImplemented:
 			o.Type = "NotImplementedType"
 		}
 		r.spend(len(o.Repr))
 		return o
 	}
-	tp, err := r.ptr(a.Add(r.l.Object.Type))
+	tp, err := r.Ptr(a.Add(r.L.Object.Type))
 	if err != nil {
 		return r.fail(o, fmt.Errorf("object at %#x: ob_type: %w", uint64(a), err))
 	}
-	ti := r.typeOf(tp)
-	if ti.err != nil {
-		return r.fail(o, ti.err)
+	ti := r.TypeOf(tp)
+	if ti.Err != nil {
+		return r.fail(o, ti.Err)
 	}
-	o.Type = ti.basename
-	switch ti.kind {
-	case kindNone:
+	o.Type = ti.Basename
+	switch ti.Kind {
+	case KindNone:
 		o.Repr = "None"
-	case kindEllipsis:
+	case KindEllipsis:
 		o.Repr = "Ellipsis"
-	case kindNotImplemented:
+	case KindNotImplemented:
 		o.Repr = "NotImplemented"
-	case kindBool, kindInt:
+	case KindBool, KindInt:
 		err = r.renderInt(&o, a, ti)
-	case kindFloat:
+	case KindFloat:
 		err = r.renderFloat(&o, a)
-	case kindComplex:
+	case KindComplex:
 		err = r.renderComplex(&o, a)
-	case kindStr:
+	case KindStr:
 		err = r.renderStr(&o, a)
-	case kindBytes:
+	case KindBytes:
 		err = r.renderBytes(&o, a)
-	case kindTuple, kindList:
+	case KindTuple, KindList:
 		err = r.renderSequence(&o, a, ti, depth)
-	case kindDict:
+	case KindDict:
 		err = r.renderDict(&o, a, depth)
-	case kindSet, kindFrozenSet:
+	case KindSet, KindFrozenSet:
 		err = r.renderSet(&o, a, ti, depth)
-	case kindType:
+	case KindType:
 		err = r.renderType(&o, a)
-	case kindCode:
+	case KindCode:
 		err = r.renderCode(&o, a)
-	case kindFunction:
+	case KindFunction:
 		err = r.renderFunction(&o, a)
-	case kindModule:
+	case KindModule:
 		err = r.renderModule(&o, a)
-	case kindException:
+	case KindException:
 		err = r.renderException(&o, a, ti, depth)
-	case kindExcGroup:
+	case KindExcGroup:
 		err = r.renderExcGroup(&o, a, ti, depth)
 	default:
-		if ti.kind > kindFirstValue {
+		if ti.Kind > KindFirstValue {
 			err = r.renderValue(&o, a, ti, depth)
-		} else if err = r.renderInstance(&o, a, ti); err == nil && r.opts.Attrs && ti.heap {
+		} else if err = r.renderInstance(&o, a, ti); err == nil && r.opts.Attrs && ti.Heap {
 			r.appendAttrs(&o, a, depth)
 		}
 	}
@@ -420,9 +420,9 @@ func (r *renderer) object(a core.Address, depth int) Object {
 	return o
 }
 
-func (r *renderer) fail(o Object, err error) Object {
+func (r *Renderer) fail(o Object, err error) Object {
 	o.Error = err.Error()
-	o.Repr = unreadable(o.Address, err)
+	o.Repr = Unreadable(o.Address, err)
 	o.Value = nil
 	r.spend(len(o.Repr))
 	return o
@@ -430,16 +430,16 @@ func (r *renderer) fail(o Object, err error) Object {
 
 // spend counts characters against MaxTotal (leaves only: containers
 // consist of their items' characters).
-func (r *renderer) spend(n int) { r.left -= n }
+func (r *Renderer) spend(n int) { r.left -= n }
 
 // --- numbers ---
 
-func (r *renderer) renderInt(o *Object, a core.Address, ti *typeInfo) error {
-	v, err := r.intValue(a)
+func (r *Renderer) renderInt(o *Object, a core.Address, ti *TypeInfo) error {
+	v, err := r.IntValue(a)
 	if err != nil {
 		return err
 	}
-	if ti.kind == kindBool {
+	if ti.Kind == KindBool {
 		o.Value = v.Sign() != 0
 		o.Repr = "False"
 		if v.Sign() != 0 {
@@ -461,8 +461,8 @@ func (r *renderer) renderInt(o *Object, a core.Address, ti *typeInfo) error {
 	return nil
 }
 
-func (r *renderer) renderFloat(o *Object, a core.Address) error {
-	f, err := r.float64At(a.Add(r.l.Float.Value))
+func (r *Renderer) renderFloat(o *Object, a core.Address) error {
+	f, err := r.Float64At(a.Add(r.L.Float.Value))
 	if err != nil {
 		return fmt.Errorf("float at %#x: %w", uint64(a), err)
 	}
@@ -483,12 +483,12 @@ func jsonFloat(f float64) any {
 	return f
 }
 
-func (r *renderer) renderComplex(o *Object, a core.Address) error {
-	re, err := r.float64At(a.Add(r.l.Complex.Value))
+func (r *Renderer) renderComplex(o *Object, a core.Address) error {
+	re, err := r.Float64At(a.Add(r.L.Complex.Value))
 	if err != nil {
 		return fmt.Errorf("complex at %#x: %w", uint64(a), err)
 	}
-	im, err := r.float64At(a.Add(r.l.Complex.Value + 8))
+	im, err := r.Float64At(a.Add(r.L.Complex.Value + 8))
 	if err != nil {
 		return fmt.Errorf("complex at %#x: %w", uint64(a), err)
 	}
@@ -567,12 +567,12 @@ func abs(x int) int {
 
 // --- str and bytes ---
 
-func (r *renderer) renderStr(o *Object, a core.Address) error {
-	cps, total, err := r.strCodepoints(a, r.opts.MaxString)
+func (r *Renderer) renderStr(o *Object, a core.Address) error {
+	cps, total, err := r.StrCodepoints(a, r.opts.MaxString)
 	if err != nil {
 		return err
 	}
-	o.Value = codepointsToString(cps)
+	o.Value = CodepointsToString(cps)
 	o.Repr = strRepr(cps)
 	if int64(len(cps)) < total {
 		o.Repr += "..."
@@ -629,8 +629,8 @@ func containsRune(cps []rune, c rune) bool {
 	return false
 }
 
-func (r *renderer) renderBytes(o *Object, a core.Address) error {
-	b, total, err := r.bytesValue(a, r.opts.MaxString)
+func (r *Renderer) renderBytes(o *Object, a core.Address) error {
+	b, total, err := r.BytesValue(a, r.opts.MaxString)
 	if err != nil {
 		return err
 	}
@@ -677,7 +677,7 @@ func bytesRepr(b []byte) string {
 
 // enter marks a container as being rendered; Python prints a container
 // already on the stack as [...] (Py_ReprEnter), and so does the depth limit.
-func (r *renderer) enter(a core.Address, depth int) (ok, cut bool) {
+func (r *Renderer) enter(a core.Address, depth int) (ok, cut bool) {
 	if r.active[a] {
 		return false, false
 	}
@@ -688,40 +688,40 @@ func (r *renderer) enter(a core.Address, depth int) (ok, cut bool) {
 	return true, false
 }
 
-func (r *renderer) leave(a core.Address) { delete(r.active, a) }
+func (r *Renderer) leave(a core.Address) { delete(r.active, a) }
 
 // room says whether another item fits in the output and the item limit.
-func (r *renderer) room(shown int) bool {
+func (r *Renderer) room(shown int) bool {
 	return shown < r.opts.MaxLength && r.left > 0
 }
 
-func (r *renderer) renderSequence(o *Object, a core.Address, ti *typeInfo, depth int) error {
-	l := r.l
-	n, err := r.i64(a.Add(l.Object.Size))
+func (r *Renderer) renderSequence(o *Object, a core.Address, ti *TypeInfo, depth int) error {
+	l := r.L
+	n, err := r.I64(a.Add(l.Object.Size))
 	if err != nil {
-		return fmt.Errorf("%s at %#x: ob_size: %w", ti.basename, uint64(a), err)
+		return fmt.Errorf("%s at %#x: ob_size: %w", ti.Basename, uint64(a), err)
 	}
 	if n < 0 || n > 1<<40 {
-		return fmt.Errorf("%s at %#x: size %d is not plausible", ti.basename, uint64(a), n)
+		return fmt.Errorf("%s at %#x: size %d is not plausible", ti.Basename, uint64(a), n)
 	}
 	open, closing := "(", ")"
 	items := a.Add(l.Tuple.Items)
-	if ti.kind == kindList {
+	if ti.Kind == KindList {
 		open, closing = "[", "]"
-		if items, err = r.ptr(a.Add(l.List.Items)); err != nil {
+		if items, err = r.Ptr(a.Add(l.List.Items)); err != nil {
 			return fmt.Errorf("list at %#x: ob_item: %w", uint64(a), err)
 		}
 		if items == 0 && n > 0 {
 			return fmt.Errorf("list at %#x: %d items but a NULL ob_item", uint64(a), n)
 		}
 	}
-	return r.renderItems(o, a, items, n, open, closing, ti.kind == kindTuple, ti.basename, depth)
+	return r.renderItems(o, a, items, n, open, closing, ti.Kind == KindTuple, ti.Basename, depth)
 }
 
 // renderItems renders the n object pointers at items of the container at a
 // between open and closing; a one-item tuple gets its comma.
-func (r *renderer) renderItems(o *Object, a, items core.Address, n int64, open, closing string, tuple bool, what string, depth int) error {
-	l := r.l
+func (r *Renderer) renderItems(o *Object, a, items core.Address, n int64, open, closing string, tuple bool, what string, depth int) error {
+	l := r.L
 	ok, cut := r.enter(a, depth)
 	if !ok {
 		o.Repr, o.Truncated = open+"..."+closing, cut
@@ -740,7 +740,7 @@ func (r *renderer) renderItems(o *Object, a, items core.Address, n int64, open, 
 		if !r.room(len(vals)) {
 			break
 		}
-		item := r.object(core.Address(r.word(ptrs[i*l.Ptr:])), depth+1)
+		item := r.Render(core.Address(r.Word(ptrs[i*l.Ptr:])), depth+1)
 		if i > 0 {
 			b.WriteString(", ")
 		}
@@ -762,14 +762,14 @@ func (r *renderer) renderItems(o *Object, a, items core.Address, n int64, open, 
 	return nil
 }
 
-func (r *renderer) renderDict(o *Object, a core.Address, depth int) error {
+func (r *Renderer) renderDict(o *Object, a core.Address, depth int) error {
 	ok, cut := r.enter(a, depth)
 	if !ok {
 		o.Repr, o.Truncated = "{...}", cut
 		return nil
 	}
 	defer r.leave(a)
-	items, more, err := r.dictItems(a, r.opts.MaxLength)
+	items, more, err := r.DictItems(a, r.opts.MaxLength)
 	if err != nil {
 		return err
 	}
@@ -781,9 +781,9 @@ func (r *renderer) renderDict(o *Object, a core.Address, depth int) error {
 			more = true
 			break
 		}
-		k := r.object(it.key, depth+1)
+		k := r.Render(it.Key, depth+1)
 		r.spend(2)
-		v := r.object(it.value, depth+1)
+		v := r.Render(it.Value, depth+1)
 		if i > 0 {
 			b.WriteString(", ")
 		}
@@ -803,22 +803,22 @@ func (r *renderer) renderDict(o *Object, a core.Address, depth int) error {
 	return nil
 }
 
-func (r *renderer) renderSet(o *Object, a core.Address, ti *typeInfo, depth int) error {
-	l := r.l
-	mask, err := r.i64(a.Add(l.Set.Mask))
+func (r *Renderer) renderSet(o *Object, a core.Address, ti *TypeInfo, depth int) error {
+	l := r.L
+	mask, err := r.I64(a.Add(l.Set.Mask))
 	if err != nil {
 		return fmt.Errorf("set at %#x: mask: %w", uint64(a), err)
 	}
 	if mask < 0 || mask > 1<<32 || (mask+1)&mask != 0 {
 		return fmt.Errorf("set at %#x: mask %#x is not a power of two minus one", uint64(a), mask)
 	}
-	table, err := r.ptr(a.Add(l.Set.Table))
+	table, err := r.Ptr(a.Add(l.Set.Table))
 	if err != nil {
 		return fmt.Errorf("set at %#x: table: %w", uint64(a), err)
 	}
-	exact := ti.exact && ti.kind == kindSet
+	exact := ti.Exact && ti.Kind == KindSet
 	if ok, cut := r.enter(a, depth); !ok {
-		o.Repr, o.Truncated = ti.name+"(...)", cut
+		o.Repr, o.Truncated = ti.Name+"(...)", cut
 		return nil
 	}
 	defer r.leave(a)
@@ -827,19 +827,19 @@ func (r *renderer) renderSet(o *Object, a core.Address, ti *typeInfo, depth int)
 	var keys []core.Address
 	more := false
 	n := mask + 1
-	buf := make([]byte, min(n, maxEntryChunk)*esize)
+	buf := make([]byte, min(n, MaxEntryChunk)*esize)
 scan:
-	for start := int64(0); start < n && start < hardMaxItems; start += maxEntryChunk {
-		cnt := min(n-start, maxEntryChunk)
+	for start := int64(0); start < n && start < HardMaxItems; start += MaxEntryChunk {
+		cnt := min(n-start, MaxEntryChunk)
 		chunk := buf[:cnt*esize]
 		if err := r.p.R.Read(chunk, table.Add(start*esize)); err != nil {
 			return fmt.Errorf("set at %#x: table entries %d..%d: %w", uint64(a), start, start+cnt, err)
 		}
 		for i := int64(0); i < cnt; i++ {
 			e := chunk[i*esize:]
-			k := core.Address(r.word(e))
-			h := int64(r.word(e[l.Ptr:]))
-			if k == 0 || h == pySetDummyHash {
+			k := core.Address(r.Word(e))
+			h := int64(r.Word(e[l.Ptr:]))
+			if k == 0 || h == PySetDummyHash {
 				continue
 			}
 			if len(keys) >= r.opts.MaxLength {
@@ -850,12 +850,12 @@ scan:
 		}
 	}
 	if len(keys) == 0 {
-		o.Repr, o.Value = ti.name+"()", []Object{}
+		o.Repr, o.Value = ti.Name+"()", []Object{}
 		return nil
 	}
 	var b strings.Builder
 	if !exact {
-		b.WriteString(ti.name + "(")
+		b.WriteString(ti.Name + "(")
 	}
 	b.WriteString("{")
 	vals := []Object{}
@@ -864,7 +864,7 @@ scan:
 			more = true
 			break
 		}
-		item := r.object(k, depth+1)
+		item := r.Render(k, depth+1)
 		if i > 0 {
 			b.WriteString(", ")
 		}
@@ -886,17 +886,17 @@ scan:
 
 // --- classes, functions, code, modules, exceptions, instances ---
 
-func (r *renderer) renderType(o *Object, a core.Address) error {
-	ti := r.typeOf(a)
-	if ti.err != nil {
-		return ti.err
+func (r *Renderer) renderType(o *Object, a core.Address) error {
+	ti := r.TypeOf(a)
+	if ti.Err != nil {
+		return ti.Err
 	}
-	mod, qual, err := r.typeNames(a)
+	mod, qual, err := r.TypeNames(a)
 	if err != nil {
 		return err
 	}
-	name := ti.name
-	if ti.heap && mod != "" && mod != "builtins" {
+	name := ti.Name
+	if ti.Heap && mod != "" && mod != "builtins" {
 		name = mod + "." + qual
 	}
 	o.Repr = "<class '" + name + "'>"
@@ -904,12 +904,12 @@ func (r *renderer) renderType(o *Object, a core.Address) error {
 	return nil
 }
 
-func (r *renderer) renderCode(o *Object, a core.Address) error {
-	l := r.l
+func (r *Renderer) renderCode(o *Object, a core.Address) error {
+	l := r.L
 	if l.Code.Name < 0 || l.Code.File < 0 || l.Code.FirstLine < 0 {
 		return errors.New("code objects: the type source does not describe PyCodeObject")
 	}
-	name, err := r.strAt(a.Add(l.Code.Name), 1024)
+	name, err := r.StrAt(a.Add(l.Code.Name), 1024)
 	if err != nil {
 		return fmt.Errorf("code at %#x: co_name: %w", uint64(a), err)
 	}
@@ -922,7 +922,7 @@ func (r *renderer) renderCode(o *Object, a core.Address) error {
 		lineno = -1
 	}
 	file := "???"
-	if f, err := r.strAt(a.Add(l.Code.File), 4096); err == nil {
+	if f, err := r.StrAt(a.Add(l.Code.File), 4096); err == nil {
 		file = `"` + f + `"`
 		o.Value = CodeValue{Name: name, File: f, FirstLine: lineno}
 	}
@@ -930,8 +930,8 @@ func (r *renderer) renderCode(o *Object, a core.Address) error {
 	return nil
 }
 
-func (r *renderer) renderFunction(o *Object, a core.Address) error {
-	q, err := r.strAt(a.Add(r.l.Function.Qualname), 1024)
+func (r *Renderer) renderFunction(o *Object, a core.Address) error {
+	q, err := r.StrAt(a.Add(r.L.Function.Qualname), 1024)
 	if err != nil {
 		return fmt.Errorf("function at %#x: __qualname__: %w", uint64(a), err)
 	}
@@ -942,8 +942,8 @@ func (r *renderer) renderFunction(o *Object, a core.Address) error {
 
 // renderModule follows importlib's _module_repr: the module's __spec__
 // (origin, and whether it names a file), else __file__, else the bare name.
-func (r *renderer) renderModule(o *Object, a core.Address) error {
-	dict, err := r.ptr(a.Add(r.l.Module.Dict))
+func (r *Renderer) renderModule(o *Object, a core.Address) error {
+	dict, err := r.Ptr(a.Add(r.L.Module.Dict))
 	if err != nil {
 		return fmt.Errorf("module at %#x: md_dict: %w", uint64(a), err)
 	}
@@ -951,30 +951,30 @@ func (r *renderer) renderModule(o *Object, a core.Address) error {
 		return fmt.Errorf("module at %#x: NULL md_dict", uint64(a))
 	}
 	str := func(obj core.Address) (string, bool) {
-		cps, _, err := r.strCodepoints(obj, 4096)
+		cps, _, err := r.StrCodepoints(obj, 4096)
 		if err != nil {
 			return "", false
 		}
-		return codepointsToString(cps), true
+		return CodepointsToString(cps), true
 	}
 	name := "?"
-	if n, ok, _ := r.dictGetStr(dict, "__name__"); ok {
+	if n, ok, _ := r.DictGetStr(dict, "__name__"); ok {
 		if s, ok := str(n); ok {
 			name = s
 		}
 	}
 	o.Value = name
 	quoted := func(s string) string { return strRepr([]rune(s)) }
-	if spec, ok, _ := r.dictGetStr(dict, "__spec__"); ok && spec != 0 && !r.isNone(spec) {
-		if n, ok := r.attr(spec, "name"); ok {
+	if spec, ok, _ := r.DictGetStr(dict, "__spec__"); ok && spec != 0 && !r.IsNone(spec) {
+		if n, ok := r.Attr(spec, "name"); ok {
 			if s, ok := str(n); ok {
 				name = s
 			}
 		}
-		origin, hasOrigin := r.attr(spec, "origin")
-		if hasOrigin && !r.isNone(origin) {
+		origin, hasOrigin := r.Attr(spec, "origin")
+		if hasOrigin && !r.IsNone(origin) {
 			if s, ok := str(origin); ok {
-				if loc, ok := r.attr(spec, "_set_fileattr"); ok && r.isTrue(loc) {
+				if loc, ok := r.Attr(spec, "_set_fileattr"); ok && r.IsTrue(loc) {
 					o.Repr = fmt.Sprintf("<module %s from %s>", quoted(name), quoted(s))
 				} else {
 					o.Repr = fmt.Sprintf("<module %s (%s)>", quoted(name), s)
@@ -985,8 +985,8 @@ func (r *renderer) renderModule(o *Object, a core.Address) error {
 		// No origin: the loader says what the module is. Before 3.12 the
 		// import system's own loaders answer through module_repr.
 		o.Repr = fmt.Sprintf("<module %s>", quoted(name))
-		if loader, ok := r.attr(spec, "loader"); ok && !r.isNone(loader) {
-			lo := r.object(loader, hardMaxDepth)
+		if loader, ok := r.Attr(spec, "loader"); ok && !r.IsNone(loader) {
+			lo := r.Render(loader, HardMaxDepth)
 			switch {
 			case strings.HasSuffix(lo.Repr, ".BuiltinImporter'>"):
 				o.Repr = fmt.Sprintf("<module %s (built-in)>", quoted(name))
@@ -998,7 +998,7 @@ func (r *renderer) renderModule(o *Object, a core.Address) error {
 		}
 		return nil
 	}
-	if f, ok, _ := r.dictGetStr(dict, "__file__"); ok {
+	if f, ok, _ := r.DictGetStr(dict, "__file__"); ok {
 		if s, ok := str(f); ok {
 			o.Repr = fmt.Sprintf("<module %s from %s>", quoted(name), quoted(s))
 			return nil
@@ -1014,91 +1014,91 @@ func (r *renderer) renderModule(o *Object, a core.Address) error {
 // BaseException's (the arguments it was made with); later versions show
 // Type(msg, [members]) from the members it holds, as a list when it was
 // given a list.
-func (r *renderer) renderExcGroup(o *Object, a core.Address, ti *typeInfo, depth int) error {
-	tp, err := r.ptr(a.Add(r.l.Object.Type))
+func (r *Renderer) renderExcGroup(o *Object, a core.Address, ti *TypeInfo, depth int) error {
+	tp, err := r.Ptr(a.Add(r.L.Object.Type))
 	if err != nil {
 		return fmt.Errorf("exception group at %#x: ob_type: %w", uint64(a), err)
 	}
-	if g, b := r.excGroupBases(tp); g != 0 && b != 0 {
-		gr, err1 := r.ptr(g.Add(r.l.Type.Repr))
-		br, err2 := r.ptr(b.Add(r.l.Type.Repr))
+	if g, b := r.ExcGroupBases(tp); g != 0 && b != 0 {
+		gr, err1 := r.Ptr(g.Add(r.L.Type.Repr))
+		br, err2 := r.Ptr(b.Add(r.L.Type.Repr))
 		if err1 == nil && err2 == nil && gr == br {
 			return r.renderException(o, a, ti, depth)
 		}
 	}
-	msg, err := r.ptr(a.Add(r.l.ExcGroup.Msg))
+	msg, err := r.Ptr(a.Add(r.L.ExcGroup.Msg))
 	if err != nil {
 		return fmt.Errorf("exception group at %#x: msg: %w", uint64(a), err)
 	}
-	excs, err := r.ptr(a.Add(r.l.ExcGroup.Excs))
+	excs, err := r.Ptr(a.Add(r.L.ExcGroup.Excs))
 	if err != nil {
 		return fmt.Errorf("exception group at %#x: excs: %w", uint64(a), err)
 	}
-	n, err := r.tupleLen(excs, hardMaxItems)
+	n, err := r.TupleLen(excs, HardMaxItems)
 	if err != nil {
 		return fmt.Errorf("exception group at %#x: excs: %w", uint64(a), err)
 	}
 	open, closing, tuple := "(", ")", true
-	if args, err := r.ptr(a.Add(r.l.Exception.Args)); err == nil && args != 0 {
-		if items, err := r.tupleItems(args, hardMaxItems); err == nil && len(items) == 2 {
-			if tp, err := r.ptr(items[1].Add(r.l.Object.Type)); err == nil {
-				switch r.typeOf(tp).kind {
-				case kindList:
+	if args, err := r.Ptr(a.Add(r.L.Exception.Args)); err == nil && args != 0 {
+		if items, err := r.TupleItems(args, HardMaxItems); err == nil && len(items) == 2 {
+			if tp, err := r.Ptr(items[1].Add(r.L.Object.Type)); err == nil {
+				switch r.TypeOf(tp).Kind {
+				case KindList:
 					open, closing, tuple = "[", "]", false
-				case kindTuple:
+				case KindTuple:
 				default:
 					// CPython shows the repr of the sequence it was given, saved
 					// when the group was made; pycore does not read it.
-					o.Repr = ti.basename + "(" + r.object(msg, depth+1).Repr + ", ...)"
+					o.Repr = ti.Basename + "(" + r.Render(msg, depth+1).Repr + ", ...)"
 					o.Truncated = true
 					return nil
 				}
 			}
 		}
 	}
-	m := r.object(msg, depth+1)
+	m := r.Render(msg, depth+1)
 	var members Object
-	if err := r.renderItems(&members, excs, excs.Add(r.l.Tuple.Items), n, open, closing, tuple, "exception group members", depth+1); err != nil {
+	if err := r.renderItems(&members, excs, excs.Add(r.L.Tuple.Items), n, open, closing, tuple, "exception group members", depth+1); err != nil {
 		return err
 	}
-	o.Repr = ti.basename + "(" + m.Repr + ", " + members.Repr + ")"
+	o.Repr = ti.Basename + "(" + m.Repr + ", " + members.Repr + ")"
 	o.Value = []Object{m, {Address: excs, Repr: members.Repr, Value: members.Value, Truncated: members.Truncated}}
 	o.Truncated = m.Truncated || members.Truncated
 	return nil
 }
 
-func (r *renderer) renderException(o *Object, a core.Address, ti *typeInfo, depth int) error {
-	args, err := r.ptr(a.Add(r.l.Exception.Args))
+func (r *Renderer) renderException(o *Object, a core.Address, ti *TypeInfo, depth int) error {
+	args, err := r.Ptr(a.Add(r.L.Exception.Args))
 	if err != nil {
 		return fmt.Errorf("exception at %#x: args: %w", uint64(a), err)
 	}
 	if args == 0 {
-		o.Repr = ti.basename + "()"
+		o.Repr = ti.Basename + "()"
 		return nil
 	}
-	t := r.object(args, depth)
+	t := r.Render(args, depth)
 	if t.Error != "" {
 		return fmt.Errorf("exception at %#x: args: %s", uint64(a), t.Error)
 	}
 	o.Value, o.Truncated = t.Value, t.Truncated
 	// 3.6 shows the args tuple as is: KeyError('k',).
 	if vals, ok := t.Value.([]Object); ok && len(vals) == 1 && !t.Truncated && r.p.flavor.Repr.ExcArgUnwrapped {
-		o.Repr = ti.basename + "(" + vals[0].Repr + ")"
+		o.Repr = ti.Basename + "(" + vals[0].Repr + ")"
 	} else {
-		o.Repr = ti.basename + t.Repr
+		o.Repr = ti.Basename + t.Repr
 	}
 	return nil
 }
 
 // renderInstance is object_repr: <module.qualname object at 0x...>.
-func (r *renderer) renderInstance(o *Object, a core.Address, ti *typeInfo) error {
-	tp, err := r.ptr(a.Add(r.l.Object.Type))
+func (r *Renderer) renderInstance(o *Object, a core.Address, ti *TypeInfo) error {
+	tp, err := r.Ptr(a.Add(r.L.Object.Type))
 	if err != nil {
 		return err
 	}
-	name := ti.name
-	if ti.heap {
-		if mod, qual, err := r.typeNames(tp); err == nil && mod != "" && mod != "builtins" {
+	name := ti.Name
+	if ti.Heap {
+		if mod, qual, err := r.TypeNames(tp); err == nil && mod != "" && mod != "builtins" {
 			name = mod + "." + qual
 		}
 	}

@@ -116,15 +116,15 @@ func TestReprWithoutTypeSymbolsFallsBackToFlagsAndNames(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			l, err := newObjLayout(p)
+			l, err := NewLayout(p)
 			if err != nil {
 				t.Fatal(err)
 			}
-			l.types, l.singletons, l.reprOf, l.baseExc = map[core.Address]objKind{}, map[core.Address]int{}, map[objKind]core.Address{}, 0
+			l.Types, l.singletons, l.reprOf, l.baseExc = map[core.Address]Kind{}, map[core.Address]int{}, map[Kind]core.Address{}, 0
 			opts := ReprOptions{MaxDepth: 20, MaxLength: 5000, MaxString: 5000, MaxTotal: 1 << 20}
 			for name, w := range want.Objects {
-				r := newObjReader(p, l).newRenderer(opts, opts.MaxTotal)
-				o := r.object(core.Address(w.ID), 0)
+				r := NewReader(p, l).NewRenderer(opts, opts.MaxTotal)
+				o := r.Render(core.Address(w.ID), 0)
 				if o.Repr != w.Repr || o.Type != w.Type {
 					t.Errorf("%s: got %s %q (%s), want %s %q", name, o.Type, o.Repr, o.Error, w.Type, w.Repr)
 				}

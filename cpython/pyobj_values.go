@@ -22,24 +22,24 @@ import (
 )
 
 const (
-	kindFirstValue objKind = 100 + iota
-	kindCFunction          // builtin_function_or_method (and PyCMethod)
-	kindMethodWrapper
-	kindMethod // bound method
-	kindFrame
-	kindCell
-	kindGenerator
-	kindCoroutine
-	kindAsyncGen
-	kindStaticMethod
-	kindClassMethod
-	kindRange
-	kindSlice
-	kindMemoryView
-	kindNamespace
-	kindPartial
-	kindStructSeq
-	kindThread // an instance of threading.Thread (or a subclass keeping its __repr__)
+	KindFirstValue Kind = 100 + iota
+	KindCFunction          // builtin_function_or_method (and PyCMethod)
+	KindMethodWrapper
+	KindMethod // bound method
+	KindFrame
+	KindCell
+	KindGenerator
+	KindCoroutine
+	KindAsyncGen
+	KindStaticMethod
+	KindClassMethod
+	KindRange
+	KindSlice
+	KindMemoryView
+	KindNamespace
+	KindPartial
+	KindStructSeq
+	KindThread // an instance of threading.Thread (or a subclass keeping its __repr__)
 )
 
 // valueTypes are the types of this file, by exported symbol and by tp_name
@@ -47,29 +47,29 @@ const (
 // _functools since 3.10).
 var valueTypes = []struct {
 	sym, name string
-	kind      objKind
+	kind      Kind
 }{
-	{"PyCFunction_Type", "builtin_function_or_method", kindCFunction},
-	{"PyCMethod_Type", "builtin_method", kindCFunction},
-	{"_PyMethodWrapper_Type", "method-wrapper", kindMethodWrapper},
-	{"PyMethod_Type", "method", kindMethod},
-	{"PyFrame_Type", "frame", kindFrame},
-	{"PyCell_Type", "cell", kindCell},
-	{"PyGen_Type", "generator", kindGenerator},
-	{"PyCoro_Type", "coroutine", kindCoroutine},
-	{"PyAsyncGen_Type", "async_generator", kindAsyncGen},
-	{"PyStaticMethod_Type", "staticmethod", kindStaticMethod},
-	{"PyClassMethod_Type", "classmethod", kindClassMethod},
-	{"PyRange_Type", "range", kindRange},
-	{"PySlice_Type", "slice", kindSlice},
-	{"PyMemoryView_Type", "memoryview", kindMemoryView},
-	{"_PyNamespace_Type", "types.SimpleNamespace", kindNamespace},
-	{"", "functools.partial", kindPartial},
+	{"PyCFunction_Type", "builtin_function_or_method", KindCFunction},
+	{"PyCMethod_Type", "builtin_method", KindCFunction},
+	{"_PyMethodWrapper_Type", "method-wrapper", KindMethodWrapper},
+	{"PyMethod_Type", "method", KindMethod},
+	{"PyFrame_Type", "frame", KindFrame},
+	{"PyCell_Type", "cell", KindCell},
+	{"PyGen_Type", "generator", KindGenerator},
+	{"PyCoro_Type", "coroutine", KindCoroutine},
+	{"PyAsyncGen_Type", "async_generator", KindAsyncGen},
+	{"PyStaticMethod_Type", "staticmethod", KindStaticMethod},
+	{"PyClassMethod_Type", "classmethod", KindClassMethod},
+	{"PyRange_Type", "range", KindRange},
+	{"PySlice_Type", "slice", KindSlice},
+	{"PyMemoryView_Type", "memoryview", KindMemoryView},
+	{"_PyNamespace_Type", "types.SimpleNamespace", KindNamespace},
+	{"", "functools.partial", KindPartial},
 }
 
 // valueKindByName is the kind of a type of this file named name, for types
 // found without their symbol.
-func valueKindByName(name string, heap bool) (objKind, bool) {
+func valueKindByName(name string, heap bool) (Kind, bool) {
 	for _, vt := range valueTypes {
 		if vt.name == name && (!heap || strings.Contains(name, ".")) {
 			return vt.kind, true
@@ -79,32 +79,32 @@ func valueKindByName(name string, heap bool) (objKind, bool) {
 }
 
 // renderValue renders the kinds of this file.
-func (r *renderer) renderValue(o *Object, a core.Address, ti *typeInfo, depth int) error {
-	v := r.l.Objects
-	switch ti.kind {
-	case kindCFunction:
+func (r *Renderer) renderValue(o *Object, a core.Address, ti *TypeInfo, depth int) error {
+	v := r.L.Objects
+	switch ti.Kind {
+	case KindCFunction:
 		return r.renderCFunction(o, a)
-	case kindMethodWrapper:
-		descr, err := r.ptr(a.Add(v.MethodWrap.Descr))
+	case KindMethodWrapper:
+		descr, err := r.Ptr(a.Add(v.MethodWrap.Descr))
 		if err != nil {
 			return fmt.Errorf("method-wrapper at %#x: descr: %w", uint64(a), err)
 		}
-		name, err := r.cstringAt(descr.Add(v.WrapperDescr.Base), "method-wrapper's slot name")
+		name, err := r.CstringAt(descr.Add(v.WrapperDescr.Base), "method-wrapper's slot name")
 		if err != nil {
 			return err
 		}
-		self, err := r.ptr(a.Add(v.MethodWrap.Self))
+		self, err := r.Ptr(a.Add(v.MethodWrap.Self))
 		if err != nil {
 			return fmt.Errorf("method-wrapper at %#x: self: %w", uint64(a), err)
 		}
-		o.Repr = fmt.Sprintf("<method-wrapper '%s' of %s object at %#x>", name, r.typeNameOf(self), uint64(self))
+		o.Repr = fmt.Sprintf("<method-wrapper '%s' of %s object at %#x>", name, r.TypeNameOf(self), uint64(self))
 		return nil
-	case kindMethod:
+	case KindMethod:
 		return r.renderMethod(o, a, depth)
-	case kindFrame:
+	case KindFrame:
 		return r.renderFrame(o, a)
-	case kindCell:
-		ref, err := r.ptr(a.Add(v.Cell.Ref))
+	case KindCell:
+		ref, err := r.Ptr(a.Add(v.Cell.Ref))
 		if err != nil {
 			return fmt.Errorf("cell at %#x: ob_ref: %w", uint64(a), err)
 		}
@@ -112,38 +112,38 @@ func (r *renderer) renderValue(o *Object, a core.Address, ti *typeInfo, depth in
 			o.Repr = fmt.Sprintf("<cell at %#x: empty>", uint64(a))
 			return nil
 		}
-		name := r.typeNameOf(ref)
+		name := r.TypeNameOf(ref)
 		if len(name) > 80 {
 			name = name[:80]
 		}
 		o.Repr = fmt.Sprintf("<cell at %#x: %s object at %#x>", uint64(a), name, uint64(ref))
 		return nil
-	case kindGenerator, kindCoroutine, kindAsyncGen:
-		what := map[objKind]string{kindGenerator: "generator", kindCoroutine: "coroutine", kindAsyncGen: "async_generator"}[ti.kind]
-		q, err := r.strAt(a.Add(v.Gen.Qualname), 1024)
+	case KindGenerator, KindCoroutine, KindAsyncGen:
+		what := map[Kind]string{KindGenerator: "generator", KindCoroutine: "coroutine", KindAsyncGen: "async_generator"}[ti.Kind]
+		q, err := r.StrAt(a.Add(v.Gen.Qualname), 1024)
 		if err != nil {
 			return fmt.Errorf("%s at %#x: __qualname__: %w", what, uint64(a), err)
 		}
 		o.Repr = fmt.Sprintf("<%s object %s at %#x>", what, q, uint64(a))
 		return nil
-	case kindStaticMethod, kindClassMethod:
+	case KindStaticMethod, KindClassMethod:
 		if !r.p.flavor.Repr.MethodDescrs {
 			return r.renderInstance(o, a, ti)
 		}
 		what := "staticmethod"
-		if ti.kind == kindClassMethod {
+		if ti.Kind == KindClassMethod {
 			what = "classmethod"
 		}
-		c, err := r.ptr(a.Add(v.Callable.Callable))
+		c, err := r.Ptr(a.Add(v.Callable.Callable))
 		if err != nil {
 			return fmt.Errorf("%s at %#x: callable: %w", what, uint64(a), err)
 		}
-		inner := r.object(c, depth+1)
+		inner := r.Render(c, depth+1)
 		o.Repr, o.Truncated = "<"+what+"("+inner.Repr+")>", inner.Truncated
 		return nil
-	case kindRange, kindSlice:
+	case KindRange, KindSlice:
 		return r.renderRangeSlice(o, a, ti, depth)
-	case kindMemoryView:
+	case KindMemoryView:
 		flags, err := r.p.R.Uint32(a.Add(v.MemoryView.Flags))
 		if err != nil {
 			return fmt.Errorf("memoryview at %#x: flags: %w", uint64(a), err)
@@ -154,13 +154,13 @@ func (r *renderer) renderValue(o *Object, a core.Address, ti *typeInfo, depth in
 			o.Repr = fmt.Sprintf("<memory at %#x>", uint64(a))
 		}
 		return nil
-	case kindNamespace:
+	case KindNamespace:
 		return r.renderNamespace(o, a, ti, depth)
-	case kindPartial:
+	case KindPartial:
 		return r.renderPartial(o, a, ti, depth)
-	case kindStructSeq:
+	case KindStructSeq:
 		return r.renderStructSeq(o, a, ti, depth)
-	case kindThread:
+	case KindThread:
 		return r.renderThread(o, a, ti)
 	}
 	return r.renderInstance(o, a, ti)
@@ -168,13 +168,13 @@ func (r *renderer) renderValue(o *Object, a core.Address, ti *typeInfo, depth in
 
 // renderCFunction is meth_repr: a function of a module (or of nothing) is a
 // built-in function, anything else a method of its object.
-func (r *renderer) renderCFunction(o *Object, a core.Address) error {
-	v := r.l.Objects
-	name, err := r.cstringAt(a.Add(v.CFunction.ML), fmt.Sprintf("built-in function at %#x: ml_name", uint64(a)))
+func (r *Renderer) renderCFunction(o *Object, a core.Address) error {
+	v := r.L.Objects
+	name, err := r.CstringAt(a.Add(v.CFunction.ML), fmt.Sprintf("built-in function at %#x: ml_name", uint64(a)))
 	if err != nil {
 		return err
 	}
-	self, err := r.ptr(a.Add(v.CFunction.Self))
+	self, err := r.Ptr(a.Add(v.CFunction.Self))
 	if err != nil {
 		return fmt.Errorf("built-in function at %#x: m_self: %w", uint64(a), err)
 	}
@@ -182,44 +182,44 @@ func (r *renderer) renderCFunction(o *Object, a core.Address) error {
 		o.Repr, o.Value = "<built-in function "+name+">", name
 		return nil
 	}
-	tp, err := r.ptr(self.Add(r.l.Object.Type))
+	tp, err := r.Ptr(self.Add(r.L.Object.Type))
 	if err != nil {
 		return fmt.Errorf("built-in function at %#x: type of m_self: %w", uint64(a), err)
 	}
-	st := r.typeOf(tp)
-	if st.kind == kindModule { // PyModule_Check: modules and their subclasses
+	st := r.TypeOf(tp)
+	if st.Kind == KindModule { // PyModule_Check: modules and their subclasses
 		o.Repr, o.Value = "<built-in function "+name+">", name
 		return nil
 	}
-	o.Repr = fmt.Sprintf("<built-in method %s of %s object at %#x>", name, st.name, uint64(self))
+	o.Repr = fmt.Sprintf("<built-in method %s of %s object at %#x>", name, st.Name, uint64(self))
 	return nil
 }
 
 // renderMethod is method_repr: <bound method QUALNAME of REPR(self)>.
-func (r *renderer) renderMethod(o *Object, a core.Address, depth int) error {
-	v := r.l.Objects
-	fn, err := r.ptr(a.Add(v.Method.Func))
+func (r *Renderer) renderMethod(o *Object, a core.Address, depth int) error {
+	v := r.L.Objects
+	fn, err := r.Ptr(a.Add(v.Method.Func))
 	if err != nil {
 		return fmt.Errorf("method at %#x: im_func: %w", uint64(a), err)
 	}
-	self, err := r.ptr(a.Add(v.Method.Self))
+	self, err := r.Ptr(a.Add(v.Method.Self))
 	if err != nil {
 		return fmt.Errorf("method at %#x: im_self: %w", uint64(a), err)
 	}
 	name := "?"
-	if tp, err := r.ptr(fn.Add(r.l.Object.Type)); err == nil {
-		switch r.typeOf(tp).kind {
-		case kindFunction:
-			if q, err := r.strAt(fn.Add(r.l.Function.Qualname), 1024); err == nil {
+	if tp, err := r.Ptr(fn.Add(r.L.Object.Type)); err == nil {
+		switch r.TypeOf(tp).Kind {
+		case KindFunction:
+			if q, err := r.StrAt(fn.Add(r.L.Function.Qualname), 1024); err == nil {
 				name = q
 			}
-		case kindCFunction:
-			if n, err := r.cstringAt(fn.Add(v.CFunction.ML), "ml_name"); err == nil {
-				name = r.cfunctionQualname(fn, n)
+		case KindCFunction:
+			if n, err := r.CstringAt(fn.Add(v.CFunction.ML), "ml_name"); err == nil {
+				name = r.CfunctionQualname(fn, n)
 			}
 		}
 	}
-	s := r.object(self, depth+1)
+	s := r.Render(self, depth+1)
 	o.Repr, o.Truncated = "<bound method "+name+" of "+s.Repr+">", s.Truncated
 	return nil
 }
@@ -227,7 +227,7 @@ func (r *renderer) renderMethod(o *Object, a core.Address, depth int) error {
 // renderFrame is frame_repr (3.7+; 3.6 frames have object's repr):
 // <frame at 0x..., file 'x.py', line N, code NAME>, the line as
 // PyFrame_GetLineNumber computes it.
-func (r *renderer) renderFrame(o *Object, a core.Address) error {
+func (r *Renderer) renderFrame(o *Object, a core.Address) error {
 	p := r.p
 	if !p.flavor.Repr.FrameDetails {
 		o.Repr = fmt.Sprintf("<frame object at %#x>", uint64(a))
@@ -282,7 +282,7 @@ func (r *renderer) renderFrame(o *Object, a core.Address) error {
 			}
 		}
 	} else {
-		iframe, err := r.ptr(a.Add(r.l.Frame.Frame))
+		iframe, err := r.Ptr(a.Add(r.L.Frame.Frame))
 		if err != nil || iframe == 0 {
 			return fmt.Errorf("frame at %#x: f_frame %#x: %v", uint64(a), uint64(iframe), err)
 		}
@@ -301,7 +301,7 @@ func (r *renderer) renderFrame(o *Object, a core.Address) error {
 			return fmt.Errorf("frame at %#x: %w", uint64(a), err)
 		}
 		line = int64(fr.Line)
-		if n, err := r.p.R.Uint32(a.Add(r.l.Frame.Lineno)); err == nil && n != 0 {
+		if n, err := r.p.R.Uint32(a.Add(r.L.Frame.Lineno)); err == nil && n != 0 {
 			line = int64(int32(n))
 		}
 	}
@@ -310,23 +310,23 @@ func (r *renderer) renderFrame(o *Object, a core.Address) error {
 }
 
 // renderRangeSlice is range_repr (the step left out when it is 1) and slice_repr.
-func (r *renderer) renderRangeSlice(o *Object, a core.Address, ti *typeInfo, depth int) error {
-	start := r.l.Slice.Start
+func (r *Renderer) renderRangeSlice(o *Object, a core.Address, ti *TypeInfo, depth int) error {
+	start := r.L.Slice.Start
 	what := "slice"
-	if ti.kind == kindRange {
-		start, what = r.l.Range.Start, "range"
+	if ti.Kind == KindRange {
+		start, what = r.L.Range.Start, "range"
 	}
 	parts := make([]string, 0, 3)
 	for i := int64(0); i < 3; i++ {
-		f, err := r.ptr(a.Add(start + i*r.l.Ptr))
+		f, err := r.Ptr(a.Add(start + i*r.L.Ptr))
 		if err != nil {
 			return fmt.Errorf("%s at %#x: %w", what, uint64(a), err)
 		}
-		item := r.object(f, depth+1)
+		item := r.Render(f, depth+1)
 		if item.Error != "" {
 			return fmt.Errorf("%s at %#x: %s", what, uint64(a), item.Error)
 		}
-		if i == 2 && ti.kind == kindRange && item.Value == int64(1) {
+		if i == 2 && ti.Kind == KindRange && item.Value == int64(1) {
 			break
 		}
 		parts = append(parts, item.Repr)
@@ -337,9 +337,9 @@ func (r *renderer) renderRangeSlice(o *Object, a core.Address, ti *typeInfo, dep
 
 // renderNamespace is namespace_repr: name(key=value, ...) over the str keys
 // of its dict, sorted before 3.9.
-func (r *renderer) renderNamespace(o *Object, a core.Address, ti *typeInfo, depth int) error {
-	name := ti.name
-	if ti.exact {
+func (r *Renderer) renderNamespace(o *Object, a core.Address, ti *TypeInfo, depth int) error {
+	name := ti.Name
+	if ti.Exact {
 		name = "namespace"
 	}
 	ok, cut := r.enter(a, depth)
@@ -348,13 +348,13 @@ func (r *renderer) renderNamespace(o *Object, a core.Address, ti *typeInfo, dept
 		return nil
 	}
 	defer r.leave(a)
-	d, err := r.ptr(a.Add(r.l.Namespace.Dict))
+	d, err := r.Ptr(a.Add(r.L.Namespace.Dict))
 	if err != nil {
 		return fmt.Errorf("namespace at %#x: ns_dict: %w", uint64(a), err)
 	}
-	var items []dictEntry
+	var items []DictEntry
 	if d != 0 {
-		if items, _, err = r.dictItems(d, maxLookupItems); err != nil {
+		if items, _, err = r.DictItems(d, MaxLookupItems); err != nil {
 			return fmt.Errorf("namespace at %#x: %w", uint64(a), err)
 		}
 	}
@@ -364,11 +364,11 @@ func (r *renderer) renderNamespace(o *Object, a core.Address, ti *typeInfo, dept
 	}
 	var kvs []kv
 	for _, it := range items {
-		cps, _, err := r.strCodepoints(it.key, 1024)
+		cps, _, err := r.StrCodepoints(it.Key, 1024)
 		if err != nil || len(cps) == 0 {
 			continue
 		}
-		kvs = append(kvs, kv{codepointsToString(cps), it.value})
+		kvs = append(kvs, kv{CodepointsToString(cps), it.Value})
 	}
 	if r.p.flavor.Repr.NamespaceSorted {
 		sort.SliceStable(kvs, func(i, j int) bool { return kvs[i].key < kvs[j].key })
@@ -387,7 +387,7 @@ func (r *renderer) renderNamespace(o *Object, a core.Address, ti *typeInfo, dept
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		v := r.object(e.value, depth+1)
+		v := r.Render(e.value, depth+1)
 		b.WriteString(e.key + "=" + v.Repr)
 		o.Truncated = o.Truncated || v.Truncated
 	}
@@ -398,12 +398,12 @@ func (r *renderer) renderNamespace(o *Object, a core.Address, ti *typeInfo, dept
 
 // renderPartial is partial_repr: NAME(fn, args..., key=value...), NAME the
 // type's tp_name up to 3.12 and module.qualname from 3.13.
-func (r *renderer) renderPartial(o *Object, a core.Address, ti *typeInfo, depth int) error {
-	v := r.l.Objects
-	name := ti.name
+func (r *Renderer) renderPartial(o *Object, a core.Address, ti *TypeInfo, depth int) error {
+	v := r.L.Objects
+	name := ti.Name
 	if r.p.flavor.Repr.PartialQualname {
-		tp, _ := r.ptr(a.Add(r.l.Object.Type))
-		if mod, qual, err := r.typeNames(tp); err == nil && mod != "" {
+		tp, _ := r.Ptr(a.Add(r.L.Object.Type))
+		if mod, qual, err := r.TypeNames(tp); err == nil && mod != "" {
 			name = mod + "." + qual
 		}
 	}
@@ -413,20 +413,20 @@ func (r *renderer) renderPartial(o *Object, a core.Address, ti *typeInfo, depth 
 		return nil
 	}
 	defer r.leave(a)
-	fn, err1 := r.ptr(a.Add(v.Partial.Fn))
-	args, err2 := r.ptr(a.Add(v.Partial.Args))
-	kw, err3 := r.ptr(a.Add(v.Partial.Kw))
+	fn, err1 := r.Ptr(a.Add(v.Partial.Fn))
+	args, err2 := r.Ptr(a.Add(v.Partial.Args))
+	kw, err3 := r.Ptr(a.Add(v.Partial.Kw))
 	if err := errors.Join(err1, err2, err3); err != nil {
 		return fmt.Errorf("partial at %#x: %w", uint64(a), err)
 	}
 	var b strings.Builder
-	f := r.object(fn, depth+1)
+	f := r.Render(fn, depth+1)
 	b.WriteString(name + "(" + f.Repr)
 	o.Truncated = f.Truncated
 	shown := 0
 	more := false
 	if args != 0 {
-		items, err := r.tupleItems(args, int64(r.opts.MaxLength)+1)
+		items, err := r.TupleItems(args, int64(r.opts.MaxLength)+1)
 		if err != nil {
 			return fmt.Errorf("partial at %#x: args: %w", uint64(a), err)
 		}
@@ -435,14 +435,14 @@ func (r *renderer) renderPartial(o *Object, a core.Address, ti *typeInfo, depth 
 				more = true
 				break
 			}
-			x := r.object(it, depth+1)
+			x := r.Render(it, depth+1)
 			b.WriteString(", " + x.Repr)
 			o.Truncated = o.Truncated || x.Truncated
 			shown++
 		}
 	}
 	if kw != 0 && !more {
-		items, extra, err := r.dictItems(kw, r.opts.MaxLength)
+		items, extra, err := r.DictItems(kw, r.opts.MaxLength)
 		if err != nil {
 			return fmt.Errorf("partial at %#x: keywords: %w", uint64(a), err)
 		}
@@ -452,11 +452,11 @@ func (r *renderer) renderPartial(o *Object, a core.Address, ti *typeInfo, depth 
 				more = true
 				break
 			}
-			k, cut, err := r.boundedStr(it.key)
+			k, cut, err := r.boundedStr(it.Key)
 			if err != nil {
 				return fmt.Errorf("partial at %#x: keyword: %w", uint64(a), err)
 			}
-			x := r.object(it.value, depth+1)
+			x := r.Render(it.Value, depth+1)
 			b.WriteString(", " + k + "=" + x.Repr)
 			o.Truncated = o.Truncated || cut
 			o.Truncated = o.Truncated || x.Truncated
@@ -474,31 +474,31 @@ func (r *renderer) renderPartial(o *Object, a core.Address, ti *typeInfo, depth 
 
 // renderStructSeq is structseq_repr: tp_name(field=value, ...) over the
 // visible fields, named by the type's members in order.
-func (r *renderer) renderStructSeq(o *Object, a core.Address, ti *typeInfo, depth int) error {
-	l := r.l
+func (r *Renderer) renderStructSeq(o *Object, a core.Address, ti *TypeInfo, depth int) error {
+	l := r.L
 	if l.Type.Members < 0 {
 		return fmt.Errorf("struct sequence at %#x: %s does not say where PyTypeObject keeps tp_members", uint64(a), r.p.Types.Describe())
 	}
-	tp, err := r.ptr(a.Add(l.Object.Type))
+	tp, err := r.Ptr(a.Add(l.Object.Type))
 	if err != nil {
 		return err
 	}
-	members, err := r.ptr(tp.Add(l.Type.Members))
+	members, err := r.Ptr(tp.Add(l.Type.Members))
 	if err != nil || members == 0 {
-		return fmt.Errorf("struct sequence at %#x: tp_members of %s: %v", uint64(a), ti.name, err)
+		return fmt.Errorf("struct sequence at %#x: tp_members of %s: %v", uint64(a), ti.Name, err)
 	}
-	n, err := r.i64(a.Add(l.Object.Size))
+	n, err := r.I64(a.Add(l.Object.Size))
 	if err != nil || n < 0 || n > 1<<16 {
 		return fmt.Errorf("struct sequence at %#x: size %d: %v", uint64(a), n, err)
 	}
 	ok, cut := r.enter(a, depth)
 	if !ok {
-		o.Repr, o.Truncated = ti.name+"(...)", cut
+		o.Repr, o.Truncated = ti.Name+"(...)", cut
 		return nil
 	}
 	defer r.leave(a)
 	var b strings.Builder
-	b.WriteString(ti.name + "(")
+	b.WriteString(ti.Name + "(")
 	for i := int64(0); i < n; i++ {
 		if !r.room(int(i)) {
 			if i > 0 {
@@ -508,7 +508,7 @@ func (r *renderer) renderStructSeq(o *Object, a core.Address, ti *typeInfo, dept
 			o.Truncated = true
 			break
 		}
-		np, err := r.ptr(members.Add(i * l.MemberDef.Size))
+		np, err := r.Ptr(members.Add(i * l.MemberDef.Size))
 		if err != nil || np == 0 {
 			return fmt.Errorf("struct sequence at %#x: name of field %d: %v", uint64(a), i, err)
 		}
@@ -516,14 +516,14 @@ func (r *renderer) renderStructSeq(o *Object, a core.Address, ti *typeInfo, dept
 		if err != nil {
 			return fmt.Errorf("struct sequence at %#x: name of field %d: %w", uint64(a), i, err)
 		}
-		item, err := r.ptr(a.Add(l.Tuple.Items + i*l.Ptr))
+		item, err := r.Ptr(a.Add(l.Tuple.Items + i*l.Ptr))
 		if err != nil {
 			return fmt.Errorf("struct sequence at %#x: field %d: %w", uint64(a), i, err)
 		}
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		x := r.object(item, depth+1)
+		x := r.Render(item, depth+1)
 		b.WriteString(string(fname) + "=" + x.Repr)
 		o.Truncated = o.Truncated || x.Truncated
 	}
@@ -536,42 +536,42 @@ func (r *renderer) renderStructSeq(o *Object, a core.Address, ti *typeInfo, dept
 // <Class(name, status)>. Thread.__repr__ calls is_alive(), which marks a
 // thread whose OS thread has ended as stopped; from a core, a started
 // thread that threading._active no longer lists is taken as stopped too.
-func (r *renderer) renderThread(o *Object, a core.Address, ti *typeInfo) error {
-	items, err := r.instanceItems(a)
+func (r *Renderer) renderThread(o *Object, a core.Address, ti *TypeInfo) error {
+	items, err := r.InstanceItems(a)
 	if err != nil {
 		return fmt.Errorf("thread at %#x: %w", uint64(a), err)
 	}
 	get := func(name string) (core.Address, bool) {
-		v, ok, _ := r.findStrKey(items, name)
+		v, ok, _ := r.FindStrKey(items, name)
 		return v, ok
 	}
 	nameObj, ok := get("_name")
 	if !ok {
 		return r.renderInstance(o, a, ti) // Thread.__init__ never ran
 	}
-	cps, total, err := r.strCodepoints(nameObj, r.opts.MaxString)
+	cps, total, err := r.StrCodepoints(nameObj, r.opts.MaxString)
 	if err != nil {
 		return fmt.Errorf("thread at %#x: _name: %w", uint64(a), err)
 	}
-	name := codepointsToString(cps)
+	name := CodepointsToString(cps)
 	if int64(len(cps)) < total {
 		name, o.Truncated = name+"...", true
 	}
 	status := "initial"
 	started := false
 	if ev, ok := get("_started"); ok {
-		if flag, ok := r.attr(ev, "_flag"); ok && r.isTrue(flag) {
+		if flag, ok := r.Attr(ev, "_flag"); ok && r.IsTrue(flag) {
 			status, started = "started", true
 		}
 	}
 	ident := ""
-	if id, ok := get("_ident"); ok && !r.isNone(id) {
-		if v, err := r.intValue(id); err == nil {
+	if id, ok := get("_ident"); ok && !r.IsNone(id) {
+		if v, err := r.IntValue(id); err == nil {
 			ident = v.String()
 		}
 	}
 	stopped := false
-	if s, ok := get("_is_stopped"); ok && r.isTrue(s) {
+	if s, ok := get("_is_stopped"); ok && r.IsTrue(s) {
 		stopped = true
 	}
 	if started && !stopped && ident != "" {
@@ -586,19 +586,19 @@ func (r *renderer) renderThread(o *Object, a core.Address, ti *typeInfo) error {
 	if stopped {
 		status = "stopped"
 	}
-	if d, ok := get("_daemonic"); ok && r.isTrue(d) {
+	if d, ok := get("_daemonic"); ok && r.IsTrue(d) {
 		status += " daemon"
 	}
 	if ident != "" {
 		status += " " + ident
 	}
-	o.Repr = "<" + ti.name + "(" + name + ", " + status + ")>"
+	o.Repr = "<" + ti.Name + "(" + name + ", " + status + ")>"
 	return nil
 }
 
 // activeIdents are the idents of every interpreter's threading._active, read
 // once per rendering; nil if they cannot be read.
-func (r *renderer) activeIdents() map[uint64]string {
+func (r *Renderer) activeIdents() map[uint64]string {
 	if r.active == nil {
 		return nil
 	}
@@ -619,34 +619,34 @@ func (r *renderer) activeIdents() map[uint64]string {
 // python-gdb shows them (<Foo(an_int=42) at remote 0x...>) but after
 // Python's own repr: slots (the class's own first, then its bases'), then
 // the __dict__ in insertion order, each value bounded like any other.
-func (r *renderer) appendAttrs(o *Object, a core.Address, depth int) {
-	l := r.l
+func (r *Renderer) appendAttrs(o *Object, a core.Address, depth int) {
+	l := r.L
 	type attr struct {
 		name  string
 		value core.Address
 	}
 	var attrs []attr
 	more := false
-	tp, err := r.ptr(a.Add(l.Object.Type))
+	tp, err := r.Ptr(a.Add(l.Object.Type))
 	if err != nil {
 		return
 	}
 	// Slots are the heap types' T_OBJECT_EX members.
 	cur := tp
-	for i := 0; i < maxTypeChain && cur != 0 && l.Type.Members >= 0 && l.Type.Base >= 0; i++ {
+	for i := 0; i < MaxTypeChain && cur != 0 && l.Type.Members >= 0 && l.Type.Base >= 0; i++ {
 		flags, err := r.p.R.Uint64(cur.Add(l.Type.Flags))
-		if err != nil || flags&tpflagsHeapType == 0 {
+		if err != nil || flags&TPFlagsHeapType == 0 {
 			break
 		}
-		if m, err := r.ptr(cur.Add(l.Type.Members)); err == nil && m != 0 {
+		if m, err := r.Ptr(cur.Add(l.Type.Members)); err == nil && m != 0 {
 			for j := int64(0); j < 256; j++ {
 				def := m.Add(j * l.MemberDef.Size)
-				np, err := r.ptr(def)
+				np, err := r.Ptr(def)
 				if err != nil || np == 0 {
 					break
 				}
 				typ, err1 := r.p.R.Uint32(def.Add(l.Ptr))
-				off, err2 := r.i64(def.Add(2 * l.Ptr))
+				off, err2 := r.I64(def.Add(2 * l.Ptr))
 				if errors.Join(err1, err2) != nil || off <= 0 || off > 1<<20 {
 					break
 				}
@@ -654,7 +654,7 @@ func (r *renderer) appendAttrs(o *Object, a core.Address, depth int) {
 				if typ != tObjectEx {
 					continue
 				}
-				v, err := r.ptr(a.Add(off))
+				v, err := r.Ptr(a.Add(off))
 				if err != nil || v == 0 {
 					continue // unset: no attribute
 				}
@@ -665,18 +665,18 @@ func (r *renderer) appendAttrs(o *Object, a core.Address, depth int) {
 				attrs = append(attrs, attr{string(name), v})
 			}
 		}
-		if cur, err = r.ptr(cur.Add(l.Type.Base)); err != nil {
+		if cur, err = r.Ptr(cur.Add(l.Type.Base)); err != nil {
 			break
 		}
 	}
-	if items, err := r.instanceItems(a); err == nil {
+	if items, err := r.InstanceItems(a); err == nil {
 		for _, it := range items {
-			k, cut, err := r.boundedStr(it.key)
+			k, cut, err := r.boundedStr(it.Key)
 			if err != nil {
 				continue
 			}
 			o.Truncated = o.Truncated || cut
-			attrs = append(attrs, attr{k, it.value})
+			attrs = append(attrs, attr{k, it.Value})
 		}
 	}
 	if len(attrs) == 0 {
@@ -699,7 +699,7 @@ func (r *renderer) appendAttrs(o *Object, a core.Address, depth int) {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		v := r.object(at.value, depth+1)
+		v := r.Render(at.value, depth+1)
 		b.WriteString(at.name + "=" + v.Repr)
 		o.Truncated = o.Truncated || v.Truncated
 	}
@@ -715,12 +715,12 @@ func (r *renderer) appendAttrs(o *Object, a core.Address, depth int) {
 }
 
 // boundedStr is a str's text within MaxString, "..." marking a cut.
-func (r *renderer) boundedStr(obj core.Address) (s string, cut bool, err error) {
-	cps, total, err := r.strCodepoints(obj, r.opts.MaxString)
+func (r *Renderer) boundedStr(obj core.Address) (s string, cut bool, err error) {
+	cps, total, err := r.StrCodepoints(obj, r.opts.MaxString)
 	if err != nil {
 		return "", false, err
 	}
-	s = codepointsToString(cps)
+	s = CodepointsToString(cps)
 	if int64(len(cps)) < total {
 		return s + "...", true, nil
 	}

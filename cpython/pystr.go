@@ -9,17 +9,17 @@ import (
 	"github.com/pycore/pycore/core"
 )
 
-// pep393 is the one decoder of str objects: PEP 393's compact and legacy
+// PEP393 is the one decoder of str objects: PEP 393's compact and legacy
 // layouts, and the legacy strings of <= 3.11 not made ready yet, which have
 // only wchar_t characters. The object reader and the code names of frames
 // (codeReader.str) both read strings through it; each checks the type its own
 // way first.
-type pep393 struct {
+type PEP393 struct {
 	r  core.Reader
 	sl *strLayout
 }
 
-func (d pep393) i64(a core.Address) (int64, error) {
+func (d PEP393) I64(a core.Address) (int64, error) {
 	u, err := d.r.Uint(a, d.r.PtrSize)
 	if d.r.PtrSize == 4 {
 		return int64(int32(u)), err
@@ -29,12 +29,12 @@ func (d pep393) i64(a core.Address) (int64, error) {
 
 // chars finds the characters of the str at a: where they are, their size
 // (1, 2 or 4 bytes) and how many there are.
-func (d pep393) chars(a core.Address) (data core.Address, kind int, length int64, err error) {
+func (d PEP393) chars(a core.Address) (data core.Address, kind int, length int64, err error) {
 	if a == 0 {
 		return 0, 0, 0, errors.New("NULL str")
 	}
 	sl := d.sl
-	length, err = d.i64(a.Add(sl.Length))
+	length, err = d.I64(a.Add(sl.Length))
 	if err != nil {
 		return 0, 0, 0, fmt.Errorf("str at %#x: length: %w", uint64(a), err)
 	}
@@ -70,13 +70,13 @@ func (d pep393) chars(a core.Address) (data core.Address, kind int, length int64
 }
 
 // wstr finds the wchar_t characters of a legacy str not made ready.
-func (d pep393) wstr(a core.Address) (core.Address, int, int64, error) {
+func (d PEP393) wstr(a core.Address) (core.Address, int, int64, error) {
 	sl := d.sl
 	wstr, err := d.r.Ptr(a.Add(sl.Wstr))
 	if err != nil {
 		return 0, 0, 0, fmt.Errorf("str at %#x (not ready): wstr: %w", uint64(a), err)
 	}
-	n, err := d.i64(a.Add(sl.WstrLen))
+	n, err := d.I64(a.Add(sl.WstrLen))
 	if err != nil {
 		return 0, 0, 0, fmt.Errorf("str at %#x (not ready): wstr_length: %w", uint64(a), err)
 	}
@@ -87,7 +87,7 @@ func (d pep393) wstr(a core.Address) (core.Address, int, int64, error) {
 }
 
 // codepoint decodes the character of size kind at the start of b.
-func (d pep393) codepoint(b []byte, kind int) rune {
+func (d PEP393) codepoint(b []byte, kind int) rune {
 	switch kind {
 	case 1:
 		return rune(b[0])
@@ -98,8 +98,8 @@ func (d pep393) codepoint(b []byte, kind int) rune {
 }
 
 // text is the characters in buf as Go (UTF-8) text; surrogates and values
-// beyond Unicode become U+FFFD, as codepointsToString makes them.
-func (d pep393) text(buf []byte, kind int) string {
+// beyond Unicode become U+FFFD, as CodepointsToString makes them.
+func (d PEP393) text(buf []byte, kind int) string {
 	var sb strings.Builder
 	sb.Grow(len(buf))
 	for i := 0; i+kind <= len(buf); i += kind {

@@ -72,7 +72,7 @@ type Process struct {
 
 	// objRd reads Python objects, worked out once on first use (reader).
 	objOnce sync.Once
-	objRd   *objReader
+	objRd   *Reader
 	objErr  error
 }
 

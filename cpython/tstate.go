@@ -47,7 +47,7 @@ func (p *Process) offsetIn(strct, path string) int64 {
 // newDetailLayout gives the process's detail offsets, worked out once.
 func newDetailLayout(p *Process) (*detailLayout, error) {
 	p.detailOnce.Do(func() {
-		ol, err := p.objLayout()
+		ol, err := p.objectLayout()
 		if err != nil {
 			p.detailErr = err
 			return
@@ -136,21 +136,21 @@ func (p *Process) interpreterDaemons(interp typesys.Value) (map[uint64]bool, err
 	if err != nil {
 		return nil, err
 	}
-	items, err := r.threadingActive(interp)
+	items, err := r.ThreadingActive(interp)
 	if err != nil {
 		return nil, err
 	}
 	out := map[uint64]bool{}
 	for _, it := range items {
-		ident, err := r.intValue(it.key)
+		ident, err := r.IntValue(it.Key)
 		if err != nil || ident.Sign() < 0 || !ident.IsUint64() {
 			continue
 		}
-		d, ok := r.attr(it.value, "_daemonic")
+		d, ok := r.Attr(it.Value, "_daemonic")
 		if !ok {
 			continue
 		}
-		out[ident.Uint64()] = r.isTrue(d)
+		out[ident.Uint64()] = r.IsTrue(d)
 	}
 	return out, nil
 }

@@ -149,11 +149,11 @@ func TestObjectOffsetsMatchTheBuildsDWARF(t *testing.T) {
 		t.Run(interp.Name(), func(t *testing.T) {
 			t.Parallel()
 			c := pytest.MakeCore(t, interp, "locals", pytest.Kernel)
-			dw, err := openProcess(t, c.Path, interp, TypesDWARF).objLayout()
+			dw, err := openProcess(t, c.Path, interp, TypesDWARF).objectLayout()
 			if err != nil {
 				t.Fatal(err)
 			}
-			bi, err := openProcess(t, c.Path, interp, TypesBuiltin).objLayout()
+			bi, err := openProcess(t, c.Path, interp, TypesBuiltin).objectLayout()
 			if err != nil {
 				t.Fatal(err)
 			}
