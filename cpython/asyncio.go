@@ -40,6 +40,7 @@ package cpython
 import (
 	"errors"
 	"fmt"
+	"github.com/pycore/pycore/cpython/pyobj"
 	"sort"
 	"strings"
 
@@ -527,7 +528,7 @@ func (p *Process) tableStruct(name, anchor string, want int64) (*typesys.Type, s
 // asyncReader reads asyncio objects of one process.
 type asyncReader struct {
 	p       *Process
-	r       *Reader
+	r       *pyobj.Reader
 	tl      *taskLayout
 	cl      *coroLayout
 	clErr   error
@@ -908,7 +909,7 @@ func (ar *asyncReader) moduleTasks(interp typesys.Value, id int64) error {
 		return err
 	}
 	found = append(found, "_current_tasks")
-	items, _, err := r.DictItems(cur, MaxLookupItems)
+	items, _, err := r.DictItems(cur, pyobj.MaxLookupItems)
 	if err != nil {
 		return fmt.Errorf("_current_tasks: %w", err)
 	}
@@ -935,7 +936,7 @@ func (ar *asyncReader) setOrWeakSet(obj core.Address) ([]core.Address, error) {
 	if ti.Err != nil {
 		return nil, ti.Err
 	}
-	if ti.Kind == KindSet || ti.Kind == KindFrozenSet {
+	if ti.Kind == pyobj.KindSet || ti.Kind == pyobj.KindFrozenSet {
 		return ar.setKeys(obj)
 	}
 	data, ok := r.Attr(obj, "data")
@@ -975,18 +976,18 @@ func (ar *asyncReader) setKeys(a core.Address) ([]core.Address, error) {
 	}
 	esize := 2 * l.Ptr
 	n := min(mask+1, int64(maxTasks))
-	buf := make([]byte, min(n, MaxEntryChunk)*esize)
+	buf := make([]byte, min(n, pyobj.MaxEntryChunk)*esize)
 	var keys []core.Address
-	for start := int64(0); start < n; start += MaxEntryChunk {
-		cnt := min(n-start, MaxEntryChunk)
+	for start := int64(0); start < n; start += pyobj.MaxEntryChunk {
+		cnt := min(n-start, pyobj.MaxEntryChunk)
 		chunk := buf[:cnt*esize]
-		if err := r.p.R.Read(chunk, table.Add(start*esize)); err != nil {
+		if err := ar.p.R.Read(chunk, table.Add(start*esize)); err != nil {
 			return keys, fmt.Errorf("set at %#x: table entries %d..%d: %w", uint64(a), start, start+cnt, err)
 		}
 		for i := int64(0); i < cnt; i++ {
 			e := chunk[i*esize:]
 			k := core.Address(r.Word(e))
-			if k == 0 || int64(r.Word(e[l.Ptr:])) == PySetDummyHash {
+			if k == 0 || int64(r.Word(e[l.Ptr:])) == pyobj.PySetDummyHash {
 				continue
 			}
 			keys = append(keys, k)
@@ -998,7 +999,7 @@ func (ar *asyncReader) setKeys(a core.Address) ([]core.Address, error) {
 // isNativeTask says whether the type at tp is _asyncio.Task or a subclass.
 func (ar *asyncReader) isNativeTask(tp core.Address) bool {
 	r := ar.r
-	for i := 0; i < MaxTypeChain && tp != 0; i++ {
+	for i := 0; i < pyobj.MaxTypeChain && tp != 0; i++ {
 		if r.TypeOf(tp).Name == "_asyncio.Task" {
 			return true
 		}
@@ -1067,7 +1068,7 @@ func (ar *asyncReader) readTask(t *AsyncTask) error {
 	t.Type = ti.Basename
 	var errs []string
 	if tl.state >= 0 {
-		if s, err := r.p.R.Uint32(a.Add(tl.state)); err != nil {
+		if s, err := ar.p.R.Uint32(a.Add(tl.state)); err != nil {
 			errs = append(errs, fmt.Sprintf("task_state: %v", err))
 		} else if int(s) < len(taskStates) {
 			t.State = taskStates[s]
@@ -1129,14 +1130,14 @@ func (ar *asyncReader) taskName(a core.Address) (*string, error) {
 		return nil, err
 	}
 	switch r.TypeOf(tp).Kind {
-	case KindStr:
+	case pyobj.KindStr:
 		cps, _, err := r.StrCodepoints(n, 1024)
 		if err != nil {
 			return nil, err
 		}
-		s := CodepointsToString(cps)
+		s := pyobj.CodepointsToString(cps)
 		return &s, nil
-	case KindInt:
+	case pyobj.KindInt:
 		v, err := r.IntValue(n)
 		if err != nil {
 			return nil, err
@@ -1438,7 +1439,7 @@ func (ar *asyncReader) gatherChildren(fut core.Address, depth int, budget *int, 
 	}
 	r := ar.r
 	tp, err := r.Ptr(children.Add(r.L.Object.Type))
-	if err != nil || r.TypeOf(tp).Kind != KindList {
+	if err != nil || r.TypeOf(tp).Kind != pyobj.KindList {
 		return
 	}
 	n, err := r.I64(children.Add(r.L.Object.Size))
@@ -1513,7 +1514,7 @@ func (ar *asyncReader) taskGroupParent(cb core.Address) (core.Address, bool) {
 		return 0, false
 	}
 	ftp, err := r.Ptr(fn.Add(r.L.Object.Type))
-	if err != nil || r.TypeOf(ftp).Kind != KindFunction {
+	if err != nil || r.TypeOf(ftp).Kind != pyobj.KindFunction {
 		return 0, false
 	}
 	if q, err := r.StrAt(fn.Add(r.L.Function.Qualname), 64); err != nil || q != "TaskGroup._on_task_done" {

@@ -5,13 +5,12 @@ import (
 
 	"github.com/pycore/pycore/core"
 	"github.com/pycore/pycore/cpython/abi"
+	"github.com/pycore/pycore/cpython/pyobj"
 )
 
 // Bounds on what is read from a single object: a corrupt length must not
 // make pycore allocate or read without limit.
 const (
-	maxStringChars = 1 << 16
-	maxBytesLen    = 1 << 20
 	// maxCodeNameChars bounds a function, qualified or file name: every frame
 	// shows its code's names, so a corrupt length would be paid per frame.
 	maxCodeNameChars = 4096
@@ -19,11 +18,6 @@ const (
 
 // strLayout is how str and bytes objects are laid out in this version.
 type strLayout = abi.StrOffsets
-
-const (
-	TPFlagsBytesSubclass   = 1 << 27
-	TPFlagsUnicodeSubclass = 1 << 28
-)
 
 var (
 	memberOffset     = abi.MemberOffset
@@ -74,11 +68,11 @@ func (o *codeReader) str(obj core.Address) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("str at %s: %w", obj, err)
 	}
-	if flags&TPFlagsUnicodeSubclass == 0 {
+	if flags&pyobj.TPFlagsUnicodeSubclass == 0 {
 		name, _ := o.typeName(obj)
 		return "", fmt.Errorf("object at %s is a %q, not a str", obj, name)
 	}
-	data, kind, length, err := PEP393{o.r, o.layout}.chars(obj)
+	data, kind, length, err := pyobj.PEP393{R: o.r, Str: o.layout}.Chars(obj)
 	if err != nil {
 		return "", err
 	}
@@ -90,7 +84,7 @@ func (o *codeReader) str(obj core.Address) (string, error) {
 	if err := o.r.Read(buf, data); err != nil {
 		return "", fmt.Errorf("str at %s: %d characters: %w", obj, length, err)
 	}
-	s := PEP393{o.r, o.layout}.text(buf, kind)
+	s := pyobj.PEP393{R: o.r, Str: o.layout}.Text(buf, kind)
 	if truncated {
 		s += "..."
 	}
@@ -106,7 +100,7 @@ func (o *codeReader) bytes(obj core.Address) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bytes at %s: %w", obj, err)
 	}
-	if flags&TPFlagsBytesSubclass == 0 {
+	if flags&pyobj.TPFlagsBytesSubclass == 0 {
 		name, _ := o.typeName(obj)
 		return nil, fmt.Errorf("object at %s is a %q, not bytes", obj, name)
 	}
@@ -114,7 +108,7 @@ func (o *codeReader) bytes(obj core.Address) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bytes at %s: size: %w", obj, err)
 	}
-	if int64(n) < 0 || n > maxBytesLen {
+	if int64(n) < 0 || n > pyobj.MaxBytesLen {
 		return nil, fmt.Errorf("bytes at %s: size %d is not plausible", obj, int64(n))
 	}
 	b := make([]byte, n)

@@ -20,7 +20,7 @@
 //	                 Process.reader): type kinds and names, ints, str, bytes,
 //	                 tuples, dicts, instance attributes, module dicts,
 //	                 threading._active. It renders nothing.
-//	pyobj*.go        the Renderer: an object as repr() shows it (Process.Object,
+//	pyobj*.go        the renderer: an object as repr() shows it (Process.Object,
 //	                 Process.Repr), reading only through the object reader.
 //	runtime*.go, walk.go, tstate.go, frames.go, codereader.go
 //	                 the walker: _PyRuntime, interpreters, thread states, frames,
@@ -38,6 +38,6 @@
 //	remoteexec.go    PEP 768: running a script inside a live 3.14+ process.
 //
 // Words: "object" here means a Python object (the object reader, the
-// Renderer); core/objects.go's objects are the ELF files a process mapped.
+// renderer); core/objects.go's objects are the ELF files a process mapped.
 // The str layout is abi's StrOffsets.
 package cpython

@@ -30,6 +30,7 @@ package cpython
 
 import (
 	"fmt"
+	"github.com/pycore/pycore/cpython/pyobj"
 	"strings"
 
 	"github.com/pycore/pycore/core"
@@ -108,9 +109,9 @@ const (
 type excReader struct {
 	p *Process
 	l *detailLayout
-	r *Reader
+	r *pyobj.Reader
 	// rend renders the reprs of exception values and notes.
-	rend *Renderer
+	rend *pyobj.Renderer
 	// fExec is the offset of the code object in _PyInterpreterFrame (3.11+).
 	fExec int64
 }
@@ -210,7 +211,7 @@ func (er *excReader) threadExceptions(t *Thread) {
 }
 
 // isException reports whether the object at a is an exception instance.
-func (er *excReader) isException(a core.Address) (*TypeInfo, core.Address, error) {
+func (er *excReader) isException(a core.Address) (*pyobj.TypeInfo, core.Address, error) {
 	tp, err := er.p.R.Ptr(a.Add(er.r.L.Object.Type))
 	if err != nil {
 		return nil, 0, fmt.Errorf("object at %#x: ob_type: %w", uint64(a), err)
@@ -219,7 +220,7 @@ func (er *excReader) isException(a core.Address) (*TypeInfo, core.Address, error
 	if ti.Err != nil {
 		return nil, 0, ti.Err
 	}
-	if ti.Flags&TPFlagsBaseExcSubcl == 0 {
+	if ti.Flags&pyobj.TPFlagsBaseExcSubcl == 0 {
 		return ti, tp, fmt.Errorf("object at %#x is a %s, not an exception", uint64(a), ti.Name)
 	}
 	return ti, tp, nil
@@ -326,7 +327,7 @@ func (er *excReader) readGroup(e *Exception, a core.Address, depth int, w *excWa
 		e.Error = joinErr(e.Error, "exception group with NULL excs")
 		return
 	}
-	n, err := er.r.TupleLen(excs, HardMaxItems)
+	n, err := er.r.TupleLen(excs, pyobj.HardMaxItems)
 	if err != nil {
 		e.Error = joinErr(e.Error, fmt.Sprintf("exception group excs: %v", err))
 		return
@@ -369,8 +370,8 @@ func (er *excReader) readTriple(typ, val, tb core.Address) *Exception {
 	default:
 		args := []core.Address{val}
 		if tp, err := er.p.R.Ptr(val.Add(er.r.L.Object.Type)); err == nil {
-			if ti := er.r.TypeOf(tp); ti.Err == nil && ti.Kind == KindTuple {
-				if items, err := er.r.TupleItems(val, HardMaxItems); err == nil {
+			if ti := er.r.TypeOf(tp); ti.Err == nil && ti.Kind == pyobj.KindTuple {
+				if items, err := er.r.TupleItems(val, pyobj.HardMaxItems); err == nil {
 					args = items
 				}
 			}
@@ -526,7 +527,7 @@ func (er *excReader) frameCode(frame core.Address) (core.Address, error) {
 // static builtin exception type called name.
 func (er *excReader) excTypeNamed(tp core.Address, name string) bool {
 	cur := tp
-	for i := 0; i < MaxTypeChain && cur != 0; i++ {
+	for i := 0; i < pyobj.MaxTypeChain && cur != 0; i++ {
 		ti := er.r.TypeOf(cur)
 		if ti.Err != nil {
 			return false
@@ -547,7 +548,7 @@ func (er *excReader) excTypeNamed(tp core.Address, name string) bool {
 }
 
 // message is str(exc) for the exception at a.
-func (er *excReader) message(a core.Address, ti *TypeInfo, tp core.Address, nested int) (string, error) {
+func (er *excReader) message(a core.Address, ti *pyobj.TypeInfo, tp core.Address, nested int) (string, error) {
 	R, l := er.p.R, er.l
 	argsObj, err := R.Ptr(a.Add(l.Exception.Args))
 	if err != nil {
@@ -555,7 +556,7 @@ func (er *excReader) message(a core.Address, ti *TypeInfo, tp core.Address, nest
 	}
 	var args []core.Address
 	if argsObj != 0 {
-		if args, err = er.r.TupleItems(argsObj, HardMaxItems); err != nil {
+		if args, err = er.r.TupleItems(argsObj, pyobj.HardMaxItems); err != nil {
 			return "", fmt.Errorf("args: %w", err)
 		}
 	}
@@ -575,7 +576,7 @@ func (er *excReader) message(a core.Address, ti *TypeInfo, tp core.Address, nest
 		msg, err1 := R.Ptr(a.Add(er.r.L.ExcGroup.Msg))
 		excs, err2 := R.Ptr(a.Add(er.r.L.ExcGroup.Excs))
 		if err1 == nil && err2 == nil && msg != 0 && excs != 0 {
-			if n, err := er.r.TupleLen(excs, HardMaxItems); err == nil {
+			if n, err := er.r.TupleLen(excs, pyobj.HardMaxItems); err == nil {
 				plural := "s"
 				if n == 1 {
 					plural = ""
@@ -614,33 +615,33 @@ func (er *excReader) argsMessage(tuple core.Address, args []core.Address, nested
 	return er.repr(tuple), nil
 }
 
-// str is str(obj) for the objects the Renderer knows.
+// str is str(obj) for the objects the renderer knows.
 func (er *excReader) str(obj core.Address, nested int) string {
 	if obj == 0 {
 		return "<NULL>"
 	}
 	tp, err := er.p.R.Ptr(obj.Add(er.r.L.Object.Type))
 	if err != nil {
-		return Unreadable(obj, err)
+		return pyobj.Unreadable(obj, err)
 	}
 	ti := er.r.TypeOf(tp)
 	switch {
 	case ti.Err != nil:
-		return Unreadable(obj, ti.Err)
-	case ti.Kind == KindStr:
+		return pyobj.Unreadable(obj, ti.Err)
+	case ti.Kind == pyobj.KindStr:
 		cps, total, err := er.r.StrCodepoints(obj, maxMessageChars)
 		if err != nil {
-			return Unreadable(obj, err)
+			return pyobj.Unreadable(obj, err)
 		}
-		s := CodepointsToString(cps)
+		s := pyobj.CodepointsToString(cps)
 		if int64(len(cps)) < total {
 			s += "..."
 		}
 		return s
-	case ti.Flags&TPFlagsBaseExcSubcl != 0 && nested < maxMessageNested:
+	case ti.Flags&pyobj.TPFlagsBaseExcSubcl != 0 && nested < maxMessageNested:
 		m, err := er.message(obj, ti, tp, nested+1)
 		if err != nil {
-			return Unreadable(obj, err)
+			return pyobj.Unreadable(obj, err)
 		}
 		return m
 	}
@@ -667,7 +668,7 @@ func (er *excReader) exactInt(obj core.Address) (int64, bool) {
 	if err != nil {
 		return 0, false
 	}
-	if ti := er.r.TypeOf(tp); ti.Err != nil || ti.Kind != KindInt || !ti.Exact {
+	if ti := er.r.TypeOf(tp); ti.Err != nil || ti.Kind != pyobj.KindInt || !ti.Exact {
 		return 0, false
 	}
 	v, err := er.r.IntValue(obj)
@@ -683,7 +684,7 @@ func (er *excReader) isStr(obj core.Address) bool {
 		return false
 	}
 	tp, err := er.p.R.Ptr(obj.Add(er.r.L.Object.Type))
-	return err == nil && er.r.TypeOf(tp).Kind == KindStr
+	return err == nil && er.r.TypeOf(tp).Kind == pyobj.KindStr
 }
 
 // syntaxStr is SyntaxError_str: "msg (file.py, line N)", the file's

@@ -2,6 +2,7 @@ package cpython
 
 import (
 	"encoding/json"
+	"github.com/pycore/pycore/cpython/pyobj"
 	"os"
 	"path/filepath"
 	"sort"
@@ -74,37 +75,19 @@ func recordProcess(t *testing.T, path string) (*Process, func() *recorder) {
 			// The harness reads the version and the types from them.
 			_ = p.R.Read(make([]byte, p.DebugOffsets.Size), p.RuntimeAddr)
 		}
-		l, err := NewLayout(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		setObjLayout(p, l)
+		setObjLayout(p, pyobj.NewLayout(p.objects(), p.R, p.symLookup()))
 		return rec
 	}
 }
 
 // imageOf is the image of what rec recorded of p, with the symbols the
-// Renderer knows the builtin types by.
+// renderer knows the builtin types by.
 func imageOf(p *Process, rec *recorder, roots []core.Address) *image {
 	l, _ := p.objectLayout()
 	im := &image{version: p.Version, freeThreaded: p.FreeThreaded, debug: p.Debug, codeType: p.codeTyp,
 		roots: roots, ranges: rec.ranges()}
-	for addr, kind := range l.Types {
-		for i, bt := range builtinTypes {
-			if bt.kind == kind && addr != l.baseExc && addr != l.excGroup {
-				im.syms = append(im.syms, imageSym{uint8(i), addr})
-				break
-			}
-		}
-	}
-	for addr, i := range l.singletons {
-		im.syms = append(im.syms, imageSym{uint8(tagSingleton + i), addr})
-	}
-	if l.baseExc != 0 {
-		im.syms = append(im.syms, imageSym{tagBaseExc, l.baseExc})
-	}
-	if l.excGroup != 0 {
-		im.syms = append(im.syms, imageSym{tagExcGroup, l.excGroup})
+	for _, s := range l.SymTags() {
+		im.syms = append(im.syms, imageSym{s.Tag, s.Addr})
 	}
 	sort.Slice(im.syms, func(i, j int) bool { return im.syms[i].addr < im.syms[j].addr })
 	return im

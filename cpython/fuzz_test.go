@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/pycore/pycore/cpython/pyobj"
 	"os"
 	"path/filepath"
 	"sort"
@@ -20,7 +21,7 @@ import (
 	"github.com/pycore/pycore/typesys"
 )
 
-// Fuzzing the walker and the object Renderer over hostile memory.
+// Fuzzing the walker and the object renderer over hostile memory.
 //
 // A fuzz input is a process image: a small header (the CPython version and
 // build, where the runtime or the objects are, which addresses are the builtin
@@ -59,7 +60,7 @@ type image struct {
 	ranges       []memRange
 }
 
-// imageSym is an address the Renderer knows by symbol: tag < 64 is an index
+// imageSym is an address the renderer knows by symbol: tag < 64 is an index
 // into builtinTypes, 64+i into singletonSymbols, 128 the base exception type.
 type imageSym struct {
 	tag  uint8
@@ -261,28 +262,9 @@ func imageProcess(im *image) (*Process, error) {
 		return nil, err
 	}
 	p.codeTyp = im.codeType
-	l, err := NewLayout(p)
-	if err != nil {
-		return nil, err
-	}
+	l := pyobj.NewLayout(p.objects(), p.R, nil)
 	for _, s := range im.syms {
-		switch {
-		case s.tag == tagBaseExc:
-			l.baseExc = s.addr
-			l.Types[s.addr] = KindException
-		case s.tag == tagExcGroup:
-			l.excGroup = s.addr
-			l.Types[s.addr] = KindExcGroup
-		case s.tag >= tagSingleton && int(s.tag-tagSingleton) < len(singletonSymbols):
-			l.singletons[s.addr] = int(s.tag - tagSingleton)
-		case int(s.tag) < len(builtinTypes):
-			l.Types[s.addr] = builtinTypes[s.tag].kind
-		default:
-			continue
-		}
-		if rp, err := p.R.Ptr(s.addr.Add(l.Type.Repr)); err == nil && (s.tag < tagSingleton || s.tag >= tagBaseExc) {
-			l.reprOf[l.Types[s.addr]] = rp
-		}
+		l.AddSymTag(p.R, pyobj.SymTag{Tag: s.tag, Addr: s.addr})
 	}
 	setObjLayout(p, l)
 	return p, nil
@@ -291,9 +273,9 @@ func imageProcess(im *image) (*Process, error) {
 var tableTypes sync.Map // "version ft debug" -> TypeSource from the generated tables
 
 // setObjLayout makes l the layout p's object reader reads with.
-func setObjLayout(p *Process, l *Layout) {
+func setObjLayout(p *Process, l *pyobj.Layout) {
 	p.objOnce.Do(func() {})
-	p.objRd, p.objErr = NewReader(p, l), nil
+	p.objRd, p.objErr = pyobj.NewReader(p.objProc(), l), nil
 }
 
 // readSeedImages reads the committed seeds of a target.
@@ -421,9 +403,7 @@ func FuzzDebugOffsets(f *testing.F) {
 		if p.codeRd.layout, err = abi.ResolveStr(ts, fl.Str); err != nil {
 			return
 		}
-		if _, err := NewLayout(p); err != nil {
-			return
-		}
+		pyobj.NewLayout(p.objects(), p.R, nil)
 		for _, name := range []string{"_PyRuntimeState", "PyThreadState", "_PyInterpreterFrame", "PyCodeObject"} {
 			if st, err := ts.Struct(name); err == nil {
 				for _, m := range st.Members {

@@ -15,6 +15,7 @@ package cpython
 import (
 	"errors"
 	"fmt"
+	"github.com/pycore/pycore/cpython/pyobj"
 	"sort"
 
 	"github.com/pycore/pycore/core"
@@ -27,9 +28,9 @@ const (
 	maxHeapObjects  = 1 << 26 // objects found in all
 	maxGCScanBytes  = 4096    // bytes of the GC state searched for list heads
 	maxRefsPerObj   = 1 << 20 // references followed out of one container
-	TPFlagsHaveGC   = 1 << 14
-	TPFlagsReady    = 1 << 12
-	TPFlagsManagedW = 1 << 3 // 3.12+: Py_TPFLAGS_MANAGED_WEAKREF
+	tpflagsHaveGC   = 1 << 14
+	tpflagsReady    = 1 << 12
+	tpflagsManagedW = 1 << 3 // 3.12+: Py_TPFLAGS_MANAGED_WEAKREF
 )
 
 // HeapType is the count and total size of the live objects of one type.
@@ -68,7 +69,7 @@ type HeapStats struct {
 // heapWalker holds one walk's state.
 type heapWalker struct {
 	p       *Process
-	r       *Reader
+	r       *pyobj.Reader
 	gcHdr   int64
 	seen    map[core.Address]core.Address // object -> its type
 	queue   []core.Address
@@ -111,7 +112,7 @@ func (p *Process) findObjects() (*heapWalker, error) {
 		stats: &HeapStats{}}
 	w.gcHdr = p.gcHeaderSize()
 	for a, k := range rd.L.Types {
-		if k == KindType {
+		if k == pyobj.KindType {
 			w.typeType = a
 		}
 	}
@@ -359,11 +360,11 @@ func (w *heapWalker) typeShaped(tp core.Address) bool {
 		}
 	}
 	mf, err := w.p.R.Uint64(meta.Add(l.Type.Flags))
-	if err != nil || mf&TPFlagsTypeSubclass == 0 {
+	if err != nil || mf&pyobj.TPFlagsTypeSubclass == 0 {
 		return false
 	}
 	f, err := w.p.R.Uint64(tp.Add(l.Type.Flags))
-	if err != nil || f&TPFlagsReady == 0 {
+	if err != nil || f&tpflagsReady == 0 {
 		return false
 	}
 	basic, err1 := r.I64(tp.Add(l.Type.Basicsize))

@@ -8,6 +8,7 @@ package cpython
 import (
 	"errors"
 	"fmt"
+	"github.com/pycore/pycore/cpython/pyobj"
 	"sort"
 
 	"github.com/pycore/pycore/core"
@@ -178,14 +179,14 @@ func (w *heapWalker) moduleRoots() ([]moduleRoot, error) {
 // strValue is the str object at a as a Go string, if it is a short str.
 func (w *heapWalker) strValue(a core.Address) (string, bool) {
 	tp, err := w.r.Ptr(a.Add(w.r.L.Object.Type))
-	if err != nil || !w.isType(tp) || w.r.TypeOf(tp).Kind != KindStr {
+	if err != nil || !w.isType(tp) || w.r.TypeOf(tp).Kind != pyobj.KindStr {
 		return "", false
 	}
 	cps, _, err := w.r.StrCodepoints(a, 256)
 	if err != nil {
 		return "", false
 	}
-	return CodepointsToString(cps), true
+	return pyobj.CodepointsToString(cps), true
 }
 
 // describe says in words how the object at from refers through how.
@@ -216,7 +217,7 @@ func (w *heapWalker) describe(from core.Address, how refHow) string {
 		off := l.Header + how.index
 		tp := w.seen[from]
 		ti := r.TypeOf(tp)
-		if ti.Kind == KindModule && off == l.Module.Dict {
+		if ti.Kind == pyobj.KindModule && off == l.Module.Dict {
 			return "__dict__"
 		}
 		if ti.Heap && off == w.dictOffset(tp) {
@@ -245,7 +246,7 @@ func (w *heapWalker) isModuleDict(d core.Address) bool {
 	if w.modDicts == nil {
 		w.modDicts = map[core.Address]bool{}
 		for a, tp := range w.seen {
-			if w.r.TypeOf(tp).Kind == KindModule {
+			if w.r.TypeOf(tp).Kind == pyobj.KindModule {
 				if md, err := w.r.Ptr(a.Add(w.r.L.Module.Dict)); err == nil && md != 0 {
 					w.modDicts[md] = true
 				}

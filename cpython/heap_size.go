@@ -2,6 +2,7 @@ package cpython
 
 import (
 	"fmt"
+	"github.com/pycore/pycore/cpython/pyobj"
 
 	"github.com/pycore/pycore/core"
 	"github.com/pycore/pycore/cpython/abi"
@@ -36,7 +37,7 @@ func (w *heapWalker) referents(a core.Address, f func(core.Address, refHow)) {
 	r, l := w.r, w.r.L
 	tp := w.seen[a]
 	ti := r.TypeOf(tp)
-	if ti.Err != nil || ti.Flags&TPFlagsHaveGC == 0 {
+	if ti.Err != nil || ti.Flags&tpflagsHaveGC == 0 {
 		return
 	}
 	ptr := l.Ptr
@@ -60,17 +61,17 @@ func (w *heapWalker) referents(a core.Address, f func(core.Address, refHow)) {
 		}
 	}
 	switch {
-	case ti.Flags&TPFlagsListSubclass != 0:
+	case ti.Flags&pyobj.TPFlagsListSubclass != 0:
 		items, err1 := r.Ptr(a.Add(l.List.Items))
 		n, err2 := r.I64(a.Add(l.Object.Size))
 		if err1 == nil && err2 == nil && items != 0 {
 			words(items, n, refIndex, 1)
 		}
-	case ti.Flags&TPFlagsTupleSubclass != 0:
+	case ti.Flags&pyobj.TPFlagsTupleSubclass != 0:
 		if n, err := r.I64(a.Add(l.Object.Size)); err == nil {
 			words(a.Add(l.Tuple.Items), n, refIndex, 1)
 		}
-	case ti.Flags&TPFlagsDictSubclass != 0:
+	case ti.Flags&pyobj.TPFlagsDictSubclass != 0:
 		items, _, err := r.DictItems(a, maxRefsPerObj)
 		if err != nil {
 			w.stats.Unreadable++
@@ -79,7 +80,7 @@ func (w *heapWalker) referents(a core.Address, f func(core.Address, refHow)) {
 			f(it.Key, refHow{kind: refDictKey})
 			f(it.Value, refHow{kind: refDictVal, key: it.Key})
 		}
-	case ti.Kind == KindSet || ti.Kind == KindFrozenSet:
+	case ti.Kind == pyobj.KindSet || ti.Kind == pyobj.KindFrozenSet:
 		mask, err1 := r.I64(a.Add(l.Set.Mask))
 		table, err2 := r.Ptr(a.Add(l.Set.Table))
 		if err1 != nil || err2 != nil || mask < 0 || mask >= maxRefsPerObj {
@@ -94,7 +95,7 @@ func (w *heapWalker) referents(a core.Address, f func(core.Address, refHow)) {
 		for i := int64(0); i <= mask; i++ {
 			key := core.Address(r.Word(buf[i*2*ptr:]))
 			hash := int64(r.Word(buf[i*2*ptr+ptr:]))
-			if key != 0 && hash != PySetDummyHash {
+			if key != 0 && hash != pyobj.PySetDummyHash {
 				f(key, refHow{kind: refMember})
 			}
 		}
@@ -116,7 +117,7 @@ func (w *heapWalker) referents(a core.Address, f func(core.Address, refHow)) {
 		}
 		// Before 3.11 the __dict__ is a field, followed above, as
 		// gc.get_referrers sees it.
-		if ti.Heap && ti.Kind == KindObject && w.p.flavor.ManagedDict {
+		if ti.Heap && ti.Kind == pyobj.KindObject && w.p.flavor.ManagedDict {
 			if items, err := r.InstanceItems(a); err == nil {
 				for _, it := range items {
 					f(it.Value, refHow{kind: refAttr, key: it.Key})
@@ -142,14 +143,14 @@ func (w *heapWalker) sizeof(a, tp core.Address) int64 {
 	size := basic
 	ptr := l.Ptr
 	switch {
-	case ti.Exact && ti.Kind == KindInt || ti.Flags&TPFlagsLongSubclass != 0 && ti.Kind == KindInt:
+	case ti.Exact && ti.Kind == pyobj.KindInt || ti.Flags&pyobj.TPFlagsLongSubclass != 0 && ti.Kind == pyobj.KindInt:
 		n, err := r.I64(a.Add(l.Long.Size))
 		if err != nil {
 			w.sizeErr++
 			break
 		}
 		if l.Long.Tagged {
-			n = int64(uint64(n) >> longNonSizeBits)
+			n = int64(uint64(n) >> pyobj.LongNonSizeBits)
 			if n < 1 {
 				n = 1
 			}
@@ -157,7 +158,7 @@ func (w *heapWalker) sizeof(a, tp core.Address) int64 {
 			n = -n
 		}
 		size = l.Long.Digits + n*int64(l.Long.DigitBytes)
-	case ti.Kind == KindStr:
+	case ti.Kind == pyobj.KindStr:
 		data, kind, length, err := r.StrData(a)
 		if err != nil {
 			w.sizeErr++
@@ -166,14 +167,14 @@ func (w *heapWalker) sizeof(a, tp core.Address) int64 {
 		if d := int64(data) - int64(a); d > 0 && d <= 128 {
 			size = d + (length+1)*int64(kind)
 		}
-	case ti.Kind == KindList:
+	case ti.Kind == pyobj.KindList:
 		// list.__sizeof__: the header plus the allocated item slots.
 		if alloc, err := r.I64(a.Add(l.List.Items + ptr)); err == nil && alloc >= 0 && alloc < 1<<40 {
 			size = basic + alloc*ptr
 		}
-	case ti.Kind == KindDict:
+	case ti.Kind == pyobj.KindDict:
 		size = basic + w.dictExtra(a)
-	case ti.Kind == KindSet || ti.Kind == KindFrozenSet:
+	case ti.Kind == pyobj.KindSet || ti.Kind == pyobj.KindFrozenSet:
 		mask, err1 := r.I64(a.Add(l.Set.Mask))
 		table, err2 := r.Ptr(a.Add(l.Set.Table))
 		// The small table is inline after table (and hash, finalizer): only a
@@ -195,14 +196,14 @@ func (w *heapWalker) sizeof(a, tp core.Address) int64 {
 			}
 		}
 	}
-	if ti.Flags&TPFlagsHaveGC != 0 {
+	if ti.Flags&tpflagsHaveGC != 0 {
 		size += w.gcHdr
 	}
 	// 3.11 added the managed dict words before the object (3.12 the weakref
 	// flag too); getsizeof counts them.
 	switch {
-	case w.p.flavor.ManagedWeakref && ti.Flags&(TPFlagsManagedDict|TPFlagsManagedW) != 0,
-		w.p.flavor.ManagedDict && ti.Flags&TPFlagsManagedDict != 0:
+	case w.p.flavor.ManagedWeakref && ti.Flags&(pyobj.TPFlagsManagedDict|tpflagsManagedW) != 0,
+		w.p.flavor.ManagedDict && ti.Flags&pyobj.TPFlagsManagedDict != 0:
 		size += 2 * ptr
 	}
 	return size
@@ -242,7 +243,7 @@ func (w *heapWalker) dictExtra(a core.Address) int64 {
 	}
 	if refcnt == 1 {
 		entry := 3 * ptr
-		if kind != dictKeysGeneral {
+		if kind != pyobj.DictKeysGeneral {
 			entry = 2 * ptr
 		}
 		extra += l.Dict.KeysIndices + int64(1)<<log2ix + usable*entry
@@ -286,7 +287,7 @@ func (w *heapWalker) dictExtra36(a core.Address) int64 {
 
 // heapTypeName names a type as Python does: module.QualName, built-ins by
 // their name.
-func (p *Process) heapTypeName(r *Reader, tp core.Address) string {
+func (p *Process) heapTypeName(r *pyobj.Reader, tp core.Address) string {
 	mod, qual, err := r.TypeNames(tp)
 	if err != nil {
 		return r.TypeOf(tp).Name

@@ -27,6 +27,7 @@ package cpython
 
 import (
 	"fmt"
+	"github.com/pycore/pycore/cpython/pyobj"
 	"strconv"
 
 	"github.com/pycore/pycore/core"
@@ -89,7 +90,7 @@ type codeVars struct {
 type localsReader struct {
 	p     *Process
 	l     *detailLayout
-	r     *Reader
+	r     *pyobj.Reader
 	opts  ReprOptions
 	codes map[core.Address]*codeVars
 	cell  core.Address // &PyCell_Type, 0 if unknown
@@ -160,7 +161,7 @@ func (lr *localsReader) slotValue(base core.Address, v codeVar) (obj *Object, un
 	at := base.Add(v.slot * lr.l.Ptr)
 	raw, err := lr.p.R.Ptr(at)
 	if err != nil {
-		return &Object{Address: at, Repr: Unreadable(at, err), Error: fmt.Sprintf("slot %d at %#x: %v", v.slot, uint64(at), err)}, false
+		return &Object{Address: at, Repr: pyobj.Unreadable(at, err), Error: fmt.Sprintf("slot %d at %#x: %v", v.slot, uint64(at), err)}, false
 	}
 	if tag := lr.p.flavor.StackRefTagBits; tag != 0 {
 		if uint64(raw)&3 == 3 {
@@ -176,7 +177,7 @@ func (lr *localsReader) slotValue(base core.Address, v codeVar) (obj *Object, un
 	if v.kind != "local" && lr.isCell(raw) {
 		contents, err := lr.p.R.Ptr(raw.Add(lr.l.Cell.Ref))
 		if err != nil {
-			return &Object{Address: raw, Repr: Unreadable(raw, err), Error: fmt.Sprintf("cell at %#x: %v", uint64(raw), err)}, false
+			return &Object{Address: raw, Repr: pyobj.Unreadable(raw, err), Error: fmt.Sprintf("cell at %#x: %v", uint64(raw), err)}, false
 		}
 		if contents == 0 {
 			return nil, true
@@ -373,7 +374,7 @@ func (lr *localsReader) names(field core.Address, what string) ([]string, error)
 		if err != nil {
 			return nil, fmt.Errorf("%s[%d]: %w", what, i, err)
 		}
-		out[i] = CodepointsToString(cps)
+		out[i] = pyobj.CodepointsToString(cps)
 	}
 	return out, nil
 }

@@ -3,6 +3,7 @@ package cpython
 import (
 	"errors"
 	"fmt"
+	"github.com/pycore/pycore/cpython/pyobj"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -162,7 +163,7 @@ func (p *Process) readSysArgs(pi *ProcessInfo) error {
 	if dict == 0 {
 		return errors.New("interp->sysdict is NULL (not yet set up, or torn down)")
 	}
-	items, _, err := r.DictItems(core.Address(dict), MaxLookupItems)
+	items, _, err := r.DictItems(core.Address(dict), pyobj.MaxLookupItems)
 	if err != nil {
 		return fmt.Errorf("sys.__dict__: %w", err)
 	}
@@ -175,13 +176,13 @@ func (p *Process) readSysArgs(pi *ProcessInfo) error {
 		}
 	}
 	if v, ok, _ := r.FindStrKey(items, "argv"); ok {
-		if pi.Argv, err = r.StrList(v); err != nil {
+		if pi.Argv, err = r.StrList(v, maxArgv, maxArgChars); err != nil {
 			errs = append(errs, fmt.Errorf("sys.argv: %w", err))
 		}
 	}
 	if p.flavor.OrigArgv {
 		if v, ok, _ := r.FindStrKey(items, "orig_argv"); ok {
-			if pi.OrigArgv, err = r.StrList(v); err != nil {
+			if pi.OrigArgv, err = r.StrList(v, maxArgv, maxArgChars); err != nil {
 				errs = append(errs, fmt.Errorf("sys.orig_argv: %w", err))
 			}
 		}

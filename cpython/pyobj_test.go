@@ -34,7 +34,7 @@ func readObjectsOracle(t *testing.T, c *pytest.Core) *objectsOracle {
 	return &o
 }
 
-// reprInterpreters are the interpreters the Renderer is tested on: every
+// reprInterpreters are the interpreters the renderer is tested on: every
 // one in CI (PYCORE_FULL=1), a representative pair otherwise.
 func reprInterpreters(t *testing.T) []pytest.Interpreter {
 	all, err := pytest.Discover()

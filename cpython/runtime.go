@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/pycore/pycore/cpython/pyobj"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -72,7 +73,7 @@ type Process struct {
 
 	// objRd reads Python objects, worked out once on first use (reader).
 	objOnce sync.Once
-	objRd   *Reader
+	objRd   *pyobj.Reader
 	objErr  error
 }
 

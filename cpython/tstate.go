@@ -6,7 +6,7 @@ package cpython
 //
 // Offsets come from the TypeSource. Where a source lacks a member (3.13+'s
 // debug offsets describe few structs), it is derived from CPython's headers
-// the way pyobj.go does: anchored on a member the source gives, checked
+// the way go does: anchored on a member the source gives, checked
 // against another where one exists, and written down next to the rule.
 // A member that can be neither read nor derived is -1, and what needs it
 // says it is not available.

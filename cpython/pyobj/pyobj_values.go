@@ -1,4 +1,4 @@
-package cpython
+package pyobj
 
 // Reprs of the built-in objects beyond plain data: built-in functions and
 // methods, bound methods, frames, cells, generators and coroutines,
@@ -7,7 +7,7 @@ package cpython
 // each as the version's own tp_repr (or Thread.__repr__) prints it. Their
 // structs are public headers that have kept their first fields since 3.6;
 // offsets come from the type source where it has them, else are counted
-// from the object header like pyobj.go's.
+// from the object header like go's.
 
 import (
 	"errors"
@@ -17,13 +17,11 @@ import (
 	"strings"
 
 	"github.com/pycore/pycore/core"
-	"github.com/pycore/pycore/cpython/abi"
-	"github.com/pycore/pycore/typesys"
 )
 
 const (
 	KindFirstValue Kind = 100 + iota
-	KindCFunction          // builtin_function_or_method (and PyCMethod)
+	KindCFunction       // builtin_function_or_method (and PyCMethod)
 	KindMethodWrapper
 	KindMethod // bound method
 	KindFrame
@@ -127,7 +125,7 @@ func (r *Renderer) renderValue(o *Object, a core.Address, ti *TypeInfo, depth in
 		o.Repr = fmt.Sprintf("<%s object %s at %#x>", what, q, uint64(a))
 		return nil
 	case KindStaticMethod, KindClassMethod:
-		if !r.p.flavor.Repr.MethodDescrs {
+		if !r.p.Repr.MethodDescrs {
 			return r.renderInstance(o, a, ti)
 		}
 		what := "staticmethod"
@@ -226,86 +224,17 @@ func (r *Renderer) renderMethod(o *Object, a core.Address, depth int) error {
 
 // renderFrame is frame_repr (3.7+; 3.6 frames have object's repr):
 // <frame at 0x..., file 'x.py', line N, code NAME>, the line as
-// PyFrame_GetLineNumber computes it.
+// PyFrame_GetLineNumber computes it (by the walker, Proc.FrameLine).
 func (r *Renderer) renderFrame(o *Object, a core.Address) error {
-	p := r.p
-	if !p.flavor.Repr.FrameDetails {
+	if !r.p.Repr.FrameDetails {
 		o.Repr = fmt.Sprintf("<frame object at %#x>", uint64(a))
 		return nil
 	}
-	var ci *codeInfo
-	var line int64
-	if p.flavor.Frames == abi.FrameObjects {
-		ft, _, err := p.structOf([]string{"PyFrameObject"}, nil)
-		if err != nil {
-			return fmt.Errorf("frame at %#x: %w", uint64(a), err)
-		}
-		f := typesys.At(p.R, ft, a)
-		lineno := func() (int64, error) {
-			v, err := f.Member("f_lineno")
-			if err != nil {
-				return 0, err
-			}
-			return v.Int()
-		}
-		cv, err := f.Member("f_code")
-		if err != nil {
-			return fmt.Errorf("frame at %#x: %w", uint64(a), err)
-		}
-		code, err := cv.Ptr()
-		if err != nil {
-			return fmt.Errorf("frame at %#x: f_code: %w", uint64(a), err)
-		}
-		if ci, err = p.code(code); err != nil {
-			return fmt.Errorf("frame at %#x: %w", uint64(a), err)
-		}
-		trace := core.Address(0)
-		if tv, err := f.Member("f_trace"); err == nil {
-			trace, _ = tv.Ptr()
-		}
-		if trace != 0 {
-			if line, err = lineno(); err != nil {
-				return fmt.Errorf("frame at %#x: f_lineno: %w", uint64(a), err)
-			}
-		} else {
-			lv, err := f.Member("f_lasti")
-			if err != nil {
-				return fmt.Errorf("frame at %#x: %w", uint64(a), err)
-			}
-			lasti, err := lv.Int()
-			if err != nil {
-				return fmt.Errorf("frame at %#x: f_lasti: %w", uint64(a), err)
-			}
-			line = int64(ci.firstLine)
-			if lasti >= 0 {
-				line = int64(p.line(ci, lasti*int64(p.flavor.LastiBytes)))
-			}
-		}
-	} else {
-		iframe, err := r.Ptr(a.Add(r.L.Frame.Frame))
-		if err != nil || iframe == 0 {
-			return fmt.Errorf("frame at %#x: f_frame %#x: %v", uint64(a), uint64(iframe), err)
-		}
-		it, _, err := p.structOf([]string{"_PyInterpreterFrame"}, nil)
-		if err != nil {
-			return fmt.Errorf("frame at %#x: %w", uint64(a), err)
-		}
-		fr, skip, _, err := p.interpreterFrame(typesys.At(p.R, it, iframe), p.flavor)
-		if err != nil {
-			return fmt.Errorf("frame at %#x: %w", uint64(a), err)
-		}
-		if skip {
-			return fmt.Errorf("frame at %#x: its code has not started", uint64(a))
-		}
-		if ci, err = p.code(fr.Code); err != nil {
-			return fmt.Errorf("frame at %#x: %w", uint64(a), err)
-		}
-		line = int64(fr.Line)
-		if n, err := r.p.R.Uint32(a.Add(r.L.Frame.Lineno)); err == nil && n != 0 {
-			line = int64(int32(n))
-		}
+	file, name, line, err := r.p.FrameLine(a)
+	if err != nil {
+		return err
 	}
-	o.Repr = fmt.Sprintf("<frame at %#x, file %s, line %d, code %s>", uint64(a), strRepr([]rune(ci.file)), line, ci.name)
+	o.Repr = fmt.Sprintf("<frame at %#x, file %s, line %d, code %s>", uint64(a), strRepr([]rune(file)), line, name)
 	return nil
 }
 
@@ -370,7 +299,7 @@ func (r *Renderer) renderNamespace(o *Object, a core.Address, ti *TypeInfo, dept
 		}
 		kvs = append(kvs, kv{CodepointsToString(cps), it.Value})
 	}
-	if r.p.flavor.Repr.NamespaceSorted {
+	if r.p.Repr.NamespaceSorted {
 		sort.SliceStable(kvs, func(i, j int) bool { return kvs[i].key < kvs[j].key })
 	}
 	var b strings.Builder
@@ -401,7 +330,7 @@ func (r *Renderer) renderNamespace(o *Object, a core.Address, ti *TypeInfo, dept
 func (r *Renderer) renderPartial(o *Object, a core.Address, ti *TypeInfo, depth int) error {
 	v := r.L.Objects
 	name := ti.Name
-	if r.p.flavor.Repr.PartialQualname {
+	if r.p.Repr.PartialQualname {
 		tp, _ := r.Ptr(a.Add(r.L.Object.Type))
 		if mod, qual, err := r.TypeNames(tp); err == nil && mod != "" {
 			name = mod + "." + qual

@@ -1,4 +1,4 @@
-package cpython
+package pyobj
 
 // Type objects as the object reader sees them: what kind of object a type
 // makes (read once per type), its names, and the singletons.
@@ -11,7 +11,7 @@ import (
 	"github.com/pycore/pycore/core"
 )
 
-// TypeInfo is what the Renderer needs of one type object.
+// TypeInfo is what the renderer needs of one type object.
 type TypeInfo struct {
 	Name     string // tp_name
 	Flags    uint64

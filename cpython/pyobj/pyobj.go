@@ -1,11 +1,11 @@
-package cpython
+package pyobj
 
 // Python objects rendered as Python's repr() shows them, read from the
 // process's memory through the object reader (objreader*.go): what
 // `threads --locals` and `eval pyobj(x)` are built on.
 //
 // Struct offsets come from the TypeSource (DWARF, generated tables, or 3.13+'s
-// debug offsets). Where the source lacks a member the Renderer needs, the
+// debug offsets). Where the source lacks a member the renderer needs, the
 // offset is derived from CPython's public headers the way CPython's own
 // out-of-process readers do it (Modules/_remote_debugging compiles against the
 // headers and takes offsetof of whatever _Py_DebugOffsets does not carry):
@@ -48,6 +48,8 @@ var DefaultReprOptions = ReprOptions{MaxDepth: 6, MaxLength: 50, MaxString: 200,
 // Hard limits, whatever the options say: a corrupt length or a cyclic
 // structure must not make pycore read or allocate without bound.
 const (
+	MaxStringChars = 1 << 16 // characters of one str read
+	MaxBytesLen    = 1 << 20 // bytes of one bytes object read
 	HardMaxItems   = 1 << 20 // items of one container looked at
 	HardMaxDepth   = 64
 	HardMaxObjects = 1 << 18 // objects visited by one rendering
@@ -65,7 +67,7 @@ func (o ReprOptions) WithDefaults() ReprOptions {
 		d.MaxLength = min(o.MaxLength, HardMaxItems)
 	}
 	if o.MaxString > 0 {
-		d.MaxString = min(o.MaxString, maxStringChars)
+		d.MaxString = min(o.MaxString, MaxStringChars)
 	}
 	if o.MaxTotal > 0 {
 		d.MaxTotal = o.MaxTotal
@@ -105,31 +107,21 @@ type CodeValue struct {
 	FirstLine int
 }
 
-// Repr renders the object at obj as Python's repr() would, within opts.
-// It fails only if obj itself cannot be read; unreadable objects inside it
-// render as <unreadable object at 0x...: why>.
-func (p *Process) Repr(obj core.Address, opts ReprOptions) (string, error) {
-	o := p.Object(obj, opts)
-	if o.Error != "" {
-		return "", errors.New(o.Error)
-	}
-	return o.Repr, nil
+// Object renders the object at obj, within opts, as repr() shows it.
+func (r *Reader) Object(obj core.Address, opts ReprOptions) Object {
+	opts = opts.WithDefaults()
+	rd := r.NewRenderer(opts, opts.MaxTotal)
+	o := rd.Render(obj, 0)
+	boundRepr(&o, opts.MaxTotal, 0)
+	return o
 }
 
-// Object reads the object at obj, within opts.
-func (p *Process) Object(obj core.Address, opts ReprOptions) Object {
-	rd, err := p.reader()
-	if err != nil {
-		o := Object{Address: obj, Repr: Unreadable(obj, err), Error: err.Error()}
-		if n := opts.WithDefaults().MaxTotal; utf8.RuneCountInString(o.Repr) > n {
-			o.Repr, o.Truncated = cutRepr(o.Repr, n), true
-		}
-		return o
+// ErrorObject is the object at obj when no reader could be made: err says why.
+func ErrorObject(obj core.Address, err error, opts ReprOptions) Object {
+	o := Object{Address: obj, Repr: Unreadable(obj, err), Error: err.Error()}
+	if n := opts.WithDefaults().MaxTotal; utf8.RuneCountInString(o.Repr) > n {
+		o.Repr, o.Truncated = cutRepr(o.Repr, n), true
 	}
-	opts = opts.WithDefaults()
-	r := rd.NewRenderer(opts, opts.MaxTotal)
-	o := r.Render(obj, 0)
-	boundRepr(&o, opts.MaxTotal, 0)
 	return o
 }
 
@@ -176,7 +168,7 @@ func Unreadable(obj core.Address, err error) string {
 	return fmt.Sprintf("<unreadable object at %#x: %v>", uint64(obj), err)
 }
 
-// Kind is what the Renderer knows how to show.
+// Kind is what the renderer knows how to show.
 type Kind int
 
 const (
@@ -203,7 +195,7 @@ const (
 	KindExcGroup // BaseExceptionGroup and subclasses that keep its repr
 )
 
-// builtinTypes are the exported type objects the Renderer tells apart, with
+// builtinTypes are the exported type objects the renderer tells apart, with
 // their tp_name for when the symbols are missing.
 var builtinTypes = []struct {
 	sym, name string
@@ -245,22 +237,24 @@ var singletonSymbols = []struct {
 
 // tp_flags bits (Include/object.h; the subclass bits are in codereader.go too).
 const (
-	TPFlagsInlineValues  = 1 << 2 // 3.13+: instance attributes inline after the object
-	TPFlagsManagedDict   = 1 << 4 // 3.11+: the instance dict sits before the object
-	TPFlagsHeapType      = 1 << 9
-	TPFlagsLongSubclass  = 1 << 24
-	TPFlagsListSubclass  = 1 << 25
-	TPFlagsTupleSubclass = 1 << 26
-	TPFlagsDictSubclass  = 1 << 29
-	TPFlagsBaseExcSubcl  = 1 << 30
-	TPFlagsTypeSubclass  = 1 << 31
-	PySetDummyHash       = -1 // hash of a set entry whose key was removed
-	dictKeysGeneral      = 0  // dk_kind: entries are {hash, key, value}
-	longSignMask         = 3  // 3.12+ lv_tag: 0 positive, 1 zero, 2 negative
-	longNonSizeBits      = 3
+	TPFlagsInlineValues    = 1 << 2 // 3.13+: instance attributes inline after the object
+	TPFlagsManagedDict     = 1 << 4 // 3.11+: the instance dict sits before the object
+	TPFlagsHeapType        = 1 << 9
+	TPFlagsLongSubclass    = 1 << 24
+	TPFlagsListSubclass    = 1 << 25
+	TPFlagsTupleSubclass   = 1 << 26
+	TPFlagsDictSubclass    = 1 << 29
+	TPFlagsBaseExcSubcl    = 1 << 30
+	TPFlagsTypeSubclass    = 1 << 31
+	TPFlagsBytesSubclass   = 1 << 27
+	TPFlagsUnicodeSubclass = 1 << 28
+	PySetDummyHash         = -1 // hash of a set entry whose key was removed
+	DictKeysGeneral        = 0  // dk_kind: entries are {hash, key, value}
+	LongSignMask           = 3  // 3.12+ lv_tag: 0 positive, 1 zero, 2 negative
+	LongNonSizeBits        = 3
 )
 
-// Layout is every offset the object reader and the Renderer read (abi's
+// Layout is every offset the object reader and the renderer read (abi's
 // Objects), with what one process's symbols say of its builtin objects.
 type Layout struct {
 	*abi.Objects
@@ -272,27 +266,27 @@ type Layout struct {
 	excGroup   core.Address // BaseExceptionGroup (3.11+)
 }
 
-func NewLayout(p *Process) (*Layout, error) {
-	if p.codeRd == nil || p.codeRd.layout == nil {
-		return nil, errors.New("the process's object layout is not known")
-	}
-	l := &Layout{Objects: abi.ResolveObjects(p.Types, p.Version, p.FreeThreaded, int64(p.R.PtrSize), p.codeRd.layout)}
+// NewLayout is the layout of a process read with objs; lookup finds its
+// exported symbols (nil when it has none: type identity then falls back on
+// tp_flags and names).
+func NewLayout(objs *abi.Objects, mem core.Reader, lookup func(sym string) (core.Address, bool)) *Layout {
+	l := &Layout{Objects: objs}
 	l.singletons = map[core.Address]int{}
 	l.Types = map[core.Address]Kind{}
 	l.reprOf = map[Kind]core.Address{}
-	if p.Syms != nil {
+	if lookup != nil {
 		for i, s := range singletonSymbols {
-			if sym, ok := p.lookup(s.sym); ok {
-				l.singletons[sym.Addr] = i
+			if addr, ok := lookup(s.sym); ok {
+				l.singletons[addr] = i
 			}
 		}
 		for _, bt := range append(builtinTypes[:len(builtinTypes):len(builtinTypes)], valueTypes...) {
-			sym, ok := p.lookup(bt.sym)
+			addr, ok := lookup(bt.sym)
 			if bt.sym == "" || !ok {
 				continue
 			}
-			l.Types[sym.Addr] = bt.kind
-			if rp, err := p.R.Ptr(sym.Addr.Add(l.Type.Repr)); err == nil {
+			l.Types[addr] = bt.kind
+			if rp, err := mem.Ptr(addr.Add(l.Type.Repr)); err == nil {
 				l.reprOf[bt.kind] = rp
 			}
 		}
@@ -302,11 +296,11 @@ func NewLayout(p *Process) (*Layout, error) {
 			sym  string
 			kind Kind
 		}{{"PyExc_BaseException", KindException}, {"PyExc_BaseExceptionGroup", KindExcGroup}} {
-			sym, ok := p.lookup(e.sym)
+			addr, ok := lookup(e.sym)
 			if !ok {
 				continue
 			}
-			if tp, err := p.R.Ptr(sym.Addr); err == nil && tp != 0 {
+			if tp, err := mem.Ptr(addr); err == nil && tp != 0 {
 				switch e.kind {
 				case KindException:
 					l.baseExc = tp
@@ -314,22 +308,22 @@ func NewLayout(p *Process) (*Layout, error) {
 					l.excGroup = tp
 				}
 				l.Types[tp] = e.kind
-				if rp, err := p.R.Ptr(tp.Add(l.Type.Repr)); err == nil {
+				if rp, err := mem.Ptr(tp.Add(l.Type.Repr)); err == nil {
 					l.reprOf[e.kind] = rp
 				}
 			}
 		}
 	}
-	return l, nil
+	return l
 }
 
-// Renderer renders one object tree.
+// renderer renders one object tree.
 type Renderer struct {
 	*Reader // what it renders is read through the object reader
-	opts       ReprOptions
-	left       int                   // characters of output still allowed
-	active     map[core.Address]bool // containers being rendered: Python's Py_ReprEnter
-	visits     int
+	opts    ReprOptions
+	left    int                   // characters of output still allowed
+	active  map[core.Address]bool // containers being rendered: Python's Py_ReprEnter
+	visits  int
 
 	threadIdents map[uint64]string // threading._active of every interpreter, once read
 }
@@ -1082,7 +1076,7 @@ func (r *Renderer) renderException(o *Object, a core.Address, ti *TypeInfo, dept
 	}
 	o.Value, o.Truncated = t.Value, t.Truncated
 	// 3.6 shows the args tuple as is: KeyError('k',).
-	if vals, ok := t.Value.([]Object); ok && len(vals) == 1 && !t.Truncated && r.p.flavor.Repr.ExcArgUnwrapped {
+	if vals, ok := t.Value.([]Object); ok && len(vals) == 1 && !t.Truncated && r.p.Repr.ExcArgUnwrapped {
 		o.Repr = ti.Basename + "(" + vals[0].Repr + ")"
 	} else {
 		o.Repr = ti.Basename + t.Repr

@@ -1,10 +1,10 @@
-package cpython
+package pyobj
 
 // The object reader: what a Python object holds, read from the process's
 // memory through the offsets of an Layout (types, ints, str, bytes,
 // tuples; dicts and attributes are in objreader_dict.go, type names and
 // kinds in objreader_types.go). Locals, exceptions, asyncio, the heap walk
-// and the repr Renderer all read objects through it; it renders nothing.
+// and the repr renderer all read objects through it; it renders nothing.
 
 import (
 	"errors"
@@ -16,57 +16,48 @@ import (
 	"unicode/utf8"
 
 	"github.com/pycore/pycore/core"
+	"github.com/pycore/pycore/cpython/abi"
 )
 
-// Reader reads Python objects of one process. A process has one
-// (Process.reader), so what it learns of types is shared by every reading.
+// Proc is what the object reader needs of the process it reads: its memory,
+// the str layout, the type source (for Describe), the flavor's repr rules,
+// and the names threading gave its threads (read on first need: every
+// interpreter's threading._active, which only the walker can list).
+type Proc struct {
+	R           core.Reader
+	Str         *abi.StrOffsets
+	Types       abi.TypeSource
+	Repr        abi.ReprRules
+	ThreadNames func() (map[uint64]string, error)
+	// FrameLine is where a frame object is: its code's file and name and
+	// its line, which only the walker's frame reading knows.
+	FrameLine func(frame core.Address) (file, name string, line int64, err error)
+}
+
+// Reader reads Python objects of one process. A process has one (made
+// once by the walker), so what it learns of types is shared by every reading.
 type Reader struct {
-	p *Process
+	p Proc
 	L *Layout // the offsets it reads with
 
 	mu        sync.Mutex
-	typeCache map[core.Address]*TypeInfo // typeOf's answers, bounded
+	typeCache map[core.Address]*TypeInfo // TypeOf's answers, bounded
 }
 
-func NewReader(p *Process, l *Layout) *Reader {
+// NewReader makes the object reader of a process that reads with l.
+func NewReader(p Proc, l *Layout) *Reader {
 	return &Reader{p: p, L: l, typeCache: map[core.Address]*TypeInfo{}}
 }
 
-// reader returns the process's object reader, worked out on first use.
-func (p *Process) reader() (*Reader, error) {
-	p.objOnce.Do(func() {
-		l, err := NewLayout(p)
-		if err != nil {
-			p.objErr = err
-			return
-		}
-		p.objRd = NewReader(p, l)
-	})
-	return p.objRd, p.objErr
-}
-
-// Layout returns the offsets the process's object reader reads with.
-func (p *Process) objectLayout() (*Layout, error) {
-	rd, err := p.reader()
-	if err != nil {
-		return nil, err
-	}
-	return rd.L, nil
-}
-
-// newRenderer is the one way to make a Renderer: opts bound what each
+// NewRenderer is the one way to make a renderer: opts bound what each
 // object shows, left the characters of output allowed in all.
 func (r *Reader) NewRenderer(opts ReprOptions, left int) *Renderer {
 	return &Renderer{Reader: r, opts: opts, left: left, active: map[core.Address]bool{}}
 }
 
-// ReadStr reads a str object as Go text (lone surrogates become U+FFFD).
-// Strings longer than maxChars (or the package bound) are cut, with ok false.
-func (p *Process) ReadStr(obj core.Address, maxChars int) (s string, complete bool, err error) {
-	r, err := p.reader()
-	if err != nil {
-		return "", false, err
-	}
+// Str reads a str object as Go text (lone surrogates become U+FFFD).
+// Strings longer than maxChars (or the package bound) are cut, with complete false.
+func (r *Reader) Str(obj core.Address, maxChars int) (s string, complete bool, err error) {
 	cps, total, err := r.StrCodepoints(obj, maxChars)
 	if err != nil {
 		return "", false, err
@@ -74,24 +65,11 @@ func (p *Process) ReadStr(obj core.Address, maxChars int) (s string, complete bo
 	return CodepointsToString(cps), int64(len(cps)) == total, nil
 }
 
-// ReadBytes reads a bytes object's contents, at most max bytes (complete
+// Bytes reads a bytes object's contents, at most max bytes (complete
 // says whether that was all of it).
-func (p *Process) ReadBytes(obj core.Address, max int) (b []byte, complete bool, err error) {
-	r, err := p.reader()
-	if err != nil {
-		return nil, false, err
-	}
+func (r *Reader) Bytes(obj core.Address, max int) (b []byte, complete bool, err error) {
 	b, total, err := r.BytesValue(obj, max)
 	return b, int64(len(b)) == total, err
-}
-
-// ReadInt reads an int (or bool, or int subclass) object of any size.
-func (p *Process) ReadInt(obj core.Address) (*big.Int, error) {
-	r, err := p.reader()
-	if err != nil {
-		return nil, err
-	}
-	return r.IntValue(obj)
 }
 
 func (r *Reader) Ptr(a core.Address) (core.Address, error) { return r.p.R.Ptr(a) }
@@ -118,7 +96,7 @@ func (r *Reader) IntValue(a core.Address) (*big.Int, error) {
 		if err != nil {
 			return nil, fmt.Errorf("int at %#x: lv_tag: %w", uint64(a), err)
 		}
-		switch tag & longSignMask {
+		switch tag & LongSignMask {
 		case 0:
 		case 1:
 			return new(big.Int), nil
@@ -127,7 +105,7 @@ func (r *Reader) IntValue(a core.Address) (*big.Int, error) {
 		default:
 			return nil, fmt.Errorf("int at %#x: lv_tag %#x has sign bits 3", uint64(a), tag)
 		}
-		n = int64(tag >> longNonSizeBits)
+		n = int64(tag >> LongNonSizeBits)
 	} else {
 		size, err := r.I64(a.Add(l.Long.Size))
 		if err != nil {
@@ -193,8 +171,8 @@ func (r *Reader) StrCodepoints(a core.Address, max int) ([]rune, int64, error) {
 		return nil, 0, err
 	}
 	n := length
-	if max <= 0 || max > maxStringChars {
-		max = maxStringChars
+	if max <= 0 || max > MaxStringChars {
+		max = MaxStringChars
 	}
 	if n > int64(max) {
 		n = int64(max)
@@ -244,11 +222,11 @@ func (r *Reader) StrData(a core.Address) (data core.Address, kind int, length in
 	if ti.Flags&TPFlagsUnicodeSubclass == 0 {
 		return 0, 0, 0, fmt.Errorf("object at %#x is a %q, not a str", uint64(a), ti.Name)
 	}
-	return r.strs().chars(a)
+	return r.strs().Chars(a)
 }
 
 // strs is the str decoder, with this process's str layout.
-func (r *Reader) strs() PEP393 { return PEP393{r.p.R, r.p.codeRd.layout} }
+func (r *Reader) strs() PEP393 { return PEP393{r.p.R, r.p.Str} }
 
 func CodepointsToString(cps []rune) string {
 	var b strings.Builder
@@ -275,7 +253,7 @@ func (r *Reader) BytesValue(a core.Address, max int) ([]byte, int64, error) {
 	if a == 0 {
 		return nil, 0, errors.New("NULL bytes")
 	}
-	sl := r.p.codeRd.layout
+	sl := r.p.Str
 	n, err := r.I64(a.Add(sl.BytesSize))
 	if err != nil {
 		return nil, 0, fmt.Errorf("bytes at %#x: size: %w", uint64(a), err)
@@ -284,8 +262,8 @@ func (r *Reader) BytesValue(a core.Address, max int) ([]byte, int64, error) {
 		return nil, 0, fmt.Errorf("bytes at %#x: size %d is not plausible", uint64(a), n)
 	}
 	want := n
-	if max <= 0 || max > maxBytesLen {
-		max = maxBytesLen
+	if max <= 0 || max > MaxBytesLen {
+		max = MaxBytesLen
 	}
 	if want > int64(max) {
 		want = int64(max)
@@ -365,8 +343,9 @@ func (r *Reader) StrValue(a core.Address, max int) (string, error) {
 	return CodepointsToString(cps), nil
 }
 
-// strList reads a list (or tuple) of str, as sys.argv is.
-func (r *Reader) StrList(a core.Address) ([]string, error) {
+// StrList reads a list (or tuple) of str, as sys.argv is: at most maxArgv
+// items of at most maxArgChars characters each.
+func (r *Reader) StrList(a core.Address, maxArgv, maxArgChars int) ([]string, error) {
 	l := r.L
 	tp, err := r.Ptr(a.Add(l.Object.Type))
 	if err != nil {
@@ -380,7 +359,7 @@ func (r *Reader) StrList(a core.Address) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ob_size: %w", err)
 	}
-	if n < 0 || n > maxArgv {
+	if n < 0 || n > int64(maxArgv) {
 		return nil, fmt.Errorf("%d items (at most %d are read)", n, maxArgv)
 	}
 	items := a.Add(l.Tuple.Items)

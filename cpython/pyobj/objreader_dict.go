@@ -1,4 +1,4 @@
-package cpython
+package pyobj
 
 // Dicts as the object reader sees them: the items of a dict's keys table
 // (combined or split, every layout since 3.6), lookups by str key, instance
@@ -90,7 +90,7 @@ func (r *Reader) readKeys(keys core.Address) (keysTable, error) {
 			return t, fmt.Errorf("keys at %#x: dk_log2_size %d, dk_log2_index_bytes %d, dk_kind %d are not plausible", uint64(keys), log2, log2ib, kind)
 		}
 		slots, indexBytes = int64(1)<<log2, int64(1)<<log2ib
-		t.general = kind == dictKeysGeneral
+		t.general = kind == DictKeysGeneral
 	}
 	if t.nentries, err = r.I64(keys.Add(l.Dict.KeysNentries)); err != nil {
 		return t, fmt.Errorf("keys at %#x: dk_nentries: %w", uint64(keys), err)
@@ -413,59 +413,8 @@ func (r *Reader) ModuleDict(interp typesys.Value, name string) (dict core.Addres
 	return md, true, nil
 }
 
-// ThreadNames maps threading.get_ident() to the name of the threading.Thread
-// of every interpreter's threading._active, for the threads Python started
-// (or adopted) through the threading module.
-func (p *Process) ThreadNames() (map[uint64]string, error) {
-	r, err := p.reader()
-	if err != nil {
-		return nil, err
-	}
-	names := map[uint64]string{}
-	interp, err := p.Runtime.Path("interpreters.head")
-	if err != nil {
-		return nil, err
-	}
-	var errs []error
-	seen := map[core.Address]bool{}
-	for n := 0; n < maxInterpreters; n++ {
-		addr, err := interp.Ptr()
-		if err != nil || addr == 0 || seen[addr] {
-			if err != nil {
-				errs = append(errs, err)
-			}
-			break
-		}
-		seen[addr] = true
-		if err := r.threadNames(interp, names); err != nil {
-			errs = append(errs, fmt.Errorf("interpreter at %#x: %w", uint64(addr), err))
-		}
-		if interp, err = interp.Member("next"); err != nil {
-			errs = append(errs, err)
-			break
-		}
-	}
-	if len(names) == 0 && len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	return names, nil
-}
-
-// interpreterThreadNames maps the idents of one interpreter's threading._active
-// to their names: a thread running code in a subinterpreter may be known
-// there under another name (or not at all), so names are per interpreter.
-func (p *Process) interpreterThreadNames(interp typesys.Value) (map[uint64]string, error) {
-	r, err := p.reader()
-	if err != nil {
-		return nil, err
-	}
-	names := map[uint64]string{}
-	err = r.threadNames(interp, names)
-	return names, err
-}
-
-// threadNames adds the names in one interpreter's threading._active.
-func (r *Reader) threadNames(interp typesys.Value, names map[uint64]string) error {
+// AddThreadNames adds the names in one interpreter's threading._active.
+func (r *Reader) AddThreadNames(interp typesys.Value, names map[uint64]string) error {
 	items, err := r.ThreadingActive(interp)
 	if err != nil {
 		return err
@@ -504,4 +453,14 @@ func (r *Reader) ThreadingActive(interp typesys.Value) ([]DictEntry, error) {
 		return nil, fmt.Errorf("threading._active: %w", err)
 	}
 	return items, nil
+}
+
+// rawWord is a pointer-sized value as stored (the walker's rule): read from
+// memory when v is in memory, else v's own bits.
+func rawWord(v typesys.Value) (uint64, error) {
+	if !v.InMemory {
+		return v.Uint()
+	}
+	a, err := v.Reader().Ptr(v.Addr)
+	return uint64(a), err
 }

@@ -1,4 +1,4 @@
-package cpython
+package pyobj
 
 import (
 	"errors"
@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/pycore/pycore/core"
+	"github.com/pycore/pycore/cpython/abi"
 )
 
 // PEP393 is the one decoder of str objects: PEP 393's compact and legacy
@@ -15,13 +16,13 @@ import (
 // (codeReader.str) both read strings through it; each checks the type its own
 // way first.
 type PEP393 struct {
-	r  core.Reader
-	sl *strLayout
+	R   core.Reader
+	Str *abi.StrOffsets
 }
 
 func (d PEP393) I64(a core.Address) (int64, error) {
-	u, err := d.r.Uint(a, d.r.PtrSize)
-	if d.r.PtrSize == 4 {
+	u, err := d.R.Uint(a, d.R.PtrSize)
+	if d.R.PtrSize == 4 {
 		return int64(int32(u)), err
 	}
 	return int64(u), err
@@ -29,11 +30,11 @@ func (d PEP393) I64(a core.Address) (int64, error) {
 
 // chars finds the characters of the str at a: where they are, their size
 // (1, 2 or 4 bytes) and how many there are.
-func (d PEP393) chars(a core.Address) (data core.Address, kind int, length int64, err error) {
+func (d PEP393) Chars(a core.Address) (data core.Address, kind int, length int64, err error) {
 	if a == 0 {
 		return 0, 0, 0, errors.New("NULL str")
 	}
-	sl := d.sl
+	sl := d.Str
 	length, err = d.I64(a.Add(sl.Length))
 	if err != nil {
 		return 0, 0, 0, fmt.Errorf("str at %#x: length: %w", uint64(a), err)
@@ -41,7 +42,7 @@ func (d PEP393) chars(a core.Address) (data core.Address, kind int, length int64
 	if length < 0 || length > 1<<40 {
 		return 0, 0, 0, fmt.Errorf("str at %#x: length %d is not plausible", uint64(a), length)
 	}
-	state, err := d.r.Uint32(a.Add(sl.State))
+	state, err := d.R.Uint32(a.Add(sl.State))
 	if err != nil {
 		return 0, 0, 0, fmt.Errorf("str at %#x: state: %w", uint64(a), err)
 	}
@@ -62,7 +63,7 @@ func (d PEP393) chars(a core.Address) (data core.Address, kind int, length int64
 	case compact:
 		data = a.Add(sl.CompactSize)
 	default:
-		if data, err = d.r.Ptr(a.Add(sl.Data)); err != nil {
+		if data, err = d.R.Ptr(a.Add(sl.Data)); err != nil {
 			return 0, 0, 0, fmt.Errorf("str at %#x: data pointer: %w", uint64(a), err)
 		}
 	}
@@ -71,8 +72,8 @@ func (d PEP393) chars(a core.Address) (data core.Address, kind int, length int64
 
 // wstr finds the wchar_t characters of a legacy str not made ready.
 func (d PEP393) wstr(a core.Address) (core.Address, int, int64, error) {
-	sl := d.sl
-	wstr, err := d.r.Ptr(a.Add(sl.Wstr))
+	sl := d.Str
+	wstr, err := d.R.Ptr(a.Add(sl.Wstr))
 	if err != nil {
 		return 0, 0, 0, fmt.Errorf("str at %#x (not ready): wstr: %w", uint64(a), err)
 	}
@@ -92,14 +93,14 @@ func (d PEP393) codepoint(b []byte, kind int) rune {
 	case 1:
 		return rune(b[0])
 	case 2:
-		return rune(d.r.Order.Uint16(b))
+		return rune(d.R.Order.Uint16(b))
 	}
-	return rune(d.r.Order.Uint32(b))
+	return rune(d.R.Order.Uint32(b))
 }
 
 // text is the characters in buf as Go (UTF-8) text; surrogates and values
 // beyond Unicode become U+FFFD, as CodepointsToString makes them.
-func (d PEP393) text(buf []byte, kind int) string {
+func (d PEP393) Text(buf []byte, kind int) string {
 	var sb strings.Builder
 	sb.Grow(len(buf))
 	for i := 0; i+kind <= len(buf); i += kind {
