@@ -14,14 +14,18 @@
 //	                 line-table decoders, and the offsets every reader uses
 //	                 grouped per CPython struct (Objects, Detail, StrOffsets).
 //	                 Nothing above it checks a version.
-//	pystr.go         the one PEP 393 str decoder (compact, legacy and not-ready
-//	                 strings), read by the object reader and by code names.
-//	objreader*.go    the object reader (Reader, one per process from
-//	                 Process.reader): type kinds and names, ints, str, bytes,
-//	                 tuples, dicts, instance attributes, module dicts,
-//	                 threading._active. It renders nothing.
-//	pyobj*.go        the renderer: an object as repr() shows it (Process.Object,
-//	                 Process.Repr), reading only through the object reader.
+//	pyobj/           Python objects (its own package, on abi, core/ and
+//	                 typesys/, never on cpython): the object reader (Reader,
+//	                 one per process from Process.reader): type kinds and
+//	                 names, ints, str through the one PEP 393 decoder (which
+//	                 code names use too), bytes, tuples, dicts, instance
+//	                 attributes, module dicts, threading._active; and the
+//	                 renderer, an object as repr() shows it, reading only
+//	                 through the reader. What it needs of the process comes in
+//	                 a pyobj.Proc.
+//	reader.go        the walker's side of it: the process's one Reader,
+//	                 Process.Object, Repr, ReadStr, ThreadNames, and where a
+//	                 frame object is (for its repr).
 //	runtime*.go, walk.go, tstate.go, frames.go, codereader.go
 //	                 the walker: _PyRuntime, interpreters, thread states, frames,
 //	                 code objects' names (codereader.go) and lines
@@ -37,7 +41,7 @@
 //	                 holds), referrers and reference chains.
 //	remoteexec.go    PEP 768: running a script inside a live 3.14+ process.
 //
-// Words: "object" here means a Python object (the object reader, the
+// Words: "object" here means a Python object (pyobj's reader and
 // renderer); core/objects.go's objects are the ELF files a process mapped.
 // The str layout is abi's StrOffsets.
 package cpython

@@ -1,7 +1,7 @@
 package pyobj
 
 // The object reader: what a Python object holds, read from the process's
-// memory through the offsets of an Layout (types, ints, str, bytes,
+// memory through the offsets of a Layout (types, ints, str, bytes,
 // tuples; dicts and attributes are in objreader_dict.go, type names and
 // kinds in objreader_types.go). Locals, exceptions, asyncio, the heap walk
 // and the repr renderer all read objects through it; it renders nothing.
