@@ -68,7 +68,7 @@ func (r *Reader) Str(obj core.Address, maxChars int) (s string, complete bool, e
 // Bytes reads a bytes object's contents, at most max bytes (complete
 // says whether that was all of it).
 func (r *Reader) Bytes(obj core.Address, max int) (b []byte, complete bool, err error) {
-	b, total, err := r.BytesValue(obj, max)
+	b, total, err := r.bytesValue(obj, max)
 	return b, int64(len(b)) == total, err
 }
 
@@ -158,7 +158,7 @@ func (r *Reader) IntValue(a core.Address) (*big.Int, error) {
 	return v, nil
 }
 
-func (r *Reader) Float64At(a core.Address) (float64, error) {
+func (r *Reader) float64At(a core.Address) (float64, error) {
 	u, err := r.p.R.Uint64(a)
 	return math.Float64frombits(u), err
 }
@@ -249,7 +249,7 @@ func (r *Reader) StrAt(field core.Address, max int) (string, error) {
 }
 
 // bytesValue reads up to max bytes of a bytes object, and its size.
-func (r *Reader) BytesValue(a core.Address, max int) ([]byte, int64, error) {
+func (r *Reader) bytesValue(a core.Address, max int) ([]byte, int64, error) {
 	if a == 0 {
 		return nil, 0, errors.New("NULL bytes")
 	}

@@ -116,7 +116,7 @@ func (r *Reader) readType(tp core.Address) *TypeInfo {
 		ti.Kind = inherits(KindDict)
 	case flags&TPFlagsBaseExcSubcl != 0:
 		ti.Kind = inherits(KindException)
-		if g, _ := r.ExcGroupBases(tp); g != 0 {
+		if g, _ := r.excGroupBases(tp); g != 0 {
 			ti.Kind = KindExcGroup
 			if own, err := r.Ptr(g.Add(l.Type.Repr)); err == nil && myRepr != own {
 				ti.Kind = KindObject
@@ -135,7 +135,7 @@ func (r *Reader) readType(tp core.Address) *TypeInfo {
 // excGroupBases finds the static types BaseExceptionGroup and BaseException
 // in the base chain of tp (0 where absent): whether the group's repr is its
 // own (3.14+) or BaseException's shows in their tp_repr.
-func (r *Reader) ExcGroupBases(tp core.Address) (group, base core.Address) {
+func (r *Reader) excGroupBases(tp core.Address) (group, base core.Address) {
 	cur := tp
 	for i := 0; i < MaxTypeChain && cur != 0 && r.L.Type.Base >= 0; i++ {
 		flags, err := r.p.R.Uint64(cur.Add(r.L.Type.Flags))
@@ -250,11 +250,11 @@ func (r *Reader) refineKind(tp core.Address, ti *TypeInfo) {
 		}
 		cur = b
 	}
-	if ti.Flags&TPFlagsTupleSubclass != 0 && r.IsStructSeqType(tp) {
+	if ti.Flags&TPFlagsTupleSubclass != 0 && r.isStructSeqType(tp) {
 		ti.Kind = KindStructSeq
 		return
 	}
-	if ti.Heap && r.IsThreadClass(tp) {
+	if ti.Heap && r.isThreadClass(tp) {
 		ti.Kind = KindThread
 	}
 }
@@ -263,7 +263,7 @@ func (r *Reader) refineKind(tp core.Address, ti *TypeInfo) {
 // subclass whose members are the read-only object fields ob_item[0], [1], ...
 // PyStructSequence_InitType makes (3.12+ static types keep their dict,
 // where n_fields is, per interpreter, so the members are what is left).
-func (r *Reader) IsStructSeqType(tp core.Address) bool {
+func (r *Reader) isStructSeqType(tp core.Address) bool {
 	l := r.L
 	if l.Type.Members < 0 {
 		return false
@@ -295,7 +295,7 @@ func (r *Reader) IsStructSeqType(tp core.Address) bool {
 // isThreadClass says whether instances of tp print with threading.Thread's
 // __repr__: threading.Thread is in its bases and no class before it defines
 // __repr__.
-func (r *Reader) IsThreadClass(tp core.Address) bool {
+func (r *Reader) isThreadClass(tp core.Address) bool {
 	l := r.L
 	cur := tp
 	for i := 0; i < MaxTypeChain && cur != 0; i++ {
@@ -332,7 +332,7 @@ func (r *Reader) IsThreadClass(tp core.Address) bool {
 }
 
 // cstringAt reads the C string a pointer at field points to.
-func (r *Reader) CstringAt(field core.Address, what string) (string, error) {
+func (r *Reader) cstringAt(field core.Address, what string) (string, error) {
 	p, err := r.Ptr(field)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", what, err)
@@ -352,7 +352,7 @@ func (r *Reader) CstringAt(field core.Address, what string) (string, error) {
 }
 
 // typeNameOf is tp_name of the object's type, as %s of Py_TYPE(x)->tp_name prints it.
-func (r *Reader) TypeNameOf(obj core.Address) string {
+func (r *Reader) typeNameOf(obj core.Address) string {
 	tp, err := r.Ptr(obj.Add(r.L.Object.Type))
 	if err != nil {
 		return "?"
@@ -367,7 +367,7 @@ func (r *Reader) TypeNameOf(obj core.Address) string {
 // cfunctionQualname is meth_get__qualname__: the name alone for functions
 // of a module (or of nothing), else the qualname of the type they belong
 // to (m_self, or its type) and the name.
-func (r *Reader) CfunctionQualname(fn core.Address, name string) string {
+func (r *Reader) cfunctionQualname(fn core.Address, name string) string {
 	self, err := r.Ptr(fn.Add(r.L.CFunction.Self))
 	if err != nil || self == 0 {
 		return name

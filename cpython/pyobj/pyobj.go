@@ -456,7 +456,7 @@ func (r *Renderer) renderInt(o *Object, a core.Address, ti *TypeInfo) error {
 }
 
 func (r *Renderer) renderFloat(o *Object, a core.Address) error {
-	f, err := r.Float64At(a.Add(r.L.Float.Value))
+	f, err := r.float64At(a.Add(r.L.Float.Value))
 	if err != nil {
 		return fmt.Errorf("float at %#x: %w", uint64(a), err)
 	}
@@ -478,11 +478,11 @@ func jsonFloat(f float64) any {
 }
 
 func (r *Renderer) renderComplex(o *Object, a core.Address) error {
-	re, err := r.Float64At(a.Add(r.L.Complex.Value))
+	re, err := r.float64At(a.Add(r.L.Complex.Value))
 	if err != nil {
 		return fmt.Errorf("complex at %#x: %w", uint64(a), err)
 	}
-	im, err := r.Float64At(a.Add(r.L.Complex.Value + 8))
+	im, err := r.float64At(a.Add(r.L.Complex.Value + 8))
 	if err != nil {
 		return fmt.Errorf("complex at %#x: %w", uint64(a), err)
 	}
@@ -624,7 +624,7 @@ func containsRune(cps []rune, c rune) bool {
 }
 
 func (r *Renderer) renderBytes(o *Object, a core.Address) error {
-	b, total, err := r.BytesValue(a, r.opts.MaxString)
+	b, total, err := r.bytesValue(a, r.opts.MaxString)
 	if err != nil {
 		return err
 	}
@@ -1013,7 +1013,7 @@ func (r *Renderer) renderExcGroup(o *Object, a core.Address, ti *TypeInfo, depth
 	if err != nil {
 		return fmt.Errorf("exception group at %#x: ob_type: %w", uint64(a), err)
 	}
-	if g, b := r.ExcGroupBases(tp); g != 0 && b != 0 {
+	if g, b := r.excGroupBases(tp); g != 0 && b != 0 {
 		gr, err1 := r.Ptr(g.Add(r.L.Type.Repr))
 		br, err2 := r.Ptr(b.Add(r.L.Type.Repr))
 		if err1 == nil && err2 == nil && gr == br {

@@ -87,7 +87,7 @@ func (r *Renderer) renderValue(o *Object, a core.Address, ti *TypeInfo, depth in
 		if err != nil {
 			return fmt.Errorf("method-wrapper at %#x: descr: %w", uint64(a), err)
 		}
-		name, err := r.CstringAt(descr.Add(v.WrapperDescr.Base), "method-wrapper's slot name")
+		name, err := r.cstringAt(descr.Add(v.WrapperDescr.Base), "method-wrapper's slot name")
 		if err != nil {
 			return err
 		}
@@ -95,7 +95,7 @@ func (r *Renderer) renderValue(o *Object, a core.Address, ti *TypeInfo, depth in
 		if err != nil {
 			return fmt.Errorf("method-wrapper at %#x: self: %w", uint64(a), err)
 		}
-		o.Repr = fmt.Sprintf("<method-wrapper '%s' of %s object at %#x>", name, r.TypeNameOf(self), uint64(self))
+		o.Repr = fmt.Sprintf("<method-wrapper '%s' of %s object at %#x>", name, r.typeNameOf(self), uint64(self))
 		return nil
 	case KindMethod:
 		return r.renderMethod(o, a, depth)
@@ -110,7 +110,7 @@ func (r *Renderer) renderValue(o *Object, a core.Address, ti *TypeInfo, depth in
 			o.Repr = fmt.Sprintf("<cell at %#x: empty>", uint64(a))
 			return nil
 		}
-		name := r.TypeNameOf(ref)
+		name := r.typeNameOf(ref)
 		if len(name) > 80 {
 			name = name[:80]
 		}
@@ -168,7 +168,7 @@ func (r *Renderer) renderValue(o *Object, a core.Address, ti *TypeInfo, depth in
 // built-in function, anything else a method of its object.
 func (r *Renderer) renderCFunction(o *Object, a core.Address) error {
 	v := r.L.Objects
-	name, err := r.CstringAt(a.Add(v.CFunction.ML), fmt.Sprintf("built-in function at %#x: ml_name", uint64(a)))
+	name, err := r.cstringAt(a.Add(v.CFunction.ML), fmt.Sprintf("built-in function at %#x: ml_name", uint64(a)))
 	if err != nil {
 		return err
 	}
@@ -212,8 +212,8 @@ func (r *Renderer) renderMethod(o *Object, a core.Address, depth int) error {
 				name = q
 			}
 		case KindCFunction:
-			if n, err := r.CstringAt(fn.Add(v.CFunction.ML), "ml_name"); err == nil {
-				name = r.CfunctionQualname(fn, n)
+			if n, err := r.cstringAt(fn.Add(v.CFunction.ML), "ml_name"); err == nil {
+				name = r.cfunctionQualname(fn, n)
 			}
 		}
 	}
