@@ -218,10 +218,28 @@ func (lr *localsReader) vars(code core.Address) *codeVars {
 	return cv
 }
 
+// codeSignature is what a code object says of its parameters.
+type codeSignature struct{ flags, argc, kwonly, posonly int64 }
+
 func (lr *localsReader) readVars(code core.Address) (vars []codeVar, none bool, err error) {
+	sig, none, err := lr.readSignature(code)
+	if err != nil || none {
+		return nil, none, err
+	}
+	if lr.p.flavor.Frames == abi.InterpreterFrames {
+		vars, err = lr.localsplusVars(code, sig)
+	} else {
+		vars, err = lr.legacyVars(code, sig)
+	}
+	return vars, false, err
+}
+
+// readSignature reads co_flags and the parameter counts; none is true for
+// code that keeps no fast locals (module and class bodies).
+func (lr *localsReader) readSignature(code core.Address) (sig codeSignature, none bool, err error) {
 	l := lr.l
 	if l.Code.Argcount < 0 || l.Code.Kwonly < 0 || l.Code.Flags < 0 {
-		return nil, false, fmt.Errorf("%s does not say where co_argcount, co_kwonlyargcount and co_flags are", l.Source)
+		return codeSignature{}, false, fmt.Errorf("%s does not say where co_argcount, co_kwonlyargcount and co_flags are", l.Source)
 	}
 	i32 := func(off int64, what string) (int64, error) {
 		u, err := lr.p.R.Uint32(code.Add(off))
@@ -236,111 +254,125 @@ func (lr *localsReader) readVars(code core.Address) (vars []codeVar, none bool, 
 	}
 	fu, err := lr.p.R.Uint32(code.Add(l.Code.Flags))
 	if err != nil {
-		return nil, false, fmt.Errorf("co_flags: %w", err)
+		return codeSignature{}, false, fmt.Errorf("co_flags: %w", err)
 	}
 	flags := int64(fu)
 	if flags&coOptimized == 0 {
-		return nil, true, nil
+		return codeSignature{}, true, nil
 	}
 	argc, err := i32(l.Code.Argcount, "co_argcount")
 	if err != nil {
-		return nil, false, err
+		return codeSignature{}, false, err
 	}
 	kwonly, err := i32(l.Code.Kwonly, "co_kwonlyargcount")
 	if err != nil {
-		return nil, false, err
+		return codeSignature{}, false, err
 	}
 	posonly := int64(0)
 	if l.Code.Posonly >= 0 {
 		if posonly, err = i32(l.Code.Posonly, "co_posonlyargcount"); err != nil {
-			return nil, false, err
+			return codeSignature{}, false, err
 		}
 	}
-	argKind := func(i int64) string {
-		n := argc + kwonly
+	return codeSignature{flags: flags, argc: argc, kwonly: kwonly, posonly: posonly}, false, nil
+}
+
+// argKind is how slot i of the code's variables is passed, as inspect
+// names parameters ("positional", "keyword-only", ...), or "" for a local
+// that is no parameter.
+func (s codeSignature) argKind(i int64) string {
+	n := s.argc + s.kwonly
+	switch {
+	case i < s.posonly:
+		return "positional-only"
+	case i < s.argc:
+		return "positional"
+	case i < n:
+		return "keyword-only"
+	}
+	if s.flags&coVarargs != 0 {
+		if i == n {
+			return "var-positional"
+		}
+		n++
+	}
+	if s.flags&coVarkeywords != 0 && i == n {
+		return "var-keyword"
+	}
+	return ""
+}
+
+// localsplusVars reads the variables of a 3.11+ code object: one tuple of
+// names and a kind byte for each.
+func (lr *localsReader) localsplusVars(code core.Address, sig codeSignature) (vars []codeVar, err error) {
+	l := lr.l
+	if l.Code.LocalsplusNames < 0 || l.Code.LocalsplusKinds < 0 {
+		return nil, fmt.Errorf("%s does not say where co_localsplusnames and co_localspluskinds are", l.Source)
+	}
+	names, err := lr.names(code.Add(l.Code.LocalsplusNames), "co_localsplusnames")
+	if err != nil {
+		return nil, err
+	}
+	kp, err := lr.p.R.Ptr(code.Add(l.Code.LocalsplusKinds))
+	if err != nil {
+		return nil, fmt.Errorf("co_localspluskinds: %w", err)
+	}
+	kinds, _, err := lr.p.ReadBytes(kp, maxLocalsPerFrame)
+	if err != nil {
+		return nil, fmt.Errorf("co_localspluskinds: %w", err)
+	}
+	if len(kinds) != len(names) {
+		return nil, fmt.Errorf("%d names in co_localsplusnames but %d kinds in co_localspluskinds", len(names), len(kinds))
+	}
+	for i, name := range names {
+		k := kinds[i]
+		v := codeVar{name: name, kind: "local", slot: int64(i), argument: sig.argKind(int64(i)), hidden: k&coFastHidden != 0}
 		switch {
-		case i < posonly:
-			return "positional-only"
-		case i < argc:
-			return "positional"
-		case i < n:
-			return "keyword-only"
+		case k&coFastFree != 0:
+			v.kind = "free"
+		case k&coFastCell != 0:
+			v.kind = "cell"
 		}
-		if flags&coVarargs != 0 {
-			if i == n {
-				return "var-positional"
-			}
-			n++
-		}
-		if flags&coVarkeywords != 0 && i == n {
-			return "var-keyword"
-		}
-		return ""
+		vars = append(vars, v)
 	}
+	return vars, nil
+}
 
-	if lr.p.flavor.Frames == abi.InterpreterFrames {
-		if l.Code.LocalsplusNames < 0 || l.Code.LocalsplusKinds < 0 {
-			return nil, false, fmt.Errorf("%s does not say where co_localsplusnames and co_localspluskinds are", l.Source)
-		}
-		names, err := lr.names(code.Add(l.Code.LocalsplusNames), "co_localsplusnames")
-		if err != nil {
-			return nil, false, err
-		}
-		kp, err := lr.p.R.Ptr(code.Add(l.Code.LocalsplusKinds))
-		if err != nil {
-			return nil, false, fmt.Errorf("co_localspluskinds: %w", err)
-		}
-		kinds, _, err := lr.p.ReadBytes(kp, maxLocalsPerFrame)
-		if err != nil {
-			return nil, false, fmt.Errorf("co_localspluskinds: %w", err)
-		}
-		if len(kinds) != len(names) {
-			return nil, false, fmt.Errorf("%d names in co_localsplusnames but %d kinds in co_localspluskinds", len(names), len(kinds))
-		}
-		for i, name := range names {
-			k := kinds[i]
-			v := codeVar{name: name, kind: "local", slot: int64(i), argument: argKind(int64(i)), hidden: k&coFastHidden != 0}
-			switch {
-			case k&coFastFree != 0:
-				v.kind = "free"
-			case k&coFastCell != 0:
-				v.kind = "cell"
-			}
-			vars = append(vars, v)
-		}
-		return vars, false, nil
-	}
-
+// legacyVars reads the variables of a code object before 3.11: the names
+// of its locals, cells and free variables in three tuples, arguments that
+// are cells moved to their cell's slot.
+func (lr *localsReader) legacyVars(code core.Address, sig codeSignature) (vars []codeVar, err error) {
+	l := lr.l
 	if l.Code.Varnames < 0 || l.Code.Cellvars < 0 || l.Code.Freevars < 0 {
-		return nil, false, fmt.Errorf("%s does not say where co_varnames, co_cellvars and co_freevars are", l.Source)
+		return nil, fmt.Errorf("%s does not say where co_varnames, co_cellvars and co_freevars are", l.Source)
 	}
 	varnames, err := lr.names(code.Add(l.Code.Varnames), "co_varnames")
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	cellvars, err := lr.names(code.Add(l.Code.Cellvars), "co_cellvars")
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	freevars, err := lr.names(code.Add(l.Code.Freevars), "co_freevars")
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	nlocals, ncells := int64(len(varnames)), int64(len(cellvars))
 	cellOf := map[string]int64{}
 	for j, n := range cellvars {
 		cellOf[n] = int64(j)
 	}
-	nargs := argc + kwonly
-	if flags&coVarargs != 0 {
+	nargs := sig.argc + sig.kwonly
+	if sig.flags&coVarargs != 0 {
 		nargs++
 	}
-	if flags&coVarkeywords != 0 {
+	if sig.flags&coVarkeywords != 0 {
 		nargs++
 	}
 	movedToCell := map[int64]bool{}
 	for i, name := range varnames {
-		v := codeVar{name: name, kind: "local", slot: int64(i), argument: argKind(int64(i))}
+		v := codeVar{name: name, kind: "local", slot: int64(i), argument: sig.argKind(int64(i))}
 		if j, ok := cellOf[name]; ok && int64(i) < nargs {
 			v.kind, v.slot = "cell", nlocals+j
 			movedToCell[j] = true
@@ -355,7 +387,7 @@ func (lr *localsReader) readVars(code core.Address) (vars []codeVar, none bool, 
 	for k, name := range freevars {
 		vars = append(vars, codeVar{name: name, kind: "free", slot: nlocals + ncells + int64(k)})
 	}
-	return vars, false, nil
+	return vars, nil
 }
 
 // names reads a tuple of str (variable names) whose pointer is at field.

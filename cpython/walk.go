@@ -240,32 +240,8 @@ func (p *Process) SnapshotWith(o SnapshotOptions) (*Snapshot, error) {
 		seenInterp[addr] = true
 		threads, notes := p.interpreterThreads(interp)
 		s.Notes = append(s.Notes, notes...)
-		// Names live in the threading module's objects; a thread without one
-		// (not started by threading, or the module not imported) keeps null.
-		if names, err := p.interpreterThreadNames(interp); err == nil {
-			for _, t := range threads {
-				if n, ok := names[t.ThreadID]; ok {
-					name := n
-					t.Name = &name
-				}
-			}
-		}
-		for _, t := range threads {
-			if p.flavor.NativeThreadID && t.NativeThreadID != nil {
-				lwp := *t.NativeThreadID
-				t.LWP = &lwp
-			} else if tid, ok := byFS[t.ThreadID]; ok {
-				lwp := int64(tid)
-				t.LWP = &lwp
-			} else if tid, ok := c.ThreadOfPthread(core.Address(t.ThreadID)); ok {
-				lwp := int64(tid) // a running process read without registers
-				t.LWP = &lwp
-			}
-			if t.LWP != nil {
-				t.Crashed = crashTID != 0 && *t.LWP == int64(crashTID)
-				t.Main = pid != 0 && *t.LWP == int64(pid)
-			}
-		}
+		p.nameThreads(interp, threads)
+		p.identifyThreads(threads, byFS, crashTID, pid)
 		if dlErr == nil {
 			p.threadDetails(dl, threads, interp)
 			for _, t := range threads {
@@ -287,21 +263,68 @@ func (p *Process) SnapshotWith(o SnapshotOptions) (*Snapshot, error) {
 			break
 		}
 	}
-	if mi, err := p.mainInterpreter(); err == nil && !p.FreeThreaded {
-		served := s.Threads
-		if p.flavor.GIL == abi.GILPerInterp {
-			// Each interpreter may have a GIL of its own (3.12+): only the
-			// main one's threads are checked against the main GIL.
-			served = nil
-			for _, t := range s.Threads {
-				if t.InterpreterID == 0 {
-					served = append(served, t)
-				}
+	s.GIL = p.mainGIL(s.Threads)
+	return s, nil
+}
+
+// nameThreads gives threads their names, which live in the threading
+// module's objects; a thread without one (not started by threading, or the
+// module not imported) keeps null.
+func (p *Process) nameThreads(interp typesys.Value, threads []*Thread) {
+	names, err := p.interpreterThreadNames(interp)
+	if err != nil {
+		return
+	}
+	for _, t := range threads {
+		if n, ok := names[t.ThreadID]; ok {
+			name := n
+			t.Name = &name
+		}
+	}
+}
+
+// identifyThreads finds each thread's LWP (the native id CPython recorded,
+// else the kernel thread whose fs_base is the pthread, else glibc's record
+// of a running process read without registers) and marks the crashed and
+// the main thread by it.
+func (p *Process) identifyThreads(threads []*Thread, byFS map[uint64]int, crashTID, pid int) {
+	for _, t := range threads {
+		if p.flavor.NativeThreadID && t.NativeThreadID != nil {
+			lwp := *t.NativeThreadID
+			t.LWP = &lwp
+		} else if tid, ok := byFS[t.ThreadID]; ok {
+			lwp := int64(tid)
+			t.LWP = &lwp
+		} else if tid, ok := p.Core.ThreadOfPthread(core.Address(t.ThreadID)); ok {
+			lwp := int64(tid)
+			t.LWP = &lwp
+		}
+		if t.LWP != nil {
+			t.Crashed = crashTID != 0 && *t.LWP == int64(crashTID)
+			t.Main = pid != 0 && *t.LWP == int64(pid)
+		}
+	}
+}
+
+// mainGIL is the main interpreter's GIL and who holds or waits for it, nil
+// on free-threaded builds or when the main interpreter is not found.
+func (p *Process) mainGIL(threads []*Thread) *GILInfo {
+	mi, err := p.mainInterpreter()
+	if err != nil || p.FreeThreaded {
+		return nil
+	}
+	served := threads
+	if p.flavor.GIL == abi.GILPerInterp {
+		// Each interpreter may have a GIL of its own (3.12+): only the
+		// main one's threads are checked against the main GIL.
+		served = nil
+		for _, t := range threads {
+			if t.InterpreterID == 0 {
+				served = append(served, t)
 			}
 		}
-		s.GIL = p.gilInfo(mi, served)
 	}
-	return s, nil
+	return p.gilInfo(mi, served)
 }
 
 func joinEvidence(ev []string) string {
