@@ -1,7 +1,7 @@
 // Package cpython reads what a CPython interpreter was doing from the image
 // of its process (a core, or a stopped live process): its runtime,
 // interpreters and threads, each thread's Python frames, locals and
-// exceptions, asyncio's tasks, the objects of its heap, and any object as
+// exceptions, the objects of its heap, and any object as
 // repr() shows it. It sits on core/, symbols/ and typesys/; native/, render/,
 // session/ and the command line sit on it.
 //
@@ -34,12 +34,14 @@
 //	                 what the walker's threads and interpreters hold, read through
 //	                 the object reader: locals, exceptions raised or handled, the
 //	                 command line, the GIL, the collector.
-//	asyncio.go       event loops and tasks (Process.AsyncioTasks), on the walker
-//	                 and the object reader.
 //	heap*.go, obmalloc.go
 //	                 the heap walk (every object the collector or pymalloc
 //	                 holds), referrers and reference chains.
 //	remoteexec.go    PEP 768: running a script inside a live 3.14+ process.
+//	asyncio/         event loops and tasks (asyncio.Tasks; its own package, on
+//	                 top): on the walker through a few exported methods of
+//	                 Process (above.go), the object reader and abi; nothing in
+//	                 cpython imports it.
 //
 // Words: "object" here means a Python object (pyobj's reader and
 // renderer); core/objects.go's objects are the ELF files a process mapped.

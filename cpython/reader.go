@@ -179,7 +179,7 @@ func (p *Process) frameObjectLine(a core.Address) (string, string, int64, error)
 	var ci *codeInfo
 	var line int64
 	if p.flavor.Frames == abi.FrameObjects {
-		ft, _, err := p.structOf([]string{"PyFrameObject"}, nil)
+		ft, _, err := p.StructOf([]string{"PyFrameObject"}, nil)
 		if err != nil {
 			return "", "", 0, fmt.Errorf("frame at %#x: %w", uint64(a), err)
 		}
@@ -229,7 +229,7 @@ func (p *Process) frameObjectLine(a core.Address) (string, string, int64, error)
 		if err != nil || iframe == 0 {
 			return "", "", 0, fmt.Errorf("frame at %#x: f_frame %#x: %v", uint64(a), uint64(iframe), err)
 		}
-		it, _, err := p.structOf([]string{"_PyInterpreterFrame"}, nil)
+		it, _, err := p.StructOf([]string{"_PyInterpreterFrame"}, nil)
 		if err != nil {
 			return "", "", 0, fmt.Errorf("frame at %#x: %w", uint64(a), err)
 		}

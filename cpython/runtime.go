@@ -60,10 +60,10 @@ type Process struct {
 	detailOnce sync.Once
 	detailL    *detailLayout
 	detailErr  error
-	coroOnce   sync.Once // coroLayout, on the first tasks call
-	coroL      *coroLayout
-	coroErr    error
-	codeTyp    core.Address // &PyCode_Type, 0 if unknown
+	// once holds what the packages above work out once per process
+	// (Process.Once).
+	once    sync.Map
+	codeTyp core.Address // &PyCode_Type, 0 if unknown
 	// debugOffsetsErr says why no _Py_DebugOffsets were read at the runtime.
 	debugOffsetsErr error
 	codes           codeCache

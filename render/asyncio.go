@@ -2,10 +2,10 @@ package render
 
 import (
 	"github.com/pycore/pycore/core"
-	"github.com/pycore/pycore/cpython"
+	"github.com/pycore/pycore/cpython/asyncio"
 )
 
-// Asyncio is a cpython.AsyncioSnapshot as JSON (pycore tasks --json).
+// Asyncio is a asyncio.Snapshot as JSON (pycore tasks --json).
 type Asyncio struct {
 	Python          Python       `json:"python"`
 	Sources         []string     `json:"sources"`
@@ -18,7 +18,7 @@ type Asyncio struct {
 	Live            *Live        `json:"live,omitempty"` // read from a running process, not a core
 }
 
-// EventLoop is a cpython.EventLoop.
+// EventLoop is a asyncio.EventLoop.
 type EventLoop struct {
 	Address       core.Address  `json:"address"`
 	Type          string        `json:"type"`
@@ -29,7 +29,7 @@ type EventLoop struct {
 	RunningTask   *core.Address `json:"running_task"`
 }
 
-// Task is a cpython.AsyncTask.
+// Task is a asyncio.Task.
 type Task struct {
 	Address       core.Address   `json:"address"`
 	Type          string         `json:"type"`
@@ -47,7 +47,7 @@ type Task struct {
 	Error         string         `json:"error,omitempty"`
 }
 
-// Awaited is a cpython.AwaitedObject.
+// Awaited is a asyncio.AwaitedObject.
 type Awaited struct {
 	Address core.Address `json:"address"`
 	Type    string       `json:"type"`
@@ -55,7 +55,7 @@ type Awaited struct {
 
 // AsyncioOf is s, read from the live process live says (nil for a core),
 // as JSON.
-func AsyncioOf(s *cpython.AsyncioSnapshot, live *Live) *Asyncio {
+func AsyncioOf(s *asyncio.Snapshot, live *Live) *Asyncio {
 	j := &Asyncio{Python: PythonOf(s.Python), Sources: s.Sources, AwaitedBy: s.AwaitedBy, Missing: s.Missing,
 		Notes: s.Notes, AsyncioImported: s.AsyncioImported, Live: live}
 	if s.Loops != nil {

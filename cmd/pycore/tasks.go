@@ -12,6 +12,7 @@ import (
 
 	"github.com/pycore/pycore/core"
 	"github.com/pycore/pycore/cpython"
+	"github.com/pycore/pycore/cpython/asyncio"
 	"github.com/pycore/pycore/render"
 	"github.com/pycore/pycore/session"
 )
@@ -48,7 +49,7 @@ gather() and TaskGroup; what a version cannot give is said at the end.
 				return err
 			}
 			defer ff.close(s)
-			snap, err := s.Python.AsyncioTasksWith(cpython.SnapshotOptions{Locals: locals, Repr: repr})
+			snap, err := asyncio.TasksWith(s.Python, cpython.SnapshotOptions{Locals: locals, Repr: repr})
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
@@ -81,7 +82,7 @@ gather() and TaskGroup; what a version cannot give is said at the end.
 
 // printTasks writes the human form: per loop a tree of tasks (roots are the
 // tasks nothing awaits), each with its coroutine stack, then a table.
-func printTasks(w io.Writer, s *cpython.AsyncioSnapshot) error {
+func printTasks(w io.Writer, s *asyncio.Snapshot) error {
 	if !s.AsyncioImported {
 		// Where pycore looked is in --json; the user needs only the answer.
 		fmt.Fprintf(w, "Python %s: no asyncio event loop in this process (asyncio was never imported)\n", s.Python.Version)
@@ -91,14 +92,14 @@ func printTasks(w io.Writer, s *cpython.AsyncioSnapshot) error {
 		return nil
 	}
 	fmt.Fprintf(w, "Python %s: %d asyncio task(s) on %d event loop(s)\n", s.Python.Version, len(s.Tasks), len(s.Loops))
-	byAddr := map[core.Address]*cpython.AsyncTask{}
+	byAddr := map[core.Address]*asyncio.Task{}
 	for _, t := range s.Tasks {
 		byAddr[t.Address] = t
 	}
 	seenLoop := map[core.Address]bool{}
 	for _, lp := range s.Loops {
 		seenLoop[lp.Address] = true
-		var tasks []*cpython.AsyncTask
+		var tasks []*asyncio.Task
 		for _, t := range s.Tasks {
 			if t.Loop == lp.Address {
 				tasks = append(tasks, t)
@@ -110,7 +111,7 @@ func printTasks(w io.Writer, s *cpython.AsyncioSnapshot) error {
 		fmt.Fprintf(w, "\nEvent loop %#x (%s), %s\n", uint64(lp.Address), orDash(lp.Type), loopThread(lp))
 		printTree(w, tasks, byAddr)
 	}
-	var orphans []*cpython.AsyncTask
+	var orphans []*asyncio.Task
 	for _, t := range s.Tasks {
 		if !seenLoop[t.Loop] {
 			orphans = append(orphans, t)
@@ -142,7 +143,7 @@ func printTasks(w io.Writer, s *cpython.AsyncioSnapshot) error {
 	return nil
 }
 
-func loopThread(lp *cpython.EventLoop) string {
+func loopThread(lp *asyncio.EventLoop) string {
 	if lp.ThreadID == nil {
 		return "not running"
 	}
@@ -162,12 +163,12 @@ func loopThread(lp *cpython.EventLoop) string {
 
 // printTree prints the tasks of one loop as trees from the tasks nothing
 // (on this loop) awaits; a task awaited by several shows under each.
-func printTree(w io.Writer, tasks []*cpython.AsyncTask, byAddr map[core.Address]*cpython.AsyncTask) {
+func printTree(w io.Writer, tasks []*asyncio.Task, byAddr map[core.Address]*asyncio.Task) {
 	onLoop := map[core.Address]bool{}
 	for _, t := range tasks {
 		onLoop[t.Address] = true
 	}
-	var roots []*cpython.AsyncTask
+	var roots []*asyncio.Task
 	for _, t := range tasks {
 		root := true
 		for _, by := range t.AwaitedBy {
@@ -181,8 +182,8 @@ func printTree(w io.Writer, tasks []*cpython.AsyncTask, byAddr map[core.Address]
 	}
 	// Tasks in a cycle of awaits have no root: show them from any member.
 	shown := map[core.Address]bool{}
-	visit := func(t *cpython.AsyncTask) {
-		todo := []*cpython.AsyncTask{t}
+	visit := func(t *asyncio.Task) {
+		todo := []*asyncio.Task{t}
 		for len(todo) > 0 {
 			t := todo[len(todo)-1]
 			todo = todo[:len(todo)-1]
@@ -211,14 +212,14 @@ func printTree(w io.Writer, tasks []*cpython.AsyncTask, byAddr map[core.Address]
 	}
 }
 
-func printTask(w io.Writer, t *cpython.AsyncTask, byAddr map[core.Address]*cpython.AsyncTask, indent string, last bool, path map[core.Address]bool) {
+func printTask(w io.Writer, t *asyncio.Task, byAddr map[core.Address]*asyncio.Task, indent string, last bool, path map[core.Address]bool) {
 	branch, cont := "├── ", "│   "
 	if last {
 		branch, cont = "└── ", "    "
 	}
 	fmt.Fprintf(w, "%s%s(T) %s [%s]\n", indent, branch, taskLabel(t), taskStatus(t))
 	inner := indent + cont
-	var children []*cpython.AsyncTask
+	var children []*asyncio.Task
 	for _, a := range t.Awaits {
 		if c := byAddr[a]; c != nil {
 			children = append(children, c)
@@ -274,21 +275,21 @@ func printTask(w io.Writer, t *cpython.AsyncTask, byAddr map[core.Address]*cpyth
 // maxTreeDepth bounds how deep the tree of awaited tasks is printed.
 const maxTreeDepth = 64
 
-func taskLabel(t *cpython.AsyncTask) string {
+func taskLabel(t *asyncio.Task) string {
 	if t.Name != nil {
 		return *t.Name
 	}
 	return fmt.Sprintf("<unnamed task at %#x>", uint64(t.Address))
 }
 
-func taskStatus(t *cpython.AsyncTask) string {
+func taskStatus(t *asyncio.Task) string {
 	if t.Running {
 		return "running"
 	}
 	return t.State
 }
 
-func taskTable(w io.Writer, tasks []*cpython.AsyncTask, byAddr map[core.Address]*cpython.AsyncTask) error {
+func taskTable(w io.Writer, tasks []*asyncio.Task, byAddr map[core.Address]*asyncio.Task) error {
 	table := textable.New(w)
 	table.Header("Task", "Name", "State", "Thread", "Awaited by", "Innermost frame")
 	for _, t := range tasks {

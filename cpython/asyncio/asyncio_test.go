@@ -1,4 +1,4 @@
-package cpython
+package asyncio
 
 import (
 	"context"
@@ -97,7 +97,7 @@ func asyncioInterpreters(t *testing.T, minMinor int) []pytest.Interpreter {
 
 func offsetIn(t *testing.T, typ *typesys.Type, path string) int64 {
 	t.Helper()
-	o, err := memberPathOffset(typ, path)
+	o, err := abi.MemberPathOffset(typ, path)
 	if err != nil {
 		return -1
 	}

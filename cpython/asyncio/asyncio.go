@@ -1,4 +1,4 @@
-package cpython
+package asyncio
 
 // asyncio tasks read from a core: which tasks exist on which event loop and
 // thread, what each task's coroutines are doing, and who awaits whom.
@@ -45,18 +45,19 @@ import (
 	"strings"
 
 	"github.com/pycore/pycore/core"
+	"github.com/pycore/pycore/cpython"
 	"github.com/pycore/pycore/cpython/abi"
 	"github.com/pycore/pycore/symbols"
 	"github.com/pycore/pycore/typesys"
 )
 
-// AsyncioSnapshot is every asyncio task found in the core.
-type AsyncioSnapshot struct {
-	Python PythonInfo
+// Snapshot is every asyncio task found in the core.
+type Snapshot struct {
+	Python cpython.PythonInfo
 	// Sources say where tasks and layouts were found.
 	Sources []string
 	Loops   []*EventLoop
-	Tasks   []*AsyncTask
+	Tasks   []*Task
 	// AwaitedBy says whether CPython recorded the awaited-by edges
 	// ("recorded", 3.14+) or pycore derived them ("derived").
 	AwaitedBy string
@@ -81,8 +82,8 @@ type EventLoop struct {
 	RunningTask *core.Address
 }
 
-// AsyncTask is one asyncio task.
-type AsyncTask struct {
+// Task is one asyncio task.
+type Task struct {
 	Address core.Address // id(task)
 	Type    string       // type(task).__name__
 	Name    *string
@@ -96,7 +97,7 @@ type AsyncTask struct {
 	Coroutine     core.Address
 	// Stack is the task's coroutine stack, innermost first (see the package
 	// comment on asyncio for what it holds for the running task).
-	Stack []Frame
+	Stack []cpython.Frame
 	// WaitingFor is the future the task is blocked on (its _fut_waiter).
 	WaitingFor *AwaitedObject
 	AwaitedBy  []core.Address // tasks awaiting this one
@@ -159,7 +160,7 @@ func dwarfTaskLayout(m *symbols.Module, ptr int) (*taskLayout, error) {
 	if m == nil {
 		return nil, errors.New("no module defines _asyncio")
 	}
-	dt, src, err := moduleDWARFTypes(m, ptr, ", which defines _asyncio.Task")
+	dt, src, err := cpython.ModuleDWARFTypes(m, ptr, ", which defines _asyncio.Task")
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +173,7 @@ func dwarfTaskLayout(m *symbols.Module, ptr int) (*taskLayout, error) {
 		return nil, fmt.Errorf("TaskObj in %s is not a struct", src)
 	}
 	off := func(name string, required bool) (int64, error) {
-		o, err := memberPathOffset(t, name)
+		o, err := abi.MemberPathOffset(t, name)
 		if err != nil {
 			if required {
 				return -1, fmt.Errorf("TaskObj in %s: %w", src, err)
@@ -223,7 +224,7 @@ var asyncioDebugFields = []string{
 
 // findAsyncioDebug finds and decodes the .AsyncioDebug section, read from
 // the process's memory. It returns nil, nil when no mapped file has one.
-func (p *Process) findAsyncioDebug() (*asyncioDebug, *symbols.Module, error) {
+func findAsyncioDebug(p *cpython.Process) (*asyncioDebug, *symbols.Module, error) {
 	if p.Syms == nil {
 		return nil, nil, nil
 	}
@@ -284,7 +285,7 @@ func decodeAsyncioDebug(r core.Reader, addr core.Address, size uint64) (*asyncio
 
 // asyncioModule is the module that defines _asyncio: its extension module if
 // mapped, else the interpreter's own file (where _asyncio is built in).
-func (p *Process) asyncioModule(dbgModule *symbols.Module) *symbols.Module {
+func asyncioModule(p *cpython.Process, dbgModule *symbols.Module) *symbols.Module {
 	if dbgModule != nil {
 		return dbgModule
 	}
@@ -302,7 +303,7 @@ func (p *Process) asyncioModule(dbgModule *symbols.Module) *symbols.Module {
 // chooseTaskLayout picks TaskObj's layout the way struct layouts are chosen:
 // DWARF when the types come from DWARF, else the table (DWARF if the table
 // has no row for this version), checked against .AsyncioDebug.
-func (p *Process) chooseTaskLayout(mod *symbols.Module, dbg *asyncioDebug, h int64) (*taskLayout, error) {
+func chooseTaskLayout(p *cpython.Process, mod *symbols.Module, dbg *asyncioDebug, h int64) (*taskLayout, error) {
 	_, fromDWARF := p.Types.(*abi.DWARFSource)
 	var tl *taskLayout
 	var err error
@@ -374,55 +375,29 @@ type coroLayout struct {
 	states                             abi.GenStates
 }
 
-// structOf finds a struct in the process's types, else in pycore's
-// generated table for this build (the 3.13 debug offsets do not describe
-// generators or the frame's stack top). The table is used only if it agrees
-// with the types on the anchors given.
-func (p *Process) structOf(names []string, anchors map[string]string) (*typesys.Type, string, error) {
-	for _, n := range names {
-		if t, err := p.Types.Struct(n); err == nil {
-			return t, p.Types.Describe(), nil
-		}
-	}
-	vl := abi.TableFor(p.Version, p.FreeThreaded, p.Debug)
-	if vl == nil {
-		return nil, "", fmt.Errorf("%s do not describe %s, and pycore has no table for %s", p.Types.Describe(), names[0], p.Version)
-	}
-	lt, err := abi.NewLayoutTypes(vl, p.R.PtrSize)
-	if err != nil {
-		return nil, "", err
-	}
-	for strct, member := range anchors {
-		mine, err1 := p.Types.Struct(strct)
-		theirs, err2 := lt.Struct(strct)
-		if err1 != nil || err2 != nil {
-			continue
-		}
-		a, err1 := memberPathOffset(mine, member)
-		b, err2 := memberPathOffset(theirs, member)
-		if err1 == nil && err2 == nil && a != b {
-			return nil, "", fmt.Errorf("%s and pycore's table for %s disagree on %s.%s (%d, %d)", p.Types.Describe(), vl.Version, strct, member, a, b)
-		}
-	}
-	for _, n := range names {
-		if t, err := lt.Struct(n); err == nil {
-			return t, lt.Describe(), nil
-		}
-	}
-	return nil, "", fmt.Errorf("neither %s nor pycore's table for %s describe %s", p.Types.Describe(), vl.Version, names[0])
+// coroKey keys the coroutine layout among what the process keeps for the
+// packages above the walker.
+type coroKey struct{}
+
+type coroResult struct {
+	cl  *coroLayout
+	err error
 }
 
-// coroLayout is the process's coroutine layout, worked out once, on the
+// coroLayoutOf is the process's coroutine layout, worked out once, on the
 // first tasks call.
-func (p *Process) coroLayout() (*coroLayout, error) {
-	p.coroOnce.Do(func() { p.coroL, p.coroErr = p.newCoroLayout() })
-	return p.coroL, p.coroErr
+func coroLayoutOf(p *cpython.Process) (*coroLayout, error) {
+	r := p.Once(coroKey{}, func() any {
+		cl, err := newCoroLayout(p)
+		return coroResult{cl, err}
+	}).(coroResult)
+	return r.cl, r.err
 }
 
-func (p *Process) newCoroLayout() (*coroLayout, error) {
-	cl := &coroLayout{state: -1, states: p.flavor.GenStates}
+func newCoroLayout(p *cpython.Process) (*coroLayout, error) {
+	cl := &coroLayout{state: -1, states: p.Flavor().GenStates}
 	anchors := map[string]string{"_PyInterpreterFrame": "localsplus", "PyObject": "ob_type"}
-	ct, src, err := p.structOf([]string{"PyCoroObject", "PyGenObject"}, anchors)
+	ct, src, err := p.StructOf([]string{"PyCoroObject", "PyGenObject"}, anchors)
 	if err != nil {
 		return nil, fmt.Errorf("coroutine layout: %w", err)
 	}
@@ -430,13 +405,13 @@ func (p *Process) newCoroLayout() (*coroLayout, error) {
 	// first is the offset of the first of names that t has.
 	first := func(t *typesys.Type, src string, names ...string) (int64, string, error) {
 		for _, n := range names {
-			if o, err := memberPathOffset(t, n); err == nil {
+			if o, err := abi.MemberPathOffset(t, n); err == nil {
 				return o, n, nil
 			}
 		}
 		return -1, "", fmt.Errorf("%s: %s has no %s", src, t.Name, strings.Join(names, " or "))
 	}
-	if p.flavor.Frames == abi.FrameObjects {
+	if p.Flavor().Frames == abi.FrameObjects {
 		cl.frameObjects = true
 		if cl.frame, cl.frameMember, err = first(ct, src, "cr_frame", "gi_frame"); err != nil {
 			return nil, err
@@ -451,7 +426,7 @@ func (p *Process) newCoroLayout() (*coroLayout, error) {
 			dst  *int64
 			name string
 		}{{&cl.fLasti, "f_lasti"}, {&cl.fValuestack, "f_valuestack"}}
-		if p.flavor.FrameState {
+		if p.Flavor().FrameState {
 			members = append(members, struct {
 				dst  *int64
 				name string
@@ -478,26 +453,26 @@ func (p *Process) newCoroLayout() (*coroLayout, error) {
 	if cl.state, _, err = first(ct, src, "cr_frame_state", "gi_frame_state"); err != nil {
 		return nil, err
 	}
-	it, isrc, err := p.structOf([]string{"_PyInterpreterFrame"}, nil)
+	it, isrc, err := p.StructOf([]string{"_PyInterpreterFrame"}, nil)
 	if err != nil {
 		return nil, err
 	}
 	cl.iframeType = it
-	if cl.localsplus, err = memberPathOffset(it, "localsplus"); err != nil {
+	if cl.localsplus, err = abi.MemberPathOffset(it, "localsplus"); err != nil {
 		return nil, fmt.Errorf("%s: %w", isrc, err)
 	}
 	cl.stacktop, cl.stackpointer = -1, -1
-	if p.flavor.FrameStackPointer {
-		if cl.stackpointer, err = memberPathOffset(it, "stackpointer"); err != nil {
+	if p.Flavor().FrameStackPointer {
+		if cl.stackpointer, err = abi.MemberPathOffset(it, "stackpointer"); err != nil {
 			return nil, fmt.Errorf("%s: %w", isrc, err)
 		}
-	} else if cl.stacktop, err = memberPathOffset(it, "stacktop"); err != nil {
+	} else if cl.stacktop, err = abi.MemberPathOffset(it, "stacktop"); err != nil {
 		// 3.13's debug offsets lack it: take it from the table if it agrees.
-		t, tsrc, terr := p.tableStruct("_PyInterpreterFrame", "localsplus", cl.localsplus)
+		t, tsrc, terr := tableStruct(p, "_PyInterpreterFrame", "localsplus", cl.localsplus)
 		if terr != nil {
 			return nil, fmt.Errorf("%s: %w, and %v", isrc, err, terr)
 		}
-		if cl.stacktop, err = memberPathOffset(t, "stacktop"); err != nil {
+		if cl.stacktop, err = abi.MemberPathOffset(t, "stacktop"); err != nil {
 			return nil, fmt.Errorf("%s: %w", tsrc, err)
 		}
 	}
@@ -506,7 +481,7 @@ func (p *Process) newCoroLayout() (*coroLayout, error) {
 
 // tableStruct is a struct of pycore's generated table for this build, if
 // the table puts anchor where the process's types do.
-func (p *Process) tableStruct(name, anchor string, want int64) (*typesys.Type, string, error) {
+func tableStruct(p *cpython.Process, name, anchor string, want int64) (*typesys.Type, string, error) {
 	vl := abi.TableFor(p.Version, p.FreeThreaded, p.Debug)
 	if vl == nil {
 		return nil, "", fmt.Errorf("pycore has no table for %s", p.Version)
@@ -519,7 +494,7 @@ func (p *Process) tableStruct(name, anchor string, want int64) (*typesys.Type, s
 	if err != nil {
 		return nil, "", err
 	}
-	if got, err := memberPathOffset(t, anchor); err != nil || got != want {
+	if got, err := abi.MemberPathOffset(t, anchor); err != nil || got != want {
 		return nil, "", fmt.Errorf("pycore's table for %s puts %s.%s at %d, not %d", vl.Version, name, anchor, got, want)
 	}
 	return t, lt.Describe(), nil
@@ -527,7 +502,7 @@ func (p *Process) tableStruct(name, anchor string, want int64) (*typesys.Type, s
 
 // asyncReader reads asyncio objects of one process.
 type asyncReader struct {
-	p       *Process
+	p       *cpython.Process
 	r       *pyobj.Reader
 	tl      *taskLayout
 	cl      *coroLayout
@@ -539,7 +514,7 @@ type asyncReader struct {
 	imSelf  int64
 	header  int64
 	// tasks found so far, by address, and their order of discovery.
-	tasks map[core.Address]*AsyncTask
+	tasks map[core.Address]*Task
 	order []core.Address
 	// loops by address.
 	loops     map[core.Address]*EventLoop
@@ -550,38 +525,33 @@ type asyncReader struct {
 	sources   []string
 }
 
-// AsyncioTasks finds every asyncio task of every interpreter.
-func (p *Process) AsyncioTasks() (*AsyncioSnapshot, error) {
-	return p.AsyncioTasksWith(SnapshotOptions{})
+// Tasks finds every asyncio task of every interpreter.
+func Tasks(p *cpython.Process) (*Snapshot, error) {
+	return TasksWith(p, cpython.SnapshotOptions{})
 }
 
-// AsyncioTasksWith is AsyncioTasks reading what o asks beyond the stacks:
+// TasksWith is Tasks reading what o asks beyond the stacks:
 // with o.Locals, every coroutine frame's arguments and locals, as
 // SnapshotWith reads a thread's.
-func (p *Process) AsyncioTasksWith(o SnapshotOptions) (*AsyncioSnapshot, error) {
-	out, err := p.asyncioTasks()
+func TasksWith(p *cpython.Process, o cpython.SnapshotOptions) (*Snapshot, error) {
+	out, err := tasks(p)
 	if err != nil || !o.Locals {
 		return out, err
 	}
-	dl, err := newDetailLayout(p)
-	var lr *localsReader
-	if err == nil {
-		lr, err = p.newLocalsReader(dl, o.Repr)
-	}
-	if err != nil {
-		out.Notes = append(out.Notes, fmt.Sprintf("locals: %v", err))
-		return out, nil
-	}
+	var frames []*cpython.Frame
 	for _, t := range out.Tasks {
 		for i := range t.Stack {
-			lr.frameLocals(&t.Stack[i])
+			frames = append(frames, &t.Stack[i])
 		}
+	}
+	if err := p.FrameLocals(frames, o.Repr); err != nil {
+		out.Notes = append(out.Notes, fmt.Sprintf("locals: %v", err))
 	}
 	return out, nil
 }
 
-func (p *Process) asyncioTasks() (*AsyncioSnapshot, error) {
-	rd, err := p.reader()
+func tasks(p *cpython.Process) (*Snapshot, error) {
+	rd, err := p.Reader()
 	if err != nil {
 		return nil, err
 	}
@@ -590,54 +560,54 @@ func (p *Process) asyncioTasks() (*AsyncioSnapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &AsyncioSnapshot{Python: snap.Python, Loops: []*EventLoop{}, Tasks: []*AsyncTask{}}
+	out := &Snapshot{Python: snap.Python, Loops: []*EventLoop{}, Tasks: []*Task{}}
 	out.Notes = append(out.Notes, snap.Notes...)
 	ar := &asyncReader{p: p, r: rd,
-		header: l.Header, tasks: map[core.Address]*AsyncTask{}, loops: map[core.Address]*EventLoop{},
+		header: l.Header, tasks: map[core.Address]*Task{}, loops: map[core.Address]*EventLoop{},
 		foreign: map[string]int{}, notTasks: map[core.Address]bool{}, imFunc: l.Header, imSelf: l.Header + l.Ptr}
 	if t, err := p.Types.Struct("PyMethodObject"); err == nil {
-		if o, err := memberOffset(t, "im_func"); err == nil {
+		if o, err := abi.MemberOffset(t, "im_func"); err == nil {
 			ar.imFunc = o
 		}
-		if o, err := memberOffset(t, "im_self"); err == nil {
+		if o, err := abi.MemberOffset(t, "im_self"); err == nil {
 			ar.imSelf = o
 		}
 	}
 	if p.Syms != nil {
-		if s, ok := p.lookup("PyCoro_Type"); ok {
+		if s, ok := p.Lookup("PyCoro_Type"); ok {
 			ar.coroTyp = s.Addr
 		}
-		if s, ok := p.lookup("PyMethod_Type"); ok {
+		if s, ok := p.Lookup("PyMethod_Type"); ok {
 			ar.methTyp = s.Addr
 		}
 	}
 
-	dbg, dbgMod, err := p.findAsyncioDebug()
+	dbg, dbgMod, err := findAsyncioDebug(p)
 	if err != nil {
 		return nil, err
 	}
-	if p.flavor.AsyncioDebug && dbg == nil {
-		if m := p.asyncioModule(nil); m != nil && m != p.Module && m.ELF == nil {
+	if p.Flavor().AsyncioDebug && dbg == nil {
+		if m := asyncioModule(p, nil); m != nil && m != p.Module && m.ELF == nil {
 			out.Missing = append(out.Missing, fmt.Sprintf("native tasks: %s, whose .AsyncioDebug section says where they are, could not be read (%v); try --sysroot or --lib-path", m.Path, m.Err))
 		} else {
 			out.Sources = append(out.Sources, "no _asyncio module is loaded: asyncio was never imported, so there are no native tasks")
 		}
 	}
 	ar.dbg = dbg
-	mod := p.asyncioModule(dbgMod)
-	if ar.tl, err = p.chooseTaskLayout(mod, dbg, l.Header); err != nil {
+	mod := asyncioModule(p, dbgMod)
+	if ar.tl, err = chooseTaskLayout(p, mod, dbg, l.Header); err != nil {
 		return nil, fmt.Errorf("asyncio tasks: %w", err)
 	}
 	out.Sources = append(out.Sources, "task fields: "+ar.tl.source)
 	if dbg != nil {
 		out.Sources = append(out.Sources, "task lists, running loops and tasks: "+dbg.where)
 	}
-	ar.cl, ar.clErr = p.coroLayout()
+	ar.cl, ar.clErr = coroLayoutOf(p)
 	if ar.clErr != nil {
 		out.Missing = append(out.Missing, "coroutine stacks: "+ar.clErr.Error())
 	}
 
-	threads := map[uint64]*Thread{}
+	threads := map[uint64]*cpython.Thread{}
 	for _, t := range snap.Threads {
 		if _, dup := threads[t.ThreadID]; !dup || t.InterpreterID == 0 {
 			threads[t.ThreadID] = t
@@ -652,7 +622,7 @@ func (p *Process) asyncioTasks() (*AsyncioSnapshot, error) {
 		out.Sources = append(out.Sources, "asyncio.tasks is in no interpreter's sys.modules: asyncio was not imported")
 	}
 	ar.readAll(threads)
-	if p.flavor.AsyncioDebug {
+	if p.Flavor().AsyncioDebug {
 		out.AwaitedBy = "recorded"
 	} else {
 		out.AwaitedBy = "derived"
@@ -701,13 +671,13 @@ func (ar *asyncReader) stableOrder() {
 	for i, a := range ar.loopOrder {
 		loopIndex[a] = i
 	}
-	index := func(t *AsyncTask) int {
+	index := func(t *Task) int {
 		if i, ok := loopIndex[t.Loop]; ok {
 			return i
 		}
 		return len(ar.loopOrder)
 	}
-	name := func(t *AsyncTask) string {
+	name := func(t *Task) string {
 		if t.Name == nil {
 			return ""
 		}
@@ -761,7 +731,7 @@ func digitRun(s string) int {
 }
 
 // addTask records a task found somewhere, once; nil past maxTasks.
-func (ar *asyncReader) addTask(a core.Address, interp int64) *AsyncTask {
+func (ar *asyncReader) addTask(a core.Address, interp int64) *Task {
 	if a == 0 {
 		return nil
 	}
@@ -771,7 +741,7 @@ func (ar *asyncReader) addTask(a core.Address, interp int64) *AsyncTask {
 	if len(ar.tasks) >= maxTasks {
 		return nil
 	}
-	t := &AsyncTask{Address: a, InterpreterID: interp, State: "unknown", Stack: []Frame{}}
+	t := &Task{Address: a, InterpreterID: interp, State: "unknown", Stack: []cpython.Frame{}}
 	ar.tasks[a] = t
 	ar.order = append(ar.order, a)
 	return t
@@ -789,7 +759,7 @@ func (ar *asyncReader) addLoop(a core.Address, interp int64) *EventLoop {
 
 // fromTaskLists walks 3.14+'s linked lists of every thread and interpreter,
 // and each thread's running loop and task.
-func (ar *asyncReader) fromTaskLists(snap *Snapshot) {
+func (ar *asyncReader) fromTaskLists(snap *cpython.Snapshot) {
 	p, d := ar.p, ar.dbg
 	for _, th := range snap.Threads {
 		ts := th.TState
@@ -858,7 +828,7 @@ func (ar *asyncReader) eachInterpreter(f func(interp typesys.Value, addr core.Ad
 		return
 	}
 	seen := map[core.Address]bool{}
-	for n := 0; n < maxInterpreters; n++ {
+	for n := 0; n < cpython.MaxInterpreters; n++ {
 		addr, err := interp.Ptr()
 		if err != nil || addr == 0 || seen[addr] {
 			return
@@ -1016,7 +986,7 @@ func (ar *asyncReader) isNativeTask(tp core.Address) bool {
 }
 
 // readAll reads every task found, and the loops they run on.
-func (ar *asyncReader) readAll(threads map[uint64]*Thread) {
+func (ar *asyncReader) readAll(threads map[uint64]*cpython.Thread) {
 	for _, a := range append([]core.Address(nil), ar.order...) {
 		t := ar.tasks[a]
 		if err := ar.readTask(t); err != nil {
@@ -1049,7 +1019,7 @@ func (ar *asyncReader) readAll(threads map[uint64]*Thread) {
 }
 
 // readTask reads a task's own fields.
-func (ar *asyncReader) readTask(t *AsyncTask) error {
+func (ar *asyncReader) readTask(t *Task) error {
 	r, tl := ar.r, ar.tl
 	a := t.Address
 	tp, err := r.Ptr(a.Add(r.L.Object.Type))
@@ -1171,7 +1141,7 @@ func (ar *asyncReader) awaitedBy(a core.Address) ([]core.Address, error) {
 }
 
 // readLoop reads a loop's type and the thread running it (loop._thread_id).
-func (ar *asyncReader) readLoop(lp *EventLoop, threads map[uint64]*Thread) {
+func (ar *asyncReader) readLoop(lp *EventLoop, threads map[uint64]*cpython.Thread) {
 	r := ar.r
 	if tp, err := r.Ptr(lp.Address.Add(r.L.Object.Type)); err == nil {
 		lp.Type = r.TypeOf(tp).Basename
@@ -1192,7 +1162,7 @@ func (ar *asyncReader) readLoop(lp *EventLoop, threads map[uint64]*Thread) {
 }
 
 // readStack reads a task's coroutine stack.
-func (ar *asyncReader) readStack(t *AsyncTask, threads map[uint64]*Thread) {
+func (ar *asyncReader) readStack(t *Task, threads map[uint64]*cpython.Thread) {
 	if ar.cl == nil || t.Coroutine == 0 || t.State != "pending" && t.State != "unknown" {
 		return
 	}
@@ -1208,7 +1178,7 @@ func (ar *asyncReader) readStack(t *AsyncTask, threads map[uint64]*Thread) {
 			add(fmt.Errorf("coroutine at %s: %w", t.Coroutine, err))
 			return
 		}
-		var th *Thread
+		var th *cpython.Thread
 		if t.ThreadID != nil {
 			th = threads[*t.ThreadID]
 		}
@@ -1261,8 +1231,8 @@ func (ar *asyncReader) coroFrameAddr(coro core.Address) (core.Address, error) {
 }
 
 // coroStack follows a suspended coroutine through what each coroutine awaits.
-func (ar *asyncReader) coroStack(coro core.Address) ([]Frame, error) {
-	var out []Frame
+func (ar *asyncReader) coroStack(coro core.Address) ([]cpython.Frame, error) {
+	var out []cpython.Frame
 	seen := map[core.Address]bool{}
 	for depth := 0; coro != 0 && ar.isCoroutine(coro); depth++ {
 		if seen[coro] || depth >= maxCoroDepth {
@@ -1288,7 +1258,7 @@ func (ar *asyncReader) coroStack(coro core.Address) ([]Frame, error) {
 
 // coroFrame reads one coroutine's frame and, if it is suspended in an
 // await, the object it awaits (CPython's _PyGen_yf).
-func (ar *asyncReader) coroFrame(coro core.Address) (*Frame, core.Address, error) {
+func (ar *asyncReader) coroFrame(coro core.Address) (*cpython.Frame, core.Address, error) {
 	p, cl := ar.p, ar.cl
 	if cl.frameObjects {
 		fv, err := typesys.At(p.R, cl.coroType, coro).Member(cl.frameMember)
@@ -1299,7 +1269,7 @@ func (ar *asyncReader) coroFrame(coro core.Address) (*Frame, core.Address, error
 		if err != nil || f == 0 {
 			return nil, 0, err
 		}
-		frames, err := p.frameObjectChain(fv)
+		frames, err := p.FrameObjectChain(fv)
 		if len(frames) == 0 {
 			return nil, 0, err
 		}
@@ -1309,7 +1279,7 @@ func (ar *asyncReader) coroFrame(coro core.Address) (*Frame, core.Address, error
 			return &fr, 0, err // not started
 		}
 		var top core.Address
-		if p.flavor.FrameState {
+		if p.Flavor().FrameState {
 			st, err1 := p.R.Uint8(f.Add(cl.fState))
 			depth, err2 := p.R.Uint32(f.Add(cl.fStackdepth))
 			vs, err3 := p.R.Ptr(f.Add(cl.fValuestack))
@@ -1339,7 +1309,7 @@ func (ar *asyncReader) coroFrame(coro core.Address) (*Frame, core.Address, error
 		return nil, 0, nil
 	}
 	frameAddr := coro.Add(cl.frame)
-	fr, skip, _, err := p.interpreterFrame(typesys.At(p.R, cl.iframeType, frameAddr), p.flavor)
+	fr, skip, err := p.InterpreterFrame(typesys.At(p.R, cl.iframeType, frameAddr))
 	if err != nil {
 		return nil, 0, fmt.Errorf("frame at %s: %w", frameAddr, err)
 	}
@@ -1373,7 +1343,7 @@ func (ar *asyncReader) coroFrame(coro core.Address) (*Frame, core.Address, error
 	if err != nil {
 		return &fr, 0, fmt.Errorf("top of the value stack: %w", err)
 	}
-	return &fr, core.Address(uint64(raw) &^ p.flavor.StackRefTagBits), nil
+	return &fr, core.Address(uint64(raw) &^ p.Flavor().StackRefTagBits), nil
 }
 
 // deriveAwaitedBy adds, before 3.14, the edges CPython 3.14 would record.
