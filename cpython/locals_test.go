@@ -12,20 +12,7 @@ import (
 // pointer, a page gcore could not read) gives locals that say why they are
 // missing, never a panic or made-up values; so do exceptions.
 func TestLocalsAndExceptionsOfUnreadableMemorySayWhy(t *testing.T) {
-	all, err := pytest.Discover()
-	if err != nil {
-		t.Logf("discovering interpreters: %v", err)
-	}
-	var interps []pytest.Interpreter
-	for _, i := range all {
-		if i.AtLeast(3, 6) {
-			interps = append(interps, i)
-		}
-	}
-	if len(interps) == 0 {
-		t.Skip("no CPython 3.6+ interpreter on this machine (run testdata/pythons/fetch.sh)")
-	}
-	for _, interp := range pytest.Select(interps) {
+	for _, interp := range pytest.Selected(t) {
 		interp := interp
 		t.Run(interp.Name(), func(t *testing.T) {
 			t.Parallel()

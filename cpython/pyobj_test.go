@@ -36,22 +36,7 @@ func readObjectsOracle(t *testing.T, c *pytest.Core) *objectsOracle {
 
 // reprInterpreters are the interpreters the renderer is tested on: every
 // one in CI (PYCORE_FULL=1), a representative pair otherwise.
-func reprInterpreters(t *testing.T) []pytest.Interpreter {
-	all, err := pytest.Discover()
-	if err != nil {
-		t.Logf("discovering interpreters: %v", err)
-	}
-	var out []pytest.Interpreter
-	for _, i := range all {
-		if i.AtLeast(3, 6) {
-			out = append(out, i)
-		}
-	}
-	if len(out) == 0 {
-		t.Skip("no CPython 3.6+ interpreter on this machine (run testdata/pythons/fetch.sh)")
-	}
-	return pytest.Select(out)
-}
+func reprInterpreters(t *testing.T) []pytest.Interpreter { return pytest.Selected(t) }
 
 // analysis is one way to open a core: with the interpreter's DWARF, or as a
 // stripped build is seen (types from the tables or the debug offsets).

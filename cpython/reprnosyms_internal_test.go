@@ -16,20 +16,7 @@ import (
 // type identity falls back on tp_flags subclass bits and the names of static
 // types: every object of objects.py still renders as Python showed it.
 func TestReprWithoutTypeSymbolsFallsBackToFlagsAndNames(t *testing.T) {
-	all, err := pytest.Discover()
-	if err != nil {
-		t.Logf("discovering interpreters: %v", err)
-	}
-	var interps []pytest.Interpreter
-	for _, i := range all {
-		if i.AtLeast(3, 6) {
-			interps = append(interps, i)
-		}
-	}
-	if len(interps) == 0 {
-		t.Skip("no CPython 3.6+ interpreter on this machine (run testdata/pythons/fetch.sh)")
-	}
-	for _, interp := range pytest.Select(interps) {
+	for _, interp := range pytest.Selected(t) {
 		interp := interp
 		t.Run(interp.Name(), func(t *testing.T) {
 			t.Parallel()

@@ -656,3 +656,17 @@ func (c *Core) SideOracle(t testing.TB, name string, v any) {
 		t.Fatalf("%s oracle: %v", name, err)
 	}
 }
+
+// Selected is Select of the interpreters Discover finds (3.6+), for a test
+// that runs on each; t is skipped when the machine has none.
+func Selected(t testing.TB) []Interpreter {
+	t.Helper()
+	all, err := Discover()
+	if err != nil {
+		t.Logf("discovering interpreters: %v", err)
+	}
+	if len(all) == 0 {
+		t.Skip("no CPython 3.6+ interpreter on this machine (run testdata/pythons/fetch.sh)")
+	}
+	return Select(all)
+}
