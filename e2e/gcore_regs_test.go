@@ -65,10 +65,7 @@ func coreNotes(t *testing.T, path string, typ uint32) [][]byte {
 // reads every register (info all-registers: general, x87, SSE, AVX, ...) of
 // every thread from pycore's core as it reads them from the process itself.
 func TestGcoreRegisters(t *testing.T) {
-	gdb := "gdb"
-	if g := pytest.GdbPath(); g != "" {
-		gdb = g
-	}
+	gdb := pytest.Gdb()
 	if _, err := exec.LookPath(gdb); err != nil {
 		t.Skip("no gdb")
 	}

@@ -24,10 +24,7 @@ import (
 // regions inside its thread stacks (glibc 2.42+), stack pages gdb 13's gcore
 // writes as zeros hold the stack in pycore's core.
 func TestGcoreLive(t *testing.T) {
-	gdb := "gdb"
-	if g := pytest.GdbPath(); g != "" {
-		gdb = g
-	}
+	gdb := pytest.Gdb()
 	haveGdb := true
 	if _, err := exec.LookPath(gdb); err != nil {
 		haveGdb = false

@@ -27,10 +27,7 @@ func TestNativeDeepMatchesGdb(t *testing.T) {
 			t.Skipf("%s not installed", tool)
 		}
 	}
-	gdb := "gdb"
-	if g := pytest.GdbPath(); g != "" {
-		gdb = g
-	}
+	gdb := pytest.Gdb()
 	all, err := pytest.Discover()
 	if err != nil {
 		t.Fatal(err)
@@ -123,10 +120,7 @@ func gcoreDeep(t *testing.T, interp pytest.Interpreter) (string, map[uint64]int)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	pid := strconv.Itoa(cmd.Process.Pid)
-	gdb := "gdb"
-	if g := pytest.GdbPath(); g != "" {
-		gdb = g
-	}
+	gdb := pytest.Gdb()
 	if out, err := exec.CommandContext(ctx, gdb, "-batch", "-p", pid, "-ex", "gcore "+prefix+"."+pid).CombinedOutput(); err != nil {
 		t.Fatalf("gcore: %v\n%s", err, out)
 	}

@@ -187,10 +187,7 @@ func TestNativeAllMatchesGdb(t *testing.T) {
 		}
 	}
 	lib := buildLibnat(t)
-	gdb := "gdb"
-	if g := pytest.GdbPath(); g != "" {
-		gdb = g
-	}
+	gdb := pytest.Gdb()
 	for _, interp := range interpreters(t) {
 		interp := interp
 		t.Run(interp.Name(), func(t *testing.T) {
@@ -233,10 +230,7 @@ func TestNativeMergeWithoutDebugInfo(t *testing.T) {
 		}
 	}
 	lib := buildLibnat(t)
-	gdb := "gdb"
-	if g := pytest.GdbPath(); g != "" {
-		gdb = g
-	}
+	gdb := pytest.Gdb()
 	ran := 0
 	for _, interp := range interpreters(t) {
 		if interp.DebugDir == "" && interp.Origin != "system" {
@@ -509,10 +503,7 @@ func TestNativeCrashMatchesGdb(t *testing.T) {
 		t.Skipf("kernel cores: %v (TestNativeAllMatchesGdb covers gcore cores)", err)
 	}
 	lib := buildLibnat(t)
-	gdb := "gdb"
-	if g := pytest.GdbPath(); g != "" {
-		gdb = g
-	}
+	gdb := pytest.Gdb()
 	script, err := filepath.Abs("testdata/native/nat.py")
 	if err != nil {
 		t.Fatal(err)
@@ -636,10 +627,7 @@ func TestNativeCrashFaults(t *testing.T) {
 		t.Skipf("kernel cores: %v", err)
 	}
 	lib := buildLibnat(t)
-	gdb := "gdb"
-	if g := pytest.GdbPath(); g != "" {
-		gdb = g
-	}
+	gdb := pytest.Gdb()
 	script, err := filepath.Abs("testdata/native/nat.py")
 	if err != nil {
 		t.Fatal(err)
@@ -750,10 +738,7 @@ func TestNativeDebuginfod(t *testing.T) {
 		}
 	}
 	lib := buildLibnat(t)
-	gdb := "gdb"
-	if g := pytest.GdbPath(); g != "" {
-		gdb = g
-	}
+	gdb := pytest.Gdb()
 	dir := t.TempDir()
 	id := buildID(t, lib)
 	served := filepath.Join(dir, "served")
@@ -919,10 +904,7 @@ func TestNativeFramesInEval(t *testing.T) {
 		}
 	}
 	lib := buildLibnat(t)
-	gdb := "gdb"
-	if g := pytest.GdbPath(); g != "" {
-		gdb = g
-	}
+	gdb := pytest.Gdb()
 	interp := interpreters(t)[0]
 	corePath := gcoreNat(t, interp, lib)
 	bt := gdbBacktracesWith(t, gdb, interp.Exe, corePath, interp.DebugDir)

@@ -434,6 +434,15 @@ func runSent(c *Core, oraclePath string) error {
 	return nil
 }
 
+// Gdb is the gdb a test compares pycore with: GdbPath's when there is one,
+// else the system's "gdb".
+func Gdb() string {
+	if g := GdbPath(); g != "" {
+		return g
+	}
+	return "gdb"
+}
+
 // GdbPath is the gdb that makes gcore cores: sid's, from the cache (fetch.sh), when it is
 // there, else "" and the system's gcore script is used. The host's gdb 13 zero-fills
 // thread-stack pages of processes on glibc 2.42+ (madvise guard regions next to them), so
